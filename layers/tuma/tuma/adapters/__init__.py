@@ -1,0 +1,1 @@
+"""Adapters at the edge: AWS services behind the small interfaces the domain code uses."""

@@ -1,0 +1,151 @@
+"""The ledger in DynamoDB: key (idempotency_key, recipient_ref), an index on provider_message_id, TTL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from tuma.ledger import DeliveryUpdate, LedgerEntry, Status
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+MESSAGE_ID_INDEX = "by-provider-message-id"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_BATCH = 25  # BatchWriteItem's limit
+
+
+class DynamoDBLedger:
+    def __init__(self, client: DynamoDBClient, table: str, ttl_days: int = 180) -> None:
+        self._client = client
+        self._table = table
+        self._ttl_seconds = ttl_days * 86400
+
+    def _item(self, entry: LedgerEntry) -> dict[str, Any]:
+        raw: dict[str, Any] = {
+            "idempotency_key": entry.idempotency_key,
+            "recipient_ref": entry.recipient_ref,
+            "recipient": entry.recipient,
+            "status": entry.status.value,
+            "template": entry.template,
+            "route": entry.route,
+            "source": entry.source,
+            "parts": entry.parts,
+            "provider_message_id": entry.provider_message_id,
+            "provider_code": entry.provider_code,
+            "reason": entry.reason,
+            "attempts": entry.attempts,
+            "delivery_status": entry.delivery_status,
+            "updated_at": entry.updated_at.isoformat(),
+            "expires_at": int(entry.updated_at.timestamp()) + self._ttl_seconds,
+        }
+        # An index key cannot be NULL or empty; absent attributes simply leave the item out of the index.
+        return {k: _serializer.serialize(v) for k, v in raw.items() if v is not None and v != ""}
+
+    def write(self, entries: Sequence[LedgerEntry]) -> None:
+        requests = [{"PutRequest": {"Item": self._item(e)}} for e in entries]
+        for start in range(0, len(requests), _BATCH):
+            pending: list[Any] = requests[start : start + _BATCH]
+            for attempt in range(8):
+                answer = self._client.batch_write_item(RequestItems={self._table: pending})
+                pending = answer.get("UnprocessedItems", {}).get(self._table, [])
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: DynamoDB asks for backoff
+            else:
+                raise RuntimeError(f"ledger write throttled: {len(pending)} entries unprocessed")
+
+    def record_unsendable(self, entries: Sequence[LedgerEntry]) -> None:
+        for entry in entries:
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=self._item(entry),
+                    ConditionExpression="attribute_not_exists(idempotency_key) OR #s IN (:r, :u)",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":r": {"S": Status.REJECTED.value},
+                        ":u": {"S": Status.UNDELIVERABLE.value},
+                    },
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+
+    def get(self, idempotency_key: str) -> list[LedgerEntry]:
+        answer = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="idempotency_key = :k",
+            ExpressionAttributeValues={":k": {"S": idempotency_key}},
+            ConsistentRead=True,
+        )
+        return [_entry(item) for item in answer.get("Items", [])]
+
+    def apply_delivery(self, update: DeliveryUpdate) -> str:
+        found = self._client.query(
+            TableName=self._table,
+            IndexName=MESSAGE_ID_INDEX,
+            KeyConditionExpression="provider_message_id = :m",
+            ExpressionAttributeValues={":m": {"S": update.provider_message_id}},
+        ).get("Items", [])
+        if not found:
+            return "unknown"
+        outcome = "stale"
+        for item in found:
+            values: dict[str, Any] = {
+                ":status": {"S": update.status.value},
+                ":ds": {"S": update.delivery_status},
+                ":rank": {"N": str(update.rank)},
+                ":now": {"S": datetime.now().astimezone().isoformat()},
+            }
+            expression = (
+                "SET #status = :status, delivery_status = :ds, delivery_rank = :rank, updated_at = :now"
+            )
+            if update.reported_at is not None:
+                expression += ", reported_at = :at"
+                values[":at"] = {"S": update.reported_at.isoformat()}
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"idempotency_key": item["idempotency_key"], "recipient_ref": item["recipient_ref"]},
+                    UpdateExpression=expression,
+                    # Reports only move forward: a duplicate or a late lesser report changes nothing.
+                    ConditionExpression="attribute_not_exists(delivery_rank) OR delivery_rank < :rank",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=values,
+                )
+                outcome = "applied"
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+        return outcome
+
+
+def _entry(item: dict[str, Any]) -> LedgerEntry:
+    data = {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+    def number(name: str) -> int | None:
+        return int(data[name]) if name in data else None
+
+    return LedgerEntry(
+        idempotency_key=data["idempotency_key"],
+        recipient_ref=data["recipient_ref"],
+        recipient=data.get("recipient", ""),
+        status=Status(data["status"]),
+        template=data.get("template"),
+        route=data.get("route"),
+        source=data.get("source"),
+        parts=number("parts"),
+        provider_message_id=data.get("provider_message_id"),
+        provider_code=number("provider_code"),
+        reason=data.get("reason"),
+        attempts=number("attempts"),
+        delivery_status=data.get("delivery_status"),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+    )

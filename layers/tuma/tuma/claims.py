@@ -1,0 +1,79 @@
+"""Exactly-once sending per (business event, recipient), on Powertools Idempotency's DynamoDB store.
+
+Powertools' decorators wrap one function call per key; a batch sent in one `sendbulk` needs the
+same records claimed before the call and settled after it, so the persistence layer is driven
+directly: `save_inprogress` claims (failing if the key is taken), `save_success` settles,
+`delete_record` releases a claim whose send failed and should be tried again.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+
+KEY_PREFIX = "tuma-delivery"
+
+
+class ClaimState(StrEnum):
+    NEW = "new"  # ours to send
+    DONE = "done"  # already sent (or settled for good) by an earlier attempt
+    BUSY = "busy"  # another invocation is sending it right now
+
+
+class Claims(Protocol):
+    def claim(self, idempotency_key: str, recipient_ref: str, remaining_ms: int | None) -> ClaimState: ...
+
+    def settle(self, idempotency_key: str, recipient_ref: str, result: dict[str, Any]) -> None: ...
+
+    def release(self, idempotency_key: str, recipient_ref: str) -> None: ...
+
+
+class _Released(Exception):
+    """Powertools wants the exception that made a record obsolete; this is ours."""
+
+
+class PowertoolsClaims:
+    def __init__(self, persistence: BasePersistenceLayer, expires_after_seconds: int) -> None:
+        self._store = persistence
+        # A fixed key prefix (not the function name) so a renamed or local function sees the same claims.
+        self._store.configure(
+            IdempotencyConfig(expires_after_seconds=expires_after_seconds, raise_on_no_idempotency_key=True),
+            key_prefix=KEY_PREFIX,
+        )
+
+    @staticmethod
+    def _data(idempotency_key: str, recipient_ref: str) -> dict[str, Any]:
+        return {"idempotency_key": idempotency_key, "recipient": recipient_ref}
+
+    def claim(self, idempotency_key: str, recipient_ref: str, remaining_ms: int | None) -> ClaimState:
+        data = self._data(idempotency_key, recipient_ref)
+        try:
+            # Without a Lambda deadline an abandoned claim would block until it expires: assume 5 minutes.
+            self._store.save_inprogress(data, remaining_ms if remaining_ms is not None else 300_000)
+        except IdempotencyItemAlreadyExistsError as exc:
+            record = exc.old_data_record
+            if record is None:
+                try:
+                    record = self._store.get_record(data)
+                except IdempotencyItemNotFoundError:
+                    return ClaimState.BUSY  # deleted between the two calls: let the retry decide
+            if record is not None and record.status == STATUS_CONSTANTS["COMPLETED"]:
+                return ClaimState.DONE
+            return ClaimState.BUSY
+        return ClaimState.NEW
+
+    def settle(self, idempotency_key: str, recipient_ref: str, result: dict[str, Any]) -> None:
+        self._store.save_success(self._data(idempotency_key, recipient_ref), result)
+
+    def release(self, idempotency_key: str, recipient_ref: str) -> None:
+        self._store.delete_record(self._data(idempotency_key, recipient_ref), _Released())

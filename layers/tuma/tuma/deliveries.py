@@ -1,0 +1,134 @@
+"""From an outbox message to deliveries: render, fold to GSM7, resolve each recipient.
+
+Anything that can never be sent (no recipients, a bad template, an over-long text, an invalid or
+masked number) is settled here, with its reason, before any money is spent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from tuma.gsm7 import SmsText, TextRejected, prepare
+from tuma.ledger import LedgerEntry, Status
+from tuma.numbers import InvalidNumber, Recipient, RecipientKind, mask, parse_recipient
+from tuma.outbox import OutboxMessage, Route
+from tuma.rendering import TemplateError, render
+
+# Templates addressed to operators: with no `to`, they go to ALERT_RECIPIENTS.
+ALERT_TEMPLATES = frozenset({"alert", "alarm", "alarm_ok", "low_credit"})
+NO_RECIPIENT_REF = "-"
+
+
+class SendRoute(StrEnum):
+    SMS = "sms"  # sendbulk / sendsms
+    OTP = "otp"  # sendotp, the transactional route
+    HASHED = "hashed"  # sendotp with a hashed Safaricom MSISDN
+
+
+@dataclass(frozen=True)
+class Delivery:
+    record_id: str
+    idempotency_key: str
+    recipient: Recipient
+    text: SmsText
+    route: SendRoute
+    template: str | None
+    source: str | None
+
+    def entry(self, status: Status, **fields: object) -> LedgerEntry:
+        return LedgerEntry(
+            idempotency_key=self.idempotency_key,
+            recipient_ref=self.recipient.ref,
+            recipient=self.recipient.masked,
+            status=status,
+            template=self.template,
+            route=self.route.value,
+            source=self.source,
+            parts=self.text.parts,
+            **fields,  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class Plan:
+    deliveries: list[Delivery] = field(default_factory=list)
+    settled: list[LedgerEntry] = field(default_factory=list)
+
+
+def _route(recipient: Recipient, requested: Route) -> SendRoute:
+    if recipient.kind is RecipientKind.HASHED:
+        return SendRoute.HASHED
+    return SendRoute.OTP if requested is Route.OTP else SendRoute.SMS
+
+
+def plan_message(
+    record_id: str, message: OutboxMessage, *, max_parts: int, alert_recipients: Sequence[str] = ()
+) -> Plan:
+    plan = Plan()
+
+    def settle(ref: str, masked: str, status: Status, reason: str) -> None:
+        plan.settled.append(
+            LedgerEntry(
+                idempotency_key=message.idempotency_key,
+                recipient_ref=ref,
+                recipient=masked,
+                status=status,
+                template=message.template,
+                source=message.source,
+                reason=reason,
+            )
+        )
+
+    raw_recipients: Sequence[str] = message.to
+    if not raw_recipients and message.template in ALERT_TEMPLATES:
+        raw_recipients = alert_recipients
+    if not raw_recipients:
+        settle(NO_RECIPIENT_REF, "-", Status.REJECTED, "no recipients (and no ALERT_RECIPIENTS for an alert)")
+        return plan
+
+    recipients: list[Recipient] = []
+    seen: set[str] = set()
+    for raw in raw_recipients:
+        try:
+            recipient = parse_recipient(raw)
+        except InvalidNumber as exc:
+            bad = Recipient(RecipientKind.MASKED, str(raw))  # only for a stable ref and a masked copy
+            settle(bad.ref, mask(str(raw))[:32], Status.REJECTED, f"invalid number: {exc.reason}")
+            continue
+        if recipient.ref in seen:
+            continue
+        seen.add(recipient.ref)
+        if not recipient.sendable:
+            settle(recipient.ref, recipient.masked, Status.UNDELIVERABLE, "number is masked at the source")
+            continue
+        recipients.append(recipient)
+    if not recipients:
+        return plan
+
+    try:
+        if message.text is not None:
+            body = message.text
+        else:
+            assert message.template is not None  # guaranteed by OutboxMessage
+            body = render(message.template, message.data, message.language)
+        text = prepare(body, max_parts=max_parts)
+    except (TemplateError, TextRejected) as exc:
+        for recipient in recipients:
+            settle(recipient.ref, recipient.masked, Status.REJECTED, exc.reason)
+        return plan
+
+    for recipient in recipients:
+        plan.deliveries.append(
+            Delivery(
+                record_id=record_id,
+                idempotency_key=message.idempotency_key,
+                recipient=recipient,
+                text=text,
+                route=_route(recipient, message.route),
+                template=message.template,
+                source=message.source,
+            )
+        )
+    return plan

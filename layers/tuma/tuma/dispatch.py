@@ -1,0 +1,240 @@
+"""The outbox dispatcher: a batch of outbox messages in, SMS out, every fate in the ledger.
+
+Per batch: parse and plan every message, claim each (message, recipient) so that nothing is sent
+twice, send what is new in as few provider calls as possible, settle each claim by its result and
+say which inbound messages should come back later, and after how long.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from tuma.claims import Claims, ClaimState
+from tuma.deliveries import NO_RECIPIENT_REF, Delivery, plan_message
+from tuma.ledger import Ledger, LedgerEntry, Status
+from tuma.observability import MetricsSink
+from tuma.outbox import OutboxMessage, key_of
+from tuma.provider.client import SendResult
+from tuma.provider.codes import Disposition
+from tuma.sending import Sender, send_all
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One queued outbox message, whatever carried it (an SQS record, a test)."""
+
+    record_id: str
+    body: str
+    receive_count: int = 1
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    record_id: str
+    retry: bool = False
+    delay_seconds: int = 0
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RetryDelays:
+    """How long a message waits before it comes back, by what went wrong."""
+
+    transient_base: int = 15
+    transient_max: int = 900
+    provider_asked: int = 300  # 4090 "try after 5 minutes"; 1004 until credit is topped up
+    configuration: int = 600  # an operator has to act; do not spin
+    busy: int = 30  # another invocation holds the claim
+
+    def for_result(self, disposition: Disposition, receive_count: int) -> int:
+        if disposition is Disposition.RETRY_LATER:
+            return self.provider_asked
+        if disposition in (Disposition.CONFIG, Disposition.CREDENTIALS):
+            return self.configuration
+        return min(self.transient_max, self.transient_base << max(0, receive_count - 1))
+
+
+def _validation_summary(exc: ValidationError) -> str:
+    # Field names and messages only: pydantic's full text would repeat the (personal) input.
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+
+    def count(self, name: str, value: float = 1) -> None:
+        self._counts[name] += int(value)
+
+    def flush(self, sink: MetricsSink) -> None:
+        for name, value in sorted(self._counts.items()):
+            sink.count(name, value)
+        self._counts.clear()
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        sender: Sender,
+        ledger: Ledger,
+        claims: Claims,
+        metrics: MetricsSink,
+        *,
+        max_parts: int = 3,
+        alert_recipients: Sequence[str] = (),
+        delays: RetryDelays | None = None,
+    ) -> None:
+        self._sender = sender
+        self._ledger = ledger
+        self._claims = claims
+        self._sink = metrics
+        # Counted per batch and emitted once: one data point per metric, not one per message.
+        self._metrics: _Tally = _Tally()
+        self._max_parts = max_parts
+        self._alert_recipients = tuple(alert_recipients)
+        self._delays = delays or RetryDelays()
+
+    def dispatch(
+        self, batch: Sequence[Inbound], remaining_ms: Callable[[], int] | None = None
+    ) -> list[RecordOutcome]:
+        try:
+            return self._dispatch(batch, remaining_ms)
+        finally:
+            self._metrics.flush(self._sink)
+
+    def _dispatch(
+        self, batch: Sequence[Inbound], remaining_ms: Callable[[], int] | None = None
+    ) -> list[RecordOutcome]:
+        settled: list[LedgerEntry] = []
+        retries: dict[str, RecordOutcome] = {}
+        deliveries: list[Delivery] = []
+        receive_counts = {item.record_id: item.receive_count for item in batch}
+
+        def retry(record_id: str, delay: int, reason: str) -> None:
+            current = retries.get(record_id)
+            if current is None or current.delay_seconds < delay:
+                retries[record_id] = RecordOutcome(record_id, retry=True, delay_seconds=delay, reason=reason)
+
+        for item in batch:
+            message = self._parse(item, settled)
+            if message is None:
+                continue
+            plan = plan_message(
+                item.record_id, message, max_parts=self._max_parts, alert_recipients=self._alert_recipients
+            )
+            settled.extend(plan.settled)
+            deliveries.extend(plan.deliveries)
+
+        for entry in settled:
+            self._metrics.count(
+                "MessagesUndeliverable" if entry.status is Status.UNDELIVERABLE else "MessagesRejected"
+            )
+            log.warning(
+                "not sending %s to %s: %s",
+                entry.idempotency_key,
+                entry.recipient,
+                entry.reason,
+                extra={"idempotency_key": entry.idempotency_key, "status": entry.status.value},
+            )
+
+        if settled:
+            self._ledger.record_unsendable(settled)
+        to_send = self._claim(deliveries, remaining_ms, retry)
+        # Recorded before the call: a crash mid-send leaves QUEUED entries an operator can find.
+        if to_send:
+            self._ledger.write([d.entry(Status.QUEUED) for d in to_send])
+
+        results = send_all(self._sender, to_send) if to_send else {}
+        final: list[LedgerEntry] = []
+        for index, delivery in enumerate(to_send):
+            result = results[index]
+            final.append(self._settle(delivery, result, receive_counts.get(delivery.record_id, 1), retry))
+        if final:
+            self._ledger.write(final)
+
+        return [retries.get(item.record_id, RecordOutcome(item.record_id)) for item in batch]
+
+    def _parse(self, item: Inbound, settled: list[LedgerEntry]) -> OutboxMessage | None:
+        try:
+            return OutboxMessage.model_validate_json(item.body)
+        except ValidationError as exc:
+            reason = f"malformed outbox message: {_validation_summary(exc)}"
+        key = key_of(item.body)
+        self._metrics.count("MalformedMessages")
+        if key is None:
+            # Nothing to key a ledger entry on: the structured log line and the metric are the record.
+            log.error(
+                "outbox message %s rejected: %s", item.record_id, reason, extra={"record_id": item.record_id}
+            )
+        else:
+            settled.append(LedgerEntry(key, NO_RECIPIENT_REF, "-", Status.REJECTED, reason=reason[:500]))
+        return None
+
+    def _claim(
+        self,
+        deliveries: list[Delivery],
+        remaining_ms: Callable[[], int] | None,
+        retry: Callable[[str, int, str], None],
+    ) -> list[Delivery]:
+        to_send: list[Delivery] = []
+        seen: set[tuple[str, str]] = set()
+        for delivery in deliveries:
+            identity = (delivery.idempotency_key, delivery.recipient.ref)
+            if identity in seen:  # the same event twice in one batch
+                self._metrics.count("DuplicatesSkipped")
+                continue
+            seen.add(identity)
+            state = self._claims.claim(*identity, remaining_ms() if remaining_ms else None)
+            if state is ClaimState.NEW:
+                to_send.append(delivery)
+            elif state is ClaimState.DONE:
+                self._metrics.count("DuplicatesSkipped")
+                log.info("already sent %s to %s", delivery.idempotency_key, delivery.recipient.masked)
+            else:
+                retry(delivery.record_id, self._delays.busy, "another invocation is sending this message")
+        return to_send
+
+    def _settle(
+        self,
+        delivery: Delivery,
+        result: SendResult,
+        receive_count: int,
+        retry: Callable[[str, int, str], None],
+    ) -> LedgerEntry:
+        key, ref = delivery.idempotency_key, delivery.recipient.ref
+        if result.disposition is Disposition.SUCCESS:
+            self._claims.settle(key, ref, {"status": Status.SENT.value, "message_id": result.message_id})
+            self._metrics.count("MessagesSent")
+            self._metrics.count("SmsParts", delivery.text.parts)
+            return delivery.entry(
+                Status.SENT, provider_message_id=result.message_id, provider_code=result.code
+            )
+        if result.disposition is Disposition.REJECT:
+            self._claims.settle(key, ref, {"status": Status.REJECTED.value, "code": result.code})
+            self._metrics.count("MessagesRejected")
+            log.warning("provider rejected %s for %s: %s", key, delivery.recipient.masked, result.description)
+            return delivery.entry(Status.REJECTED, provider_code=result.code, reason=result.description)
+
+        self._claims.release(key, ref)
+        self._metrics.count("SendRetried")
+        if result.disposition in (Disposition.CONFIG, Disposition.CREDENTIALS):
+            self._metrics.count("ProviderConfigurationErrors")
+            log.error("provider configuration error (%s): %s", result.code, result.description)
+        elif result.code == 1004:
+            self._metrics.count("LowCredit")
+            log.error("provider credit exhausted: messages wait for a top-up")
+        delay = self._delays.for_result(result.disposition, receive_count)
+        retry(delivery.record_id, delay, result.description)
+        return delivery.entry(
+            Status.FAILED,
+            provider_code=result.code,
+            reason=f"will retry: {result.description}",
+            attempts=receive_count,
+        )

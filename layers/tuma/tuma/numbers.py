@@ -1,0 +1,102 @@
+"""Recipients: every Kenyan way of writing a number, Safaricom's hashed MSISDNs, and masked ones.
+
+The provider wants `2547XXXXXXXX` / `2541XXXXXXXX`. M-Pesa callbacks may carry a SHA-256 digest of
+that form (sendable only through the hashed OTP route) or a masked number (not sendable at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import phonenumbers
+
+_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+_SEPARATORS = re.compile(r"[\s\-.()/]")
+_MASK_CHARS = re.compile(r"[*xX#•]")
+_KENYA = 254
+
+
+class RecipientKind(StrEnum):
+    MSISDN = "msisdn"
+    HASHED = "hashed"
+    MASKED = "masked"
+
+
+class InvalidNumber(ValueError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: RecipientKind
+    # `254…` digits, a lower-case SHA-256 hex digest, or the masked text as received.
+    value: str
+
+    @property
+    def sendable(self) -> bool:
+        return self.kind is not RecipientKind.MASKED
+
+    @property
+    def masked(self) -> str:
+        """The form that may appear in logs and the ledger."""
+        return mask(self.value)
+
+    @property
+    def ref(self) -> str:
+        """A stable key for this recipient that does not reveal the number."""
+        if self.kind is RecipientKind.HASHED:
+            return f"h:{self.value[:24]}"
+        digest = hashlib.sha256(self.value.encode()).hexdigest()[:24]
+        return f"{'m' if self.kind is RecipientKind.MASKED else 'n'}:{digest}"
+
+
+def parse_recipient(raw: str | int) -> Recipient:
+    """Classify and normalise one recipient; raise InvalidNumber with the reason when it is unusable."""
+    text = str(raw).strip()
+    if not text:
+        raise InvalidNumber("empty number")
+    if _HASH.match(text):
+        return Recipient(RecipientKind.HASHED, text.lower())
+    compact = _SEPARATORS.sub("", text)
+    if _MASK_CHARS.search(compact) and re.fullmatch(r"\+?[0-9*xX#•]+", compact):
+        return Recipient(RecipientKind.MASKED, " ".join(text.split()))
+    if not re.fullmatch(r"\+?[0-9]+", compact):
+        raise InvalidNumber("number contains characters other than digits")
+    if len(compact.lstrip("+")) > 15:
+        raise InvalidNumber("number is too long")
+    try:
+        parsed = phonenumbers.parse(compact, "KE")
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidNumber(f"not a phone number ({exc.error_type})") from exc
+    if parsed.country_code != _KENYA:
+        raise InvalidNumber("not a Kenyan number")
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidNumber("not a valid Kenyan number")
+    if phonenumbers.number_type(parsed) not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise InvalidNumber("not a mobile number")
+    return Recipient(RecipientKind.MSISDN, f"{_KENYA}{parsed.national_number}")
+
+
+def hash_msisdn(msisdn: str) -> str:
+    """Safaricom's hashed form: SHA-256 of the `254…` number, hex."""
+    return hashlib.sha256(msisdn.encode()).hexdigest()
+
+
+def mask(value: str) -> str:
+    """Mask a number (or digest) for logs: `2547*****678`; digests keep a short prefix."""
+    if _HASH.match(value):
+        return f"sha256:{value[:8].lower()}…"
+    if _MASK_CHARS.search(value):
+        return value  # masked at the source already
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:4]}{'*' * (len(digits) - 7)}{digits[-3:]}"

@@ -1,0 +1,79 @@
+"""The outbox message: the one public way for any service to ask Tuma to send (DESIGN.md)."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from tuma.rendering import LANGUAGE, TEMPLATE_NAME
+
+MAX_RECIPIENTS = 1000
+
+IdempotencyKey = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$"),
+]
+
+
+class Route(StrEnum):
+    SMS = "sms"
+    OTP = "otp"
+
+
+class OutboxMessage(BaseModel):
+    """Either a ready `text` or a `template` with `data`; `idempotency_key` names the business event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    idempotency_key: IdempotencyKey
+    to: tuple[str, ...] = ()
+    template: str | None = Field(default=None, pattern=TEMPLATE_NAME.pattern)
+    data: dict[str, Any] = Field(default_factory=dict)
+    language: str = Field(default="en", pattern=LANGUAGE.pattern)
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+    route: Route = Route.SMS
+    source: str | None = Field(default=None, max_length=64)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _recipients(cls, value: Any) -> Any:
+        # A single number, a comma-separated string, numbers as JSON integers: all seen from producers.
+        if value is None:
+            return ()
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            value = [value]
+        if isinstance(value, list | tuple):
+            out: list[str] = []
+            for item in value:
+                if isinstance(item, bool) or not isinstance(item, str | int):
+                    raise ValueError("every recipient must be a string or a number")
+                out.extend(p.strip() for p in str(item).split(",") if p.strip())
+            if len(out) > MAX_RECIPIENTS:
+                raise ValueError(f"at most {MAX_RECIPIENTS} recipients per message")
+            return tuple(out)
+        raise ValueError("to must be a list of numbers")
+
+    @model_validator(mode="after")
+    def _one_body(self) -> OutboxMessage:
+        if (self.template is None) == (self.text is None):
+            raise ValueError("give exactly one of text or template")
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"))
+
+
+def key_of(body: str) -> str | None:
+    """The idempotency key of a body that may be otherwise invalid, so its rejection can be recorded."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, TypeError):
+        return None
+    if isinstance(parsed, dict):
+        key = parsed.get("idempotency_key")
+        if isinstance(key, str) and 0 < len(key.strip()) <= 200:
+            return key.strip()
+    return None

@@ -1,0 +1,105 @@
+"""Provider credentials: from Secrets Manager through Powertools Parameters (cached), or the environment.
+
+The apikey can be regenerated in the provider's portal at any moment, which invalidates the old one
+at once. The client asks for a refresh on code 1006, so a rotation costs one extra call, not a message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
+
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+
+from tuma.config import ConfigurationError
+from tuma.redaction import register_secret
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+
+def _text(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    apikey: SecretStr = Field(min_length=1)
+    partner_id: Annotated[str, BeforeValidator(_text)] = Field(
+        min_length=1, validation_alias=AliasChoices("partnerID", "partner_id", "partnerId")
+    )
+    shortcode: str = Field(min_length=1)
+
+    def model_post_init(self, __context: Any) -> None:
+        # Known from here on to the log redactor, wherever the value turns up (echoed answers included).
+        register_secret(self.apikey.get_secret_value())
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], where: str) -> Credentials:
+        try:
+            creds = cls.model_validate(raw)
+        except ValidationError as exc:
+            fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
+            raise ConfigurationError(f"{where} lacks valid provider credentials ({fields})") from None
+        return creds
+
+
+class CredentialSource(Protocol):
+    def get(self) -> Credentials: ...
+
+    def refresh(self) -> Credentials:
+        """Bypass any cache: called once when the provider says the credentials are invalid."""
+        ...
+
+
+class SecretsManagerCredentials:
+    """`{"apikey", "partnerID", "shortcode"}` kept in Secrets Manager, cached for `max_age` seconds."""
+
+    def __init__(self, secret_id: str, provider: SecretsProvider, max_age: int = 300) -> None:
+        self._secret_id = secret_id
+        self._provider = provider
+        self._max_age = max_age
+
+    def _fetch(self, force: bool) -> Credentials:
+        try:
+            raw = self._provider.get(
+                self._secret_id, transform="json", max_age=self._max_age, force_fetch=force
+            )
+        except Exception as exc:
+            # GetParameterError carries the AWS error text, which never includes the secret value.
+            raise ConfigurationError(f"cannot read secret {self._secret_id!r}: {type(exc).__name__}") from exc
+        if not isinstance(raw, dict):
+            raise ConfigurationError(f"secret {self._secret_id!r} is not a JSON object")
+        return Credentials.parse(raw, f"secret {self._secret_id!r}")
+
+    def get(self) -> Credentials:
+        return self._fetch(force=False)
+
+    def refresh(self) -> Credentials:
+        return self._fetch(force=True)
+
+
+class StaticCredentials:
+    def __init__(self, credentials: Credentials) -> None:
+        self._credentials = credentials
+
+    def get(self) -> Credentials:
+        return self._credentials
+
+    def refresh(self) -> Credentials:
+        return self._credentials
+
+
+def from_environment(env: Mapping[str, str] | None = None) -> StaticCredentials:
+    """Operator commands without Secrets Manager: TUMA_APIKEY, TUMA_PARTNER_ID, TUMA_SHORTCODE."""
+    env = os.environ if env is None else env
+    raw = {
+        "apikey": env.get("TUMA_APIKEY", ""),
+        "partnerID": env.get("TUMA_PARTNER_ID", ""),
+        "shortcode": env.get("TUMA_SHORTCODE", ""),
+    }
+    return StaticCredentials(
+        Credentials.parse(raw, "the environment (TUMA_APIKEY, TUMA_PARTNER_ID, TUMA_SHORTCODE)")
+    )

@@ -1,0 +1,117 @@
+"""Message templates: jinja2's sandbox, strict about missing data, never evaluating the data itself.
+
+Values are inserted as text: a payer called `{{7*7}}` or `{0.__class__}` sees exactly that in the
+SMS, because nothing rendered here is ever rendered or formatted a second time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
+from tuma.eat import format_eat, parse_time
+
+TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+LANGUAGE = re.compile(r"^[a-z]{2}$")
+FALLBACK_LANGUAGE = "en"
+_WHITESPACE = re.compile(r"\s+")
+
+
+class TemplateError(ValueError):
+    """The message cannot be rendered: unknown template, missing or malformed data."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def money(value: object, currency: object = "KES") -> str:
+    """`KES 1,500.00`: amounts arrive as strings, integers, floats or Decimals."""
+    if isinstance(value, bool):
+        raise TemplateError("amount is not a number")
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        raise TemplateError(f"amount is not a number: {str(value)[:20]!r}") from None
+    if not amount.is_finite():
+        raise TemplateError("amount is not a finite number")
+    code = str(currency or "KES").strip().upper()[:3] or "KES"
+    return f"{code} {amount.quantize(Decimal('0.01')):,.2f}"
+
+
+def when(value: object) -> str:
+    try:
+        return format_eat(parse_time(value))
+    except ValueError as exc:
+        raise TemplateError(str(exc)) from None
+
+
+def _finalize(value: object) -> object:
+    # Collapsing whitespace in the data keeps a name full of newlines from costing extra SMS parts.
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return _WHITESPACE.sub(" ", value).strip()
+    return value
+
+
+@lru_cache(maxsize=1)
+def _environment() -> SandboxedEnvironment:
+    folder = resources.files("tuma") / "templates"
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(folder)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=False,
+        finalize=_finalize,
+        auto_reload=False,
+    )
+    env.filters["money"] = money
+    env.filters["when"] = when
+    return env
+
+
+def available_templates() -> set[tuple[str, str]]:
+    """(template, language) pairs shipped with the package."""
+    pairs = set()
+    for name in _environment().list_templates(extensions=["j2"]):
+        stem, language, _ = name.rsplit(".", 2)
+        pairs.add((stem, language))
+    return pairs
+
+
+def render(template: str, data: Mapping[str, Any], language: str = FALLBACK_LANGUAGE) -> str:
+    """Render a template in the given language (English when there is no translation)."""
+    if not TEMPLATE_NAME.match(template):
+        raise TemplateError(f"invalid template name {template[:40]!r}")
+    if not LANGUAGE.match(language):
+        raise TemplateError(f"invalid language {language[:10]!r}")
+    env = _environment()
+    try:
+        try:
+            compiled = env.get_template(f"{template}.{language}.j2")
+        except TemplateNotFound:
+            compiled = env.get_template(f"{template}.{FALLBACK_LANGUAGE}.j2")
+    except TemplateNotFound:
+        raise TemplateError(f"unknown template {template!r}") from None
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template {template!r} is broken: {exc.message}") from None
+    try:
+        text = compiled.render({k: v for k, v in data.items() if isinstance(k, str)})
+    except TemplateError:
+        raise
+    except UndefinedError as exc:
+        raise TemplateError(f"template {template!r} is missing data: {exc.message}") from None
+    except SecurityError:
+        raise TemplateError(f"template {template!r} attempted an unsafe operation") from None
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise TemplateError(f"template {template!r} could not use the data: {exc}") from None
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())

@@ -1,0 +1,1 @@
+"""The `tuma` command: operator commands, the provider simulator and the local topology."""

@@ -1,0 +1,1 @@
+"""The whole Tuma topology on one machine: moto for AWS, the simulator, Lambda-like glue."""

@@ -1,0 +1,73 @@
+"""Lambda events built from what the local AWS emulator returns, in the shapes Lambda delivers."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tuma_cli.local.template import REGION
+
+
+def _lambda_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
+    # SQS's API spells message attributes StringValue/DataType; Lambda's event spells them camelCase.
+    return {
+        "stringValue": value.get("StringValue"),
+        "binaryValue": value.get("BinaryValue"),
+        "stringListValues": value.get("StringListValues", []),
+        "binaryListValues": value.get("BinaryListValues", []),
+        "dataType": value.get("DataType", "String"),
+    }
+
+
+def sqs_event(messages: Sequence[Mapping[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """An SQS event from `receive_message` results (asked with AttributeNames=All, MessageAttributeNames=All)."""
+    records = []
+    for message in messages:
+        attributes = dict(message.get("Attributes") or {})
+        body = message["Body"]
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": attributes.get("ApproximateReceiveCount", "1"),
+                    "SentTimestamp": attributes.get("SentTimestamp", str(int(time.time() * 1000))),
+                    "SenderId": attributes.get("SenderId", "AIDAIENQZJOLO23YVJ4VO"),
+                    "ApproximateFirstReceiveTimestamp": attributes.get(
+                        "ApproximateFirstReceiveTimestamp", str(int(time.time() * 1000))
+                    ),
+                },
+                "messageAttributes": {
+                    k: _lambda_attribute(v) for k, v in (message.get("MessageAttributes") or {}).items()
+                },
+                "md5OfBody": message.get("MD5OfBody") or hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+        )
+    return {"Records": records}
+
+
+def dynamodb_stream_event(records: Sequence[Mapping[str, Any]], stream_arn: str) -> dict[str, Any]:
+    """A DynamoDB Streams event from `get_records` results.
+
+    As in AWS, get_records leaves out `eventSourceARN`, and boto3 turns ApproximateCreationDateTime
+    into a datetime, where Lambda delivers epoch seconds.
+    """
+    out = []
+    for record in records:
+        event = dict(record)
+        change = dict(event["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        event["dynamodb"] = change
+        event["eventSourceARN"] = stream_arn
+        event["awsRegion"] = REGION
+        out.append(event)
+    return {"Records": out}

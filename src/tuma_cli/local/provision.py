@@ -1,0 +1,236 @@
+"""Create template.yaml's queues, tables and secrets in the local AWS emulator, and each function's setup.
+
+Everything comes from the template, so the local topology and the deployed one cannot drift: a new
+queue, index or environment variable in template.yaml appears here without a line changed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from tuma_cli.local.template import (
+    ACCOUNT,
+    REGION,
+    Resolver,
+    Unresolvable,
+    evaluate_conditions,
+    load,
+    parameters_with_defaults,
+)
+
+PREFIX = "tuma-local"
+CREATED_TYPES = {
+    "AWS::SQS::Queue",
+    "AWS::DynamoDB::Table",
+    "AWS::SecretsManager::Secret",
+    "AWS::SNS::Topic",
+}
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    directory: Path
+    handler: str
+    environment: dict[str, str]
+    timeout: int
+    events: dict[str, dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
+
+
+@dataclass
+class Topology:
+    root: Path
+    endpoint: str
+    parameters: dict[str, Any]
+    conditions: dict[str, bool]
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical id -> Ref, Arn, ...
+    functions: dict[str, FunctionSpec] = field(default_factory=dict)  # by directory name
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def ref(self, logical_id: str) -> Any:
+        return self.resources[logical_id]["Ref"]
+
+    def queue_url_for_arn(self, arn: str) -> str:
+        for info in self.resources.values():
+            if info.get("Arn") == arn and "QueueUrl" in info:
+                return str(info["QueueUrl"])
+        raise KeyError(arn)
+
+    def table_for_stream(self, stream_arn: str) -> str:
+        for info in self.resources.values():
+            if info.get("StreamArn") == stream_arn:
+                return str(info["Ref"])
+        raise KeyError(stream_arn)
+
+
+def client(service: str, endpoint: str) -> Any:
+    factory: Any = boto3.client  # any service by name: the typed overloads want a literal
+    return factory(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - the emulator's dummy keys
+    )
+
+
+def _create(logical_id: str, kind: str, props: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    name = f"{PREFIX}-{logical_id}"
+    if kind == "AWS::SQS::Queue":
+        attributes: dict[str, str] = {
+            key: (json.dumps(props[key]) if isinstance(props[key], dict) else str(props[key]))
+            for key in (
+                "VisibilityTimeout",
+                "MessageRetentionPeriod",
+                "DelaySeconds",
+                "RedrivePolicy",
+                "ReceiveMessageWaitTimeSeconds",
+                "MaximumMessageSize",
+            )
+            if key in props
+        }
+        if props.get("FifoQueue"):
+            name += ".fifo"
+            attributes["FifoQueue"] = "true"
+        sqs = client("sqs", endpoint)
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return {"Ref": url, "QueueUrl": url, "Arn": arn, "QueueName": name}
+    if kind == "AWS::DynamoDB::Table":
+        dynamodb = client("dynamodb", endpoint)
+        request: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+        table = dynamodb.create_table(**request)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        info = {"Ref": name, "Arn": table["TableArn"]}
+        if table.get("LatestStreamArn"):
+            info["StreamArn"] = table["LatestStreamArn"]
+        return info
+    if kind == "AWS::SecretsManager::Secret":
+        value = props.get("SecretString")
+        generate = props.get("GenerateSecretString")
+        if value is None and generate:
+            generated = secrets.token_urlsafe(int(generate.get("PasswordLength", 32)))[
+                : int(generate.get("PasswordLength", 32))
+            ]
+            template = json.loads(generate.get("SecretStringTemplate", "{}"))
+            template[generate.get("GenerateStringKey", "password")] = generated
+            value = json.dumps(template)
+        arn = client("secretsmanager", endpoint).create_secret(
+            Name=f"{PREFIX}/{logical_id}", SecretString=value or "{}"
+        )["ARN"]
+        return {"Ref": arn, "Id": arn}
+    if kind == "AWS::SNS::Topic":
+        arn = client("sns", endpoint).create_topic(Name=name)["TopicArn"]
+        return {"Ref": arn, "TopicArn": arn, "TopicName": name}
+    raise ValueError(kind)
+
+
+def provision(root: Path, endpoint: str, overrides: Mapping[str, Any] | None = None) -> Topology:
+    """Create every local resource of `root/template.yaml` in the emulator at `endpoint`."""
+    template = load(root / "template.yaml")
+    resources: dict[str, Any] = template.get("Resources") or {}
+    parameters = parameters_with_defaults(template, overrides or {})
+    resolver = Resolver(parameters)
+    conditions = evaluate_conditions(template, resolver)
+    topology = Topology(root, endpoint, parameters, conditions)
+
+    def included(spec: Mapping[str, Any]) -> bool:
+        condition = spec.get("Condition")
+        return condition is None or conditions[condition]
+
+    resolver.placeholders = {
+        logical
+        for logical, spec in resources.items()
+        if spec["Type"] not in CREATED_TYPES or not included(spec)
+    }
+    pending = {
+        logical: spec
+        for logical, spec in resources.items()
+        if spec["Type"] in CREATED_TYPES and included(spec)
+    }
+    while pending:
+        progressed = False
+        for logical, spec in list(pending.items()):
+            try:
+                props = resolver.resolve(spec.get("Properties") or {})
+            except Unresolvable:
+                continue  # depends on a resource not created yet (a queue's dead-letter queue, say)
+            info = _create(logical, spec["Type"], props, endpoint)
+            topology.resources[logical] = info
+            resolver.refs[logical] = info["Ref"]
+            for attribute, value in info.items():
+                resolver.attributes[(logical, attribute)] = value
+            del pending[logical]
+            progressed = True
+        if not progressed:
+            raise ValueError(f"cannot create {sorted(pending)}: unresolved references")
+
+    globals_ = ((template.get("Globals") or {}).get("Function")) or {}
+    for logical, spec in resources.items():
+        if spec["Type"] != "AWS::Serverless::Function" or not included(spec):
+            continue
+        resolver.refs.setdefault(logical, f"{PREFIX}-{logical}")
+        props = spec.get("Properties") or {}
+        variables = {
+            **(((globals_.get("Environment") or {}).get("Variables")) or {}),
+            **(((props.get("Environment") or {}).get("Variables")) or {}),
+        }
+        environment = {k: _text(resolver.resolve(v)) for k, v in variables.items()}
+        events = {name: resolver.resolve(event) for name, event in (props.get("Events") or {}).items()}
+        directory = root / str(props["CodeUri"]).rstrip("/")
+        spec_ = FunctionSpec(
+            logical_id=logical,
+            directory=directory,
+            handler=str(props.get("Handler", globals_.get("Handler", "app.lambda_handler"))),
+            environment=environment,
+            timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+            events=events,
+        )
+        topology.functions[spec_.name] = spec_
+    for name, output in (template.get("Outputs") or {}).items():
+        try:
+            topology.outputs[name] = resolver.resolve(output.get("Value"))
+        except (Unresolvable, KeyError):
+            continue
+    return topology
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def region() -> str:
+    return REGION
+
+
+def account() -> str:
+    return ACCOUNT

@@ -1,0 +1,197 @@
+"""`tuma local up` and `tuma local demo`: the whole topology of template.yaml on one machine.
+
+moto (in this process) plays AWS; the simulator plays the provider; each function runs in a process
+of its own with its environment from the template; pollers play Lambda's event sources.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from tuma_cli.local.provision import Topology, client, provision
+from tuma_cli.local.sqs_poller import SqsPoller
+from tuma_cli.local.template import REGION
+from tuma_cli.local.worker import FunctionProcess
+from tuma_cli.sandbox.platform import Settings, SmsPlatform
+from tuma_cli.sandbox.server import SandboxServer
+
+log = logging.getLogger(__name__)
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+
+
+def project_root() -> Path:
+    """The checkout holding template.yaml: the current directory or one of its parents."""
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "template.yaml").is_file() and (folder / "functions").is_dir():
+            return folder
+    raise SystemExit("template.yaml not found: run tuma local from the Tuma checkout")
+
+
+class LocalTopology:
+    def __init__(self, root: Path, port: int = 3000, dlr_delay: float = 1.0) -> None:
+        self.root = root
+        self.port = port
+        self.log_dir = root / ".local" / "logs"
+        self._dlr_delay = dlr_delay
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._logs: list[IO[str]] = []
+        self.functions: dict[str, FunctionProcess] = {}
+        self.pollers: list[SqsPoller] = []
+        self.topology: Topology | None = None
+        self.endpoint = ""
+        self._moto: Any = None
+        self.sandbox: SandboxServer | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        host, moto_port = self._moto.get_host_and_port()
+        self.endpoint = f"http://{host}:{moto_port}"
+        self.sandbox = SandboxServer(SmsPlatform(Settings(dlr_delay=self._dlr_delay))).start()
+        self.topology = provision(self.root, self.endpoint, overrides={"ProviderBaseUrl": self.sandbox.url})
+        self._fill_credentials()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name, spec in self.topology.functions.items():
+            handle = (self.log_dir / f"{name}.log").open("a", buffering=1)
+            self._logs.append(handle)
+            self.functions[name] = FunctionProcess(
+                name,
+                spec.directory,
+                spec.handler,
+                environment=self._environment(spec.logical_id, spec.environment),
+                timeout=spec.timeout,
+                log=handle,
+            )
+        self._start_event_sources()
+        return self.ready_info()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for function in self.functions.values():
+            function.stop()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        if self._moto is not None:
+            self._moto.stop()
+        for handle in self._logs:
+            handle.close()
+
+    # -- wiring ---------------------------------------------------------------------------------
+
+    def _fill_credentials(self) -> None:
+        assert self.topology is not None and self.sandbox is not None
+        settings = self.sandbox.platform.settings
+        secret = self.topology.ref("ProviderCredentialsSecret")
+        value = {"apikey": settings.apikey, "partnerID": settings.partner_id, "shortcode": settings.shortcode}
+        client("secretsmanager", self.endpoint).put_secret_value(
+            SecretId=secret, SecretString=json.dumps(value)
+        )
+
+    def _environment(self, logical_id: str, variables: dict[str, str]) -> dict[str, str]:
+        base = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
+        return (
+            base
+            | variables
+            | {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_LAMBDA_FUNCTION_NAME": f"tuma-local-{logical_id}",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+                "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+
+    def _start_event_sources(self) -> None:
+        assert self.topology is not None
+        sqs = client("sqs", self.endpoint)
+        for name, spec in self.topology.functions.items():
+            for event in spec.events.values():
+                props = event.get("Properties") or {}
+                if event.get("Type") == "SQS":
+                    arn = props["Queue"]
+                    poller = SqsPoller(
+                        sqs,
+                        self.topology.queue_url_for_arn(arn),
+                        arn,
+                        self.functions[name].invoke,
+                        batch_size=int(props.get("BatchSize", 10)),
+                        window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                        report_failures="ReportBatchItemFailures"
+                        in (props.get("FunctionResponseTypes") or []),
+                    )
+                    self.pollers.append(poller)
+                    self._spawn(f"sqs-{name}", poller.run)
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    # -- what callers need ------------------------------------------------------------------------
+
+    def ready_info(self) -> dict[str, Any]:
+        assert self.topology is not None and self.sandbox is not None
+        resources = self.topology.resources
+        return {
+            "simulator_url": self.sandbox.url,
+            "aws_endpoint_url": self.endpoint,
+            "region": REGION,
+            "queues": {k: v["QueueUrl"] for k, v in resources.items() if "QueueUrl" in v},
+            "tables": {
+                k: v["Ref"]
+                for k, v in resources.items()
+                if str(v.get("Arn", "")).startswith("arn:aws:dynamodb")
+            },
+            "secrets": {
+                k: v["Ref"] for k, v in resources.items() if ":secretsmanager:" in str(v.get("Ref", ""))
+            },
+            "logs": str(self.log_dir),
+        }
+
+
+@contextmanager
+def running(root: Path, port: int, dlr_delay: float = 1.0) -> Iterator[LocalTopology]:
+    topology = LocalTopology(root, port, dlr_delay)
+    try:
+        topology.start()
+        yield topology
+    finally:
+        topology.stop()
+
+
+def up(port: int) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    with running(project_root(), port) as topology:
+        print("READY " + json.dumps(topology.ready_info()), flush=True)
+        stop.wait()
+    return 0
+
+
+def demo(port: int, timeout: float) -> int:
+    from tuma_cli.local.demo import run_demo
+
+    with running(project_root(), port, dlr_delay=0.5) as topology:
+        return run_demo(topology, timeout, sys.stdout)

@@ -1,0 +1,152 @@
+"""A function's execution environment, locally: one process per function, as Lambda gives each its own.
+
+The parent (`tuma local up`) starts `python -m tuma_cli.local.worker DIR HANDLER NAME TIMEOUT` with
+the function's environment from template.yaml. Requests arrive as JSON lines on stdin, answers go
+back as JSON lines on a private copy of stdout, and everything the function prints (Powertools logs
+and metrics) goes to stderr, where the parent collects it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import IO, Any
+
+from tuma_cli.local.context import LocalContext
+
+
+class InvocationError(RuntimeError):
+    """The function raised, timed out or its process died: Lambda would report a function error."""
+
+
+def serve(directory: Path, handler: str, name: str, timeout: float) -> int:
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # the function's own prints and logs join stderr
+    sys.stdout = sys.stderr
+    sys.path.insert(0, str(directory))
+    try:
+        from tuma_cli.local.functions import load_handler
+
+        function = load_handler(directory, handler)
+    except Exception:
+        protocol.write(json.dumps({"init_error": traceback.format_exc(limit=5)}) + "\n")
+        return 1
+    protocol.write(json.dumps({"ready": True}) + "\n")
+    for line in sys.stdin:
+        request = json.loads(line)
+        context = LocalContext(name, timeout)
+        try:
+            result = function(request["event"], context)
+            answer: dict[str, Any] = {"id": request["id"], "result": result}
+        except Exception as exc:
+            traceback.print_exc()
+            answer = {"id": request["id"], "error": f"{type(exc).__name__}: {exc}"}
+        protocol.write(json.dumps(answer, default=str) + "\n")
+    return 0
+
+
+class FunctionProcess:
+    """The parent's handle on one worker: invoke synchronously, restart after a crash or a timeout."""
+
+    def __init__(
+        self,
+        name: str,
+        directory: Path,
+        handler: str,
+        *,
+        environment: dict[str, str],
+        timeout: float,
+        log: IO[str],
+    ) -> None:
+        self.name = name
+        self._args = [
+            sys.executable,
+            "-m",
+            "tuma_cli.local.worker",
+            str(directory),
+            handler,
+            name,
+            str(timeout),
+        ]
+        self._environment = environment
+        self.timeout = timeout
+        self._log = log
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+        self._counter = 0
+        self.invocations = 0
+        self.cold_starts = 0
+
+    def _start(self) -> subprocess.Popen[str]:
+        process = subprocess.Popen(
+            self._args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=self._environment,
+            bufsize=1,
+        )
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        status = json.loads(first) if first else {"init_error": "the worker exited during init"}
+        if "init_error" in status:
+            process.kill()
+            raise InvocationError(f"{self.name} failed to initialise: {status['init_error']}")
+        self.cold_starts += 1
+        return process
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = self._start()
+            process = self._process
+            assert process.stdin is not None and process.stdout is not None
+            self._counter += 1
+            self.invocations += 1
+            process.stdin.write(json.dumps({"id": self._counter, "event": event}) + "\n")
+            process.stdin.flush()
+            answer = _read_line(process.stdout, self.timeout + 5)
+            if answer is None:
+                process.kill()
+                self._process = None
+                raise InvocationError(f"{self.name} timed out after {self.timeout:.0f} s")
+            reply = json.loads(answer)
+            if "error" in reply:
+                raise InvocationError(reply["error"])
+            return reply.get("result")
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._process is not None and self._process.poll() is None:
+                assert self._process.stdin is not None
+                self._process.stdin.close()
+                try:
+                    self._process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+            self._process = None
+
+
+def _read_line(stream: IO[str], timeout: float) -> str | None:
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if reader.is_alive() or not result or not result[0]:
+        return None
+    return result[0]
+
+
+def main() -> int:
+    directory, handler, name, timeout = sys.argv[1:5]
+    return serve(Path(directory), handler, name, float(timeout))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

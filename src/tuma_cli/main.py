@@ -1,0 +1,79 @@
+"""`tuma`: see `tuma --help` and DESIGN.md's command table."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from tuma.redaction import scrub_text
+
+
+class _ScrubbingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub_text(super().format(record))
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler], force=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tuma", description="Business events to SMS.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    from tuma_cli.sandbox import cli as sandbox_cli
+
+    sandbox = commands.add_parser("sandbox", help="run the provider simulator alone")
+    sandbox_cli.add_arguments(sandbox)
+
+    send = commands.add_parser("send", help="send one text through the configured provider")
+    send.add_argument("--to", required=True, help="numbers, comma-separated, any Kenyan form")
+    send.add_argument("--text", required=True)
+    send.add_argument("--route", choices=("sms", "otp"), default="sms")
+    send.add_argument("--json", action="store_true", help="one JSON object per recipient")
+
+    balance = commands.add_parser("balance", help="the provider credit balance")
+    balance.add_argument("--json", action="store_true")
+
+    dlr = commands.add_parser("dlr", help="the delivery report of one message")
+    dlr.add_argument("message_id")
+    dlr.add_argument("--json", action="store_true")
+
+    local = commands.add_parser("local", help="the whole topology on this machine")
+    local_commands = local.add_subparsers(dest="local_command", required=True)
+    up = local_commands.add_parser("up", help="start everything and wait")
+    up.add_argument("--port", type=int, default=3000)
+    demo = local_commands.add_parser("demo", help="start everything, send the sample events, report, exit")
+    demo.add_argument("--port", type=int, default=0)
+    demo.add_argument("--timeout", type=float, default=60.0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    from tuma_cli import operator
+
+    if args.command == "sandbox":
+        from tuma_cli.sandbox import cli as sandbox_cli
+
+        return sandbox_cli.run(args)
+    if args.command == "local":
+        from tuma_cli.local import runner
+
+        return runner.up(args.port) if args.local_command == "up" else runner.demo(args.port, args.timeout)
+    commands: dict[str, Callable[[], int]] = {
+        "send": lambda: operator.send(args.to, args.text, args.route, args.json),
+        "balance": lambda: operator.balance(args.json),
+        "dlr": lambda: operator.dlr(args.message_id, args.json),
+    }
+    return operator.guard(commands[args.command])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

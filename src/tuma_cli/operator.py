@@ -1,0 +1,161 @@
+"""Operator commands against the configured provider: `tuma send`, `tuma balance`, `tuma dlr`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from tuma import wiring
+from tuma.config import ConfigurationError, Settings
+from tuma.gsm7 import TextRejected, prepare
+from tuma.numbers import InvalidNumber, RecipientKind, mask, parse_recipient
+from tuma.provider.answers import ProviderError
+from tuma.provider.client import ProviderClient, SendResult
+from tuma.provider.codes import Disposition
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+_CONFIG_DISPOSITIONS = (Disposition.CONFIG, Disposition.CREDENTIALS)
+
+
+@dataclass(frozen=True)
+class Row:
+    mobile: str
+    status: str
+    messageid: str | None
+    code: int | None
+    description: str
+
+
+def _row(mobile: str, result: SendResult) -> Row:
+    status = {Disposition.SUCCESS: "accepted", Disposition.REJECT: "rejected"}.get(
+        result.disposition, "failed"
+    )
+    return Row(mask(mobile), status, result.message_id, result.code, result.description)
+
+
+def _client() -> ProviderClient:
+    return wiring.provider_client(Settings.from_env())
+
+
+@dataclass(frozen=True)
+class _Target:
+    row: int
+    number: str
+    hashed: bool
+
+
+def _targets(to: str, rows: list[Row | None]) -> list[_Target]:
+    """Numbers that can be sent to; the others get their row (rejected, with why) right away."""
+    targets: list[_Target] = []
+    for raw in [p for p in to.split(",") if p.strip()]:
+        try:
+            recipient = parse_recipient(raw)
+        except InvalidNumber as exc:
+            rows.append(Row(mask(raw), "rejected", None, None, f"invalid number: {exc.reason}"))
+            continue
+        if recipient.kind is RecipientKind.MASKED:
+            rows.append(Row(recipient.masked, "rejected", None, None, "number is masked: cannot send"))
+            continue
+        targets.append(_Target(len(rows), recipient.value, recipient.kind is RecipientKind.HASHED))
+        rows.append(None)
+    return targets
+
+
+def _send_targets(targets: list[_Target], message: str, route: str) -> dict[str, SendResult]:
+    client = _client()
+    plain = [t.number for t in targets if not t.hashed]
+    if route == "otp":
+        results = {n: client.send_otp(n, message) for n in plain}
+    else:
+        results = client.send_sms(plain, message) if plain else {}
+    for target in targets:
+        if target.hashed:
+            results[target.number] = client.send_otp(target.number, message, hashed=True)
+    return results
+
+
+def send(to: str, text: str, route: str, as_json: bool, out: TextIO = sys.stdout) -> int:
+    settings = Settings.from_env()
+    rows: list[Row | None] = []
+    targets = _targets(to, rows)
+    if not rows:
+        print("no recipients given", file=sys.stderr)
+        return EXIT_FAILED
+    config_error = False
+    try:
+        message = prepare(text, max_parts=settings.sms_max_parts).text
+    except TextRejected as exc:
+        for target in targets:
+            rows[target.row] = Row(mask(target.number), "rejected", None, None, exc.reason)
+    else:
+        results = _send_targets(targets, message, route) if targets else {}
+        for target in targets:
+            result = results[target.number]
+            config_error |= result.disposition in _CONFIG_DISPOSITIONS
+            rows[target.row] = _row(target.number, result)
+    final = [r for r in rows if r is not None]
+    for row in final:
+        if as_json:
+            print(json.dumps(row.__dict__), file=out)
+        else:
+            code = row.code or "-"
+            print(
+                f"{row.mobile:<16} {row.status:<9} {row.messageid or '-':<12} {code:<5} {row.description}",
+                file=out,
+            )
+    if config_error:
+        return EXIT_CONFIG
+    return EXIT_OK if all(r.status == "accepted" for r in final) else EXIT_FAILED
+
+
+def _print(payload: dict[str, Any], text: str, as_json: bool, out: TextIO) -> None:
+    print(json.dumps(payload, default=str) if as_json else text, file=out)
+
+
+def balance(as_json: bool, out: TextIO = sys.stdout) -> int:
+    try:
+        result = _client().get_balance()
+    except ProviderError as exc:
+        return _provider_failure(exc)
+    _print({"credit": str(result.credit)}, f"credit: {result.credit}", as_json, out)
+    return EXIT_OK
+
+
+def dlr(message_id: str, as_json: bool, out: TextIO = sys.stdout) -> int:
+    try:
+        report = _client().get_dlr(message_id)
+    except ProviderError as exc:
+        return _provider_failure(exc)
+    if report is None:
+        _print(
+            {"messageid": message_id, "status": None}, f"{message_id}: no delivery report yet", as_json, out
+        )
+        return EXIT_OK
+    payload = {
+        "messageid": report.message_id or message_id,
+        "status": report.status,
+        "status_code": report.status_code,
+        "turnaround": report.turnaround,
+        "delivered_at": report.delivered_at.isoformat() if report.delivered_at else None,
+    }
+    _print(
+        payload, f"{payload['messageid']}: {report.status} at {payload['delivered_at'] or '-'}", as_json, out
+    )
+    return EXIT_OK
+
+
+def _provider_failure(exc: ProviderError) -> int:
+    print(f"provider error: {exc}", file=sys.stderr)
+    return EXIT_CONFIG if exc.disposition in _CONFIG_DISPOSITIONS else EXIT_FAILED
+
+
+def guard(command: Callable[[], int]) -> int:
+    """Configuration problems end with exit code 2 and one line saying what to fix."""
+    try:
+        return command()
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG

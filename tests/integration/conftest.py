@@ -1,0 +1,123 @@
+"""Integration fixtures: a real moto server and the provider simulator on loopback, resources from template.yaml."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tuma_cli.local.context import LocalContext
+from tuma_cli.local.functions import Handler, load_handler
+from tuma_cli.local.provision import Topology, client, provision
+from tuma_cli.local.sqs_poller import SqsPoller
+from tuma_cli.sandbox.platform import Settings, SmsPlatform
+from tuma_cli.sandbox.server import SandboxServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    server = SandboxServer(SmsPlatform(Settings(dlr_delay=0.2))).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class Stack:
+    topology: Topology
+    sandbox: SandboxServer
+    endpoint: str
+
+    def client(self, service: str) -> Any:
+        return client(service, self.endpoint)
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.sandbox.url}/_sandbox/outbox").json()
+
+    def sandbox_stats(self) -> dict[str, Any]:
+        return httpx.get(f"{self.sandbox.url}/_sandbox/stats").json()
+
+    def faults(self, **plan: Any) -> None:
+        httpx.post(f"{self.sandbox.url}/_sandbox/faults", json=plan).raise_for_status()
+
+    def configure_sandbox(self, **settings: Any) -> None:
+        httpx.post(f"{self.sandbox.url}/_sandbox/config", json=settings).raise_for_status()
+
+    def set_credentials(self, apikey: str) -> None:
+        secret = self.topology.ref("ProviderCredentialsSecret")
+        settings = self.sandbox.platform.settings
+        value = {"apikey": apikey, "partnerID": settings.partner_id, "shortcode": settings.shortcode}
+        self.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(value))
+
+    def ledger(self) -> list[dict[str, Any]]:
+        from boto3.dynamodb.types import TypeDeserializer
+
+        items = self.client("dynamodb").scan(TableName=self.topology.ref("LedgerTable"))["Items"]
+        return [{k: TypeDeserializer().deserialize(v) for k, v in item.items()} for item in items]
+
+
+@pytest.fixture
+def stack(moto_endpoint: str, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Stack:
+    httpx.post(f"{moto_endpoint}/moto-api/reset").raise_for_status()
+    topology = provision(ROOT, moto_endpoint)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    stack = Stack(topology, sandbox, moto_endpoint)
+    stack.set_credentials(sandbox.platform.settings.apikey)
+    return stack
+
+
+def function_env(stack: Stack, name: str, monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
+    spec = stack.topology.functions[name]
+    for key, value in spec.environment.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SMS_API_BASE_URL", stack.sandbox.url)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", spec.logical_id)
+    for key, value in overrides.items():
+        monkeypatch.setenv(key, value)
+
+
+@dataclass
+class Function:
+    name: str
+    handler: Handler
+    timeout: float
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        return self.handler(event, LocalContext(self.name, self.timeout))
+
+
+def load_function(stack: Stack, name: str, monkeypatch: pytest.MonkeyPatch, **overrides: str) -> Function:
+    function_env(stack, name, monkeypatch, **overrides)
+    spec = stack.topology.functions[name]
+    return Function(name, load_handler(spec.directory, spec.handler), spec.timeout)
+
+
+def outbox_poller(stack: Stack, function: Function, batch_size: int = 100) -> SqsPoller:
+    queue = stack.topology.resources["OutboxQueue"]
+    return SqsPoller(stack.client("sqs"), queue["QueueUrl"], queue["Arn"], function, batch_size=batch_size)

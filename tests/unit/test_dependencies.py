@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+
+from tests.conftest import ROOT
+
+
+def test_layer_requirements_are_generated_from_pyproject():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "layer_requirements.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_every_dependency_is_pinned_exactly():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += [r for r in extra if not r.startswith("tuma[")]
+    loose = [r for r in requirements if "==" not in r]
+    assert loose == []
+
+
+def test_layer_requirements_name_every_runtime_dependency_but_the_runtimes_own():
+    lines = [
+        line.strip()
+        for line in (ROOT / "layers" / "tuma" / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    names = {line.split("==")[0].split("[")[0] for line in lines}
+    assert names == {"aws-lambda-powertools", "httpx", "jinja2", "phonenumberslite", "pydantic"}
+
+
+def test_events_are_generated_from_the_sam_samples():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_events.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout

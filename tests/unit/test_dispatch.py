@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from tuma.dispatch import Dispatcher, Inbound
+from tuma.ledger import Status
+from tuma.numbers import hash_msisdn
+from tuma.provider.client import SendResult
+from tuma.provider.codes import Disposition
+
+from tests.unit.fakes import OK, FakeSender, ListMetrics, MemoryClaims, MemoryLedger
+
+
+def _dispatcher(sender=None, **kwargs):
+    sender = sender or FakeSender()
+    ledger, claims, metrics = MemoryLedger(), MemoryClaims(), ListMetrics()
+    return Dispatcher(sender, ledger, claims, metrics, **kwargs), sender, ledger, claims, metrics
+
+
+def _msg(key, to, **body):
+    body.setdefault("text", f"hello {key}")
+    return json.dumps({"idempotency_key": key, "to": to, **body})
+
+
+def test_a_batch_goes_out_in_one_bulk_call_and_lands_in_the_ledger():
+    dispatcher, sender, ledger, _, metrics = _dispatcher()
+    batch = [Inbound(f"r{i}", _msg(f"k{i}", [f"07123456{i:02d}"])) for i in range(30)]
+    outcomes = dispatcher.dispatch(batch)
+    assert not any(o.retry for o in outcomes)
+    assert len(sender.bulk_calls) == 1 and len(sender.bulk_calls[0]) == 30
+    assert ledger.statuses() == {"SENT": 30}
+    assert metrics.counts["MessagesSent"] == 30 and metrics.counts["SmsParts"] == 30
+
+
+def test_the_same_key_and_recipient_is_sent_once_across_batches_and_within_one():
+    dispatcher, sender, _ledger, _, metrics = _dispatcher()
+    dispatcher.dispatch(
+        [Inbound("a", _msg("pay-1", ["0712345678"])), Inbound("b", _msg("pay-1", ["+254712345678"]))]
+    )
+    dispatcher.dispatch([Inbound("a", _msg("pay-1", ["712345678"]))])
+    assert sender.sent == [("254712345678", "hello pay-1")]
+    assert metrics.counts["DuplicatesSkipped"] == 2
+
+
+def test_one_bad_record_does_not_stop_the_rest():
+    dispatcher, sender, ledger, _, metrics = _dispatcher()
+    batch = [
+        Inbound("good", _msg("k1", ["0712345678"])),
+        Inbound("notjson", "{{{"),
+        Inbound("nokey", json.dumps({"to": ["0712345678"], "text": "x"})),
+        Inbound("badtemplate", _msg("k2", ["0712345678"], text=None, template="nosuch")),
+        Inbound("badnumber", _msg("k3", ["0712", "0722000000"])),
+        Inbound("toolong", _msg("k4", ["0712345678"], text="x" * 1000)),
+        Inbound("emoji", _msg("k5", ["0712345678"], text="🙏")),
+        Inbound("masked", _msg("k6", ["2547 ***** 126"])),
+    ]
+    outcomes = {o.record_id: o for o in dispatcher.dispatch(batch)}
+    assert not any(o.retry for o in outcomes.values())  # none of these can ever succeed
+    assert sorted(m for m, _ in sender.sent) == ["254712345678", "254722000000"]
+    by_key = {(e.idempotency_key, e.status) for e in ledger.entries.values()}
+    assert ("k2", Status.REJECTED) in by_key
+    assert ("k3", Status.REJECTED) in by_key and ("k3", Status.SENT) in by_key
+    assert ("k4", Status.REJECTED) in by_key
+    assert ("k5", Status.REJECTED) in by_key
+    assert ("k6", Status.UNDELIVERABLE) in by_key
+    reasons = {e.idempotency_key: e.reason for e in ledger.entries.values() if e.status is not Status.SENT}
+    assert "unknown template" in reasons["k2"]
+    assert "SMS parts" in reasons["k4"]
+    assert "masked" in reasons["k6"]
+    assert metrics.counts["MalformedMessages"] == 2  # the body that is not JSON and the one without a key
+
+
+def test_only_retryable_failures_come_back_with_a_delay_fitting_the_cause():
+    def decide(mobile, text):
+        return {
+            "254712345001": SendResult(Disposition.RETRY, "HTTP 502 from the provider"),
+            "254712345002": SendResult(Disposition.RETRY_LATER, "Internal error", 4090),
+            "254712345003": SendResult(Disposition.REJECT, "Invalid mobile number", 1003),
+            "254712345004": SendResult(Disposition.CONFIG, "Invalid sender id", 1001),
+        }.get(mobile, OK)
+
+    dispatcher, _, ledger, claims, metrics = _dispatcher(FakeSender(decide))
+    batch = [Inbound(f"r{i}", _msg(f"k{i}", [f"0712345{i:03d}"]), receive_count=2) for i in range(1, 6)]
+    outcomes = {o.record_id: o for o in dispatcher.dispatch(batch)}
+    assert {r: (o.retry, o.delay_seconds) for r, o in outcomes.items()} == {
+        "r1": (True, 30),  # transient: 15 s doubled on the second receive
+        "r2": (True, 300),  # the provider asked for five minutes
+        "r3": (False, 0),  # rejected for good
+        "r4": (True, 600),  # configuration: an operator must act
+        "r5": (False, 0),
+    }
+    statuses = {e.idempotency_key: e.status for e in ledger.entries.values()}
+    assert statuses == {
+        "k1": Status.FAILED,
+        "k2": Status.FAILED,
+        "k3": Status.REJECTED,
+        "k4": Status.FAILED,
+        "k5": Status.SENT,
+    }
+    # Failed claims are released so the redelivery can send; settled ones are kept.
+    assert ("k1", next(iter(ledger.get("k1"))).recipient_ref) not in claims.records
+    assert metrics.counts["ProviderConfigurationErrors"] == 1
+
+
+def test_a_message_with_several_recipients_is_retried_only_for_the_one_that_failed():
+    calls = {"n": 0}
+
+    def decide(mobile, text):
+        if mobile == "254722000000":
+            calls["n"] += 1
+            if calls["n"] == 1:
+                return SendResult(Disposition.RETRY, "timeout")
+        return OK
+
+    dispatcher, sender, ledger, _, _ = _dispatcher(FakeSender(decide))
+    first = dispatcher.dispatch([Inbound("r", _msg("k", ["0712345678", "0722000000"]))])
+    assert first[0].retry
+    dispatcher.dispatch([Inbound("r", _msg("k", ["0712345678", "0722000000"]), receive_count=2)])
+    assert sorted(m for m, _ in sender.sent) == ["254712345678", "254722000000", "254722000000"]
+    assert ledger.statuses() == {"SENT": 2}
+
+
+def test_routes_otp_and_hashed_use_the_transactional_endpoint():
+    dispatcher, sender, _, _, _ = _dispatcher()
+    digest = hash_msisdn("254722000000")
+    dispatcher.dispatch(
+        [
+            Inbound("a", _msg("otp-1", ["0712345678"], route="otp")),
+            Inbound("b", _msg("r-1", [digest])),
+        ]
+    )
+    assert sender.bulk_calls == []
+    assert sender.otp_calls == [("254712345678", "hello otp-1", False), (digest, "hello r-1", True)]
+
+
+def test_alerts_without_recipients_go_to_the_alert_recipients():
+    dispatcher, sender, _, _, _ = _dispatcher(alert_recipients=["0712345678", "0722000000"])
+    dispatcher.dispatch(
+        [
+            Inbound(
+                "a",
+                json.dumps(
+                    {"idempotency_key": "alert-1", "template": "alert", "data": {"title": "Disk full"}}
+                ),
+            )
+        ]
+    )
+    assert sorted(m for m, _ in sender.sent) == ["254712345678", "254722000000"]
+    assert {t for _, t in sender.sent} == {"ALERT: Disk full"}
+
+
+def test_a_message_without_recipients_is_rejected():
+    dispatcher, sender, ledger, _, _ = _dispatcher()
+    dispatcher.dispatch([Inbound("a", json.dumps({"idempotency_key": "x", "text": "hi"}))])
+    assert sender.sent == []
+    assert [e.status for e in ledger.get("x")] == [Status.REJECTED]
+
+
+def test_a_broken_duplicate_does_not_overwrite_a_sent_entry():
+    dispatcher, _, ledger, _, _ = _dispatcher()
+    dispatcher.dispatch([Inbound("a", _msg("pay-9", ["0712345678"]))])
+    dispatcher.dispatch([Inbound("b", _msg("pay-9", ["0712345678"], text=None, template="nosuch"))])
+    assert [e.status for e in ledger.get("pay-9")] == [Status.SENT]
+
+
+@pytest.mark.parametrize("receive_count", [1, 2, 3, 10])
+def test_transient_delay_grows_with_each_receive_and_is_capped(receive_count):
+    dispatcher, _, _, _, _ = _dispatcher(FakeSender(lambda m, t: SendResult(Disposition.RETRY, "x")))
+    [outcome] = dispatcher.dispatch([Inbound("r", _msg("k", ["0712345678"]), receive_count=receive_count)])
+    assert outcome.delay_seconds == min(900, 15 * 2 ** (receive_count - 1))

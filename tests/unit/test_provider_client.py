@@ -1,0 +1,266 @@
+"""The client against scripted HTTP answers (httpx's MockTransport stands in for the network)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+from tuma.provider.answers import ProviderError
+from tuma.provider.client import BulkMessage, ProviderClient, RetryPolicy
+from tuma.provider.codes import Disposition
+from tuma.provider.credentials import Credentials
+
+APIKEY = "live-key-7f3a9c2e1b"
+
+
+class RotatingCredentials:
+    """Serves the old key until refreshed, as a secret cache would after an out-of-band rotation."""
+
+    def __init__(self, *keys: str) -> None:
+        self.keys = list(keys)
+        self.refreshes = 0
+
+    def get(self) -> Credentials:
+        return Credentials(apikey=self.keys[0], partnerID="42", shortcode="TUMA")
+
+    def refresh(self) -> Credentials:
+        self.refreshes += 1
+        if len(self.keys) > 1:
+            self.keys.pop(0)
+        return self.get()
+
+
+def _client(script, creds=None, **kwargs) -> tuple[ProviderClient, list[dict]]:
+    requests: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        requests.append({"path": request.url.path, "body": body})
+        answer = script(request.url.path.rsplit("/", 1)[-1], body, len(requests))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    client = ProviderClient(
+        "http://provider.test/",
+        creds or RotatingCredentials(APIKEY),
+        httpx.Client(transport=httpx.MockTransport(handler)),
+        retry=RetryPolicy(attempts=3, base_delay=0.0),
+        sleep=lambda _: None,
+        **kwargs,
+    )
+    return client, requests
+
+
+def _ok_bulk(body):
+    return httpx.Response(
+        200,
+        json={
+            "responses": [
+                {
+                    "response-code": 200,
+                    "response-description": "Success",
+                    "mobile": int(m["mobile"]),
+                    "messageid": 1000 + int(m["clientsmsid"]),
+                    "clientsmsid": int(m["clientsmsid"]),
+                    "networkid": 1,
+                }
+                for m in body["smslist"]
+            ]
+        },
+    )
+
+
+def test_posts_json_to_the_documented_path():
+    client, requests = _client(
+        lambda ep, body, n: httpx.Response(200, json={"response-code": 200, "credit": "5"})
+    )
+    client.get_balance()
+    assert requests == [{"path": "/api/services/getbalance", "body": {"apikey": APIKEY, "partnerID": "42"}}]
+
+
+def test_bulk_answers_are_matched_by_clientsmsid_whatever_their_order():
+    def script(ep, body, n):
+        answer = _ok_bulk(body).json()
+        answer["responses"].reverse()
+        return httpx.Response(200, json=answer)
+
+    client, _ = _client(script)
+    messages = [BulkMessage(str(i), f"25471234567{i}", f"text {i}") for i in range(1, 6)]
+    results = client.send_bulk(messages)
+    assert {k: r.message_id for k, r in results.items()} == {str(i): str(1000 + i) for i in range(1, 6)}
+
+
+def test_bulk_is_split_at_the_configured_limit():
+    client, requests = _client(lambda ep, body, n: _ok_bulk(body), bulk_limit=20)
+    results = client.send_bulk([BulkMessage(str(i), "254712345678", "x") for i in range(1, 46)])
+    assert [len(r["body"]["smslist"]) for r in requests] == [20, 20, 5]
+    assert all(r.accepted for r in results.values())
+
+
+def test_code_1012_halves_the_list_and_remembers_the_lower_limit():
+    def script(ep, body, n):
+        if len(body["smslist"]) > 20:
+            return httpx.Response(200, json={"response-code": 1012, "response-description": "Too Many"})
+        return _ok_bulk(body)
+
+    client, requests = _client(script, bulk_limit=100)
+    results = client.send_bulk([BulkMessage(str(i), "254712345678", "x") for i in range(1, 101)])
+    assert len(results) == 100 and all(r.accepted for r in results.values())
+    assert client.bulk_limit <= 20
+    # 100 refused, 50 refused, 25 refused (twice), then 12/13-sized chunks go through
+    assert sum(len(r["body"]["smslist"]) for r in requests if len(r["body"]["smslist"]) <= 20) == 100
+
+
+def test_code_1104_splits_a_comma_list():
+    def script(ep, body, n):
+        mobiles = body["mobile"].split(",")
+        if len(mobiles) > 2:
+            return httpx.Response(200, json={"response-code": 1104})
+        return httpx.Response(
+            200,
+            json={
+                "responses": [
+                    {"response-code": 200, "mobile": m, "messageid": i} for i, m in enumerate(mobiles)
+                ]
+            },
+        )
+
+    client, _ = _client(script)
+    numbers = [f"25471234567{i}" for i in range(5)]
+    results = client.send_sms(numbers, "hello")
+    assert set(results) == set(numbers) and all(r.accepted for r in results.values())
+
+
+def test_transient_failures_are_retried_then_succeed():
+    answers = [httpx.Response(502, text="<html>bad gateway</html>"), httpx.ConnectError("refused"), None]
+
+    def script(ep, body, n):
+        answer = answers[n - 1]
+        return answer if answer is not None else _ok_bulk(body)
+
+    client, requests = _client(script)
+    results = client.send_bulk([BulkMessage("1", "254712345678", "x")])
+    assert results["1"].accepted
+    assert len(requests) == 3
+
+
+def test_retries_stop_after_the_policy_and_the_result_says_retry():
+    client, requests = _client(lambda ep, body, n: httpx.Response(200, json={"response-code": 1005}))
+    results = client.send_bulk([BulkMessage("1", "254712345678", "x")])
+    assert results["1"].disposition is Disposition.RETRY
+    assert len(requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("code", "disposition"),
+    [(1001, Disposition.CONFIG), (4090, Disposition.RETRY_LATER), (4092, Disposition.CONFIG)],
+)
+def test_errors_that_do_not_deserve_a_retry_are_not_retried(code, disposition):
+    client, requests = _client(lambda ep, body, n: httpx.Response(200, json={"response-code": code}))
+    result = client.send_otp("254712345678", "x")
+    assert result.disposition is disposition
+    assert len(requests) == 1
+
+
+def test_per_recipient_rejection_is_not_retried():
+    def script(ep, body, n):
+        return httpx.Response(
+            200,
+            json={
+                "responses": [
+                    {
+                        "response-code": 1003,
+                        "response-description": "Invalid mobile number",
+                        "mobile": "0712",
+                        "clientsmsid": "1",
+                        "apikey": APIKEY,
+                    },
+                    {"response-code": 200, "messageid": 9, "clientsmsid": "2"},
+                ]
+            },
+        )
+
+    client, requests = _client(script)
+    results = client.send_bulk([BulkMessage("1", "254712345409", "x"), BulkMessage("2", "254712345678", "y")])
+    assert results["1"].disposition is Disposition.REJECT
+    assert results["2"].accepted
+    assert len(requests) == 1
+
+
+def test_rotated_key_is_fetched_again_once_and_the_call_retried():
+    def script(ep, body, n):
+        if body["smslist"][0]["apikey"] != "new-key-000000":
+            return httpx.Response(
+                200, json={"response-code": 1006, "response-description": "Invalid credentials"}
+            )
+        return _ok_bulk(body)
+
+    creds = RotatingCredentials(APIKEY, "new-key-000000")
+    client, requests = _client(script, creds=creds)
+    assert client.send_bulk([BulkMessage("1", "254712345678", "x")])["1"].accepted
+    assert creds.refreshes == 1
+    assert len(requests) == 2
+
+
+def test_still_invalid_after_one_refresh_is_a_credentials_error():
+    creds = RotatingCredentials(APIKEY)
+    client, requests = _client(
+        lambda ep, body, n: httpx.Response(200, json={"response-code": 1006}), creds=creds
+    )
+    assert client.send_otp("254712345678", "x").disposition is Disposition.CREDENTIALS
+    assert creds.refreshes == 1
+    assert len(requests) == 2
+
+
+def test_no_report_yet_is_none_for_both_documented_codes():
+    for code in (1008, 1009):
+        client, _ = _client(lambda ep, body, n, c=code: httpx.Response(200, json={"response-code": c}))
+        assert client.get_dlr("123") is None
+    client, _ = _client(lambda ep, body, n: httpx.Response(200, json={"response-code": 4093}))
+    with pytest.raises(ProviderError):
+        client.get_dlr("123")
+
+
+def test_missing_entries_are_retried_not_assumed_sent():
+    client, _ = _client(
+        lambda ep, body, n: httpx.Response(
+            200, json={"responses": [{"response-code": 200, "messageid": 1, "clientsmsid": "1"}]}
+        )
+    )
+    results = client.send_bulk([BulkMessage("1", "254712345678", "x"), BulkMessage("2", "254712345679", "y")])
+    assert results["1"].accepted
+    assert results["2"].disposition is Disposition.RETRY
+
+
+def test_the_apikey_appears_in_no_log_line_and_no_result(caplog):
+    caplog.set_level(logging.DEBUG)
+
+    def script(ep, body, n):
+        if n == 1:
+            return httpx.ReadTimeout(f"timed out posting apikey={APIKEY}")
+        return httpx.Response(
+            200,
+            json={
+                "responses": [
+                    {
+                        "response-code": 1003,
+                        "response-description": f"Invalid mobile, apikey {APIKEY}",
+                        "clientsmsid": "1",
+                        "apikey": APIKEY,
+                        "partnerID": "42",
+                    }
+                ]
+            },
+        )
+
+    client, _ = _client(script)
+    results = client.send_bulk([BulkMessage("1", "254712345678", "x")])
+    assert APIKEY not in caplog.text
+    assert "254712345678" not in caplog.text
+    # The provider's description is kept (it explains the rejection) but never the echoed fields.
+    assert results["1"].disposition is Disposition.REJECT
+    assert APIKEY not in repr(results)
+    assert "partnerID" not in repr(results)

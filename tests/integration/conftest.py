@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,20 +76,32 @@ class Stack:
 
 
 @pytest.fixture
-def stack(moto_endpoint: str, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Stack:
-    httpx.post(f"{moto_endpoint}/moto-api/reset").raise_for_status()
-    topology = provision(ROOT, moto_endpoint)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    stack = Stack(topology, sandbox, moto_endpoint)
-    stack.set_credentials(sandbox.platform.settings.apikey)
-    return stack
+def stack_factory(
+    moto_endpoint: str, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Stack]:
+    """A fresh emulator state with template.yaml's resources, for the given template parameters."""
+
+    def make(**parameters: str) -> Stack:
+        httpx.post(f"{moto_endpoint}/moto-api/reset").raise_for_status()
+        topology = provision(ROOT, moto_endpoint, overrides=parameters)
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+        monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+        made = Stack(topology, sandbox, moto_endpoint)
+        made.set_credentials(sandbox.platform.settings.apikey)
+        return made
+
+    return make
+
+
+@pytest.fixture
+def stack(stack_factory: Callable[..., Stack]) -> Stack:
+    return stack_factory()
 
 
 def function_env(stack: Stack, name: str, monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:

@@ -35,6 +35,11 @@ class Settings(BaseModel):
     ledger_ttl_days: int = Field(default=180, ge=1)
     idempotency_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
     default_language: str = "en"
+    webhook_secret: str | None = None
+    webhook_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
+    customers_table: str | None = None
+    c2b_account_check: bool = False
+    payments_table: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +52,11 @@ class Settings(BaseModel):
             "outbox_queue_url": env.get("OUTBOX_QUEUE_URL") or None,
             "alert_recipients": tuple(_split_list(env.get("ALERT_RECIPIENTS"))),
             "default_language": env.get("DEFAULT_LANGUAGE", "en"),
+            "webhook_secret": env.get("WEBHOOK_SECRET") or None,
+            "customers_table": env.get("CUSTOMERS_TABLE") or None,
+            "c2b_account_check": env.get("C2B_ACCOUNT_CHECK", "").strip().lower()
+            in ("1", "true", "yes", "on"),
+            "payments_table": env.get("PAYMENTS_TABLE") or None,
         }
         numeric = {
             "sms_bulk_limit": "SMS_BULK_LIMIT",
@@ -58,6 +68,7 @@ class Settings(BaseModel):
             "credentials_cache_seconds": "CREDENTIALS_CACHE_SECONDS",
             "ledger_ttl_days": "LEDGER_TTL_DAYS",
             "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
+            "webhook_max_body_bytes": "WEBHOOK_MAX_BODY_BYTES",
         }
         for field, name in numeric.items():
             if env.get(name):

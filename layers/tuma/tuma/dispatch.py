@@ -7,6 +7,7 @@ say which inbound messages should come back later, and after how long.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
+from tuma.alerts import alarm_from_sns
 from tuma.claims import Claims, ClaimState
 from tuma.deliveries import NO_RECIPIENT_REF, Delivery, plan_message
 from tuma.ledger import Ledger, LedgerEntry, Status
@@ -90,7 +92,9 @@ class Dispatcher:
         max_parts: int = 3,
         alert_recipients: Sequence[str] = (),
         delays: RetryDelays | None = None,
+        language: str = "en",
     ) -> None:
+        self._language = language
         self._sender = sender
         self._ledger = ledger
         self._claims = claims
@@ -163,9 +167,20 @@ class Dispatcher:
 
     def _parse(self, item: Inbound, settled: list[LedgerEntry]) -> OutboxMessage | None:
         try:
-            return OutboxMessage.model_validate_json(item.body)
-        except ValidationError as exc:
-            reason = f"malformed outbox message: {_validation_summary(exc)}"
+            parsed = json.loads(item.body)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and parsed.get("Type") == "Notification" and "TopicArn" in parsed:
+            # A CloudWatch alarm, delivered by SNS into the outbox queue.
+            try:
+                return alarm_from_sns(parsed, self._language)
+            except ValueError as exc:
+                reason = str(exc)
+        else:
+            try:
+                return OutboxMessage.model_validate_json(item.body)
+            except ValidationError as exc:
+                reason = f"malformed outbox message: {_validation_summary(exc)}"
         key = key_of(item.body)
         self._metrics.count("MalformedMessages")
         if key is None:

@@ -71,3 +71,60 @@ def dynamodb_stream_event(records: Sequence[Mapping[str, Any]], stream_arn: str)
         event["awsRegion"] = REGION
         out.append(event)
     return {"Records": out}
+
+
+def rest_proxy_event(
+    method: str,
+    path: str,
+    *,
+    resource: str,
+    path_parameters: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    query: Mapping[str, list[str]] | None = None,
+    source_ip: str = "127.0.0.1",
+    stage: str = "v1",
+) -> dict[str, Any]:
+    """An API Gateway REST (v1) proxy event, as the real integration builds it.
+
+    A body that is valid UTF-8 travels as text; anything else is base64 with isBase64Encoded set,
+    as API Gateway does for binary payloads.
+    """
+    import base64
+    import uuid
+
+    text: str | None = None
+    encoded = False
+    if body is not None:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode(), True
+    headers = dict(headers or {})
+    query = dict(query or {})
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method.upper(),
+        "headers": headers or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": dict(path_parameters) if path_parameters else None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": method.upper(),
+            "path": f"/{stage}{path}",
+            "stage": stage,
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": source_ip, "userAgent": headers.get("User-Agent")},
+            "accountId": "123456789012",
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+            "domainName": "127.0.0.1",
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }

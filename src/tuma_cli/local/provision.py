@@ -31,6 +31,7 @@ CREATED_TYPES = {
     "AWS::DynamoDB::Table",
     "AWS::SecretsManager::Secret",
     "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
 }
 
 
@@ -147,6 +148,14 @@ def _create(logical_id: str, kind: str, props: dict[str, Any], endpoint: str) ->
     if kind == "AWS::SNS::Topic":
         arn = client("sns", endpoint).create_topic(Name=name)["TopicArn"]
         return {"Ref": arn, "TopicArn": arn, "TopicName": name}
+    if kind == "AWS::SNS::Subscription":
+        arn = client("sns", endpoint).subscribe(
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            Attributes={"RawMessageDelivery": str(props.get("RawMessageDelivery", False)).lower()},
+        )["SubscriptionArn"]
+        return {"Ref": arn}
     raise ValueError(kind)
 
 

@@ -17,8 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from tuma_cli.local.api_front import ApiFront, routes_from
 from tuma_cli.local.provision import Topology, client, provision
+from tuma_cli.local.scheduler import Schedule
 from tuma_cli.local.sqs_poller import SqsPoller
+from tuma_cli.local.stream_poller import StreamPoller
 from tuma_cli.local.template import REGION
 from tuma_cli.local.worker import FunctionProcess
 from tuma_cli.sandbox.platform import Settings, SmsPlatform
@@ -37,8 +40,11 @@ def project_root() -> Path:
 
 
 class LocalTopology:
-    def __init__(self, root: Path, port: int = 3000, dlr_delay: float = 1.0) -> None:
+    def __init__(
+        self, root: Path, port: int = 3000, dlr_delay: float = 1.0, parameters: dict[str, str] | None = None
+    ) -> None:
         self.root = root
+        self._parameters = parameters or {}
         self.port = port
         self.log_dir = root / ".local" / "logs"
         self._dlr_delay = dlr_delay
@@ -47,6 +53,9 @@ class LocalTopology:
         self._logs: list[IO[str]] = []
         self.functions: dict[str, FunctionProcess] = {}
         self.pollers: list[SqsPoller] = []
+        self.streams: list[StreamPoller] = []
+        self.schedules: list[Schedule] = []
+        self.front: ApiFront | None = None
         self.topology: Topology | None = None
         self.endpoint = ""
         self._moto: Any = None
@@ -63,7 +72,9 @@ class LocalTopology:
         host, moto_port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{moto_port}"
         self.sandbox = SandboxServer(SmsPlatform(Settings(dlr_delay=self._dlr_delay))).start()
-        self.topology = provision(self.root, self.endpoint, overrides={"ProviderBaseUrl": self.sandbox.url})
+        self.topology = provision(
+            self.root, self.endpoint, overrides=self._parameters | {"ProviderBaseUrl": self.sandbox.url}
+        )
         self._fill_credentials()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name, spec in self.topology.functions.items():
@@ -84,6 +95,8 @@ class LocalTopology:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.front is not None:
+            self.front.stop()
         for function in self.functions.values():
             function.stop()
         if self.sandbox is not None:
@@ -123,12 +136,41 @@ class LocalTopology:
         )
 
     def _start_event_sources(self) -> None:
-        assert self.topology is not None
+        assert self.topology is not None and self.sandbox is not None
         sqs = client("sqs", self.endpoint)
+        routes = routes_from(self.topology.functions)
+        if routes:
+            self.front = ApiFront(
+                routes, lambda name, event: self.functions[name].invoke(event), self.port
+            ).start()
+            token = self.webhook_secret().get("path_token", "")
+            self.sandbox.platform.configure({"callback_url": f"{self.front.url}/delivery-reports/{token}"})
         for name, spec in self.topology.functions.items():
-            for event in spec.events.values():
+            for logical, event in spec.events.items():
                 props = event.get("Properties") or {}
-                if event.get("Type") == "SQS":
+                if event.get("Type") == "DynamoDB":
+                    destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+                        "Destination"
+                    )
+                    stream = StreamPoller(
+                        client("dynamodbstreams", self.endpoint),
+                        sqs,
+                        props["Stream"],
+                        self.functions[name].invoke,
+                        properties=props,
+                        destination_url=self.topology.queue_url_for_arn(destination) if destination else None,
+                    )
+                    self.streams.append(stream)
+                    self._spawn(f"stream-{name}", stream.run)
+                elif event.get("Type") == "Schedule":
+                    schedule = Schedule(
+                        f"{name}-{logical}",
+                        str(props.get("Schedule", "rate(1 hour)")),
+                        self.functions[name].invoke,
+                    )
+                    self.schedules.append(schedule)
+                    self._spawn(f"schedule-{name}", schedule.run)
+                elif event.get("Type") == "SQS":
                     arn = props["Queue"]
                     poller = SqsPoller(
                         sqs,
@@ -150,10 +192,24 @@ class LocalTopology:
 
     # -- what callers need ------------------------------------------------------------------------
 
+    def webhook_secret(self) -> dict[str, Any]:
+        assert self.topology is not None
+        if "WebhookSecret" not in self.topology.resources:
+            return {}
+        secret = client("secretsmanager", self.endpoint).get_secret_value(
+            SecretId=self.topology.ref("WebhookSecret")
+        )
+        value: dict[str, Any] = json.loads(secret["SecretString"])
+        return value
+
     def ready_info(self) -> dict[str, Any]:
         assert self.topology is not None and self.sandbox is not None
         resources = self.topology.resources
+        secret = self.webhook_secret()
         return {
+            "webhook_base_url": self.front.url if self.front else None,
+            "webhook_token": secret.get("path_token"),
+            "hmac_secret": secret.get("hmac_key"),
             "simulator_url": self.sandbox.url,
             "aws_endpoint_url": self.endpoint,
             "region": REGION,
@@ -171,8 +227,10 @@ class LocalTopology:
 
 
 @contextmanager
-def running(root: Path, port: int, dlr_delay: float = 1.0) -> Iterator[LocalTopology]:
-    topology = LocalTopology(root, port, dlr_delay)
+def running(
+    root: Path, port: int, dlr_delay: float = 1.0, parameters: dict[str, str] | None = None
+) -> Iterator[LocalTopology]:
+    topology = LocalTopology(root, port, dlr_delay, parameters)
     try:
         topology.start()
         yield topology
@@ -191,7 +249,7 @@ def up(port: int) -> int:
 
 
 def demo(port: int, timeout: float) -> int:
-    from tuma_cli.local.demo import run_demo
+    from tuma_cli.local.demo import DEMO_PARAMETERS, run_demo
 
-    with running(project_root(), port, dlr_delay=0.5) as topology:
+    with running(project_root(), port, dlr_delay=0.5, parameters=DEMO_PARAMETERS) as topology:
         return run_demo(topology, timeout, sys.stdout)

@@ -7,6 +7,7 @@ are evaluated, and intrinsic functions resolve against the physical names of loc
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +63,15 @@ class Resolver:
     fallback: Callable[[str], Any] | None = None
     # Resources that do not exist locally (VPC, alarms, IAM...): references to them get a placeholder.
     placeholders: set[str] = field(default_factory=set)
+    # Random per local stack, as in AWS: the webhook path token is derived from it.
+    stack_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     def pseudo(self, name: str) -> Any:
         return {
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::StackName": "tuma-local",
-            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/tuma-local/00000000-0000-0000-0000-000000000000",
+            "AWS::StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/tuma-local/{self.stack_uuid}",
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": _NO_VALUE,

@@ -16,7 +16,7 @@ from tuma.config import ConfigurationError
 from tuma.redaction import register_secret
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from tuma.adapters.json_secret import JsonSecret
 
 
 def _text(value: Any) -> Any:
@@ -57,28 +57,14 @@ class CredentialSource(Protocol):
 class SecretsManagerCredentials:
     """`{"apikey", "partnerID", "shortcode"}` kept in Secrets Manager, cached for `max_age` seconds."""
 
-    def __init__(self, secret_id: str, provider: SecretsProvider, max_age: int = 300) -> None:
-        self._secret_id = secret_id
-        self._provider = provider
-        self._max_age = max_age
-
-    def _fetch(self, force: bool) -> Credentials:
-        try:
-            raw = self._provider.get(
-                self._secret_id, transform="json", max_age=self._max_age, force_fetch=force
-            )
-        except Exception as exc:
-            # GetParameterError carries the AWS error text, which never includes the secret value.
-            raise ConfigurationError(f"cannot read secret {self._secret_id!r}: {type(exc).__name__}") from exc
-        if not isinstance(raw, dict):
-            raise ConfigurationError(f"secret {self._secret_id!r} is not a JSON object")
-        return Credentials.parse(raw, f"secret {self._secret_id!r}")
+    def __init__(self, secret: JsonSecret) -> None:
+        self._secret = secret
 
     def get(self) -> Credentials:
-        return self._fetch(force=False)
+        return Credentials.parse(self._secret.read(), f"secret {self._secret.secret_id!r}")
 
     def refresh(self) -> Credentials:
-        return self._fetch(force=True)
+        return Credentials.parse(self._secret.read(force=True), f"secret {self._secret.secret_id!r}")
 
 
 class StaticCredentials:

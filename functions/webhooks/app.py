@@ -1,0 +1,128 @@
+"""Webhooks: Daraja C2B and STK callbacks, signed payments and alerts, the provider's delivery reports.
+
+Every request passes the gate first (path token, size, base64, JSON, signature), then Powertools'
+router validates the body against its model. A receipt is acknowledged only once it is queued.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
+from tuma import wiring
+from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+from tuma.alerts import AlertRequest
+from tuma.config import ConfigurationError, Settings
+from tuma.delivery_reports import update_for
+from tuma.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StkCallback
+from tuma.observability import build_logger
+from tuma.payments import PaymentRequest
+from tuma.provider.answers import DeliveryCallback
+from tuma.webhook_gate import WebhookGate
+
+logger = build_logger()
+tracer = Tracer()
+metrics = Metrics()
+settings = Settings.from_env()
+intake = wiring.intake(settings)
+ledger: DynamoDBLedger = wiring.ledger(settings)
+gate = WebhookGate(wiring.webhook_secrets(settings), max_body=settings.webhook_max_body_bytes)
+app = APIGatewayRestResolver(enable_validation=True)
+JSON = content_types.APPLICATION_JSON
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
+    return Response(status_code=status, content_type=JSON, body=body)
+
+
+@app.post("/payments/c2b/validation/<token>", tags=["Daraja"], summary="C2B validation: accept or reject")
+def c2b_validation(token: str, request: Annotated[C2BValidation, Body()]) -> dict[str, str]:
+    return intake.c2b_validation(request)
+
+
+@app.post(
+    "/payments/c2b/confirmation/<token>", tags=["Daraja"], summary="C2B confirmation: queue the receipt"
+)
+def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) -> dict[str, Any]:
+    outcome = intake.receipt(request.payment())
+    metrics.add_metric(
+        name="ReceiptsQueued" if outcome.queued else "ReceiptsUndeliverable", unit=MetricUnit.Count, value=1
+    )
+    return CONFIRMED
+
+
+@app.post("/payments/stk/<token>", tags=["Daraja"], summary="STK Push result: queue the receipt of a payment")
+def stk_callback(token: str, callback: Annotated[StkCallback, Body()]) -> dict[str, Any]:
+    outcome = intake.stk_result(callback.Body.stkCallback)
+    metrics.add_metric(
+        name="ReceiptsQueued" if outcome.queued else "StkNotCompleted", unit=MetricUnit.Count, value=1
+    )
+    return CONFIRMED
+
+
+@app.post("/payments", tags=["Signed"], summary="A payment from your own systems (HMAC signed)")
+def payment(request: Annotated[PaymentRequest, Body()]) -> Response[dict[str, Any]]:
+    outcome = intake.receipt(request.payment())
+    return _json(202, outcome.answer())
+
+
+@app.post("/alerts", tags=["Signed"], summary="An alert from monitoring (HMAC signed)")
+def alert(request: Annotated[AlertRequest, Body()]) -> Response[dict[str, Any]]:
+    return _json(202, intake.alert(request).answer())
+
+
+@app.post("/delivery-reports/<token>", tags=["Provider"], summary="The provider's delivery-report callback")
+def delivery_report(token: str, report: Annotated[DeliveryCallback, Body()]) -> dict[str, str]:
+    update = update_for(report)
+    result = ledger.apply_delivery(update)
+    if result == "unknown":
+        # Answered 200 all the same: the provider would otherwise retry a report we can never match.
+        logger.warning("delivery report for unknown message %s", update.provider_message_id)
+    metrics.add_metric(name=f"DeliveryReports{result.title()}", unit=MetricUnit.Count, value=1)
+    return {"result": result}
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+    fields = [
+        {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]}
+        for e in error.errors()[:20]
+    ]
+    return _json(422, {"error": "invalid request", "fields": fields})
+
+
+@app.exception_handler([ClientError, BotoCoreError])  # type: ignore[untyped-decorator]
+def storage_unavailable(error: Exception) -> Response[dict[str, Any]]:
+    logger.exception("could not record the request")
+    return _json(503, {"error": "temporarily unable to record the request; retry"})
+
+
+@app.exception_handler(ConfigurationError)  # type: ignore[untyped-decorator]
+def misconfigured(error: ConfigurationError) -> Response[dict[str, Any]]:
+    logger.error("configuration error: %s", error)
+    return _json(500, {"error": "service misconfigured"})
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        rejection = gate.check(event)
+    except ConfigurationError as error:
+        logger.error("configuration error: %s", error)
+        return {
+            "statusCode": 500,
+            "headers": {"Content-Type": JSON},
+            "body": '{"error": "service misconfigured"}',
+        }
+    if rejection is not None:
+        metrics.add_metric(name=f"WebhookRejected{rejection.status}", unit=MetricUnit.Count, value=1)
+        return rejection.response()
+    return app.resolve(event, context)

@@ -1,0 +1,124 @@
+"""What every webhook request must pass before any route sees it.
+
+Runs on the raw API Gateway event, before routing and body validation, so that a wrong path token
+answers 404 whatever the body, a forged signature 401, and nothing unauthenticated is parsed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from tuma.redaction import register_secret
+from tuma.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+
+TOKEN_PATH = re.compile(
+    r"^/(?:payments/c2b/(?:validation|confirmation)|payments/stk|delivery-reports)/(?P<token>[^/]*)/?$"
+)
+SIGNED_PATHS = frozenset({"/payments", "/alerts"})
+
+
+class WebhookSecret(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    path_token: SecretStr = Field(min_length=16)
+    hmac_key: SecretStr = Field(min_length=16)
+
+    def model_post_init(self, __context: Any) -> None:
+        register_secret(self.path_token.get_secret_value())
+        register_secret(self.hmac_key.get_secret_value())
+
+
+class WebhookSecrets(Protocol):
+    def current(self) -> WebhookSecret: ...
+
+
+@dataclass(frozen=True)
+class Rejection:
+    status: int
+    error: str
+
+    def response(self) -> dict[str, Any]:
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": "application/json"},
+            "body": json.dumps({"error": self.error}),
+            "isBase64Encoded": False,
+        }
+
+
+def raw_body(event: Mapping[str, Any]) -> bytes:
+    """The request body as sent; ValueError when API Gateway says base64 and it is not."""
+    body = event.get("body")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise ValueError("body is not text")
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("body is marked base64 but is not valid base64") from None
+    return body.encode("utf-8", "surrogatepass")
+
+
+def _headers(event: Mapping[str, Any]) -> dict[str, str]:
+    headers = event.get("headers") or {}
+    if not isinstance(headers, Mapping):
+        return {}
+    return {str(k).lower(): str(v) for k, v in headers.items() if v is not None}
+
+
+class WebhookGate:
+    def __init__(
+        self, secrets: WebhookSecrets, max_body: int = 64 * 1024, clock: Callable[[], float] = time.time
+    ):
+        self._secrets = secrets
+        self._max_body = max_body
+        self._clock = clock
+
+    def check(self, event: Mapping[str, Any]) -> Rejection | None:
+        path = str(event.get("path") or "")
+        token_route = TOKEN_PATH.match(path)
+        signed_route = path.rstrip("/") in SIGNED_PATHS
+        if not token_route and not signed_route:
+            return None  # the router answers 404 for paths it does not know
+        secret = self._secrets.current()
+        if token_route and not hmac.compare_digest(
+            token_route.group("token").encode("utf-8", "replace"),
+            secret.path_token.get_secret_value().encode(),
+        ):
+            return Rejection(404, "not found")  # indistinguishable from a path that does not exist
+        if str(event.get("httpMethod") or "").upper() != "POST":
+            return None  # the router answers for methods a route does not take
+        return self._check_body(event, secret if signed_route else None)
+
+    def _check_body(self, event: Mapping[str, Any], signed_with: WebhookSecret | None) -> Rejection | None:
+        try:
+            body = raw_body(event)
+        except ValueError as exc:
+            return Rejection(400, str(exc))
+        if len(body) > self._max_body:
+            return Rejection(413, f"body is larger than {self._max_body} bytes")
+        if signed_with is not None:
+            headers = _headers(event)
+            key = signed_with.hmac_key.get_secret_value().encode()
+            problem = verify(
+                key, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, self._clock
+            )
+            if problem:
+                return Rejection(401, problem)
+        try:
+            parsed = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return Rejection(400, "body is not JSON")
+        return None if isinstance(parsed, dict) else Rejection(400, "body must be a JSON object")

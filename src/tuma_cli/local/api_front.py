@@ -1,0 +1,140 @@
+"""API Gateway, locally: HTTP requests become REST proxy events for the routes template.yaml declares."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tuma_cli.local.events import rest_proxy_event
+
+log = logging.getLogger(__name__)
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    resource: str  # as in the template: /payments/stk/{token}
+    function: str
+    pattern: re.Pattern[str]
+
+    @classmethod
+    def of(cls, method: str, resource: str, function: str) -> Route:
+        regex = re.sub(r"\\\{(\w+)(?:\\\+)?\\\}", r"(?P<\1>[^/]+)", re.escape(resource.rstrip("/") or "/"))
+        return cls(method.upper(), resource, function, re.compile(f"^{regex}/?$"))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    front: ApiFront
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("api %s", format % args)
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._reply(413, b'{"message": "Request Too Long"}', {"Content-Type": "application/json"})
+            return
+        body = self.rfile.read(length) if length else None
+        status, payload, headers = self.server.front.dispatch(
+            self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+        )
+        self._reply(status, payload, headers)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815 - the stdlib's naming
+
+
+class ApiFront:
+    def __init__(
+        self, routes: list[Route], invoke: Callable[[str, dict[str, Any]], Any], port: int = 3000
+    ) -> None:
+        self.routes = routes
+        self._invoke = invoke
+        self._server = _Server(("127.0.0.1", port), _Handler)
+        self._server.front = self
+        self._thread = threading.Thread(target=self._server.serve_forever, name="api-front", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> ApiFront:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def dispatch(
+        self, method: str, target: str, headers: dict[str, str], body: bytes | None, source_ip: str
+    ) -> tuple[int, bytes, dict[str, str]]:
+        split = urlsplit(target)
+        for route in self.routes:
+            match = route.pattern.match(split.path)
+            if match and route.method in (method.upper(), "ANY"):
+                event = rest_proxy_event(
+                    method,
+                    split.path,
+                    resource=route.resource,
+                    path_parameters=match.groupdict() or None,
+                    headers=headers,
+                    body=body,
+                    query=parse_qs(split.query),
+                    source_ip=source_ip,
+                )
+                try:
+                    response = self._invoke(route.function, event)
+                except Exception:
+                    log.exception("%s failed", route.function)
+                    return 502, b'{"message": "Internal server error"}', {"Content-Type": "application/json"}
+                return _http_response(response)
+        # What API Gateway answers for a path or method it has no integration for.
+        return 403, b'{"message": "Missing Authentication Token"}', {"Content-Type": "application/json"}
+
+
+def _http_response(response: Any) -> tuple[int, bytes, dict[str, str]]:
+    if not isinstance(response, dict) or "statusCode" not in response:
+        return 502, b'{"message": "Internal server error"}', {"Content-Type": "application/json"}
+    body = response.get("body") or ""
+    raw = base64.b64decode(body) if response.get("isBase64Encoded") else str(body).encode()
+    headers = {k: str(v) for k, v in (response.get("headers") or {}).items()}
+    for key, values in (response.get("multiValueHeaders") or {}).items():
+        headers[key] = ", ".join(str(v) for v in values)
+    headers.setdefault("Content-Type", "application/json")
+    return int(response["statusCode"]), raw, headers
+
+
+def routes_from(functions: dict[str, Any]) -> list[Route]:
+    """Every `Type: Api` event of every function, as (method, resource) -> function."""
+    routes = []
+    for name, spec in functions.items():
+        for event in spec.events.values():
+            if event.get("Type") == "Api":
+                props = event.get("Properties") or {}
+                routes.append(Route.of(str(props.get("Method", "ANY")), str(props["Path"]), name))
+    # Literal paths before parameterised ones, as API Gateway prefers the most specific resource.
+    return sorted(routes, key=lambda r: (r.resource.count("{"), -len(r.resource)))

@@ -1,0 +1,160 @@
+"""functions/payment_stream with real DynamoDB stream records from moto."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.conftest import Stack, load_function
+from tuma_cli.local.events import dynamodb_stream_event
+
+pytestmark = pytest.mark.integration
+
+_cursor: dict[str, str] = {}
+
+
+def stream_event(stack: Stack) -> dict:
+    """Every record written since the previous call, as Lambda would deliver it."""
+    streams = stack.client("dynamodbstreams")
+    arn = stack.topology.resources["PaymentsTable"]["StreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    key = f"{arn}/{shard}"
+    if key in _cursor:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn,
+            ShardId=shard,
+            ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+            SequenceNumber=_cursor[key],
+        )["ShardIterator"]
+    else:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    if records:
+        _cursor[key] = records[-1]["dynamodb"]["SequenceNumber"]
+    return dynamodb_stream_event(records, arn)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cursor():
+    _cursor.clear()
+
+
+def _put(stack, **item):
+    attributes = {k: ({"N": str(v)} if isinstance(v, int | Decimal) else {"S": v}) for k, v in item.items()}
+    stack.client("dynamodb").put_item(TableName=stack.topology.ref("PaymentsTable"), Item=attributes)
+
+
+def _queued(stack):
+    sqs = stack.client("sqs")
+    url = stack.topology.resources["OutboxQueue"]["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def test_only_a_change_to_completed_yields_a_receipt(stack, monkeypatch):
+    stream = load_function(stack, "payment_stream", monkeypatch)
+    _put(
+        stack,
+        payment_id="p1",
+        status="PENDING",
+        amount=1500,
+        phone="0712345678",
+        reference="SFK0000001",
+        name="Wanjiku",
+        account="INV-1",
+        paid_at="2026-11-24T10:15:00+03:00",
+    )
+    _put(
+        stack,
+        payment_id="p2",
+        status="COMPLETED",
+        amount=Decimal("99.5"),
+        phone="+254 722 000 000",
+        reference="SFK0000002",
+    )
+    _put(
+        stack,
+        payment_id="p1",
+        status="COMPLETED",
+        amount=1500,
+        phone="0712345678",
+        reference="SFK0000001",
+        name="Wanjiku",
+        account="INV-1",
+        paid_at="2026-11-24T10:15:00+03:00",
+    )  # PENDING -> COMPLETED
+    _put(
+        stack,
+        payment_id="p1",
+        status="COMPLETED",
+        amount=1500,
+        phone="0712345678",
+        reference="SFK0000001",
+        name="Wanjiku W.",
+        account="INV-1",
+    )  # COMPLETED -> COMPLETED: no second receipt
+    _put(stack, payment_id="p3", status="FAILED", amount=10, phone="0712345678", reference="SFK0000003")
+    stack.client("dynamodb").delete_item(
+        TableName=stack.topology.ref("PaymentsTable"), Key={"payment_id": {"S": "p2"}}
+    )
+    event = stream_event(stack)
+    assert [r["eventName"] for r in event["Records"]] == [
+        "INSERT",
+        "INSERT",
+        "MODIFY",
+        "MODIFY",
+        "INSERT",
+        "REMOVE",
+    ]
+    assert stream(event) == {"batchItemFailures": []}
+    queued = sorted(_queued(stack), key=lambda m: m["idempotency_key"])
+    assert [(m["idempotency_key"], m["to"], m["data"]["amount"]) for m in queued] == [
+        ("SFK0000001", ["254712345678"], "1500"),
+        ("SFK0000002", ["254722000000"], "99.5"),
+    ]
+    assert queued[0]["data"]["paid_at"] == "2026-11-24T10:15:00+03:00"
+    assert queued[0]["source"] == "payments-table"
+
+
+def test_a_completed_payment_that_cannot_make_a_receipt_is_recorded_not_retried(stack, monkeypatch):
+    stream = load_function(stack, "payment_stream", monkeypatch)
+    _put(stack, payment_id="p9", status="COMPLETED", amount=10, phone="0712345678")  # no reference
+    _put(
+        stack, payment_id="p10", status="COMPLETED", amount="lots", phone="0712345678", reference="SFK0000010"
+    )
+    _put(
+        stack, payment_id="p11", status="COMPLETED", amount=10, phone="2547 ***** 126", reference="SFK0000011"
+    )
+    _put(stack, payment_id="p12", status="COMPLETED", amount=10, phone="0712345678", reference="SFK0000012")
+    assert stream(stream_event(stack)) == {"batchItemFailures": []}
+    assert [m["idempotency_key"] for m in _queued(stack)] == ["SFK0000012"]
+    ledger = {e["idempotency_key"]: e for e in stack.ledger()}
+    assert ledger["payment:p9"]["status"] == "REJECTED" and "reference" in ledger["payment:p9"]["reason"]
+    assert ledger["SFK0000010"]["status"] == "REJECTED" and "amount" in ledger["SFK0000010"]["reason"]
+    assert ledger["SFK0000011"]["status"] == "UNDELIVERABLE"
+
+
+def test_attribute_names_of_an_existing_table_are_configurable(stack, monkeypatch):
+    stream = load_function(
+        stack,
+        "payment_stream",
+        monkeypatch,
+        PAYMENTS_ATTRIBUTES=json.dumps({"status": "state", "phone": "msisdn", "reference": "mpesa_ref"}),
+        PAYMENTS_COMPLETED_STATUS="PAID",
+    )
+    _put(stack, payment_id="x1", state="PAID", amount=300, msisdn="0733123456", mpesa_ref="SFK0000020")
+    _put(stack, payment_id="x2", status="COMPLETED", amount=300, phone="0733123456", reference="SFK0000021")
+    assert stream(stream_event(stack)) == {"batchItemFailures": []}
+    assert [(m["idempotency_key"], m["to"]) for m in _queued(stack)] == [("SFK0000020", ["254733123456"])]
+
+
+def test_the_sam_sample_stream_event_yields_nothing(stack, monkeypatch):
+    stream = load_function(stack, "payment_stream", monkeypatch)
+    sample = json.loads((ROOT / "tests/fixtures/aws/sam-cli/dynamodb_update.json").read_text())
+    assert stream(sample) == {"batchItemFailures": []}
+    assert _queued(stack) == [] and stack.ledger() == []

@@ -1,0 +1,408 @@
+"""functions/webhooks with every Daraja fixture, signatures, tokens, DLRs, against moto and the simulator."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+import pytest
+
+from tests.conftest import ROOT, shared_fixture
+from tests.integration.conftest import load_function, outbox_poller
+from tests.integration.webhook_client import WebhookClient
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def hooks(stack, monkeypatch) -> WebhookClient:
+    return WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
+
+
+def _drain(stack, monkeypatch, **env):
+    sender = load_function(stack, "outbox_sender", monkeypatch, **env)
+    poller = outbox_poller(stack, sender)
+    while poller.poll_once().received:
+        pass
+    return {m["mobile"]: m["message"] for m in stack.outbox()}
+
+
+def _ledger(stack):
+    return {(e["idempotency_key"], e["status"]): e for e in stack.ledger()}
+
+
+# -- Daraja C2B ---------------------------------------------------------------------------------------
+
+
+def test_c2b_confirmation_queues_the_receipt_and_answers_daraja(stack, hooks, monkeypatch):
+    answer = hooks.daraja(
+        "c2b/confirmation", shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json")
+    )
+    assert (answer.status, answer.body) == (200, {"ResultCode": 0, "ResultDesc": "Accepted"})
+    [queued] = hooks.queued()
+    assert queued["idempotency_key"] == "LGR219G3EY" and queued["to"] == ["254708374149"]
+    assert _drain(stack, monkeypatch) == {
+        "254708374149": "LGR219G3EY confirmed. We have received KES 10.00 from John Doe for account xyz "
+        "on 27/07/2017 10:42. Thank you."
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "c2b_callback_v1_registerurl_masked_msisdn_official.json",
+        "c2b_callback_v2_masked_msisdn_official.json",
+    ],
+)
+def test_c2b_with_a_masked_number_and_no_directory_is_undeliverable(stack, hooks, name):
+    payload = shared_fixture(f"mpesa/{name}")
+    answer = hooks.daraja("c2b/confirmation", payload)
+    assert answer.status == 200 and answer.body["ResultCode"] == 0
+    assert hooks.queued() == []
+    [entry] = stack.ledger()
+    assert entry["idempotency_key"] == payload["TransID"]
+    assert entry["status"] == "UNDELIVERABLE"
+    assert entry["reason"] == "M-Pesa masked the payer's number, and no customer directory is configured"
+    assert entry["recipient"] == payload["MSISDN"]  # masked at the source already
+
+
+def test_c2b_with_a_masked_number_resolved_through_the_customer_directory(stack_factory, monkeypatch):
+    stack = stack_factory(CustomerLookup="Enabled")
+    topology = stack.topology
+    stack.client("dynamodb").put_item(
+        TableName=topology.ref("CustomersTable"),
+        Item={"account": {"S": "invoice008"}, "phone": {"S": "0722 000 149"}},
+    )
+    hooks = WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
+    answer = hooks.daraja(
+        "c2b/confirmation", shared_fixture("mpesa/c2b_callback_v1_registerurl_masked_msisdn_official.json")
+    )
+    assert answer.status == 200
+    assert _drain(stack, monkeypatch) == {
+        "254722000149": "RKTQDM7W6S confirmed. We have received KES 10.00 from John Doe for account invoice008 "
+        "on 22/11/2019 06:38. Thank you."
+    }
+    # The second masked sample names an account the directory does not know.
+    hooks.daraja("c2b/confirmation", shared_fixture("mpesa/c2b_callback_v2_masked_msisdn_official.json"))
+    assert _ledger(stack)[("RKL51ZDR4F", "UNDELIVERABLE")]["reason"] == (
+        "M-Pesa masked the payer's number, and no customer record matches the account"
+    )
+
+
+def test_c2b_with_a_hashed_number_goes_by_the_hashed_route_or_is_refused_without_a_receipt_number(
+    stack, hooks, monkeypatch
+):
+    minimal = shared_fixture("mpesa/c2b_callback_hashed_msisdn_minimised_2023.json")
+    answer = hooks.daraja("c2b/confirmation", minimal)  # the minimised sample has no TransID to key a receipt
+    assert answer.status == 422
+    assert {f["field"] for f in answer.body["fields"]} == {"TransID", "TransAmount"}
+    assert hooks.queued() == [] and stack.ledger() == []
+
+    full = shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json") | {"MSISDN": minimal["MSISDN"]}
+    assert hooks.daraja("c2b/confirmation", full).status == 200
+    _drain(stack, monkeypatch)
+    [sms] = stack.outbox()
+    assert sms["route"] == "hashed" and sms["mobile"] == minimal["MSISDN"]
+
+
+def test_c2b_validation_accepts_without_an_account_check_and_sends_nothing(hooks):
+    expected = shared_fixture("mpesa/c2b_validation_response_accept_official.json")
+    for name in ("c2b_validation_request_legacy_docs.json", "c2b_callback_hashed_msisdn_minimised_2023.json"):
+        answer = hooks.daraja("c2b/validation", shared_fixture(f"mpesa/{name}"))
+        assert (answer.status, answer.body) == (200, expected)
+    assert hooks.queued() == []
+
+
+def test_c2b_validation_rejects_an_unknown_account_when_checking(stack_factory, monkeypatch):
+    stack = stack_factory(CustomerLookup="Enabled", C2BAccountCheck="true")
+    topology = stack.topology
+    stack.client("dynamodb").put_item(
+        TableName=topology.ref("CustomersTable"), Item={"account": {"S": "xyz"}}
+    )
+    hooks = WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
+    request = shared_fixture("mpesa/c2b_validation_request_legacy_docs.json")
+    assert hooks.daraja("c2b/validation", request).body == {"ResultCode": "0", "ResultDesc": "Accepted"}
+    rejected = hooks.daraja("c2b/validation", request | {"BillRefNumber": "nobody"}).body
+    reference = shared_fixture("mpesa/c2b_validation_response_reject_official.json")
+    assert set(rejected) == set(reference) and rejected["ResultDesc"] == reference["ResultDesc"]
+    codes = {
+        c["ResultCode"]: c["ResultDesc"]
+        for c in shared_fixture("mpesa/c2b_validation_result_codes_official.json")["result_codes"]
+    }
+    assert codes[rejected["ResultCode"]] == "Invalid Account Number"
+
+
+# -- Daraja STK ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "receipt", "phone", "text"),
+    [
+        (
+            "stk_callback_success_legacy_docs.json",
+            "LGR7OWQX0R",
+            "254721566839",
+            "LGR7OWQX0R confirmed. We have received KES 1.00 on 27/07/2017 15:48. Thank you.",
+        ),
+        (
+            "stk_callback_success_official.json",
+            "NLJ7RT61SV",
+            "254708374149",
+            "NLJ7RT61SV confirmed. We have received KES 1.00 on 19/12/2019 10:21. Thank you.",
+        ),
+    ],
+)
+def test_stk_success_queues_the_receipt(stack, hooks, monkeypatch, name, receipt, phone, text):
+    answer = hooks.daraja("stk", shared_fixture(f"mpesa/{name}"))
+    assert (answer.status, answer.body) == (200, {"ResultCode": 0, "ResultDesc": "Accepted"})
+    assert [q["idempotency_key"] for q in hooks.queued()] == [receipt]
+    assert _drain(stack, monkeypatch) == {phone: text}
+
+
+def test_stk_metadata_in_any_order_and_without_a_phone(stack, hooks):
+    callback = shared_fixture("mpesa/stk_callback_success_official.json")
+    items = callback["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
+    callback["Body"]["stkCallback"]["CallbackMetadata"]["Item"] = [
+        i for i in reversed(items) if i["Name"] != "PhoneNumber"
+    ]
+    assert hooks.daraja("stk", callback).status == 200
+    assert hooks.queued() == []
+    assert _ledger(stack)[("NLJ7RT61SV", "UNDELIVERABLE")]["reason"].startswith(
+        "the payment carried no phone number"
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["stk_callback_cancelled_1032_legacy_docs.json", "stk_callback_cancelled_1032_official.json"]
+)
+def test_a_cancelled_stk_payment_sends_nothing_and_is_recorded(stack, hooks, name):
+    payload = shared_fixture(f"mpesa/{name}")
+    answer = hooks.daraja("stk", payload)
+    assert (answer.status, answer.body) == (200, {"ResultCode": 0, "ResultDesc": "Accepted"})
+    assert hooks.queued() == []
+    checkout = payload["Body"]["stkCallback"]["CheckoutRequestID"]
+    entry = _ledger(stack)[(f"stk:{checkout}", "REJECTED")]
+    assert entry["reason"].startswith("payment not completed: 1032")
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        r
+        for r in shared_fixture("mpesa/stk_result_codes_official.json")["result_codes"]
+        if r["ResultCode"] != 0
+    ],
+    ids=lambda r: str(r["ResultCode"]),
+)
+def test_every_failure_code_numeric_or_not_sends_nothing(stack, hooks, result):
+    callback = copy.deepcopy(shared_fixture("mpesa/stk_callback_cancelled_1032_official.json"))
+    callback["Body"]["stkCallback"].update(
+        {"ResultCode": result["ResultCode"], "ResultDesc": result["ResultDesc"]}
+    )
+    assert hooks.daraja("stk", callback).status == 200
+    assert hooks.queued() == []
+    [entry] = stack.ledger()
+    assert entry["reason"].startswith(f"payment not completed: {result['ResultCode']}")
+
+
+def test_one_payment_seen_by_c2b_stk_and_the_stream_sends_one_sms(stack, hooks, monkeypatch):
+    c2b = shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json") | {"TransID": "NLJ7RT61SV"}
+    stk = shared_fixture("mpesa/stk_callback_success_official.json")
+    assert hooks.daraja("c2b/confirmation", c2b).status == 200
+    assert hooks.daraja("stk", stk).status == 200
+    # The same payment recorded by the business in its payments table:
+    from tests.integration.test_payment_stream import stream_event
+
+    stream = load_function(stack, "payment_stream", monkeypatch)
+    stack.client("dynamodb").put_item(
+        TableName=stack.topology.ref("PaymentsTable"),
+        Item={
+            "payment_id": {"S": "p-1"},
+            "status": {"S": "COMPLETED"},
+            "amount": {"N": "10"},
+            "phone": {"S": "0708 374 149"},
+            "reference": {"S": "NLJ7RT61SV"},
+            "name": {"S": "John"},
+        },
+    )
+    assert stream(stream_event(stack)) == {"batchItemFailures": []}
+    assert len(hooks.queued()) == 3
+    _drain(stack, monkeypatch)
+    assert [m["mobile"] for m in stack.outbox()] == ["254708374149"]
+    assert [e["status"] for e in stack.ledger()] == ["SENT"]
+
+
+# -- signed webhooks ------------------------------------------------------------------------------------
+
+PAYMENT = {
+    "reference": "INV-2024-001",
+    "amount": "2500",
+    "phone": "0712345678",
+    "name": "Achieng",
+    "account": "A-7",
+}
+
+
+def test_a_signed_payment_is_queued_with_202(stack, hooks, monkeypatch):
+    answer = hooks.signed("/payments", PAYMENT)
+    assert answer.status == 202
+    assert answer.body == {"status": "queued", "idempotency_key": "INV-2024-001"}
+    assert _drain(stack, monkeypatch) == {
+        "254712345678": "INV-2024-001 confirmed. We have received KES 2,500.00 from Achieng for account A-7. Thank you."
+    }
+
+
+@pytest.mark.parametrize(
+    ("tamper", "problem"),
+    [
+        ({"key": "another-key-entirely-0123456789"}, "signature does not match"),
+        ({"skew": -301}, "outside the 5-minute window"),
+        ({"skew": 301}, "outside the 5-minute window"),
+    ],
+)
+def test_bad_signatures_and_replays_are_refused(hooks, tamper, problem):
+    if "skew" in tamper:
+        tamper = {"timestamp": int(time.time()) + tamper["skew"]}
+    answer = hooks.signed("/payments", PAYMENT, **tamper)
+    assert answer.status == 401 and problem in answer.body["error"]
+    assert hooks.queued() == []
+
+
+def test_a_tampered_body_or_missing_headers_are_refused(hooks):
+    raw = json.dumps(PAYMENT).encode()
+    headers = hooks.signed_headers(raw)
+    assert hooks.post("/payments", raw.replace(b"2500", b"25000"), headers).status == 401
+    assert hooks.post("/payments", raw).status == 401
+    assert (
+        hooks.post("/alerts", raw, {"X-Tuma-Timestamp": "yesterday", "X-Tuma-Signature": "x"}).status == 401
+    )
+    assert hooks.queued() == []
+
+
+def test_a_signed_alert_goes_to_the_alert_recipients(stack, hooks, monkeypatch):
+    answer = hooks.signed(
+        "/alerts", {"id": "42", "title": "Disk full", "host": "db-1", "severity": "critical"}
+    )
+    assert answer.status == 202 and answer.body["idempotency_key"] == "alert:42"
+    assert hooks.signed("/alerts", {"id": "42", "title": "Disk full", "host": "db-1"}).status == 202  # resent
+    phones = _drain(stack, monkeypatch, ALERT_RECIPIENTS="0722000000, 0733000000")
+    assert phones == {
+        "254722000000": "ALERT [CRITICAL]: Disk full on db-1",
+        "254733000000": "ALERT [CRITICAL]: Disk full on db-1",
+    }
+
+
+def test_missing_fields_are_a_422_naming_them(hooks):
+    answer = hooks.signed("/payments", {"reference": "X1", "phone": "0712345678"})
+    assert answer.status == 422
+    assert [f["field"] for f in answer.body["fields"]] == ["amount"]
+    answer = hooks.signed("/alerts", {"id": "1", "title": "x", "unexpected": True})
+    assert answer.status == 422 and answer.body["fields"][0]["field"] == "unexpected"
+    assert hooks.queued() == []
+
+
+# -- tokens, bodies, sizes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "route", ["payments/c2b/validation", "payments/c2b/confirmation", "payments/stk", "delivery-reports"]
+)
+def test_a_wrong_token_is_404_and_records_nothing(stack, hooks, route):
+    body = shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json")
+    for token in ["wrong", hooks.token[:-1], hooks.token + "x", ""]:
+        answer = hooks.post(f"/{route}/{token}", body)
+        assert answer.status == 404
+    assert hooks.queued() == [] and stack.ledger() == []
+
+
+def test_body_problems_are_clear_4xx(hooks, monkeypatch):
+    path = f"/payments/c2b/confirmation/{hooks.token}"
+    assert hooks.post(path, "not json").status == 400
+    assert hooks.post(path, "[1, 2]").status == 400
+    assert hooks.post(path, "").status == 400
+    bad_base64 = hooks.event(path, "{}")
+    bad_base64.update({"body": "%%% not base64 %%%", "isBase64Encoded": True})
+    answer = hooks.send(bad_base64)
+    assert answer.status == 400 and "base64" in answer.body["error"]
+    good_base64 = hooks.post(
+        path, shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json"), base64_body=True
+    )
+    assert good_base64.status == 200
+    big = {"TransID": "X", "TransAmount": "1", "FirstName": "a" * 70_000}
+    assert hooks.post(path, big).status == 413
+    assert (
+        hooks.post(path, {"TransID": "X", "TransAmount": "ten"}).body["fields"][0]["field"] == "TransAmount"
+    )
+    assert len(hooks.queued()) == 1  # only the valid base64 one
+
+
+# -- delivery reports ------------------------------------------------------------------------------------
+
+
+def test_delivery_reports_move_statuses_forward_only(stack, hooks, monkeypatch):
+    assert hooks.signed("/payments", PAYMENT).status == 202
+    _drain(stack, monkeypatch)
+    [entry] = stack.ledger()
+    message_id = entry["provider_message_id"]
+    path = f"/delivery-reports/{hooks.token}"
+    report = shared_fixture("provider/advanta_dlr_callback.json") | {"messageid": message_id}
+
+    assert hooks.post(path, report | {"description": "SentToNetwork"}).body == {"result": "applied"}
+    assert stack.ledger()[0]["status"] == "SENT"
+    assert hooks.post(path, report).body == {"result": "applied"}
+    assert hooks.post(path, report).body == {"result": "stale"}  # the same report again
+    assert hooks.post(path, report | {"description": "AbsentSubscriber"}).body == {"result": "stale"}  # late
+    [entry] = stack.ledger()
+    assert (entry["status"], entry["delivery_status"]) == ("DELIVERED", "DeliveredToTerminal")
+
+
+def test_a_report_for_an_unknown_message_is_200(hooks):
+    answer = hooks.post(
+        f"/delivery-reports/{hooks.token}", shared_fixture("provider/advanta_dlr_callback.json")
+    )
+    assert (answer.status, answer.body) == (200, {"result": "unknown"})
+    bad = hooks.post(f"/delivery-reports/{hooks.token}", {"description": "x", "messageid": "../etc"})
+    assert bad.status == 422
+
+
+def test_the_simulator_reports_reach_the_ledger(stack, hooks, monkeypatch):
+    import httpx
+
+    stack.configure_sandbox(callback_url="http://127.0.0.1:9/unused", dlr_delay=0.01)
+    assert hooks.signed("/payments", PAYMENT | {"phone": "0712345401"}).status == 202
+    _drain(stack, monkeypatch)
+    time.sleep(0.1)
+    [sms] = httpx.get(f"{stack.sandbox.url}/_sandbox/outbox").json()
+    report = {
+        "description": sms["delivery_status"],
+        "messageid": sms["messageid"],
+        "timeTaken": "1s",
+        "timestamp": sms["time"],
+    }
+    assert hooks.post(f"/delivery-reports/{hooks.token}", report).body == {"result": "applied"}
+    [entry] = stack.ledger()
+    assert (entry["status"], entry["delivery_status"]) == ("FAILED", "AbsentSubscriber")
+
+
+# -- the published contract ------------------------------------------------------------------------------
+
+
+def test_the_published_openapi_document_is_current(hooks):
+    import importlib
+
+    module = importlib.import_module("tuma_function_webhooks_app")
+    generated = json.loads(module.app.get_openapi_json_schema(title="Tuma webhooks", version="1"))
+    published = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert generated == published, "regenerate with: python scripts/openapi.py"
+    paths = set(published["paths"])
+    assert paths == {
+        "/payments/c2b/validation/{token}",
+        "/payments/c2b/confirmation/{token}",
+        "/payments/stk/{token}",
+        "/payments",
+        "/alerts",
+        "/delivery-reports/{token}",
+    }
+    forbidden = ("mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
+    assert not [p for p in paths for word in forbidden if word in p.lower()]

@@ -1,0 +1,116 @@
+"""Drive functions/webhooks with real REST proxy events, as API Gateway would."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tuma.signing import signature
+
+from tests.integration.conftest import Function, Stack
+from tuma_cli.local.events import rest_proxy_event
+
+RESOURCES = [
+    (re.compile(r"^/payments/c2b/validation/([^/]*)$"), "/payments/c2b/validation/{token}"),
+    (re.compile(r"^/payments/c2b/confirmation/([^/]*)$"), "/payments/c2b/confirmation/{token}"),
+    (re.compile(r"^/payments/stk/([^/]*)$"), "/payments/stk/{token}"),
+    (re.compile(r"^/delivery-reports/([^/]*)$"), "/delivery-reports/{token}"),
+]
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+
+
+@dataclass
+class WebhookClient:
+    function: Function
+    stack: Stack
+    token: str
+    hmac_key: str
+
+    @classmethod
+    def create(cls, stack: Stack, function: Function) -> WebhookClient:
+        secret = json.loads(
+            stack.client("secretsmanager").get_secret_value(SecretId=stack.topology.ref("WebhookSecret"))[
+                "SecretString"
+            ]
+        )
+        return cls(function, stack, secret["path_token"], secret["hmac_key"])
+
+    def event(
+        self,
+        path: str,
+        body: bytes | str | dict | None,
+        headers: dict[str, str] | None = None,
+        method: str = "POST",
+        base64_body: bool = False,
+    ) -> dict[str, Any]:
+        if isinstance(body, dict):
+            body = json.dumps(body)
+        raw = body.encode() if isinstance(body, str) else body
+        resource, params = path, None
+        for pattern, template in RESOURCES:
+            match = pattern.match(path)
+            if match:
+                resource, params = template, {"token": match.group(1)}
+        event = rest_proxy_event(
+            method,
+            path,
+            resource=resource,
+            path_parameters=params,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            body=raw,
+        )
+        if base64_body and raw is not None:
+            event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
+        return event
+
+    def send(self, event: dict[str, Any]) -> Answer:
+        response = self.function(event)
+        body = response.get("body")
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = body
+        return Answer(response["statusCode"], parsed)
+
+    def post(self, path: str, body: Any, headers: dict[str, str] | None = None, **kwargs: Any) -> Answer:
+        return self.send(self.event(path, body, headers, **kwargs))
+
+    def daraja(self, route: str, body: Any) -> Answer:
+        return self.post(f"/payments/{route}/{self.token}", body)
+
+    def signed_headers(
+        self, body: bytes, timestamp: int | None = None, key: str | None = None
+    ) -> dict[str, str]:
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        return {
+            "X-Tuma-Timestamp": stamp,
+            "X-Tuma-Signature": signature((key or self.hmac_key).encode(), stamp, body),
+        }
+
+    def signed(self, path: str, body: dict | bytes, **kwargs: Any) -> Answer:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return self.post(path, raw, self.signed_headers(raw, **kwargs))
+
+    def queued(self) -> list[dict[str, Any]]:
+        """Messages now on the outbox queue (made visible again for whoever reads next)."""
+        sqs = self.stack.client("sqs")
+        url = self.stack.topology.resources["OutboxQueue"]["QueueUrl"]
+        bodies, handles = [], []
+        while True:
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                break
+            bodies += [json.loads(m["Body"]) for m in batch]
+            handles += [m["ReceiptHandle"] for m in batch]
+        for handle in handles:
+            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return bodies

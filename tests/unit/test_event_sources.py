@@ -1,0 +1,177 @@
+"""Domain rules of the event sources, without AWS: payers, signatures, the gate, reports, the stream."""
+
+from __future__ import annotations
+
+import base64
+import json
+from decimal import Decimal
+
+import pytest
+from pydantic import SecretStr
+from tuma.delivery_reports import outcome_of
+from tuma.ledger import Status
+from tuma.payer import resolve
+from tuma.payment_stream import Attributes, InvalidPayment, completed_payment
+from tuma.signing import signature, verify
+from tuma.webhook_gate import WebhookGate, WebhookSecret
+
+from tuma_cli.local.stream_poller import matches
+
+TOKEN = "t" * 32
+KEY = "k" * 32
+
+
+class Directory:
+    def __init__(self, phones):
+        self.phones = phones
+
+    def phone_for(self, account):
+        return self.phones.get(account)
+
+    def knows(self, account):
+        return account in self.phones
+
+
+class Secrets:
+    def current(self):
+        return WebhookSecret(path_token=SecretStr(TOKEN), hmac_key=SecretStr(KEY))
+
+
+def test_payer_resolution():
+    assert resolve("254708374149", None, None).recipient == "254708374149"
+    assert resolve("a" * 64, None, None).recipient == "a" * 64
+    masked = resolve("2547 ***** 126", "INV-1", Directory({"INV-1": "0722000126"}))
+    assert masked.recipient == "254722000126"
+    assert masked.reference is not None and masked.reference.masked == "2547 ***** 126"
+    unresolved = resolve("25470****149", "INV-2", Directory({}))
+    assert unresolved.recipient is None
+    assert unresolved.reason == "M-Pesa masked the payer's number, and no customer record matches the account"
+    assert resolve(None, None, None).reason == (
+        "the payment carried no phone number, and no customer directory is configured"
+    )
+    assert "unusable" in (resolve("0712", "A", Directory({"A": "not a phone"})).reason or "")
+
+
+def test_signatures_and_the_window():
+    body = b'{"a": 1}'
+    good = signature(KEY.encode(), "1000", body)
+    assert verify(KEY.encode(), "1000", good, body, now=lambda: 1000 + 300) is None
+    assert verify(KEY.encode(), "1000", good, body, now=lambda: 1000 + 301) == (
+        "X-Tuma-Timestamp is outside the 5-minute window"
+    )
+    assert verify(KEY.encode(), "1000", good, body + b" ", now=lambda: 1000) == "signature does not match"
+    assert verify(KEY.encode(), "1000", good.upper(), body, now=lambda: 1000) == "signature does not match"
+    assert verify(KEY.encode(), None, good, body) == "missing X-Tuma-Timestamp or X-Tuma-Signature"
+    assert verify(KEY.encode(), "-5", good, body) == "X-Tuma-Timestamp must be unix seconds"
+
+
+def _event(path, body=b"{}", method="POST", headers=None, encoded=False):
+    text = base64.b64encode(body).decode() if encoded else body.decode("utf-8", "replace")
+    return {"path": path, "httpMethod": method, "headers": headers, "body": text, "isBase64Encoded": encoded}
+
+
+def test_the_gate_orders_its_checks():
+    gate = WebhookGate(Secrets(), max_body=2048, clock=lambda: 1000)
+    assert gate.check(_event(f"/payments/stk/{TOKEN}", b"not json")).status == 400
+    assert (
+        gate.check(_event("/payments/stk/nope", b"not json")).status == 404
+    )  # the token first, whatever the body
+    assert gate.check(_event(f"/payments/stk/{TOKEN}", b"{}")) is None
+    assert gate.check(_event(f"/payments/stk/{TOKEN}", b"x" * 3000)).status == 413
+    assert gate.check(_event(f"/delivery-reports/{TOKEN}/", b"{}")) is None
+    bad = _event(f"/payments/stk/{TOKEN}")
+    bad.update({"body": "@@@", "isBase64Encoded": True})
+    assert gate.check(bad).status == 400
+    assert gate.check(_event(f"/payments/stk/{TOKEN}", b'{"a":1}', encoded=True)) is None
+    assert gate.check(_event("/payments", b'{"a":1}')).status == 401  # unsigned: not even parsed
+    signed = {"X-Tuma-Timestamp": "1000", "X-Tuma-Signature": signature(KEY.encode(), "1000", b"[1]")}
+    assert gate.check(_event("/payments", b"[1]", headers=signed)).status == 400  # signed, but not an object
+    assert gate.check(_event("/somewhere/else")) is None  # the router's 404
+
+
+def test_rejections_are_api_gateway_responses():
+    rejection = WebhookGate(Secrets()).check(_event("/payments/c2b/confirmation/x"))
+    assert rejection is not None
+    response = rejection.response()
+    assert response["statusCode"] == 404 and json.loads(response["body"]) == {"error": "not found"}
+
+
+@pytest.mark.parametrize(
+    ("description", "status"),
+    [
+        ("DeliveredToTerminal", Status.DELIVERED),
+        ("SenderName Blacklisted", Status.FAILED),
+        ("sendername  blacklisted", Status.FAILED),
+        ("AbsentSubscriber", Status.FAILED),
+        ("SentToNetwork", Status.SENT),
+        ("Scheduled", Status.SENT),
+        ("Something new", Status.SENT),
+    ],
+)
+def test_delivery_statuses(description, status):
+    assert outcome_of(description)[0] is status
+
+
+def test_every_documented_delivery_status_is_known_and_final_ones_outrank_the_rest():
+    from tests.conftest import shared_fixture
+
+    documented = [s["description"] for s in shared_fixture("provider/delivery_statuses.json")["statuses"]]
+    ranks = {d: outcome_of(d)[1] for d in documented}
+    assert all(rank > 1 or d == "Scheduled" for d, rank in ranks.items())
+    assert ranks["DeliveredToTerminal"] > max(r for d, r in ranks.items() if d != "DeliveredToTerminal")
+    assert ranks["AbsentSubscriber"] > ranks["SentToNetwork"] > ranks["Scheduled"]
+
+
+def test_completed_payment_rules():
+    attrs = Attributes()
+    item = {
+        "payment_id": "p",
+        "status": "COMPLETED",
+        "amount": Decimal("10"),
+        "phone": "0712345678",
+        "reference": "R1",
+    }
+    assert completed_payment("INSERT", None, item, attrs).reference == "R1"
+    assert completed_payment("MODIFY", item | {"status": "PENDING"}, item, attrs) is not None
+    assert completed_payment("MODIFY", item, item | {"name": "x"}, attrs) is None
+    assert completed_payment("REMOVE", item, None, attrs) is None
+    assert completed_payment("INSERT", None, item | {"status": "PENDING"}, attrs) is None
+    with pytest.raises(InvalidPayment) as caught:
+        completed_payment("INSERT", None, {"payment_id": "p", "status": "COMPLETED"}, attrs)
+    assert caught.value.key == "payment:p"
+
+
+def test_attribute_map_from_the_environment():
+    attrs = Attributes.from_env(
+        {"PAYMENTS_ATTRIBUTES": '{"phone": "msisdn"}', "PAYMENTS_COMPLETED_STATUS": "PAID"}
+    )
+    assert (attrs.phone, attrs.completed, attrs.status) == ("msisdn", "PAID", "status")
+    from tuma.config import ConfigurationError
+
+    with pytest.raises(ConfigurationError):
+        Attributes.from_env({"PAYMENTS_ATTRIBUTES": '{"colour": "x"}'})
+
+
+def test_lambda_filter_patterns():
+    pattern = {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": ["COMPLETED"]}}}}
+    record = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"status": {"S": "COMPLETED"}}}}
+    assert matches(pattern, record)
+    assert not matches(pattern, record | {"eventName": "REMOVE"})
+    assert not matches(
+        pattern, {"eventName": "INSERT", "dynamodb": {"NewImage": {"status": {"S": "PENDING"}}}}
+    )
+    assert not matches(pattern, {"eventName": "INSERT", "dynamodb": {}})
+    assert matches({"a": [{"exists": False}]}, {})
+    assert matches({"a": [{"prefix": "CO"}]}, {"a": "COMPLETED"})
+    assert matches({"a": [{"anything-but": ["X"]}]}, {"a": "Y"})
+    assert not matches({"a": [{"anything-but": "X"}]}, {"a": "X"})
+
+
+def test_api_routes_match_like_api_gateway():
+    from tuma_cli.local.api_front import Route
+
+    route = Route.of("POST", "/payments/stk/{token}", "webhooks")
+    assert route.pattern.match("/payments/stk/abc").groupdict() == {"token": "abc"}
+    assert route.pattern.match("/payments/stk/abc/") is not None
+    assert route.pattern.match("/payments/stk/") is None
+    assert route.pattern.match("/payments/stk/a/b") is None

@@ -20,6 +20,7 @@ from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 from tuma.alerts import AlertRequest
 from tuma.config import ConfigurationError, Settings
 from tuma.delivery_reports import update_for
+from tuma.ledger import Status
 from tuma.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StkCallback
 from tuma.observability import build_logger
 from tuma.payments import PaymentRequest
@@ -85,6 +86,9 @@ def delivery_report(token: str, report: Annotated[DeliveryCallback, Body()]) -> 
         # Answered 200 all the same: the provider would otherwise retry a report we can never match.
         logger.warning("delivery report for unknown message %s", update.provider_message_id)
     metrics.add_metric(name=f"DeliveryReports{result.title()}", unit=MetricUnit.Count, value=1)
+    if result == "applied" and update.status in (Status.DELIVERED, Status.FAILED):
+        # The delivery-failure-rate alarm divides these two.
+        metrics.add_metric(name=f"Deliveries{update.status.title()}", unit=MetricUnit.Count, value=1)
     return {"result": result}
 
 

@@ -47,7 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="the whole topology on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     up = local_commands.add_parser("up", help="start everything and wait")
-    up.add_argument("--port", type=int, default=3000)
+    up.add_argument("--port", type=int, default=3000, help="port of the webhooks front (0: any free port)")
+    up.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a template parameter, as sam deploy --parameter-overrides does",
+    )
     demo = local_commands.add_parser("demo", help="start everything, send the sample events, report, exit")
     demo.add_argument("--port", type=int, default=0)
     demo.add_argument("--timeout", type=float, default=60.0)
@@ -66,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "local":
         from tuma_cli.local import runner
 
-        return runner.up(args.port) if args.local_command == "up" else runner.demo(args.port, args.timeout)
+        if args.local_command == "up":
+            return runner.up(args.port, dict(p.split("=", 1) for p in args.parameter if "=" in p))
+        return runner.demo(args.port, args.timeout)
     commands: dict[str, Callable[[], int]] = {
         "send": lambda: operator.send(args.to, args.text, args.route, args.json),
         "balance": lambda: operator.balance(args.json),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -40,6 +41,8 @@ class Settings(BaseModel):
     customers_table: str | None = None
     c2b_account_check: bool = False
     payments_table: str | None = None
+    state_table: str | None = None
+    low_credit_threshold: Decimal = Field(default=Decimal(500), ge=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -57,6 +60,7 @@ class Settings(BaseModel):
             "c2b_account_check": env.get("C2B_ACCOUNT_CHECK", "").strip().lower()
             in ("1", "true", "yes", "on"),
             "payments_table": env.get("PAYMENTS_TABLE") or None,
+            "state_table": env.get("STATE_TABLE") or None,
         }
         numeric = {
             "sms_bulk_limit": "SMS_BULK_LIMIT",
@@ -69,6 +73,7 @@ class Settings(BaseModel):
             "ledger_ttl_days": "LEDGER_TTL_DAYS",
             "idempotency_ttl_seconds": "IDEMPOTENCY_TTL_SECONDS",
             "webhook_max_body_bytes": "WEBHOOK_MAX_BODY_BYTES",
+            "low_credit_threshold": "LOW_CREDIT_THRESHOLD",
         }
         for field, name in numeric.items():
             if env.get(name):

@@ -14,6 +14,7 @@ from tuma.provider.credentials import CredentialSource, SecretsManagerCredential
 
 if TYPE_CHECKING:
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+    from tuma.balance import BalanceMonitor
     from tuma.dispatch import Dispatcher
     from tuma.intake import Intake
     from tuma.observability import MetricsSink
@@ -125,4 +126,20 @@ def intake(settings: Settings) -> Intake:
         directory,
         language=settings.default_language,
         account_check=settings.c2b_account_check,
+    )
+
+
+def balance_monitor(settings: Settings) -> BalanceMonitor:
+    from tuma.adapters.dynamodb_state import DynamoDBLowState
+    from tuma.adapters.sqs_outbox import SqsOutboxQueue
+    from tuma.balance import BalanceMonitor
+
+    settings.require("state_table", "outbox_queue_url", "sms_api_base_url")
+    assert settings.state_table and settings.outbox_queue_url
+    return BalanceMonitor(
+        provider_client(settings),
+        DynamoDBLowState(boto3.client("dynamodb"), settings.state_table),
+        SqsOutboxQueue(boto3.client("sqs"), settings.outbox_queue_url),
+        settings.low_credit_threshold,
+        settings.default_language,
     )

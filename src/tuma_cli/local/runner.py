@@ -87,6 +87,7 @@ class LocalTopology:
                 environment=self._environment(spec.logical_id, spec.environment),
                 timeout=spec.timeout,
                 log=handle,
+                on_metrics=self._put_metrics,
             )
         self._start_event_sources()
         return self.ready_info()
@@ -116,6 +117,34 @@ class LocalTopology:
         client("secretsmanager", self.endpoint).put_secret_value(
             SecretId=secret, SecretString=json.dumps(value)
         )
+
+    def _put_metrics(self, emf: dict[str, Any]) -> None:
+        """Embedded-metric-format lines become CloudWatch metrics in the emulator."""
+        cloudwatch = client("cloudwatch", self.endpoint)
+        for directive in emf.get("_aws", {}).get("CloudWatchMetrics", []):
+            dimensions = [
+                {"Name": name, "Value": str(emf[name])}
+                for group in directive.get("Dimensions", [])
+                for name in group
+                if name in emf
+            ]
+            data = []
+            for metric in directive.get("Metrics", []):
+                values = emf.get(metric["Name"])
+                for value in values if isinstance(values, list) else [values]:
+                    if isinstance(value, int | float):
+                        data.append(
+                            {
+                                "MetricName": metric["Name"],
+                                "Dimensions": dimensions,
+                                "Value": float(value),
+                                "Unit": metric.get("Unit", "None"),
+                            }
+                        )
+            for start in range(0, len(data), 20):
+                cloudwatch.put_metric_data(
+                    Namespace=directive["Namespace"], MetricData=data[start : start + 20]
+                )
 
     def _environment(self, logical_id: str, variables: dict[str, str]) -> dict[str, str]:
         base = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
@@ -238,11 +267,11 @@ def running(
         topology.stop()
 
 
-def up(port: int) -> int:
+def up(port: int, parameters: dict[str, str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with running(project_root(), port) as topology:
+    with running(project_root(), port, parameters=parameters) as topology:
         print("READY " + json.dumps(topology.ready_info()), flush=True)
         stop.wait()
     return 0

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,7 +28,8 @@ class InvocationError(RuntimeError):
 def serve(directory: Path, handler: str, name: str, timeout: float) -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # the function's own prints and logs join stderr
-    sys.stdout = sys.stderr
+    # Line by line, so metric lines (printed, not logged) reach the parent as they happen.
+    sys.stdout = os.fdopen(1, "w", buffering=1)
     sys.path.insert(0, str(directory))
     try:
         from tuma_cli.local.functions import load_handler
@@ -62,8 +64,10 @@ class FunctionProcess:
         environment: dict[str, str],
         timeout: float,
         log: IO[str],
+        on_metrics: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.name = name
+        self._on_metrics = on_metrics
         self._args = [
             sys.executable,
             "-m",
@@ -87,11 +91,12 @@ class FunctionProcess:
             self._args,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=self._log,
+            stderr=subprocess.PIPE,
             text=True,
             env=self._environment,
             bufsize=1,
         )
+        threading.Thread(target=self._collect, args=(process,), name=f"logs-{self.name}", daemon=True).start()
         assert process.stdout is not None
         first = process.stdout.readline()
         status = json.loads(first) if first else {"init_error": "the worker exited during init"}
@@ -100,6 +105,17 @@ class FunctionProcess:
             raise InvocationError(f"{self.name} failed to initialise: {status['init_error']}")
         self.cold_starts += 1
         return process
+
+    def _collect(self, process: subprocess.Popen[str]) -> None:
+        """Copy the function's output to its log, and hand metric lines (EMF) on, as CloudWatch Logs would."""
+        assert process.stderr is not None
+        for line in process.stderr:
+            self._log.write(line)
+            if self._on_metrics is not None and line.startswith('{"_aws"'):
+                try:
+                    self._on_metrics(json.loads(line))
+                except Exception as exc:  # a metric that cannot be forwarded must not stop the logs
+                    self._log.write(f"[local] metric not forwarded: {exc}\n")
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._lock:

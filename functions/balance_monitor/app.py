@@ -1,0 +1,31 @@
+"""Balance monitor: on a schedule, the provider's credit becomes a metric, and a fall below the
+threshold becomes one alert SMS to ALERT_RECIPIENTS (and the LowCredit alarm, from the metric)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from tuma import wiring
+from tuma.config import Settings
+from tuma.eat import now_utc
+from tuma.observability import build_logger
+
+logger = build_logger()
+tracer = Tracer()
+metrics = Metrics()
+monitor = wiring.balance_monitor(Settings.from_env())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    check = monitor.check(now_utc())
+    metrics.add_metric(name="ProviderCredit", unit=MetricUnit.Count, value=float(check.credit))
+    logger.info("provider credit %s (low: %s, alerted: %s)", check.credit, check.low, check.alerted)
+    return {"credit": str(check.credit), "low": check.low, "alerted": check.alerted}

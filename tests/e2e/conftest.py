@@ -1,0 +1,134 @@
+"""End-to-end: `tuma local up` runs as a separate process; tests drive it only from outside.
+
+HTTP to the webhooks front, boto3 to the local AWS endpoint, HTTP to the simulator's outbox: the
+same things a team's own systems would touch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from boto3.dynamodb.types import TypeDeserializer
+from tuma.signing import signature
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+ALERT_RECIPIENTS = "0722 000 111,0733 000 222"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Local:
+    ready: dict[str, Any]
+    process: subprocess.Popen[str]
+
+    def aws(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.ready["aws_endpoint_url"],
+            region_name=self.ready["region"],
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+
+    def url(self, path: str) -> str:
+        return self.ready["webhook_base_url"] + path.replace("{token}", self.ready["webhook_token"])
+
+    def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        return httpx.post(self.url(path), json=body, timeout=30)
+
+    def post_signed(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        raw = json.dumps(body).encode()
+        stamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Tuma-Timestamp": stamp,
+            "X-Tuma-Signature": signature(self.ready["hmac_secret"].encode(), stamp, raw),
+        }
+        return httpx.post(self.url(path), content=raw, headers=headers, timeout=30)
+
+    def simulator(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        answer = httpx.request(method, self.ready["simulator_url"] + path, timeout=10, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
+
+    def phones(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.simulator("/_sandbox/outbox")
+        return result
+
+    def ledger(self, key: str | None = None) -> list[dict[str, Any]]:
+        deserialize = TypeDeserializer().deserialize
+        items = self.aws("dynamodb").scan(TableName=self.ready["tables"]["LedgerTable"])["Items"]
+        entries = [{k: deserialize(v) for k, v in item.items()} for item in items]
+        return [e for e in entries if key is None or e["idempotency_key"] == key]
+
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.25)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def local() -> Iterator[Local]:
+    command = [
+        sys.executable,
+        "-m",
+        "tuma_cli.main",
+        "local",
+        "up",
+        "--port",
+        str(_free_port()),
+        "--parameter",
+        f"AlertRecipients={ALERT_RECIPIENTS}",
+        # Above the simulator's starting credit, so the first scheduled check sees a low balance.
+        "--parameter",
+        "LowCreditThreshold=20000",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMS_", "TUMA_", "POWERTOOLS_"))}
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert process.stdout is not None and process.stderr is not None
+    errors: list[str] = []
+    threading.Thread(target=lambda: errors.extend(process.stderr), daemon=True).start()  # type: ignore[arg-type]
+    ready: dict[str, Any] | None = None
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        if line.startswith("READY "):
+            ready = json.loads(line[len("READY ") :])
+            break
+    if ready is None:
+        process.kill()
+        raise RuntimeError("tuma local up never printed READY:\n" + "".join(errors[-40:]))
+    yield Local(ready, process)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()

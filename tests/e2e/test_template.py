@@ -1,0 +1,282 @@
+"""template.yaml as CloudFormation will see it: transformed by samtranslator, then checked for what matters."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from tuma_cli.local.template import load
+
+pytestmark = pytest.mark.e2e
+SAFARICOM_IPS = ("196.201.214.200", "196.201.214.206")  # example values for the transform
+FORBIDDEN_IN_CALLBACKS = ("mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
+# Building blocks a function needs to call the provider: whatever uses them must egress through the NAT.
+PROVIDER_WIRING = re.compile(r"wiring\.(outbox_dispatcher|balance_monitor|provider_client)\(")
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load(ROOT / "template.yaml")
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    # samtranslator pins an older pydantic than the project, so it runs in the SAM CLI's own venv.
+    python = Path(_sam()).parent / "python"
+    result = subprocess.run(
+        [
+            str(python),
+            str(ROOT / "scripts" / "sam_transform.py"),
+            f"SafaricomCallbackIps={','.join(SAFARICOM_IPS)}",
+        ],
+        capture_output=True,
+        text=True,
+        env=_sam_env(),
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    document: dict[str, Any] = json.loads(result.stdout)
+    return document
+
+
+def _resources(transformed, kind):
+    return {name: spec for name, spec in transformed["Resources"].items() if spec["Type"] == kind}
+
+
+def _functions_calling_the_provider(template) -> set[str]:
+    found = set()
+    for name, spec in template["Resources"].items():
+        if spec["Type"] == "AWS::Serverless::Function":
+            code = (ROOT / spec["Properties"]["CodeUri"] / "app.py").read_text()
+            if PROVIDER_WIRING.search(code):
+                found.add(name)
+    return found
+
+
+def test_the_functions_of_design_md_exist(template):
+    functions = {
+        spec["Properties"]["CodeUri"].strip("/").split("/")[-1]
+        for spec in template["Resources"].values()
+        if spec["Type"] == "AWS::Serverless::Function"
+    }
+    assert functions == {"outbox_sender", "payment_stream", "webhooks", "balance_monitor"}
+    for name in functions:
+        assert (ROOT / "functions" / name / "app.py").is_file()
+
+
+def test_provider_callers_are_in_the_private_subnets_behind_one_nat(template, transformed):
+    callers = _functions_calling_the_provider(template)
+    assert callers == {"OutboxSenderFunction", "BalanceMonitorFunction"}
+    resources = transformed["Resources"]
+    for name in callers:
+        vpc = resources[name]["Properties"]["VpcConfig"]
+        assert vpc["SubnetIds"]["Fn::If"][0] == "CreateVpc"
+        assert vpc["SubnetIds"]["Fn::If"][1] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
+        assert vpc["SecurityGroupIds"]["Fn::If"][1] == [{"Ref": "FunctionSecurityGroup"}]
+    routes = {
+        a["Properties"]["SubnetId"]["Ref"]: a["Properties"]["RouteTableId"]["Ref"]
+        for a in _resources(transformed, "AWS::EC2::SubnetRouteTableAssociation").values()
+    }
+    assert routes["PrivateSubnetA"] == routes["PrivateSubnetB"] == "PrivateRouteTable"
+    default_routes = [
+        r["Properties"]
+        for r in _resources(transformed, "AWS::EC2::Route").values()
+        if r["Properties"]["RouteTableId"] == {"Ref": "PrivateRouteTable"}
+    ]
+    assert default_routes == [
+        {
+            "RouteTableId": {"Ref": "PrivateRouteTable"},
+            "DestinationCidrBlock": "0.0.0.0/0",
+            "NatGatewayId": {"Ref": "NatGateway"},
+        }
+    ]
+    [nat] = _resources(transformed, "AWS::EC2::NatGateway").values()
+    assert nat["Properties"]["AllocationId"] == {"Fn::GetAtt": ["NatEip", "AllocationId"]}
+    assert nat["Properties"]["SubnetId"] == {"Ref": "PublicSubnet"}
+    [eip] = _resources(transformed, "AWS::EC2::EIP").values()
+    assert eip["DeletionPolicy"] == "Retain"  # the allowlisted address outlives a stack update
+    assert {
+        a["Properties"]["AvailabilityZone"]["Fn::Select"][0]
+        for a in (resources["PrivateSubnetA"], resources["PrivateSubnetB"])
+    } == {0, 1}
+    [endpoint] = _resources(transformed, "AWS::EC2::VPCEndpoint").values()
+    assert endpoint["Properties"]["VpcEndpointType"] == "Gateway"
+    assert endpoint["Properties"]["RouteTableIds"] == [{"Ref": "PrivateRouteTable"}]
+    assert transformed["Outputs"]["ProviderEgressIp"]["Value"] == {"Ref": "NatEip"}
+
+
+def test_every_asynchronous_source_has_a_failure_destination(transformed):
+    resources = transformed["Resources"]
+    mappings = _resources(transformed, "AWS::Lambda::EventSourceMapping")
+    assert mappings
+    for name, mapping in mappings.items():
+        props = mapping["Properties"]
+        source = props["EventSourceArn"]
+        if "Fn::GetAtt" in source and resources[source["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue":
+            queue = resources[source["Fn::GetAtt"][0]]["Properties"]
+            assert "deadLetterTargetArn" in queue["RedrivePolicy"], name
+            assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+        else:  # the payments stream
+            assert props["DestinationConfig"]["OnFailure"]["Destination"], name
+            assert props["BisectBatchOnFunctionError"] is True
+            assert 0 < props["MaximumRetryAttempts"] <= 10
+            assert props["FilterCriteria"]["Filters"], "only completing changes should invoke"
+    for name, rule in _resources(transformed, "AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"]["Arn"], name
+    for name, subscription in _resources(transformed, "AWS::SNS::Subscription").items():
+        if subscription["Properties"]["Protocol"] == "sqs":
+            queue = subscription["Properties"]["Endpoint"]["Fn::GetAtt"][0]
+            assert "RedrivePolicy" in resources[queue]["Properties"], name
+
+
+def test_the_outbox_queue_outlasts_the_sender_and_respects_the_provider(transformed):
+    resources = transformed["Resources"]
+    timeout = resources["OutboxSenderFunction"]["Properties"]["Timeout"]
+    assert resources["OutboxQueue"]["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    [mapping] = [
+        m
+        for m in _resources(transformed, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "OutboxSenderFunction"}
+    ]
+    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ProviderMaxConcurrency"}
+    assert mapping["Properties"]["BatchSize"] == 100
+
+
+def _unless(value):
+    """The branch of a condition that grants something (the other is AWS::NoValue)."""
+    return value["Fn::If"][1] if isinstance(value, dict) and "Fn::If" in value else value
+
+
+def _statements(transformed):
+    for role_name, role in _resources(transformed, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            statements = _unless(policy)["PolicyDocument"]["Statement"]
+            for statement in statements if isinstance(statements, list) else [statements]:
+                granted = _unless(statement)
+                if isinstance(granted, dict) and "Effect" in granted:
+                    yield role_name, granted
+
+
+# Actions IAM only grants on "*" (they have no resource-level permissions).
+STAR_ONLY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
+
+
+def test_no_function_gets_star_on_a_resource_it_does_not_need(transformed):
+    checked = 0
+    for role, statement in _statements(transformed):
+        checked += 1
+        resources = statement.get("Resource")
+        resources = resources if isinstance(resources, list) else [resources]
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if "*" in resources:
+            assert set(actions) <= STAR_ONLY, (role, actions)
+        assert not any(a == "*" or a.endswith(":*") for a in actions), (role, actions)
+    assert checked >= 10
+    for role in _resources(transformed, "AWS::IAM::Role").values():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            text = json.dumps(arn)
+            assert "AdministratorAccess" not in text and "FullAccess" not in text
+
+
+def test_webhook_routes_are_the_published_ones_and_safe_for_safaricom(template):
+    paths = {
+        event["Properties"]["Path"]
+        for spec in template["Resources"].values()
+        if spec["Type"] == "AWS::Serverless::Function"
+        for event in (spec["Properties"].get("Events") or {}).values()
+        if event["Type"] == "Api"
+    }
+    published = set(json.loads((ROOT / "docs" / "openapi.json").read_text())["paths"])
+    assert paths == published
+    assert not [p for p in paths for word in FORBIDDEN_IN_CALLBACKS if word in p.lower()]
+    urls = [json.dumps(o["Value"]) for name, o in template["Outputs"].items() if name.endswith("Url")]
+    assert not [u for u in urls for word in FORBIDDEN_IN_CALLBACKS if word in u.split("/v1", 1)[-1].lower()]
+
+
+def test_callback_routes_can_be_limited_to_safaricom(transformed):
+    [api] = _resources(transformed, "AWS::ApiGateway::RestApi").values()
+    allow, deny = api["Properties"]["Body"]["x-amazon-apigateway-policy"]["Statement"]
+    assert allow["Effect"] == "Allow"
+    condition, statement, otherwise = deny["Fn::If"]
+    assert (condition, otherwise) == ("HasCallbackIps", {"Ref": "AWS::NoValue"})
+    assert statement["Effect"] == "Deny"
+    assert statement["Resource"] == [
+        "execute-api:/*/POST/payments/c2b/*",
+        "execute-api:/*/POST/payments/stk/*",
+    ]
+    assert statement["Condition"]["NotIpAddress"]["aws:SourceIp"] == list(SAFARICOM_IPS)
+
+
+def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template(template, tmp_path):
+    from moto.server import ThreadedMotoServer
+
+    from tuma_cli.local.provision import CREATED_TYPES, provision
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        topology = provision(ROOT, f"http://{host}:{port}")
+    finally:
+        server.stop()
+    off_by_default = {"CreateCustomersTable", "HasAlarmEmail"}
+    expected = {
+        name
+        for name, spec in template["Resources"].items()
+        if spec["Type"] in CREATED_TYPES and spec.get("Condition") not in off_by_default
+    }
+    assert set(topology.resources) == expected
+    assert set(topology.functions) == {"outbox_sender", "payment_stream", "webhooks", "balance_monitor"}
+
+
+def _sam() -> str:
+    sam = os.environ.get("TUMA_SAM")
+    if not sam or not Path(sam).exists():
+        pytest.skip("TUMA_SAM is not set: `make test` installs the SAM CLI in .venv-sam and sets it")
+    return sam
+
+
+def _sam_env() -> dict[str, str]:
+    python313 = next(iter(sorted(Path("/root/.pyenv/versions").glob("3.13.*/bin"))), None)
+    path = f"{python313}:{os.environ['PATH']}" if python313 else os.environ["PATH"]
+    return {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "eu-west-1", "PATH": path}
+
+
+def test_sam_validate_lint_passes():
+    result = subprocess.run(
+        [_sam(), "validate", "--lint"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_sam_env(),
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_build_produces_an_arm64_layer_with_the_package(tmp_path):
+    result = subprocess.run(
+        [_sam(), "build", "--build-dir", str(tmp_path / "build")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_sam_env(),
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    layer = tmp_path / "build" / "TumaLayer" / "python"
+    assert (layer / "tuma" / "templates" / "receipt.sw.j2").is_file()
+    assert list(layer.glob("pydantic_core/*aarch64*.so")), "the layer must carry arm64 wheels"
+    assert (layer / "aws_lambda_powertools").is_dir()

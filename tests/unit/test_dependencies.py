@@ -7,13 +7,17 @@ import tomllib
 from tests.conftest import ROOT
 
 
-def test_layer_requirements_are_generated_from_pyproject():
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "layer_requirements.py"), "--check"],
+def _check(script: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), "--check"],
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def test_layer_requirements_are_generated_from_pyproject():
+    result = _check("layer_requirements.py")
     assert result.returncode == 0, result.stdout
 
 
@@ -37,10 +41,5 @@ def test_layer_requirements_name_every_runtime_dependency_but_the_runtimes_own()
 
 
 def test_events_are_generated_from_the_sam_samples():
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "make_events.py"), "--check"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _check("make_events.py")
     assert result.returncode == 0, result.stdout

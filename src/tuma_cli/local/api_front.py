@@ -8,11 +8,11 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tuma_cli.local.events import rest_proxy_event
+from tuma_cli.loopback import LoopbackHandler, LoopbackServer
 
 log = logging.getLogger(__name__)
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -31,38 +31,23 @@ class Route:
         return cls(method.upper(), resource, function, re.compile(f"^{regex}/?$"))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(LoopbackServer):
     front: ApiFront
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("api %s", format % args)
-
-    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
-            self._reply(413, b'{"message": "Request Too Long"}', {"Content-Type": "application/json"})
+            self.reply(413, b'{"message": "Request Too Long"}', {"Content-Type": "application/json"})
             return
         body = self.rfile.read(length) if length else None
         status, payload, headers = self.server.front.dispatch(
             self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
         )
-        self._reply(status, payload, headers)
+        self.reply(status, payload, headers)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815 - the stdlib's naming
 

@@ -20,10 +20,10 @@ import socket
 import struct
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tuma_cli.loopback import LoopbackHandler, LoopbackServer
 from tuma_cli.sandbox.callbacks import CallbackPoster
 from tuma_cli.sandbox.faults import FaultPlan
 from tuma_cli.sandbox.platform import SmsPlatform
@@ -33,28 +33,17 @@ API_PREFIX = "/api/services/"
 MAX_BODY = 5 * 1024 * 1024
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(LoopbackServer):
     sandbox: SandboxServer
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LoopbackHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # with Nagle and delayed ACKs loopback manages ~23 requests/s
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("sandbox %s", format % args)
 
     # -- plumbing --------------------------------------------------------------------------------
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(status, body, {"Content-Type": content_type})
 
     def _json(self, status: int, payload: Any) -> None:
         self._send(status, json.dumps(payload).encode())
@@ -88,13 +77,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routes ----------------------------------------------------------------------------------
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib dispatches on these names
         self._route("GET")
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802
         self._route("POST")
 
-    def do_DELETE(self) -> None:
+    def do_DELETE(self) -> None:  # noqa: N802
         self._route("DELETE")
 
     def _route(self, method: str) -> None:

@@ -58,17 +58,16 @@ def _queued(stack):
 
 def test_only_a_change_to_completed_yields_a_receipt(stack, monkeypatch):
     stream = load_function(stack, "payment_stream", monkeypatch)
-    _put(
-        stack,
-        payment_id="p1",
-        status="PENDING",
-        amount=1500,
-        phone="0712345678",
-        reference="SFK0000001",
-        name="Wanjiku",
-        account="INV-1",
-        paid_at="2026-11-24T10:15:00+03:00",
-    )
+    first = {
+        "payment_id": "p1",
+        "amount": 1500,
+        "phone": "0712345678",
+        "reference": "SFK0000001",
+        "name": "Wanjiku",
+        "account": "INV-1",
+        "paid_at": "2026-11-24T10:15:00+03:00",
+    }
+    _put(stack, **first, status="PENDING")
     _put(
         stack,
         payment_id="p2",
@@ -77,26 +76,9 @@ def test_only_a_change_to_completed_yields_a_receipt(stack, monkeypatch):
         phone="+254 722 000 000",
         reference="SFK0000002",
     )
+    _put(stack, **first, status="COMPLETED")  # PENDING -> COMPLETED
     _put(
-        stack,
-        payment_id="p1",
-        status="COMPLETED",
-        amount=1500,
-        phone="0712345678",
-        reference="SFK0000001",
-        name="Wanjiku",
-        account="INV-1",
-        paid_at="2026-11-24T10:15:00+03:00",
-    )  # PENDING -> COMPLETED
-    _put(
-        stack,
-        payment_id="p1",
-        status="COMPLETED",
-        amount=1500,
-        phone="0712345678",
-        reference="SFK0000001",
-        name="Wanjiku W.",
-        account="INV-1",
+        stack, **first | {"name": "Wanjiku W."}, status="COMPLETED"
     )  # COMPLETED -> COMPLETED: no second receipt
     _put(stack, payment_id="p3", status="FAILED", amount=10, phone="0712345678", reference="SFK0000003")
     stack.client("dynamodb").delete_item(

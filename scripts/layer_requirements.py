@@ -1,7 +1,9 @@
 """Generate (or check) layers/tuma/requirements.txt from pyproject.toml's runtime dependencies.
 
-The layer carries every runtime dependency except boto3, which the Lambda runtime provides and
-whose pin here is for development and tests. `--check` exits 1 when the file is out of date.
+The layer carries every runtime dependency except those something else puts beside it: boto3,
+which the Lambda runtime provides, and Powertools, which comes from AWS's public Powertools layer
+(template.yaml attaches it before ours). Their pins here are for development and tests.
+`--check` exits 1 when the file is out of date.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_REQUIREMENTS = ROOT / "layers" / "tuma" / "requirements.txt"
-PROVIDED_BY_RUNTIME = {"boto3", "botocore"}
+PROVIDED_ALONGSIDE = {"boto3", "botocore", "aws-lambda-powertools"}
 HEADER = "# Generated from pyproject.toml by scripts/layer_requirements.py: do not edit by hand.\n"
 
 
@@ -28,7 +30,7 @@ def expected() -> str:
     for requirement in project["dependencies"]:
         if "==" not in requirement:
             raise SystemExit(f"runtime dependency not pinned exactly: {requirement}")
-        if _name(requirement) not in PROVIDED_BY_RUNTIME:
+        if _name(requirement) not in PROVIDED_ALONGSIDE:
             lines.append(requirement)
     return HEADER + "\n".join(sorted(lines, key=_name)) + "\n"
 

@@ -138,6 +138,24 @@ def test_every_asynchronous_source_has_a_failure_destination(transformed):
             assert "RedrivePolicy" in resources[queue]["Properties"], name
 
 
+def test_every_function_runs_on_the_powertools_layer_then_tumas(transformed):
+    functions = _resources(transformed, "AWS::Lambda::Function")
+    assert len(functions) == 4
+    for name, function in functions.items():
+        props = function["Properties"]
+        powertools, tuma = props["Layers"]
+        # SAM names the layer version after a hash of its content.
+        assert tuma["Ref"].startswith("TumaLayer"), name
+        assert transformed["Resources"][tuma["Ref"]]["Type"] == "AWS::Lambda::LayerVersion"
+        arn = powertools["Fn::Sub"]
+        runtime = props["Runtime"].replace(".", "")
+        [architecture] = props["Architectures"]
+        assert arn.endswith(
+            f":layer:AWSLambdaPowertoolsPythonV3-{runtime}-{architecture}:${{PowertoolsLayerVersion}}"
+        )
+        assert arn.startswith("arn:${AWS::Partition}:lambda:${AWS::Region}:017000801446:")
+
+
 def test_the_outbox_queue_outlasts_the_sender_and_respects_the_provider(transformed):
     resources = transformed["Resources"]
     timeout = resources["OutboxSenderFunction"]["Properties"]["Timeout"]
@@ -252,22 +270,9 @@ def _sam_env() -> dict[str, str]:
     return {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "eu-west-1", "PATH": path}
 
 
-def test_sam_validate_lint_passes():
+def _run_sam(*args: str) -> None:
     result = subprocess.run(
-        [_sam(), "validate", "--lint"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=_sam_env(),
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_sam_build_produces_an_arm64_layer_with_the_package(tmp_path):
-    result = subprocess.run(
-        [_sam(), "build", "--build-dir", str(tmp_path / "build")],
+        [_sam(), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -276,7 +281,17 @@ def test_sam_build_produces_an_arm64_layer_with_the_package(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_sam_validate_lint_passes():
+    _run_sam("validate", "--lint")
+
+
+def test_sam_build_produces_an_arm64_layer_with_the_package(tmp_path):
+    _run_sam("build", "--build-dir", str(tmp_path / "build"))
     layer = tmp_path / "build" / "TumaLayer" / "python"
     assert (layer / "tuma" / "templates" / "receipt.sw.j2").is_file()
     assert list(layer.glob("pydantic_core/*aarch64*.so")), "the layer must carry arm64 wheels"
-    assert (layer / "aws_lambda_powertools").is_dir()
+    assert (layer / "pydantic-2.14.4.dist-info").is_dir()
+    # Powertools comes from AWS's layer: a second copy here would shadow it.
+    assert not (layer / "aws_lambda_powertools").exists()

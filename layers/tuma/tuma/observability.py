@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
+from tuma.powertools_version import older_than_tested
 from tuma.redaction import scrub_text
 
 
@@ -33,6 +34,9 @@ def build_logger(service: str | None = None) -> Logger:
         logger = Logger(service=service, logger_formatter=RedactingFormatter())
         copy_config_to_registered_loggers(source_logger=logger, include={"tuma"})
         _loggers[service] = logger
+        warning = older_than_tested()
+        if warning:
+            logger.warning(warning)
     return _loggers[service]
 
 

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+from tuma import powertools_version
+from tuma.observability import _loggers, build_logger
+
+from tests.conftest import ROOT
+
+
+def test_the_tested_release_is_the_one_pyproject_pins():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pin = next(r for r in project["dependencies"] if r.startswith("aws-lambda-powertools"))
+    assert pin.split("==")[1] == powertools_version.TESTED
+    assert powertools_version.RUNNING == powertools_version.TESTED
+
+
+@pytest.mark.parametrize(
+    ("running", "warned"),
+    [("3.36.9", True), ("2.43.1", True), ("3.37.0", False), ("3.38.0a1", False), ("4.0.0", False)],
+)
+def test_an_older_powertools_is_named_with_the_parameter_that_fixes_it(running, warned):
+    warning = powertools_version.older_than_tested(running=running)
+    if warned:
+        assert warning is not None
+        assert running in warning and "PowertoolsLayerVersion" in warning
+    else:
+        assert warning is None
+
+
+def test_a_function_on_an_older_layer_says_so_in_its_first_log_line(monkeypatch, capsys):
+    monkeypatch.setattr(powertools_version, "RUNNING", "3.20.0")
+    monkeypatch.delitem(_loggers, "version-check", raising=False)
+    build_logger("version-check")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[0])
+    assert line["level"] == "WARNING"
+    assert "Powertools 3.20.0 is older than 3.37.0" in line["message"]

@@ -334,6 +334,9 @@ def test_body_problems_are_clear_4xx(hooks, monkeypatch):
     assert (
         hooks.post(path, {"TransID": "X", "TransAmount": "ten"}).body["fields"][0]["field"] == "TransAmount"
     )
+    for method in ("GET", "PUT", "DELETE"):
+        wrong_method = hooks.send(hooks.event(path, "{}", method=method))
+        assert (wrong_method.status, wrong_method.headers["Allow"]) == (405, "POST")
     assert len(hooks.queued()) == 1  # only the valid base64 one
 
 

@@ -6,7 +6,7 @@ import base64
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tuma.signing import signature
@@ -26,6 +26,7 @@ RESOURCES = [
 class Answer:
     status: int
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,7 +80,7 @@ class WebhookClient:
             parsed = json.loads(body) if body else None
         except ValueError:
             parsed = body
-        return Answer(response["statusCode"], parsed)
+        return Answer(response["statusCode"], parsed, response.get("headers") or {})
 
     def post(self, path: str, body: Any, headers: dict[str, str] | None = None, **kwargs: Any) -> Answer:
         return self.send(self.event(path, body, headers, **kwargs))

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SHARED_FIXTURES
+from tests.conftest import ROOT, SHARED_FIXTURES, shared_fixture_paths
 
 UPSTREAM = ROOT.parent / "shared" / "fixtures"
 
@@ -23,5 +24,18 @@ def test_vendored_fixtures_are_byte_identical_to_the_shared_ones():
 
 
 def test_vendored_fixtures_are_present():
-    assert len(list((SHARED_FIXTURES / "provider").glob("*.json"))) >= 15
-    assert len(list((SHARED_FIXTURES / "mpesa").glob("*.json"))) >= 13
+    assert len(shared_fixture_paths("provider")) >= 15
+    assert len(shared_fixture_paths("mpesa")) >= 13
+
+
+def test_every_shared_fixture_is_read_by_some_test():
+    # A payload added to ../shared/fixtures must get an asserted outcome, not sit unread.
+    this_file = Path(__file__).resolve()
+    sources = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("*.py") if p.resolve() != this_file)
+    unread = [
+        f"{folder}/{p.name}"
+        for folder in ("mpesa", "provider")
+        for p in shared_fixture_paths(folder)
+        if p.name not in sources
+    ]
+    assert unread == []

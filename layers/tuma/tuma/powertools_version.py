@@ -17,11 +17,7 @@ TESTED = "3.37.0"
 
 def release(version: str) -> tuple[int, ...]:
     """`3.37.0` → (3, 37, 0); a pre-release suffix (`3.38.0a1`) counts as its release."""
-    parts = []
-    for piece in version.split(".")[:3]:
-        digits = re.match(r"\d+", piece)
-        parts.append(int(digits.group()) if digits else 0)
-    return tuple(parts)
+    return tuple(int(number) for number in re.findall(r"\d+", version)[:3])
 
 
 def older_than_tested(running: str | None = None) -> str | None:

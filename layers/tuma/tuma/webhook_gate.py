@@ -46,12 +46,12 @@ class WebhookSecrets(Protocol):
 class Rejection:
     status: int
     error: str
-    headers: tuple[tuple[str, str], ...] = ()
+    allow: str | None = None  # the methods a 405 names
 
     def response(self) -> dict[str, Any]:
         return {
             "statusCode": self.status,
-            "headers": {"Content-Type": "application/json", **dict(self.headers)},
+            "headers": {"Content-Type": "application/json"} | ({"Allow": self.allow} if self.allow else {}),
             "body": json.dumps({"error": self.error}),
             "isBase64Encoded": False,
         }
@@ -100,7 +100,7 @@ class WebhookGate:
         ):
             return Rejection(404, "not found")  # indistinguishable from a path that does not exist
         if str(event.get("httpMethod") or "").upper() != "POST":
-            return Rejection(405, "method not allowed: use POST", (("Allow", "POST"),))
+            return Rejection(405, "method not allowed: use POST", allow="POST")
         return self._check_body(event, secret if signed_route else None)
 
     def _check_body(self, event: Mapping[str, Any], signed_with: WebhookSecret | None) -> Rejection | None:

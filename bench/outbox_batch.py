@@ -33,7 +33,7 @@ def main() -> int:
     from tuma_cli.local.functions import load_handler
     from tuma_cli.local.provision import client, provision
     from tuma_cli.local.sqs_poller import SqsPoller
-    from tuma_cli.sandbox.platform import Settings, SmsPlatform
+    from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
     from tuma_cli.sandbox.server import SandboxServer
 
     logging.disable(logging.CRITICAL)
@@ -41,7 +41,9 @@ def main() -> int:
     moto.start()
     host, port = moto.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    sandbox = SandboxServer(SmsPlatform(Settings(bulk_limit=args.brand_limit, dlr_delay=3600))).start()
+    sandbox = SandboxServer(
+        SmsPlatform(SimulatorSettings(bulk_limit=args.brand_limit, dlr_delay=3600))
+    ).start()
     topology = provision(ROOT, endpoint, overrides={"ProviderBaseUrl": sandbox.url})
     settings = sandbox.platform.settings
     client("secretsmanager", endpoint).put_secret_value(

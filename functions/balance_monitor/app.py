@@ -9,15 +9,15 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from tuma import wiring
-from tuma.config import Settings
-from tuma.eat import now_utc
-from tuma.observability import build_logger
+from tuma.formatting.clock import now_utc
+from tuma.runtime import wiring
+from tuma.runtime.observability import build_logger
+from tuma.runtime.settings import BalanceSettings, load
 
 logger = build_logger()
 tracer = Tracer()
 metrics = Metrics()
-monitor = wiring.balance_monitor(Settings.from_env())
+monitor = wiring.balance_monitor(load(BalanceSettings))
 
 
 @logger.inject_lambda_context

@@ -12,28 +12,28 @@ from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
-from tuma import wiring
-from tuma.adapters.dynamodb_ledger import DynamoDBLedger
-from tuma.alerts import AlertRequest
-from tuma.config import ConfigurationError, Settings
-from tuma.delivery_reports import update_for
-from tuma.ledger import Status
-from tuma.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StkCallback
-from tuma.observability import build_logger
-from tuma.payments import PaymentRequest
+from tuma.errors import ConfigurationError
+from tuma.models.alerts import AlertRequest
+from tuma.models.ledger import ReportOutcome, Status
+from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StkCallback
+from tuma.models.payments import PaymentRequest
 from tuma.provider.answers import DeliveryCallback
-from tuma.webhook_gate import WebhookGate
+from tuma.runtime import wiring
+from tuma.runtime.observability import CountingMetrics, build_logger
+from tuma.runtime.settings import WebhookSettings, load
+from tuma.runtime.webhook_gate import WebhookGate
+from tuma.services.delivery_reports import update_for
 
 logger = build_logger()
 tracer = Tracer()
 metrics = Metrics()
-settings = Settings.from_env()
+counts = CountingMetrics(metrics)
+settings = load(WebhookSettings)
 intake = wiring.intake(settings)
-ledger: DynamoDBLedger = wiring.ledger(settings)
-gate = WebhookGate(wiring.webhook_secrets(settings), max_body=settings.webhook_max_body_bytes)
+ledger = wiring.ledger(settings)
+gate = WebhookGate(wiring.webhook_secrets(settings), max_body=settings.WEBHOOK_MAX_BODY_BYTES)
 app = APIGatewayRestResolver(enable_validation=True)
 JSON = content_types.APPLICATION_JSON
 
@@ -52,18 +52,14 @@ def c2b_validation(token: str, request: Annotated[C2BValidation, Body()]) -> dic
 )
 def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) -> dict[str, Any]:
     outcome = intake.receipt(request.payment())
-    metrics.add_metric(
-        name="ReceiptsQueued" if outcome.queued else "ReceiptsUndeliverable", unit=MetricUnit.Count, value=1
-    )
+    counts.count("ReceiptsQueued" if outcome.queued else "ReceiptsUndeliverable")
     return CONFIRMED
 
 
 @app.post("/payments/stk/<token>", tags=["Daraja"], summary="STK Push result: queue the receipt of a payment")
 def stk_callback(token: str, callback: Annotated[StkCallback, Body()]) -> dict[str, Any]:
     outcome = intake.stk_result(callback.Body.stkCallback)
-    metrics.add_metric(
-        name="ReceiptsQueued" if outcome.queued else "StkNotCompleted", unit=MetricUnit.Count, value=1
-    )
+    counts.count("ReceiptsQueued" if outcome.queued else "StkNotCompleted")
     return CONFIRMED
 
 
@@ -82,14 +78,17 @@ def alert(request: Annotated[AlertRequest, Body()]) -> Response[dict[str, Any]]:
 def delivery_report(token: str, report: Annotated[DeliveryCallback, Body()]) -> dict[str, str]:
     update = update_for(report)
     result = ledger.apply_delivery(update)
-    if result == "unknown":
+    if result is ReportOutcome.UNKNOWN:
         # Answered 200 all the same: the provider would otherwise retry a report we can never match.
         logger.warning("delivery report for unknown message %s", update.provider_message_id)
-    metrics.add_metric(name=f"DeliveryReports{result.title()}", unit=MetricUnit.Count, value=1)
-    if result == "applied" and update.status in (Status.DELIVERED, Status.FAILED):
+    counts.count(result.value)
+    if result is ReportOutcome.APPLIED:
         # The delivery-failure-rate alarm divides these two.
-        metrics.add_metric(name=f"Deliveries{update.status.title()}", unit=MetricUnit.Count, value=1)
-    return {"result": result}
+        if update.status is Status.DELIVERED:
+            counts.count("DeliveriesDelivered")
+        elif update.status is Status.FAILED:
+            counts.count("DeliveriesFailed")
+    return {"result": result.answer}
 
 
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
@@ -127,6 +126,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "body": '{"error": "service misconfigured"}',
         }
     if rejection is not None:
-        metrics.add_metric(name=f"WebhookRejected{rejection.status}", unit=MetricUnit.Count, value=1)
+        counts.count(f"WebhookRejected{rejection.status}")
         return rejection.response()
     return app.resolve(event, context)

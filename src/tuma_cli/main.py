@@ -1,4 +1,4 @@
-"""`tuma`: see `tuma --help` and DESIGN.md's command table."""
+"""`tuma`: see `tuma --help` and the command table of docs/design.md."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from tuma.redaction import scrub_text
+from tuma.security.redaction import scrub_text
 
 
 class _ScrubbingFormatter(logging.Formatter):
@@ -71,11 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return sandbox_cli.run(args)
     if args.command == "local":
-        from tuma_cli.local import runner
-
         if args.local_command == "up":
+            from tuma_cli.local import runner
+
             return runner.up(args.port, dict(p.split("=", 1) for p in args.parameter if "=" in p))
-        return runner.demo(args.port, args.timeout)
+        from tuma_cli.local import demo
+
+        return demo.demo(args.port, args.timeout)
     commands: dict[str, Callable[[], int]] = {
         "send": lambda: operator.send(args.to, args.text, args.route, args.json),
         "balance": lambda: operator.balance(args.json),

@@ -8,13 +8,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from tuma import wiring
-from tuma.config import ConfigurationError, Settings
-from tuma.gsm7 import TextRejected, prepare
-from tuma.numbers import InvalidNumber, RecipientKind, mask, parse_recipient
+from tuma.errors import ConfigurationError
+from tuma.formatting.gsm7 import TextRejected, prepare
+from tuma.formatting.phones import InvalidNumber, mask, parse_recipient
+from tuma.models.outbox import Route
+from tuma.ports import SendResult
 from tuma.provider.answers import ProviderError
-from tuma.provider.client import ProviderClient, SendResult
+from tuma.provider.client import ProviderClient
 from tuma.provider.codes import Disposition
+from tuma.runtime import wiring
+from tuma.runtime.settings import OperatorSettings, load
+from tuma.services.planning import ProviderRoute, route_for
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 _CONFIG_DISPOSITIONS = (Disposition.CONFIG, Disposition.CREDENTIALS)
@@ -37,17 +41,17 @@ def _row(mobile: str, result: SendResult) -> Row:
 
 
 def _client() -> ProviderClient:
-    return wiring.provider_client(Settings.from_env())
+    return wiring.provider_client(load(OperatorSettings))
 
 
 @dataclass(frozen=True)
 class _Target:
     row: int
     number: str
-    hashed: bool
+    route: ProviderRoute
 
 
-def _targets(to: str, rows: list[Row | None]) -> list[_Target]:
+def _targets(to: str, route: Route, rows: list[Row | None]) -> list[_Target]:
     """Numbers that can be sent to; the others get their row (rejected, with why) right away."""
     targets: list[_Target] = []
     for raw in [p for p in to.split(",") if p.strip()]:
@@ -56,42 +60,40 @@ def _targets(to: str, rows: list[Row | None]) -> list[_Target]:
         except InvalidNumber as exc:
             rows.append(Row(mask(raw), "rejected", None, None, f"invalid number: {exc.reason}"))
             continue
-        if recipient.kind is RecipientKind.MASKED:
+        if not recipient.sendable:
             rows.append(Row(recipient.masked, "rejected", None, None, "number is masked: cannot send"))
             continue
-        targets.append(_Target(len(rows), recipient.value, recipient.kind is RecipientKind.HASHED))
+        targets.append(_Target(len(rows), recipient.value, route_for(recipient, route)))
         rows.append(None)
     return targets
 
 
-def _send_targets(targets: list[_Target], message: str, route: str) -> dict[str, SendResult]:
+def _send_targets(targets: list[_Target], message: str) -> dict[str, SendResult]:
     client = _client()
-    plain = [t.number for t in targets if not t.hashed]
-    if route == "otp":
-        results = {n: client.send_otp(n, message) for n in plain}
-    else:
-        results = client.send_sms(plain, message) if plain else {}
+    plain = [t.number for t in targets if t.route is ProviderRoute.SMS]
+    results = client.send_sms(plain, message) if plain else {}
     for target in targets:
-        if target.hashed:
-            results[target.number] = client.send_otp(target.number, message, hashed=True)
+        if target.route is not ProviderRoute.SMS:
+            hashed = target.route is ProviderRoute.HASHED
+            results[target.number] = client.send_otp(target.number, message, hashed=hashed)
     return results
 
 
 def send(to: str, text: str, route: str, as_json: bool, out: TextIO = sys.stdout) -> int:
-    settings = Settings.from_env()
+    settings = load(OperatorSettings)
     rows: list[Row | None] = []
-    targets = _targets(to, rows)
+    targets = _targets(to, Route(route), rows)
     if not rows:
         print("no recipients given", file=sys.stderr)
         return EXIT_FAILED
     config_error = False
     try:
-        message = prepare(text, max_parts=settings.sms_max_parts).text
+        message = prepare(text, max_parts=settings.SMS_MAX_PARTS).text
     except TextRejected as exc:
         for target in targets:
             rows[target.row] = Row(mask(target.number), "rejected", None, None, exc.reason)
     else:
-        results = _send_targets(targets, message, route) if targets else {}
+        results = _send_targets(targets, message) if targets else {}
         for target in targets:
             result = results[target.number]
             config_error |= result.disposition in _CONFIG_DISPOSITIONS

@@ -22,7 +22,7 @@ import boto3
 import httpx
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
-from tuma.signing import signature
+from tuma.security.signing import signature
 
 from tests.conftest import ROOT
 

@@ -16,7 +16,7 @@ from tuma_cli.local.context import LocalContext
 from tuma_cli.local.functions import Handler, load_handler
 from tuma_cli.local.provision import Topology, client, provision
 from tuma_cli.local.sqs_poller import SqsPoller
-from tuma_cli.sandbox.platform import Settings, SmsPlatform
+from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
 from tuma_cli.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.integration
@@ -36,7 +36,7 @@ def moto_endpoint() -> Iterator[str]:
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
-    server = SandboxServer(SmsPlatform(Settings(dlr_delay=0.2))).start()
+    server = SandboxServer(SmsPlatform(SimulatorSettings(dlr_delay=0.2))).start()
     yield server
     server.stop()
 

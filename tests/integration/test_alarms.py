@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tuma.gsm7 import count_parts
+from tuma.formatting.gsm7 import count_parts
 
 from tests.integration.conftest import load_function, outbox_poller
 

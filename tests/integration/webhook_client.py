@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuma.signing import signature
+from tuma.security.signing import signature
 
 from tests.integration.conftest import Function, Stack
 from tuma_cli.local.events import rest_proxy_event

@@ -9,9 +9,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tuma.claims import ClaimState
-from tuma.ledger import DeliveryUpdate, LedgerEntry, Status
-from tuma.provider.client import BulkMessage, SendResult
+from tuma.models.ledger import DeliveryUpdate, LedgerEntry, Status
+from tuma.ports import BulkMessage, ClaimState, SendResult
 from tuma.provider.codes import Disposition
 
 OK = SendResult(Disposition.SUCCESS, "Success", 200, "m-1")

@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from tuma.dispatch import Dispatcher, Inbound
-from tuma.ledger import Status
-from tuma.numbers import hash_msisdn
-from tuma.provider.client import SendResult
+from tuma.formatting.phones import hash_msisdn
+from tuma.models.ledger import Status
+from tuma.ports import SendResult
 from tuma.provider.codes import Disposition
+from tuma.services.dispatcher import Dispatcher, Inbound
 
 from tests.unit.fakes import OK, FakeSender, ListMetrics, MemoryClaims, MemoryLedger
 

@@ -8,12 +8,13 @@ from decimal import Decimal
 
 import pytest
 from pydantic import SecretStr
-from tuma.delivery_reports import outcome_of
-from tuma.ledger import Status
-from tuma.payer import resolve
-from tuma.payment_stream import Attributes, InvalidPayment, completed_payment
-from tuma.signing import signature, verify
-from tuma.webhook_gate import WebhookGate, WebhookSecret
+from tuma.models.ledger import Status
+from tuma.runtime.webhook_gate import WebhookGate
+from tuma.security.secrets import WebhookSecret
+from tuma.security.signing import signature, verify
+from tuma.services.delivery_reports import outcome_of
+from tuma.services.payment_stream import Attributes, InvalidPayment, completed_payment
+from tuma.services.recipients import resolve
 
 from tuma_cli.local.stream_poller import matches
 
@@ -42,7 +43,7 @@ def test_payer_resolution():
     assert resolve("a" * 64, None, None).recipient == "a" * 64
     masked = resolve("2547 ***** 126", "INV-1", Directory({"INV-1": "0722000126"}))
     assert masked.recipient == "254722000126"
-    assert masked.reference is not None and masked.reference.masked == "2547 ***** 126"
+    assert masked.received is not None and masked.received.masked == "2547 ***** 126"
     unresolved = resolve("25470****149", "INV-2", Directory({}))
     assert unresolved.recipient is None
     assert unresolved.reason == "M-Pesa masked the payer's number, and no customer record matches the account"
@@ -142,14 +143,20 @@ def test_completed_payment_rules():
 
 
 def test_attribute_map_from_the_environment():
-    attrs = Attributes.from_env(
-        {"PAYMENTS_ATTRIBUTES": '{"phone": "msisdn"}', "PAYMENTS_COMPLETED_STATUS": "PAID"}
-    )
-    assert (attrs.phone, attrs.completed, attrs.status) == ("msisdn", "PAID", "status")
-    from tuma.config import ConfigurationError
+    from tuma.errors import ConfigurationError
+    from tuma.runtime.settings import StreamSettings, load
 
-    with pytest.raises(ConfigurationError):
-        Attributes.from_env({"PAYMENTS_ATTRIBUTES": '{"colour": "x"}'})
+    base = {"OUTBOX_QUEUE_URL": "q", "LEDGER_TABLE": "t"}
+    settings = load(
+        StreamSettings,
+        base | {"PAYMENTS_ATTRIBUTES": '{"phone": "msisdn"}', "PAYMENTS_COMPLETED_STATUS": "PAID"},
+    )
+    attrs = settings.attributes()
+    assert (attrs.phone, attrs.completed, attrs.status) == ("msisdn", "PAID", "status")
+    with pytest.raises(ConfigurationError, match="PAYMENTS_ATTRIBUTES"):
+        load(StreamSettings, base | {"PAYMENTS_ATTRIBUTES": '{"colour": "x"}'})
+    with pytest.raises(ConfigurationError, match="PAYMENTS_ATTRIBUTES"):
+        load(StreamSettings, base | {"PAYMENTS_ATTRIBUTES": "not json"})
 
 
 def test_lambda_filter_patterns():
@@ -168,9 +175,9 @@ def test_lambda_filter_patterns():
 
 
 def test_api_routes_match_like_api_gateway():
-    from tuma_cli.local.api_front import Route
+    from tuma_cli.local.api_front import ApiRoute
 
-    route = Route.of("POST", "/payments/stk/{token}", "webhooks")
+    route = ApiRoute.of("POST", "/payments/stk/{token}", "webhooks")
     assert route.pattern.match("/payments/stk/abc").groupdict() == {"token": "abc"}
     assert route.pattern.match("/payments/stk/abc/") is not None
     assert route.pattern.match("/payments/stk/") is None

@@ -1,7 +1,16 @@
 from __future__ import annotations
 
 import pytest
-from tuma.gsm7 import BASIC, EXTENSION, TextRejected, count_parts, count_septets, fold, is_gsm7, prepare
+from tuma.formatting.gsm7 import (
+    BASIC,
+    EXTENSION,
+    TextRejected,
+    count_parts,
+    count_septets,
+    fold,
+    is_gsm7,
+    prepare,
+)
 
 
 def test_the_alphabet_has_the_standard_sizes():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from tuma.numbers import InvalidNumber, RecipientKind, hash_msisdn, mask, parse_recipient
+from tuma.formatting.phones import InvalidNumber, RecipientKind, hash_msisdn, mask, parse_recipient
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-from tuma.outbox import OutboxMessage, Route, key_of
+from tuma.models.outbox import OutboxMessage, Route, key_of
 
 
 def test_the_two_documented_shapes_parse():

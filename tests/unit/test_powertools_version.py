@@ -4,8 +4,8 @@ import json
 import tomllib
 
 import pytest
-from tuma import powertools_version
-from tuma.observability import _loggers, build_logger
+from tuma.runtime import powertools_version
+from tuma.runtime.observability import _loggers, build_logger
 
 from tests.conftest import ROOT
 

@@ -157,7 +157,8 @@ def test_send_answer_without_entries_and_odd_entries():
 def test_documented_requests_match_what_the_client_sends():
     """The request samples name the fields the API expects; the client must send exactly those."""
     import httpx
-    from tuma.provider.client import BulkMessage, ProviderClient
+    from tuma.ports import BulkMessage
+    from tuma.provider.client import ProviderClient
     from tuma.provider.credentials import Credentials, StaticCredentials
 
     sent: list[dict] = []

@@ -7,8 +7,9 @@ import logging
 
 import httpx
 import pytest
+from tuma.ports import BulkMessage
 from tuma.provider.answers import ProviderError
-from tuma.provider.client import BulkMessage, ProviderClient, RetryPolicy
+from tuma.provider.client import ProviderClient, RetryPolicy
 from tuma.provider.codes import Disposition
 from tuma.provider.credentials import Credentials
 

@@ -4,7 +4,7 @@ import io
 import json
 import logging
 
-from tuma.redaction import redact, register_secret, scrub_text
+from tuma.security.redaction import redact, register_secret, scrub_text
 
 
 def test_echoed_sendbulk_entry_is_redacted_by_key():
@@ -37,7 +37,7 @@ def test_registered_secrets_never_survive():
 
 
 def test_powertools_logger_lines_are_scrubbed():
-    from tuma.observability import build_logger
+    from tuma.runtime.observability import build_logger
 
     stream = io.StringIO()
     logger = build_logger("redaction-test")
@@ -52,7 +52,7 @@ def test_powertools_logger_lines_are_scrubbed():
 
 
 def test_package_loggers_share_the_scrubbing_formatter():
-    from tuma.observability import RedactingFormatter, build_logger
+    from tuma.runtime.observability import RedactingFormatter, build_logger
 
     build_logger("tuma-test")
     handlers = logging.getLogger("tuma").handlers

@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from tuma.rendering import TemplateError, available_templates, money, render
+from tuma.formatting.rendering import TemplateError, available_templates, money, render
 
 RECEIPT = {
     "reference": "NLJ7RT61SV",

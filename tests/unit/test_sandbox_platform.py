@@ -6,14 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from tuma_cli.sandbox.platform import Settings, SmsPlatform
+from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
 
 AUTH = {"apikey": "sandbox-apikey-0123456789", "partnerID": "12345"}
 
 
 def _platform(**settings):
     now = [1_000_000.0]
-    platform = SmsPlatform(Settings(**settings), clock=lambda: now[0])
+    platform = SmsPlatform(SimulatorSettings(**settings), clock=lambda: now[0])
     return platform, now
 
 

@@ -19,14 +19,14 @@ MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
 @dataclass(frozen=True)
-class Route:
+class ApiRoute:
     method: str
     resource: str  # as in the template: /payments/stk/{token}
     function: str
     pattern: re.Pattern[str]
 
     @classmethod
-    def of(cls, method: str, resource: str, function: str) -> Route:
+    def of(cls, method: str, resource: str, function: str) -> ApiRoute:
         regex = re.sub(r"\\\{(\w+)(?:\\\+)?\\\}", r"(?P<\1>[^/]+)", re.escape(resource.rstrip("/") or "/"))
         return cls(method.upper(), resource, function, re.compile(f"^{regex}/?$"))
 
@@ -54,7 +54,7 @@ class _Handler(LoopbackHandler):
 
 class ApiFront:
     def __init__(
-        self, routes: list[Route], invoke: Callable[[str, dict[str, Any]], Any], port: int = 3000
+        self, routes: list[ApiRoute], invoke: Callable[[str, dict[str, Any]], Any], port: int = 3000
     ) -> None:
         self.routes = routes
         self._invoke = invoke
@@ -113,13 +113,13 @@ def _http_response(response: Any) -> tuple[int, bytes, dict[str, str]]:
     return int(response["statusCode"]), raw, headers
 
 
-def routes_from(functions: dict[str, Any]) -> list[Route]:
+def routes_from(functions: dict[str, Any]) -> list[ApiRoute]:
     """Every `Type: Api` event of every function, as (method, resource) -> function."""
     routes = []
     for name, spec in functions.items():
         for event in spec.events.values():
             if event.get("Type") == "Api":
                 props = event.get("Properties") or {}
-                routes.append(Route.of(str(props.get("Method", "ANY")), str(props["Path"]), name))
+                routes.append(ApiRoute.of(str(props.get("Method", "ANY")), str(props["Path"]), name))
     # Literal paths before parameterised ones, as API Gateway prefers the most specific resource.
     return sorted(routes, key=lambda r: (r.resource.count("{"), -len(r.resource)))

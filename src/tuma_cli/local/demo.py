@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,12 +18,13 @@ from typing import IO, Any
 
 import httpx
 from boto3.dynamodb.types import TypeDeserializer
-from tuma.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 
 from tuma_cli.local.provision import client
-from tuma_cli.local.runner import LocalTopology
+from tuma_cli.local.runner import LocalTopology, project_root, running
 
-FINAL = {"DELIVERED", "FAILED", "REJECTED", "UNDELIVERABLE"}
+# What the demo waits for: every entry has its outcome (a delivery report, or why nothing was sent).
+SETTLED = {"DELIVERED", "FAILED", "REJECTED", "UNDELIVERABLE"}
 TOKEN_PLACEHOLDER = "PATH-TOKEN"  # noqa: S105 - the placeholder events/ ship with
 DEMO_PARAMETERS = {"AlertRecipients": "0722 000 111,0733 000 222"}
 
@@ -135,7 +137,7 @@ def _ledger(topology: LocalTopology) -> list[dict[str, Any]]:
 def _settled(entries: list[dict[str, Any]], keys: list[str]) -> bool:
     for key in keys:
         mine = [e for e in entries if e["idempotency_key"] == key]
-        if not mine or any(e["status"] not in FINAL for e in mine):
+        if not mine or any(e["status"] not in SETTLED for e in mine):
             return False
     return True
 
@@ -198,3 +200,8 @@ def run_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> int:
         file=out,
     )
     return 0 if ok else 1
+
+
+def demo(port: int, timeout: float) -> int:
+    with running(project_root(), port, dlr_delay=0.5, parameters=DEMO_PARAMETERS) as topology:
+        return run_demo(topology, timeout, sys.stdout)

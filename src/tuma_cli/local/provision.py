@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 
 from tuma_cli.local.template import (
-    ACCOUNT,
     REGION,
     Resolver,
     Unresolvable,
@@ -67,12 +66,6 @@ class Topology:
             if info.get("Arn") == arn and "QueueUrl" in info:
                 return str(info["QueueUrl"])
         raise KeyError(arn)
-
-    def table_for_stream(self, stream_arn: str) -> str:
-        for info in self.resources.values():
-            if info.get("StreamArn") == stream_arn:
-                return str(info["Ref"])
-        raise KeyError(stream_arn)
 
 
 def client(service: str, endpoint: str) -> Any:
@@ -235,11 +228,3 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     return str(value)
-
-
-def region() -> str:
-    return REGION
-
-
-def account() -> str:
-    return ACCOUNT

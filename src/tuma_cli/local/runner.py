@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from tuma_cli.local.sqs_poller import SqsPoller
 from tuma_cli.local.stream_poller import StreamPoller
 from tuma_cli.local.template import REGION
 from tuma_cli.local.worker import FunctionProcess
-from tuma_cli.sandbox.platform import Settings, SmsPlatform
+from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
 from tuma_cli.sandbox.server import SandboxServer
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ class LocalTopology:
         self._moto.start()
         host, moto_port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{moto_port}"
-        self.sandbox = SandboxServer(SmsPlatform(Settings(dlr_delay=self._dlr_delay))).start()
+        self.sandbox = SandboxServer(SmsPlatform(SimulatorSettings(dlr_delay=self._dlr_delay))).start()
         self.topology = provision(
             self.root, self.endpoint, overrides=self._parameters | {"ProviderBaseUrl": self.sandbox.url}
         )
@@ -275,10 +274,3 @@ def up(port: int, parameters: dict[str, str] | None = None) -> int:
         print("READY " + json.dumps(topology.ready_info()), flush=True)
         stop.wait()
     return 0
-
-
-def demo(port: int, timeout: float) -> int:
-    from tuma_cli.local.demo import DEMO_PARAMETERS, run_demo
-
-    with running(project_root(), port, dlr_delay=0.5, parameters=DEMO_PARAMETERS) as topology:
-        return run_demo(topology, timeout, sys.stdout)

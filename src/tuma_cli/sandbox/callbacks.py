@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 import httpx
+from tuma.formatting.clock import EAT
 
-from tuma_cli.sandbox.platform import EAT, SentMessage
+from tuma_cli.sandbox.platform import SentMessage
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ import threading
 from decimal import Decimal
 
 from tuma_cli.sandbox.faults import KINDS, FaultPlan
-from tuma_cli.sandbox.platform import Settings, SmsPlatform
+from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
 from tuma_cli.sandbox.server import SandboxServer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     env = os.environ.get
-    defaults = Settings()
+    defaults = SimulatorSettings()
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(env("SANDBOX_PORT", "8800")))
     parser.add_argument("--apikey", default=env("SANDBOX_APIKEY", defaults.apikey))
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build(args: argparse.Namespace) -> SandboxServer:
-    settings = Settings(
+    settings = SimulatorSettings(
         apikey=args.apikey,
         partner_id=str(args.partner_id),
         shortcode=args.shortcode,

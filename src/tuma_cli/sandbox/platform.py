@@ -24,13 +24,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tuma.gsm7 import count_parts, is_gsm7
+from tuma.formatting.clock import EAT
+from tuma.formatting.gsm7 import count_parts, is_gsm7
+from tuma.formatting.phones import HASHED_MSISDN
 
-EAT = timezone(timedelta(hours=3))
 OUTCOMES = {
     "401": "AbsentSubscriber",
     "402": "DeliveryImpossible",
@@ -41,7 +42,6 @@ OUTCOMES = {
 INVALID_ENDING = "409"
 NETWORK_NOT_ALLOWED_ENDING = "410"
 _VALID_MSISDN = re.compile(r"^254[17]\d{8}$")
-_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
 # Approximate prefix → network (1 Safaricom, 2 Airtel, 3 Telkom), enough for `networkid`.
 _AIRTEL = ("25473", "25475", "25478", "25410")
 _TELKOM = ("25477",)
@@ -86,7 +86,7 @@ class SentMessage:
 
 
 @dataclass
-class Settings:
+class SimulatorSettings:
     apikey: str = "sandbox-apikey-0123456789"
     partner_id: str = "12345"
     shortcode: str = "TUMA"
@@ -126,8 +126,10 @@ class Answer:
 
 
 class SmsPlatform:
-    def __init__(self, settings: Settings | None = None, clock: Callable[[], float] = time.time) -> None:
-        self.settings = settings or Settings()
+    def __init__(
+        self, settings: SimulatorSettings | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.settings = settings or SimulatorSettings()
         self._clock = clock
         self._lock = threading.RLock()
         self._ids = itertools.count(8290842)
@@ -229,7 +231,7 @@ class SmsPlatform:
     def _accept(self, target: _Target, text: _Text) -> tuple[dict[str, Any], SentMessage | None]:
         raw = str(target.mobile).strip()
         is_hashed = text.route == "hashed"
-        if (is_hashed and not _HASH.match(raw)) or (
+        if (is_hashed and not HASHED_MSISDN.match(raw)) or (
             not is_hashed and (not _VALID_MSISDN.match(raw) or raw.endswith(INVALID_ENDING))
         ):
             return self._failed(1003, "Invalid mobile number", target), None

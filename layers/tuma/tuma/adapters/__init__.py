@@ -1,1 +1,1 @@
-"""Adapters at the edge: AWS services behind the small interfaces the domain code uses."""
+"""Adapters at the edge: AWS services behind the interfaces of `tuma.ports`."""

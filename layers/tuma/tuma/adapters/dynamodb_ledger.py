@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from tuma.ledger import DeliveryUpdate, LedgerEntry, Status
+from tuma.adapters.dynamodb import is_conditional_failure
+from tuma.batching import chunked
+from tuma.models.ledger import DeliveryUpdate, LedgerEntry, ReportOutcome, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -50,8 +52,8 @@ class DynamoDBLedger:
 
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         requests = [{"PutRequest": {"Item": self._item(e)}} for e in entries]
-        for start in range(0, len(requests), _BATCH):
-            pending: list[Any] = requests[start : start + _BATCH]
+        for chunk in chunked(requests, _BATCH):
+            pending: list[Any] = list(chunk)
             for attempt in range(8):
                 answer = self._client.batch_write_item(RequestItems={self._table: pending})
                 pending = answer.get("UnprocessedItems", {}).get(self._table, [])
@@ -75,7 +77,7 @@ class DynamoDBLedger:
                     },
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not is_conditional_failure(exc):
                     raise
 
     def get(self, idempotency_key: str) -> list[LedgerEntry]:
@@ -87,7 +89,7 @@ class DynamoDBLedger:
         )
         return [_entry(item) for item in answer.get("Items", [])]
 
-    def apply_delivery(self, update: DeliveryUpdate) -> str:
+    def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
         found = self._client.query(
             TableName=self._table,
             IndexName=MESSAGE_ID_INDEX,
@@ -95,8 +97,8 @@ class DynamoDBLedger:
             ExpressionAttributeValues={":m": {"S": update.provider_message_id}},
         ).get("Items", [])
         if not found:
-            return "unknown"
-        outcome = "stale"
+            return ReportOutcome.UNKNOWN
+        outcome = ReportOutcome.STALE
         for item in found:
             values: dict[str, Any] = {
                 ":status": {"S": update.status.value},
@@ -120,9 +122,9 @@ class DynamoDBLedger:
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues=values,
                 )
-                outcome = "applied"
+                outcome = ReportOutcome.APPLIED
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                if not is_conditional_failure(exc):
                     raise
         return outcome
 

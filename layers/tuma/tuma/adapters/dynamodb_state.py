@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from tuma.adapters.dynamodb import is_conditional_failure
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -25,7 +27,7 @@ class DynamoDBLowState:
                 ExpressionAttributeValues={":low": {"BOOL": low}, ":at": {"S": at}},
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if is_conditional_failure(exc):
                 return False
             raise
         return True

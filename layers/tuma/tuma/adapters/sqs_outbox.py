@@ -1,24 +1,16 @@
-"""The outbox queue: where every source puts the messages the sender will send."""
+"""The outbox queue (`tuma.ports.OutboxQueue`) on SQS: where every source puts what the sender sends."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from tuma.outbox import OutboxMessage
+from tuma.batching import chunked
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-
-class OutboxQueue(Protocol):
-    def put(self, message: OutboxMessage) -> None:
-        """Durably queued when this returns; raises otherwise."""
-        ...
-
-    def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
-        """Queue several; answers the positions that could not be queued."""
-        ...
+    from tuma.models.outbox import OutboxMessage
 
 
 class SqsOutboxQueue:
@@ -31,11 +23,9 @@ class SqsOutboxQueue:
 
     def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
         failed: set[int] = set()
-        for start in range(0, len(messages), 10):
-            entries = [
-                {"Id": str(start + i), "MessageBody": m.to_json()}
-                for i, m in enumerate(messages[start : start + 10])
-            ]
+        numbered = list(enumerate(messages))
+        for chunk in chunked(numbered, 10):
+            entries = [{"Id": str(i), "MessageBody": m.to_json()} for i, m in chunk]
             answer = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)  # type: ignore[arg-type]
             failed.update(int(f["Id"]) for f in answer.get("Failed", []))
         return failed

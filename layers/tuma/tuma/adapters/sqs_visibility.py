@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tuma.batching import chunked
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
@@ -48,14 +50,14 @@ class SqsVisibility:
         for arn, group in by_queue.items():
             try:
                 url = self._url(arn)
-                for start in range(0, len(group), 10):
+                for chunk in chunked(group, 10):
                     entries = [
                         {
                             "Id": str(i),
                             "ReceiptHandle": p.receipt_handle,
                             "VisibilityTimeout": max(0, min(MAX_VISIBILITY, p.seconds)),
                         }
-                        for i, p in enumerate(group[start : start + 10])
+                        for i, p in enumerate(chunk)
                     ]
                     answer = self._client.change_message_visibility_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
                     if answer.get("Failed"):

@@ -10,34 +10,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tuma.eat import parse_time
+from tuma.formatting.clock import parse_time
+from tuma.formatting.money import parse_amount
+from tuma.models.validation import AsText, as_text
 from tuma.provider.codes import Disposition, classify, describe
-from tuma.redaction import scrub_text
-
-
-def _as_text(value: Any) -> Any:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int | float | Decimal):
-        return str(value)
-    return value
-
-
-Text = Annotated[str, BeforeValidator(_as_text)]
+from tuma.security.redaction import scrub_text
 
 _CODE = AliasChoices("response-code", "respose-code", "responseCode", "response_code", "ResponseCode")
 _DESCRIPTION = AliasChoices(
@@ -71,12 +52,12 @@ class RecipientAnswer(_Lenient):
 
     code: int = Field(validation_alias=_CODE)
     description: str = Field(default="", validation_alias=_DESCRIPTION)
-    mobile: Text | None = None
-    message_id: Text | None = Field(
+    mobile: AsText | None = None
+    message_id: AsText | None = Field(
         default=None, validation_alias=AliasChoices("messageid", "messageId", "message-id")
     )
-    network_id: Text | None = Field(default=None, validation_alias=AliasChoices("networkid", "networkId"))
-    client_sms_id: Text | None = Field(
+    network_id: AsText | None = Field(default=None, validation_alias=AliasChoices("networkid", "networkId"))
+    client_sms_id: AsText | None = Field(
         default=None, validation_alias=AliasChoices("clientsmsid", "clientSmsId")
     )
 
@@ -84,7 +65,7 @@ class RecipientAnswer(_Lenient):
     @classmethod
     def _description(cls, value: Any) -> Any:
         # Brands echo request fields into descriptions too: scrub before anything keeps the text.
-        return "" if value is None else scrub_text(str(_as_text(value)))
+        return "" if value is None else scrub_text(str(as_text(value)))
 
     @property
     def disposition(self) -> Disposition:
@@ -95,7 +76,7 @@ class DeliveryReport(_Lenient):
     """`getdlr`: the network's verdict on one message. Times are EAT without a zone."""
 
     code: int = Field(validation_alias=_CODE)
-    message_id: Text | None = Field(
+    message_id: AsText | None = Field(
         default=None, validation_alias=AliasChoices("message-id", "messageid", "messageId")
     )
     status_code: int | None = Field(
@@ -104,10 +85,10 @@ class DeliveryReport(_Lenient):
     status: str = Field(
         default="", validation_alias=AliasChoices("delivery-description", "deliveryDescription")
     )
-    turnaround: Text | None = Field(
+    turnaround: AsText | None = Field(
         default=None, validation_alias=AliasChoices("delivery-tat", "deliveryTat")
     )
-    network_id: Text | None = Field(
+    network_id: AsText | None = Field(
         default=None, validation_alias=AliasChoices("delivery-networkid", "networkid")
     )
     delivered_at: datetime | None = Field(
@@ -123,27 +104,27 @@ class DeliveryReport(_Lenient):
 class Balance(_Lenient):
     code: int = Field(validation_alias=_CODE)
     credit: Decimal
-    partner_id: Text | None = Field(
+    partner_id: AsText | None = Field(
         default=None, validation_alias=AliasChoices("partner-id", "partnerID", "partnerId")
     )
 
     @field_validator("credit", mode="before")
     @classmethod
     def _credit(cls, value: Any) -> Any:
-        return str(value).replace(",", "").strip() if value is not None else value
+        return parse_amount(value, signed=True)
 
 
 class DeliveryCallback(_Lenient):
     """The provider's delivery-report callback. Unsigned: treat every field as untrusted."""
 
     description: str = Field(min_length=1, max_length=64)
-    message_id: Text = Field(
+    message_id: AsText = Field(
         validation_alias=AliasChoices("messageid", "messageId", "message-id"),
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9_\-]+$",
     )
-    time_taken: Text | None = Field(
+    time_taken: AsText | None = Field(
         default=None, validation_alias=AliasChoices("timeTaken", "time_taken"), max_length=32
     )
     timestamp: datetime | None = None

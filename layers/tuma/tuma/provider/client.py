@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from tuma.numbers import mask
+from tuma.batching import chunked
+from tuma.ports import BulkMessage, CredentialSource, SendResult
 from tuma.provider.answers import (
     Balance,
     DeliveryReport,
@@ -26,7 +27,7 @@ from tuma.provider.answers import (
     read_send_answer,
 )
 from tuma.provider.codes import Disposition
-from tuma.provider.credentials import Credentials, CredentialSource
+from tuma.provider.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -46,34 +47,14 @@ class RetryPolicy:
         return ceiling * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
 
 
-@dataclass(frozen=True)
-class BulkMessage:
-    client_sms_id: str
-    mobile: str
-    message: str
+def result_of(answer: RecipientAnswer) -> SendResult:
+    return SendResult(
+        answer.disposition, answer.description[:200], answer.code, answer.message_id, answer.network_id
+    )
 
 
-@dataclass(frozen=True)
-class SendResult:
-    disposition: Disposition
-    description: str
-    code: int | None = None
-    message_id: str | None = None
-    network_id: str | None = None
-
-    @property
-    def accepted(self) -> bool:
-        return self.disposition is Disposition.SUCCESS
-
-    @classmethod
-    def from_answer(cls, answer: RecipientAnswer) -> SendResult:
-        return cls(
-            answer.disposition, answer.description[:200], answer.code, answer.message_id, answer.network_id
-        )
-
-    @classmethod
-    def from_error(cls, error: ProviderError) -> SendResult:
-        return cls(error.disposition, error.description, error.code)
+def failure_of(error: ProviderError) -> SendResult:
+    return SendResult(error.disposition, error.description, error.code)
 
 
 NO_ENTRY = SendResult(Disposition.RETRY, "the provider's answer had no entry for this message")
@@ -86,11 +67,6 @@ def build_http_client(connect_timeout: float, read_timeout: float) -> httpx.Clie
         headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
         limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
     )
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class ProviderClient:
@@ -123,7 +99,7 @@ class ProviderClient:
     ) -> dict[str, SendResult]:
         """One text to many numbers (comma list); results by number as given (already normalised)."""
         results: dict[str, SendResult] = {}
-        for chunk in _chunks(list(mobiles), self.comma_limit):
+        for chunk in chunked(list(mobiles), self.comma_limit):
             results.update(self._sms_chunk(list(chunk), message, time_to_send))
         return results
 
@@ -147,11 +123,11 @@ class ProviderClient:
                 return self._sms_chunk(mobiles[:half], message, time_to_send) | self._sms_chunk(
                     mobiles[half:], message, time_to_send
                 )
-            return dict.fromkeys(mobiles, SendResult.from_error(error))
+            return dict.fromkeys(mobiles, failure_of(error))
         by_mobile = {_digits(a.mobile): a for a in answers if a.mobile}
         if len(mobiles) == 1 and len(answers) == 1:
             by_mobile = {mobiles[0]: answers[0]}
-        return {m: SendResult.from_answer(by_mobile[m]) if m in by_mobile else NO_ENTRY for m in mobiles}
+        return {m: result_of(by_mobile[m]) if m in by_mobile else NO_ENTRY for m in mobiles}
 
     def send_otp(self, mobile: str, message: str, *, hashed: bool = False) -> SendResult:
         """The transactional route; with `hashed` the number is Safaricom's SHA-256 of the 254 form."""
@@ -165,8 +141,8 @@ class ProviderClient:
         try:
             answers = read_send_answer(self._post("sendotp", body))
         except ProviderError as error:
-            return SendResult.from_error(error)
-        return SendResult.from_answer(answers[0]) if answers else NO_ENTRY
+            return failure_of(error)
+        return result_of(answers[0]) if answers else NO_ENTRY
 
     def send_bulk(self, messages: Sequence[BulkMessage]) -> dict[str, SendResult]:
         """Distinct texts in as few calls as the brand's list limit allows; results by clientsmsid."""
@@ -204,15 +180,13 @@ class ProviderClient:
                 self.bulk_limit = max(1, half)
                 log.warning("provider refused %d messages in one sendbulk; splitting", len(chunk))
                 return self._bulk_chunk(chunk[:half]) | self._bulk_chunk(chunk[half:])
-            return {m.client_sms_id: SendResult.from_error(error) for m in chunk}
+            return {m.client_sms_id: failure_of(error) for m in chunk}
         by_id = {a.client_sms_id: a for a in answers if a.client_sms_id}
         if not by_id and len(answers) == len(chunk):
             # Brands that drop clientsmsid answer in request order.
             by_id = {m.client_sms_id: a for m, a in zip(chunk, answers, strict=True)}
         results = {
-            m.client_sms_id: SendResult.from_answer(by_id[m.client_sms_id])
-            if m.client_sms_id in by_id
-            else NO_ENTRY
+            m.client_sms_id: result_of(by_id[m.client_sms_id]) if m.client_sms_id in by_id else NO_ENTRY
             for m in chunk
         }
         # sendbulk authenticates each entry, so a rotated key shows up as 1006 per entry.
@@ -283,8 +257,3 @@ class ProviderClient:
 
 def _digits(value: str) -> str:
     return "".join(c for c in value if c.isdigit())
-
-
-def describe_result(mobile: str, result: SendResult) -> str:
-    """A log-safe one-liner for a recipient's result."""
-    return f"{mask(mobile)}: {result.disposition} {result.code or ''} {result.description}".strip()

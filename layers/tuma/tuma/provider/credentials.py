@@ -1,4 +1,6 @@
-"""Provider credentials: from Secrets Manager through Powertools Parameters (cached), or the environment.
+"""Provider credentials: the model, and the environment source used by operator commands.
+
+Deployed functions read them from Secrets Manager (`tuma.adapters.secrets.SecretsManagerCredentials`).
 
 The apikey can be regenerated in the provider's portal at any moment, which invalidates the old one
 at once. The client asks for a refresh on code 1006, so a rotation costs one extra call, not a message.
@@ -8,26 +10,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import Any
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from tuma.config import ConfigurationError
-from tuma.redaction import register_secret
-
-if TYPE_CHECKING:
-    from tuma.adapters.json_secret import JsonSecret
-
-
-def _text(value: Any) -> Any:
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+from tuma.errors import ConfigurationError
+from tuma.models.validation import AsText
+from tuma.security.redaction import register_secret
 
 
 class Credentials(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
     apikey: SecretStr = Field(min_length=1)
-    partner_id: Annotated[str, BeforeValidator(_text)] = Field(
+    partner_id: AsText = Field(
         min_length=1, validation_alias=AliasChoices("partnerID", "partner_id", "partnerId")
     )
     shortcode: str = Field(min_length=1)
@@ -44,27 +40,6 @@ class Credentials(BaseModel):
             fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
             raise ConfigurationError(f"{where} lacks valid provider credentials ({fields})") from None
         return creds
-
-
-class CredentialSource(Protocol):
-    def get(self) -> Credentials: ...
-
-    def refresh(self) -> Credentials:
-        """Bypass any cache: called once when the provider says the credentials are invalid."""
-        ...
-
-
-class SecretsManagerCredentials:
-    """`{"apikey", "partnerID", "shortcode"}` kept in Secrets Manager, cached for `max_age` seconds."""
-
-    def __init__(self, secret: JsonSecret) -> None:
-        self._secret = secret
-
-    def get(self) -> Credentials:
-        return Credentials.parse(self._secret.read(), f"secret {self._secret.secret_id!r}")
-
-    def refresh(self) -> Credentials:
-        return Credentials.parse(self._secret.read(force=True), f"secret {self._secret.secret_id!r}")
 
 
 class StaticCredentials:

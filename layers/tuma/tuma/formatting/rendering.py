@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -17,7 +16,8 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, Template
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from tuma.eat import format_eat, parse_time
+from tuma.formatting.clock import format_eat, parse_time
+from tuma.formatting.money import format_money, parse_amount
 
 TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -35,16 +35,10 @@ class TemplateError(ValueError):
 
 def money(value: object, currency: object = "KES") -> str:
     """`KES 1,500.00`: amounts arrive as strings, integers, floats or Decimals."""
-    if isinstance(value, bool):
-        raise TemplateError("amount is not a number")
     try:
-        amount = Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation:
-        raise TemplateError(f"amount is not a number: {str(value)[:20]!r}") from None
-    if not amount.is_finite():
-        raise TemplateError("amount is not a finite number")
-    code = str(currency or "KES").strip().upper()[:3] or "KES"
-    return f"{code} {amount.quantize(Decimal('0.01')):,.2f}"
+        return format_money(parse_amount(value), currency)
+    except ValueError as exc:
+        raise TemplateError(str(exc)) from None
 
 
 def when(value: object) -> str:

@@ -2,65 +2,32 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from tuma.eat import parse_time
-from tuma.outbox import OutboxMessage
+from tuma.formatting.clock import parse_time
+from tuma.formatting.money import parse_amount
+from tuma.models.outbox import OutboxMessage
+from tuma.models.validation import AsText, Reference
 
-_SPACES = re.compile(r"\s+")
-
-
-def amount_of(value: Any) -> Decimal:
-    """Amounts arrive as strings ("10", "5.00", "1,500"), integers, floats or Decimals."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError("amount is required and must be a number")
-    try:
-        amount = Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation:
-        raise ValueError("amount is not a number") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError("amount must be a non-negative number")
-    return amount
-
-
-def person_name(*parts: Any) -> str | None:
-    """Join Daraja's name parts; SHOUTED names (as M-Pesa often sends them) become Title Case."""
-    name = _SPACES.sub(" ", " ".join(str(p) for p in parts if p not in (None, ""))).strip()
-    if not name:
-        return None
-    return name.title() if name.isupper() else name
-
-
-def _text(value: Any) -> Any:
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-Text = Annotated[str, BeforeValidator(_text)]
+Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
+Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
 
 
 class Payment(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    reference: Text = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
-    amount: Annotated[Decimal, BeforeValidator(amount_of)]
-    currency: str = Field(default="KES", pattern=r"^[A-Za-z]{3}$")
-    phone: Text | None = Field(default=None, max_length=100)
+    reference: Reference
+    amount: Amount
+    currency: Currency = "KES"
+    phone: AsText | None = Field(default=None, max_length=100)
     name: str | None = Field(default=None, max_length=100)
-    account: Text | None = Field(default=None, max_length=100)
+    account: AsText | None = Field(default=None, max_length=100)
     paid_at: datetime | None = None
     source: str = Field(default="api", max_length=32)
-
-    @field_validator("reference", mode="after")
-    @classmethod
-    def _reference(cls, value: str) -> str:
-        return value.strip()
 
     @field_validator("paid_at", mode="before")
     @classmethod
@@ -95,12 +62,12 @@ class PaymentRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    reference: Text = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
-    amount: Annotated[Decimal, BeforeValidator(amount_of)]
-    phone: Text = Field(min_length=1, max_length=100)
-    currency: str = Field(default="KES", pattern=r"^[A-Za-z]{3}$")
+    reference: Reference
+    amount: Amount
+    phone: AsText = Field(min_length=1, max_length=100)
+    currency: Currency = "KES"
     name: str | None = Field(default=None, max_length=100)
-    account: Text | None = Field(default=None, max_length=100)
+    account: AsText | None = Field(default=None, max_length=100)
     paid_at: str | None = Field(default=None, max_length=40)
 
     def payment(self) -> Payment:

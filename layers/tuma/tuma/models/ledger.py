@@ -5,13 +5,11 @@ Numbers are stored masked; `recipient_ref` (a digest) keys the entry without rev
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 
-from tuma.eat import now_utc
+from tuma.formatting.clock import now_utc
 
 
 class Status(StrEnum):
@@ -21,9 +19,6 @@ class Status(StrEnum):
     FAILED = "FAILED"  # a send attempt failed (it may be retried) or the network reported failure
     REJECTED = "REJECTED"  # can never be sent: bad number, text or template
     UNDELIVERABLE = "UNDELIVERABLE"  # no usable number (masked at the source and not resolved)
-
-
-FINAL = frozenset({Status.DELIVERED, Status.REJECTED, Status.UNDELIVERABLE})
 
 
 @dataclass(frozen=True)
@@ -43,9 +38,6 @@ class LedgerEntry:
     delivery_status: str | None = None
     updated_at: datetime = field(default_factory=now_utc)
 
-    def evolve(self, **changes: object) -> LedgerEntry:
-        return replace(self, updated_at=now_utc(), **changes)  # type: ignore[arg-type]
-
 
 @dataclass(frozen=True)
 class DeliveryUpdate:
@@ -58,18 +50,14 @@ class DeliveryUpdate:
     reported_at: datetime | None = None
 
 
-class Ledger(Protocol):
-    def write(self, entries: Sequence[LedgerEntry]) -> None:
-        """Record entries as they are now (creating or replacing them)."""
-        ...
+class ReportOutcome(StrEnum):
+    """What a delivery report did to the ledger; the value names its metric."""
 
-    def record_unsendable(self, entries: Sequence[LedgerEntry]) -> None:
-        """Record REJECTED / UNDELIVERABLE entries, never over an entry that got further (a duplicate of a
-        message that was sent must not turn its SENT entry into REJECTED)."""
-        ...
+    APPLIED = "DeliveryReportsApplied"
+    STALE = "DeliveryReportsStale"  # not newer than what the ledger already knew
+    UNKNOWN = "DeliveryReportsUnknown"  # no message carries that id
 
-    def get(self, idempotency_key: str) -> list[LedgerEntry]: ...
-
-    def apply_delivery(self, update: DeliveryUpdate) -> str:
-        """Apply a delivery report; answers "applied", "stale" (not newer) or "unknown" (no such message)."""
-        ...
+    @property
+    def answer(self) -> str:
+        """The word the delivery-report endpoint answers with."""
+        return self.name.lower()

@@ -7,12 +7,13 @@ codes as numbers or as strings such as "SFC_IC0003". Times are EAT `YYYYMMDDHHmm
 
 from __future__ import annotations
 
-from decimal import Decimal
+import re
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from tuma.payments import Payment, Text, amount_of, person_name
+from tuma.models.payments import Amount, Payment
+from tuma.models.validation import AsText, OptionalText, Reference
 
 ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
 CONFIRMED = {"ResultCode": 0, "ResultDesc": "Accepted"}
@@ -30,7 +31,15 @@ class _Daraja(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
 
 
-OptionalText = Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else str(v))]
+_SPACES = re.compile(r"\s+")
+
+
+def person_name(*parts: Any) -> str | None:
+    """Join Daraja's name parts; SHOUTED names (as M-Pesa often sends them) become Title Case."""
+    name = _SPACES.sub(" ", " ".join(str(p) for p in parts if p not in (None, ""))).strip()
+    if not name:
+        return None
+    return name.title() if name.isupper() else name
 
 
 class C2BValidation(_Daraja):
@@ -45,8 +54,8 @@ class C2BValidation(_Daraja):
 
 
 class C2BConfirmation(_Daraja):
-    TransID: Text = Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
-    TransAmount: Annotated[Decimal, BeforeValidator(amount_of)]
+    TransID: Reference
+    TransAmount: Amount
     TransactionType: OptionalText = None
     TransTime: OptionalText = None
     BusinessShortCode: OptionalText = None
@@ -80,7 +89,7 @@ class StkMetadata(_Daraja):
 
 class StkResult(_Daraja):
     MerchantRequestID: OptionalText = None
-    CheckoutRequestID: Text = Field(min_length=1, max_length=100)
+    CheckoutRequestID: AsText = Field(min_length=1, max_length=100)
     ResultCode: Annotated[str, BeforeValidator(lambda v: str(v).strip() if v is not None else v)]
     ResultDesc: OptionalText = Field(default=None, max_length=300)
     CallbackMetadata: StkMetadata | None = None

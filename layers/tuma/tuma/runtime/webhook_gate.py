@@ -14,32 +14,18 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
-from tuma.redaction import register_secret
-from tuma.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+if TYPE_CHECKING:
+    from tuma.ports import WebhookSecrets
+    from tuma.security.secrets import WebhookSecret
 
 TOKEN_PATH = re.compile(
     r"^/(?:payments/c2b/(?:validation|confirmation)|payments/stk|delivery-reports)/(?P<token>[^/]*)/?$"
 )
 SIGNED_PATHS = frozenset({"/payments", "/alerts"})
-
-
-class WebhookSecret(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    path_token: SecretStr = Field(min_length=16)
-    hmac_key: SecretStr = Field(min_length=16)
-
-    def model_post_init(self, __context: Any) -> None:
-        register_secret(self.path_token.get_secret_value())
-        register_secret(self.hmac_key.get_secret_value())
-
-
-class WebhookSecrets(Protocol):
-    def current(self) -> WebhookSecret: ...
 
 
 @dataclass(frozen=True)

@@ -11,24 +11,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
 
-from tuma.adapters.sqs_outbox import OutboxQueue
-from tuma.outbox import OutboxMessage
-from tuma.provider.answers import Balance
+from tuma.models.outbox import OutboxMessage
+from tuma.ports import BalanceReader, LowState, OutboxQueue
 
 log = logging.getLogger(__name__)
 STATE = "provider-credit"
-
-
-class BalanceReader(Protocol):
-    def get_balance(self) -> Balance: ...
-
-
-class LowState(Protocol):
-    def flip(self, name: str, low: bool, at: str) -> bool:
-        """Set the state to `low` unless it already is; True when this call changed it."""
-        ...
 
 
 @dataclass(frozen=True)

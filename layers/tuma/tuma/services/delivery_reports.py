@@ -6,7 +6,7 @@ Statuses only move forward. A duplicate report changes nothing, and a late `Abse
 
 from __future__ import annotations
 
-from tuma.ledger import DeliveryUpdate, Status
+from tuma.models.ledger import DeliveryUpdate, Status
 from tuma.provider.answers import DeliveryCallback
 
 # description (normalised) -> (ledger status, rank); a higher rank replaces a lower one.

@@ -13,7 +13,8 @@ from enum import StrEnum
 
 import phonenumbers
 
-_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+# Safaricom's hashed MSISDN: SHA-256 hex of the 254… form.
+HASHED_MSISDN = re.compile(r"^[0-9a-fA-F]{64}$")
 _SEPARATORS = re.compile(r"[\s\-.()/]")
 _MASK_CHARS = re.compile(r"[*xX#•]")
 _KENYA = 254
@@ -60,7 +61,7 @@ def parse_recipient(raw: str | int) -> Recipient:
     text = str(raw).strip()
     if not text:
         raise InvalidNumber("empty number")
-    if _HASH.match(text):
+    if HASHED_MSISDN.match(text):
         return Recipient(RecipientKind.HASHED, text.lower())
     compact = _SEPARATORS.sub("", text)
     if _MASK_CHARS.search(compact) and re.fullmatch(r"\+?[0-9*xX#•]+", compact):
@@ -92,7 +93,7 @@ def hash_msisdn(msisdn: str) -> str:
 
 def mask(value: str) -> str:
     """Mask a number (or digest) for logs: `2547*****678`; digests keep a short prefix."""
-    if _HASH.match(value):
+    if HASHED_MSISDN.match(value):
         return f"sha256:{value[:8].lower()}…"
     if _MASK_CHARS.search(value):
         return value  # masked at the source already

@@ -1,4 +1,4 @@
-"""The outbox message: the one public way for any service to ask Tuma to send (DESIGN.md)."""
+"""The outbox message: the one public way for any service to ask Tuma to send (docs/design.md)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from tuma.rendering import LANGUAGE, TEMPLATE_NAME
+from tuma.formatting.rendering import LANGUAGE, TEMPLATE_NAME
+from tuma.models.validation import NO_CONTROL_CHARS
 
 MAX_RECIPIENTS = 1000
 
 IdempotencyKey = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_CONTROL_CHARS),
 ]
 
 

@@ -1,4 +1,4 @@
-"""From an outbox message to deliveries: render, fold to GSM7, resolve each recipient.
+"""Planning: from an outbox message to deliveries (render, fold to GSM7, resolve each recipient).
 
 Anything that can never be sent (no recipients, a bad template, an over-long text, an invalid or
 masked number) is settled here, with its reason, before any money is spent.
@@ -10,18 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from tuma.gsm7 import SmsText, TextRejected, prepare
-from tuma.ledger import LedgerEntry, Status
-from tuma.numbers import InvalidNumber, Recipient, RecipientKind, mask, parse_recipient
-from tuma.outbox import OutboxMessage, Route
-from tuma.rendering import TemplateError, render
+from tuma.formatting.gsm7 import SmsText, TextRejected, prepare
+from tuma.formatting.phones import InvalidNumber, Recipient, RecipientKind, mask, parse_recipient
+from tuma.formatting.rendering import TemplateError, render
+from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.outbox import OutboxMessage, Route
 
 # Templates addressed to operators: with no `to`, they go to ALERT_RECIPIENTS.
 ALERT_TEMPLATES = frozenset({"alert", "alarm", "alarm_ok", "low_credit"})
 NO_RECIPIENT_REF = "-"
 
 
-class SendRoute(StrEnum):
+class ProviderRoute(StrEnum):
+    """Which of the provider's send endpoints carries a delivery (stored as the ledger's `route`)."""
+
     SMS = "sms"  # sendbulk / sendsms
     OTP = "otp"  # sendotp, the transactional route
     HASHED = "hashed"  # sendotp with a hashed Safaricom MSISDN
@@ -33,7 +35,7 @@ class Delivery:
     idempotency_key: str
     recipient: Recipient
     text: SmsText
-    route: SendRoute
+    route: ProviderRoute
     template: str | None
     source: str | None
 
@@ -57,10 +59,10 @@ class Plan:
     settled: list[LedgerEntry] = field(default_factory=list)
 
 
-def _route(recipient: Recipient, requested: Route) -> SendRoute:
+def route_for(recipient: Recipient, requested: Route) -> ProviderRoute:
     if recipient.kind is RecipientKind.HASHED:
-        return SendRoute.HASHED
-    return SendRoute.OTP if requested is Route.OTP else SendRoute.SMS
+        return ProviderRoute.HASHED
+    return ProviderRoute.OTP if requested is Route.OTP else ProviderRoute.SMS
 
 
 def plan_message(
@@ -126,7 +128,7 @@ def plan_message(
                 idempotency_key=message.idempotency_key,
                 recipient=recipient,
                 text=text,
-                route=_route(recipient, message.route),
+                route=route_for(recipient, message.route),
                 template=message.template,
                 source=message.source,
             )

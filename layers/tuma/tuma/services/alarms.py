@@ -1,61 +1,24 @@
-"""Alerts: the signed `POST /alerts` body, and CloudWatch alarm notifications that arrive through SNS."""
+"""CloudWatch alarms as SMS: a state change worth telling becomes an alert for ALERT_RECIPIENTS."""
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Any, TypeGuard
 
-from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from tuma.gsm7 import TextRejected, prepare
-from tuma.outbox import OutboxMessage
-from tuma.rendering import LANGUAGE, TemplateError, render
+from tuma.formatting.gsm7 import TextRejected, prepare
+from tuma.formatting.rendering import TemplateError, render
+from tuma.models.alerts import CloudWatchAlarm, SnsNotification
+from tuma.models.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
 ALARM_MAX_PARTS = 2
 
 
-class AlertRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
-    title: str = Field(min_length=1, max_length=200)
-    host: str | None = Field(default=None, max_length=100)
-    severity: str | None = Field(default=None, max_length=20)
-    details: str | None = Field(default=None, max_length=500)
-    at: str | None = Field(default=None, max_length=40)
-    to: list[str] | None = Field(default=None, max_length=100)
-    language: str = Field(default="en", pattern=LANGUAGE.pattern)
-
-    def message(self) -> OutboxMessage:
-        data = {
-            k: v
-            for k, v in self.model_dump(include={"title", "host", "severity", "details", "at"}).items()
-            if v
-        }
-        return OutboxMessage(
-            idempotency_key=f"alert:{self.id}",
-            to=tuple(self.to or ()),
-            template="alert",
-            data=data,
-            language=self.language,
-            source="alerts-api",
-        )
-
-
-class CloudWatchAlarm(BaseModel):
-    """The JSON CloudWatch publishes to SNS when an alarm changes state."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    AlarmName: str = Field(min_length=1, max_length=255)
-    NewStateValue: str
-    OldStateValue: str | None = None
-    NewStateReason: str = ""
-    StateChangeTime: str
-    Region: str = ""
+def is_sns_notification(body: Any) -> TypeGuard[dict[str, Any]]:
+    return isinstance(body, dict) and body.get("Type") == "Notification" and "TopicArn" in body
 
 
 def alarm_from_sns(body: dict[str, Any], language: str = "en") -> OutboxMessage | None:
@@ -66,8 +29,8 @@ def alarm_from_sns(body: dict[str, Any], language: str = "en") -> OutboxMessage 
     alarm. The key is the state change itself, so SNS's repeated deliveries send once.
     """
     try:
-        notification = SnsNotificationModel.model_validate(body)
-        alarm = CloudWatchAlarm.model_validate(json.loads(str(notification.Message)))
+        notification = SnsNotification.model_validate(body)
+        alarm = CloudWatchAlarm.model_validate(json.loads(notification.Message))
     except (ValidationError, ValueError, TypeError):
         raise ValueError("SNS notification does not carry a CloudWatch alarm") from None
     state = alarm.NewStateValue.upper()

@@ -9,15 +9,9 @@ receipt is undeliverable, and the reason says why.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
-from tuma.numbers import InvalidNumber, Recipient, RecipientKind, parse_recipient
-
-
-class CustomerDirectory(Protocol):
-    def phone_for(self, account: str) -> str | None: ...
-
-    def knows(self, account: str) -> bool: ...
+from tuma.formatting.phones import InvalidNumber, Recipient, RecipientKind, parse_recipient
+from tuma.ports import CustomerDirectory
 
 
 @dataclass(frozen=True)
@@ -25,7 +19,7 @@ class Payer:
     """`recipient` is what to put in the outbox message's `to`; None means nobody can be sent to."""
 
     recipient: str | None
-    reference: Recipient | None  # the number as received, for the ledger entry of an undeliverable receipt
+    received: Recipient | None  # the number as the payment carried it, for an undeliverable receipt's entry
     reason: str | None = None
 
 

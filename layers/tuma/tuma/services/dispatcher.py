@@ -1,4 +1,4 @@
-"""The outbox dispatcher: a batch of outbox messages in, SMS out, every fate in the ledger.
+"""The dispatcher: a batch of outbox messages in, SMS out, every fate in the ledger.
 
 Per batch: parse and plan every message, claim each (message, recipient) so that nothing is sent
 twice, send what is new in as few provider calls as possible, settle each claim by its result and
@@ -10,20 +10,19 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from tuma.alerts import alarm_from_sns
-from tuma.claims import Claims, ClaimState
-from tuma.deliveries import NO_RECIPIENT_REF, Delivery, plan_message
-from tuma.ledger import Ledger, LedgerEntry, Status
-from tuma.observability import MetricsSink
-from tuma.outbox import OutboxMessage, key_of
-from tuma.provider.client import SendResult
+from tuma.errors import ConfigurationError
+from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.outbox import OutboxMessage, key_of
+from tuma.models.validation import summarize
+from tuma.ports import BulkMessage, Claims, ClaimState, Ledger, MetricsSink, Sender, SendResult
 from tuma.provider.codes import Disposition
-from tuma.sending import Sender, send_all
+from tuma.services.alarms import alarm_from_sns, is_sns_notification
+from tuma.services.planning import NO_RECIPIENT_REF, Delivery, ProviderRoute, plan_message
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +60,6 @@ class RetryDelays:
         if disposition in (Disposition.CONFIG, Disposition.CREDENTIALS):
             return self.configuration
         return min(self.transient_max, self.transient_base << max(0, receive_count - 1))
-
-
-def _validation_summary(exc: ValidationError) -> str:
-    # Field names and messages only: pydantic's full text would repeat the (personal) input.
-    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
 
 
 class _Tally:
@@ -170,7 +164,7 @@ class Dispatcher:
             parsed = json.loads(item.body)
         except ValueError:
             parsed = None
-        if isinstance(parsed, dict) and parsed.get("Type") == "Notification" and "TopicArn" in parsed:
+        if is_sns_notification(parsed):
             # A CloudWatch alarm, delivered by SNS into the outbox queue.
             try:
                 return alarm_from_sns(parsed, self._language)
@@ -180,7 +174,7 @@ class Dispatcher:
             try:
                 return OutboxMessage.model_validate_json(item.body)
             except ValidationError as exc:
-                reason = f"malformed outbox message: {_validation_summary(exc)}"
+                reason = f"malformed outbox message: {summarize(exc)}"
         key = key_of(item.body)
         self._metrics.count("MalformedMessages")
         if key is None:
@@ -253,3 +247,31 @@ class Dispatcher:
             reason=f"will retry: {result.description}",
             attempts=receive_count,
         )
+
+
+def send_all(sender: Sender, deliveries: Sequence[Delivery]) -> Mapping[int, SendResult]:
+    """Results by position in `deliveries`.
+
+    Plain texts go out through `sendbulk` (one entry each, matched back by clientsmsid). The OTP and
+    hashed routes have no bulk form, so those are sent one by one.
+    """
+    results: dict[int, SendResult] = {}
+    try:
+        bulk = [
+            BulkMessage(client_sms_id=str(i + 1), mobile=d.recipient.value, message=d.text.text)
+            for i, d in enumerate(deliveries)
+            if d.route is ProviderRoute.SMS
+        ]
+        if bulk:
+            answers = sender.send_bulk(bulk)
+            for message in bulk:
+                results[int(message.client_sms_id) - 1] = answers[message.client_sms_id]
+        for i, delivery in enumerate(deliveries):
+            if delivery.route is not ProviderRoute.SMS:
+                hashed = delivery.route is ProviderRoute.HASHED
+                results[i] = sender.send_otp(delivery.recipient.value, delivery.text.text, hashed=hashed)
+    except ConfigurationError as exc:
+        failure = SendResult(Disposition.CONFIG, str(exc))
+        for i in range(len(deliveries)):
+            results.setdefault(i, failure)
+    return results

@@ -6,16 +6,14 @@ completed status (PAYMENTS_COMPLETED_STATUS).
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from pydantic import ValidationError
 
-from tuma.config import ConfigurationError
-from tuma.payments import Payment
+from tuma.models.payments import Payment
+from tuma.models.validation import summarize
 
 
 class InvalidPayment(ValueError):
@@ -41,21 +39,16 @@ class Attributes:
     completed: str = "COMPLETED"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Attributes:
-        env = os.environ if env is None else env
+    def mapped(cls, names: Mapping[str, Any] | None = None, completed: str | None = None) -> Attributes:
+        """Defaults, with a team's own attribute names and completed status; ValueError for unknown fields."""
         attributes = cls()
-        raw = env.get("PAYMENTS_ATTRIBUTES", "").strip()
-        if raw:
-            try:
-                mapping = json.loads(raw)
-            except ValueError:
-                raise ConfigurationError("PAYMENTS_ATTRIBUTES is not JSON") from None
+        if names:
             known = {f.name for f in fields(cls)} - {"completed"}
-            if not isinstance(mapping, dict) or not set(mapping) <= known:
-                raise ConfigurationError(f"PAYMENTS_ATTRIBUTES maps only {', '.join(sorted(known))}")
-            attributes = replace(attributes, **{k: str(v) for k, v in mapping.items()})
-        if env.get("PAYMENTS_COMPLETED_STATUS"):
-            attributes = replace(attributes, completed=env["PAYMENTS_COMPLETED_STATUS"])
+            if not set(names) <= known:
+                raise ValueError(f"only {', '.join(sorted(known))} can be mapped")
+            attributes = replace(attributes, **{k: str(v) for k, v in names.items()})
+        if completed:
+            attributes = replace(attributes, completed=completed)
         return attributes
 
 
@@ -90,5 +83,4 @@ def completed_payment(
             source="payments-table",
         )
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
-        raise InvalidPayment(key, f"completed payment cannot make a receipt: {problems}") from None
+        raise InvalidPayment(key, f"completed payment cannot make a receipt: {summarize(exc, 3)}") from None

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from tuma.numbers import mask
+from tuma.formatting.phones import mask
 
 SECRET_KEYS = frozenset(
     {

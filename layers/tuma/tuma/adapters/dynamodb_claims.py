@@ -1,4 +1,4 @@
-"""Exactly-once sending per (business event, recipient), on Powertools Idempotency's DynamoDB store.
+"""Claims (`tuma.ports.Claims`) on Powertools Idempotency's persistence layer (DynamoDB when deployed).
 
 Powertools' decorators wrap one function call per key; a batch sent in one `sendbulk` needs the
 same records claimed before the call and settled after it, so the persistence layer is driven
@@ -8,8 +8,7 @@ directly: `save_inprogress` claims (failing if the key is taken), `save_success`
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
@@ -18,24 +17,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 
+from tuma.ports import ClaimState
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 
 KEY_PREFIX = "tuma-delivery"
-
-
-class ClaimState(StrEnum):
-    NEW = "new"  # ours to send
-    DONE = "done"  # already sent (or settled for good) by an earlier attempt
-    BUSY = "busy"  # another invocation is sending it right now
-
-
-class Claims(Protocol):
-    def claim(self, idempotency_key: str, recipient_ref: str, remaining_ms: int | None) -> ClaimState: ...
-
-    def settle(self, idempotency_key: str, recipient_ref: str, result: dict[str, Any]) -> None: ...
-
-    def release(self, idempotency_key: str, recipient_ref: str) -> None: ...
 
 
 class _Released(Exception):

@@ -1,17 +1,16 @@
-"""Structured logging that cannot leak: every line passes through the redactor before it is written."""
+"""Logs that cannot leak (every line passes the redactor before it is written) and metrics as counts."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from aws_lambda_powertools.metrics import MetricUnit
 
-from tuma.powertools_version import older_than_tested
-from tuma.redaction import scrub_text
+from tuma.runtime.powertools_version import older_than_tested
+from tuma.security.redaction import scrub_text
 
 
 class RedactingFormatter(LambdaPowertoolsFormatter):
@@ -40,26 +39,11 @@ def build_logger(service: str | None = None) -> Logger:
     return _loggers[service]
 
 
-class MetricsSink(Protocol):
-    """What the domain needs from a metrics library: counts and sizes, nothing Lambda-specific."""
+class CountingMetrics:
+    """Powertools Metrics as the domain's MetricsSink: every Tuma metric is a count."""
 
-    def count(self, name: str, value: float = 1) -> None: ...
-
-
-class NullMetrics:
-    def count(self, name: str, value: float = 1) -> None:
-        return None
-
-
-class CallbackMetrics:
-    """Adapts any `add(name, value)` callable, such as Powertools Metrics, to MetricsSink."""
-
-    def __init__(self, add: Callable[[str, float], None]) -> None:
-        self._add = add
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
 
     def count(self, name: str, value: float = 1) -> None:
-        self._add(name, value)
-
-
-def get_logger(name: str) -> logging.Logger:
-    return logging.getLogger(name)
+        self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -10,14 +10,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tuma.adapters.sqs_outbox import OutboxQueue
-from tuma.alerts import AlertRequest
-from tuma.deliveries import NO_RECIPIENT_REF
-from tuma.ledger import Ledger, LedgerEntry, Status
-from tuma.mpesa import ACCEPT, INVALID_ACCOUNT, C2BValidation, StkResult, reject
-from tuma.outbox import OutboxMessage
-from tuma.payer import CustomerDirectory, resolve
-from tuma.payments import Payment
+from tuma.models.alerts import AlertRequest
+from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.mpesa import ACCEPT, INVALID_ACCOUNT, C2BValidation, StkResult, reject
+from tuma.models.outbox import OutboxMessage
+from tuma.models.payments import Payment
+from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
+from tuma.services.planning import NO_RECIPIENT_REF
+from tuma.services.recipients import resolve
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Intake:
         payer = resolve(payment.phone, payment.account, self._directory)
         if payer.recipient is not None:
             return payment.receipt(payer.recipient, self._language)
-        received = payer.reference
+        received = payer.received
         self._ledger.record_unsendable(
             [
                 LedgerEntry(

@@ -1,0 +1,42 @@
+"""Field types and error summaries shared by every model that reads outside input."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, StringConstraints, ValidationError
+
+# Keys and references end up in ledger keys, log lines and SMS texts: no control characters.
+NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]+$"
+
+
+def as_text(value: Any) -> Any:
+    """Producers send ids and numbers as JSON numbers as often as strings: keep them as text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    return value
+
+
+AsText = Annotated[str, BeforeValidator(as_text)]
+OptionalText = Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else as_text(v))]
+# The validator after the constraints runs first (and keeps the pattern in the OpenAPI document).
+Reference = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_CONTROL_CHARS),
+    BeforeValidator(as_text),
+]
+
+
+def summarize(exc: ValidationError, limit: int = 5, names: dict[str, str] | None = None) -> str:
+    """Field names and messages only: pydantic's full text would repeat the (personal) input."""
+    names = names or {}
+    problems = []
+    for error in exc.errors()[:limit]:
+        field = ".".join(str(part) for part in error["loc"]) or "body"
+        problems.append(f"{names.get(field, field)}: {error['msg']}")
+    return "; ".join(problems)

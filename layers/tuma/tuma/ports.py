@@ -1,0 +1,137 @@
+"""Every interface the domain needs from the world, in one place.
+
+Services in `tuma.services` depend on these Protocols only; `tuma.adapters` and `tuma.provider`
+implement them against AWS and the SMS API, and `tests/unit/fakes.py` implements them in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tuma.provider.codes import Disposition
+
+if TYPE_CHECKING:
+    from tuma.models.ledger import DeliveryUpdate, LedgerEntry, ReportOutcome
+    from tuma.models.outbox import OutboxMessage
+    from tuma.provider.answers import Balance
+    from tuma.provider.credentials import Credentials
+    from tuma.security.secrets import WebhookSecret
+
+
+# -- sending ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkMessage:
+    client_sms_id: str
+    mobile: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The provider's verdict on one message or recipient, classified for the caller."""
+
+    disposition: Disposition
+    description: str
+    code: int | None = None
+    message_id: str | None = None
+    network_id: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.disposition is Disposition.SUCCESS
+
+
+class Sender(Protocol):
+    """The part of the provider client that sending needs."""
+
+    def send_bulk(self, messages: Sequence[BulkMessage]) -> dict[str, SendResult]: ...
+
+    def send_otp(self, mobile: str, message: str, *, hashed: bool = False) -> SendResult: ...
+
+
+class BalanceReader(Protocol):
+    def get_balance(self) -> Balance: ...
+
+
+class CredentialSource(Protocol):
+    def get(self) -> Credentials: ...
+
+    def refresh(self) -> Credentials:
+        """Bypass any cache: called once when the provider says the credentials are invalid."""
+        ...
+
+
+# -- queues and records -------------------------------------------------------------------------
+
+
+class OutboxQueue(Protocol):
+    def put(self, message: OutboxMessage) -> None:
+        """Durably queued when this returns; raises otherwise."""
+        ...
+
+    def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
+        """Queue several; answers the positions that could not be queued."""
+        ...
+
+
+class Ledger(Protocol):
+    def write(self, entries: Sequence[LedgerEntry]) -> None:
+        """Record entries as they are now (creating or replacing them)."""
+        ...
+
+    def record_unsendable(self, entries: Sequence[LedgerEntry]) -> None:
+        """Record REJECTED / UNDELIVERABLE entries, never over an entry that got further (a duplicate of a
+        message that was sent must not turn its SENT entry into REJECTED)."""
+        ...
+
+    def get(self, idempotency_key: str) -> list[LedgerEntry]: ...
+
+    def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome: ...
+
+
+class ClaimState(StrEnum):
+    NEW = "new"  # ours to send
+    DONE = "done"  # already sent (or settled for good) by an earlier attempt
+    BUSY = "busy"  # another invocation is sending it right now
+
+
+class Claims(Protocol):
+    """Exactly-once sending per (business event, recipient)."""
+
+    def claim(self, idempotency_key: str, recipient_ref: str, remaining_ms: int | None) -> ClaimState: ...
+
+    def settle(self, idempotency_key: str, recipient_ref: str, result: dict[str, Any]) -> None: ...
+
+    def release(self, idempotency_key: str, recipient_ref: str) -> None: ...
+
+
+class CustomerDirectory(Protocol):
+    """Account number → phone, for payers whose number M-Pesa masked."""
+
+    def phone_for(self, account: str) -> str | None: ...
+
+    def knows(self, account: str) -> bool: ...
+
+
+class LowState(Protocol):
+    def flip(self, name: str, low: bool, at: str) -> bool:
+        """Set the state to `low` unless it already is; True when this call changed it."""
+        ...
+
+
+# -- secrets and metrics ------------------------------------------------------------------------
+
+
+class WebhookSecrets(Protocol):
+    def current(self) -> WebhookSecret: ...
+
+
+class MetricsSink(Protocol):
+    """What the domain needs from a metrics library: counts and sizes, nothing Lambda-specific."""
+
+    def count(self, name: str, value: float = 1) -> None: ...

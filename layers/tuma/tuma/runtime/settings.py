@@ -1,0 +1,168 @@
+"""Each function's configuration, read from its environment once, at init, and validated.
+
+One model per function, composed from the parts it needs: a variable a function cannot run without
+is required, and a missing or malformed one stops the cold start with an error naming it. The
+variable names are the contract of docs/design.md and template.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated, Any, Self, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from tuma.errors import ConfigurationError
+from tuma.services.payment_stream import Attributes
+
+S = TypeVar("S", bound="Env")
+
+
+def _listed(raw: Any) -> Any:
+    if isinstance(raw, str):
+        return tuple(item.strip() for item in raw.replace(";", ",").split(",") if item.strip())
+    return raw
+
+
+def _flag(raw: Any) -> Any:
+    return raw.strip().lower() in ("1", "true", "yes", "on") if isinstance(raw, str) else raw
+
+
+NumberList = Annotated[tuple[str, ...], BeforeValidator(_listed)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+class Env(BaseModel):
+    """Fields are spelled as the environment variables they read."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+def load(model: type[S], env: Mapping[str, str] | None = None) -> S:
+    """`model` from the environment; an empty variable counts as unset (templates write "" for "none")."""
+    env = os.environ if env is None else env
+    try:
+        return model.model_validate({k: v for k, v in env.items() if v != ""})
+    except ValidationError as exc:
+        errors = exc.errors()
+        missing = [str(e["loc"][0]) for e in errors if e["type"] == "missing"]
+        invalid = [f"{(e['loc'] or ('settings',))[0]} ({e['msg']})" for e in errors if e["type"] != "missing"]
+        problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
+            [f"invalid {'; '.join(invalid)}"] if invalid else []
+        )
+        raise ConfigurationError(f"{model.__name__}: {'; '.join(problems)}") from None
+
+
+# -- parts ------------------------------------------------------------------------------------------
+
+
+class ProviderSettings(Env):
+    SMS_API_BASE_URL: str = Field(pattern=r"^https?://\S+$")
+    # Unset: credentials from TUMA_APIKEY/TUMA_PARTNER_ID/TUMA_SHORTCODE (operator commands).
+    SMS_CREDENTIALS_SECRET: str | None = None
+    SMS_BULK_LIMIT: int = Field(default=100, ge=1, le=1000)
+    SMS_COMMA_LIMIT: int = Field(default=1000, ge=1, le=1000)
+    SMS_CONNECT_TIMEOUT: float = Field(default=3.0, gt=0)
+    SMS_READ_TIMEOUT: float = Field(default=10.0, gt=0)
+    SMS_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
+    CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
+
+    @field_validator("SMS_API_BASE_URL", mode="after")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+class MessageSettings(Env):
+    SMS_MAX_PARTS: int = Field(default=3, ge=1, le=10)
+    DEFAULT_LANGUAGE: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    ALERT_RECIPIENTS: NumberList = ()
+
+
+class LedgerSettings(Env):
+    LEDGER_TABLE: str
+    LEDGER_TTL_DAYS: int = Field(default=180, ge=1)
+
+
+class OutboxSettings(Env):
+    OUTBOX_QUEUE_URL: str
+
+
+class CustomerSettings(Env):
+    CUSTOMERS_TABLE: str | None = None
+    C2B_ACCOUNT_CHECK: Flag = False
+
+    @model_validator(mode="after")
+    def _check_needs_table(self) -> Self:
+        if self.C2B_ACCOUNT_CHECK and not self.CUSTOMERS_TABLE:
+            raise ValueError("C2B_ACCOUNT_CHECK needs CUSTOMERS_TABLE")
+        return self
+
+
+# -- one per function -----------------------------------------------------------------------------
+
+
+class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings):
+    """functions/outbox_sender"""
+
+    IDEMPOTENCY_TABLE: str
+    IDEMPOTENCY_TTL_SECONDS: int = Field(default=7 * 24 * 3600, ge=60)
+    # Known queue URLs spare the function sqs:GetQueueUrl when it postpones a redelivery.
+    OUTBOX_QUEUE_URL: str | None = None
+
+
+class WebhookSettings(OutboxSettings, LedgerSettings, CustomerSettings, MessageSettings):
+    """functions/webhooks"""
+
+    WEBHOOK_SECRET: str
+    WEBHOOK_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
+    CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
+
+
+class StreamSettings(OutboxSettings, LedgerSettings, CustomerSettings, MessageSettings):
+    """functions/payment_stream"""
+
+    # {"status": "state", "reference": "mpesa_ref", ...}: a team's own attribute names.
+    PAYMENTS_ATTRIBUTES: dict[str, str] = Field(default_factory=dict)
+    PAYMENTS_COMPLETED_STATUS: str = "COMPLETED"
+
+    @field_validator("PAYMENTS_ATTRIBUTES", mode="before")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("not JSON") from None
+        return value
+
+    @field_validator("PAYMENTS_ATTRIBUTES", mode="after")
+    @classmethod
+    def _mappable(cls, value: dict[str, str]) -> dict[str, str]:
+        Attributes.mapped(value)  # unknown names fail the cold start, not the first payment
+        return value
+
+    def attributes(self) -> Attributes:
+        return Attributes.mapped(self.PAYMENTS_ATTRIBUTES, self.PAYMENTS_COMPLETED_STATUS)
+
+
+class BalanceSettings(ProviderSettings, OutboxSettings, MessageSettings):
+    """functions/balance_monitor"""
+
+    STATE_TABLE: str
+    LOW_CREDIT_THRESHOLD: Decimal = Field(default=Decimal(500), ge=0)
+
+
+class OperatorSettings(ProviderSettings, MessageSettings):
+    """The `tuma send|balance|dlr` commands."""

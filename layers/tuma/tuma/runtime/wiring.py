@@ -1,0 +1,138 @@
+"""Composition root: real adapters for each function's settings. Functions call these once, at init.
+
+Imports are inside the functions on purpose: each Lambda function pays at cold start only for the
+adapters it uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import boto3
+
+if TYPE_CHECKING:
+    from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+    from tuma.adapters.secrets import JsonSecret, SecretsManagerWebhookSecrets
+    from tuma.adapters.sqs_visibility import SqsVisibility
+    from tuma.ports import CredentialSource, MetricsSink
+    from tuma.provider.client import ProviderClient
+    from tuma.runtime.settings import (
+        BalanceSettings,
+        LedgerSettings,
+        ProviderSettings,
+        SenderSettings,
+        StreamSettings,
+        WebhookSettings,
+    )
+    from tuma.services.balance import BalanceMonitor
+    from tuma.services.dispatcher import Dispatcher
+    from tuma.services.intake import Intake
+
+
+def json_secret(secret_id: str, max_age: int) -> JsonSecret:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    from tuma.adapters.secrets import JsonSecret
+
+    return JsonSecret(secret_id, SecretsProvider(boto3_client=boto3.client("secretsmanager")), max_age)
+
+
+def credentials(settings: ProviderSettings) -> CredentialSource:
+    from tuma.adapters.secrets import SecretsManagerCredentials
+    from tuma.provider.credentials import from_environment
+
+    if settings.SMS_CREDENTIALS_SECRET:
+        return SecretsManagerCredentials(
+            json_secret(settings.SMS_CREDENTIALS_SECRET, settings.CREDENTIALS_CACHE_SECONDS)
+        )
+    return from_environment()
+
+
+def provider_client(
+    settings: ProviderSettings, time_left: Callable[[], float] | None = None
+) -> ProviderClient:
+    from tuma.provider.client import ProviderClient, RetryPolicy, build_http_client
+
+    return ProviderClient(
+        settings.SMS_API_BASE_URL,
+        credentials(settings),
+        build_http_client(settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT),
+        bulk_limit=settings.SMS_BULK_LIMIT,
+        comma_limit=settings.SMS_COMMA_LIMIT,
+        retry=RetryPolicy(attempts=settings.SMS_MAX_ATTEMPTS),
+        time_left=time_left,
+    )
+
+
+def ledger(settings: LedgerSettings) -> DynamoDBLedger:
+    from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+
+    return DynamoDBLedger(boto3.client("dynamodb"), settings.LEDGER_TABLE, settings.LEDGER_TTL_DAYS)
+
+
+def outbox_dispatcher(
+    settings: SenderSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
+) -> Dispatcher:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from tuma.adapters.dynamodb_claims import PowertoolsClaims
+    from tuma.services.dispatcher import Dispatcher
+
+    return Dispatcher(
+        provider_client(settings, time_left=time_left),
+        ledger(settings),
+        PowertoolsClaims(
+            DynamoDBPersistenceLayer(
+                table_name=settings.IDEMPOTENCY_TABLE, boto3_client=boto3.client("dynamodb")
+            ),
+            settings.IDEMPOTENCY_TTL_SECONDS,
+        ),
+        metrics,
+        max_parts=settings.SMS_MAX_PARTS,
+        alert_recipients=settings.ALERT_RECIPIENTS,
+        language=settings.DEFAULT_LANGUAGE,
+    )
+
+
+def visibility(settings: SenderSettings) -> SqsVisibility:
+    from tuma.adapters.sqs_visibility import SqsVisibility
+
+    return SqsVisibility(boto3.client("sqs"), known_urls=[settings.OUTBOX_QUEUE_URL or ""])
+
+
+def webhook_secrets(settings: WebhookSettings) -> SecretsManagerWebhookSecrets:
+    from tuma.adapters.secrets import SecretsManagerWebhookSecrets
+
+    return SecretsManagerWebhookSecrets(
+        json_secret(settings.WEBHOOK_SECRET, settings.CREDENTIALS_CACHE_SECONDS)
+    )
+
+
+def intake(settings: WebhookSettings | StreamSettings) -> Intake:
+    from tuma.adapters.dynamodb_customers import DynamoDBCustomers
+    from tuma.adapters.sqs_outbox import SqsOutboxQueue
+    from tuma.services.intake import Intake
+
+    table = settings.CUSTOMERS_TABLE
+    return Intake(
+        SqsOutboxQueue(boto3.client("sqs"), settings.OUTBOX_QUEUE_URL),
+        ledger(settings),
+        DynamoDBCustomers(boto3.client("dynamodb"), table) if table else None,
+        language=settings.DEFAULT_LANGUAGE,
+        account_check=settings.C2B_ACCOUNT_CHECK,
+    )
+
+
+def balance_monitor(settings: BalanceSettings) -> BalanceMonitor:
+    from tuma.adapters.dynamodb_state import DynamoDBLowState
+    from tuma.adapters.sqs_outbox import SqsOutboxQueue
+    from tuma.services.balance import BalanceMonitor
+
+    return BalanceMonitor(
+        provider_client(settings),
+        DynamoDBLowState(boto3.client("dynamodb"), settings.STATE_TABLE),
+        SqsOutboxQueue(boto3.client("sqs"), settings.OUTBOX_QUEUE_URL),
+        settings.LOW_CREDIT_THRESHOLD,
+        settings.DEFAULT_LANGUAGE,
+    )

@@ -1,6 +1,8 @@
 # `make test` and `make demo` work from a fresh clone: they create .venv and install what they need.
-# The Lambda runtime is python3.13, so the venv prefers it (pyenv's shim for 3.13 is not on PATH here).
-PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.13.*/bin/python3) $(shell command -v python3.13 python3 2>/dev/null))
+# The Lambda runtime is python3.13, so the venv prefers it; scripts/find_python.sh says which Python that is here.
+ifeq ($(origin PYTHON), undefined)
+PYTHON := $(shell sh scripts/find_python.sh)
+endif
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
@@ -8,12 +10,22 @@ STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
-SAM_PIN = $(shell $(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["sam"][0])')
+EXTRA_PIN = $(shell $(PYTHON) -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["$(1)"][0])')
+SAM_PIN = $(call EXTRA_PIN,sam)
+# checkov (the CloudFormation security scanner) pins its own libraries too: a third venv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+CHECKOV_PIN = $(call EXTRA_PIN,checkov)
+# Coverage of the layer and the CLI by the in-process tests; the floor is the figure reached, rounded down.
+COVERAGE := --cov=tuma --cov=tuma_cli --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 # sam build runs pip for python3.13: put that interpreter first on PATH.
 SAM_PATH := $(dir $(PYTHON)):$(PATH)
 PIP_QUIET := -q --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
+
+COVERAGE_FLOOR ?= 80
 
 .PHONY: install sam lint typecheck test unit integration e2e demo bench build clean
 
@@ -31,16 +43,24 @@ $(SAM_STAMP): pyproject.toml
 	@$(SAM) --version
 	@rm -f $(SAM_VENV)/.installed-* && touch $@
 
+$(CHECKOV_STAMP): pyproject.toml
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@echo "installing $(CHECKOV_PIN) into $(CHECKOV_VENV)"
+	@$(CHECKOV_VENV)/bin/python -m pip install $(PIP_QUIET) '$(CHECKOV_PIN)' 2>&1 | grep -v "is ignored" || true
+	@$(CHECKOV) --version
+	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
 install: $(STAMP)
 
 sam: $(SAM_STAMP)
 
-lint: install
+lint: install $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/layer_requirements.py --check
 	$(BIN)/python scripts/make_events.py --check
 	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 
 typecheck: install
 	$(BIN)/mypy
@@ -55,7 +75,7 @@ e2e: install sam
 	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q tests/e2e
 
 test: lint typecheck sam
-	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q tests
+	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q $(COVERAGE) tests
 
 demo: install
 	$(BIN)/tuma local demo
@@ -68,4 +88,4 @@ build: sam
 	PATH="$(SAM_PATH)" $(SAM) build
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .pytest_cache .mypy_cache .ruff_cache .aws-sam .local
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .coverage .pytest_cache .mypy_cache .ruff_cache .aws-sam .local

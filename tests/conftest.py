@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# A verbatim copy of ../shared/fixtures (tests/unit/test_fixture_copy.py keeps it identical), so a
-# clean clone tests without the shared folder beside it.
+# A verbatim copy of ../shared/fixtures/{mpesa,provider} (tests/unit/test_fixture_copy.py keeps it
+# identical), so a clean clone tests without the shared folder beside it.
 SHARED_FIXTURES = ROOT / "tests" / "fixtures" / "shared"
 
 

@@ -238,7 +238,7 @@ def test_callback_routes_can_be_limited_to_safaricom(transformed):
 def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template(template, tmp_path):
     from moto.server import ThreadedMotoServer
 
-    from tuma_cli.local.provision import CREATED_TYPES, provision
+    from tuma_cli.local.provision import CREATORS, provision
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -251,7 +251,7 @@ def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template
     expected = {
         name
         for name, spec in template["Resources"].items()
-        if spec["Type"] in CREATED_TYPES and spec.get("Condition") not in off_by_default
+        if spec["Type"] in CREATORS and spec.get("Condition") not in off_by_default
     }
     assert set(topology.resources) == expected
     assert set(topology.functions) == {"outbox_sender", "payment_stream", "webhooks", "balance_monitor"}

@@ -1,16 +1,25 @@
-"""In-memory stand-ins for the adapters at the edge (provider, DynamoDB), for domain unit tests only.
+"""In-memory implementations of `tuma.ports` (provider, queue, DynamoDB), for domain unit tests only.
 
 Integration and end-to-end tests use the real adapters against moto and the provider simulator.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tuma.models.ledger import DeliveryUpdate, LedgerEntry, Status
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from tuma.models.ledger import DeliveryUpdate, LedgerEntry, ReportOutcome, Status
+from tuma.models.outbox import OutboxMessage
 from tuma.ports import BulkMessage, ClaimState, SendResult
+from tuma.provider.answers import Balance
 from tuma.provider.codes import Disposition
 
 OK = SendResult(Disposition.SUCCESS, "Success", 200, "m-1")
@@ -62,7 +71,7 @@ class MemoryLedger:
     def get(self, idempotency_key: str) -> list[LedgerEntry]:
         return [e for (k, _), e in sorted(self.entries.items()) if k == idempotency_key]
 
-    def apply_delivery(self, update: DeliveryUpdate) -> str:
+    def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
         raise NotImplementedError
 
     def statuses(self) -> Counter[str]:
@@ -93,3 +102,88 @@ class ListMetrics:
 
     def count(self, name: str, value: float = 1) -> None:
         self.counts[name] += int(value)
+
+
+class MemoryOutbox:
+    """The outbox queue; `fail_at` positions are refused by put_many, `down` refuses everything."""
+
+    def __init__(self) -> None:
+        self.messages: list[OutboxMessage] = []
+        self.fail_at: set[int] = set()
+        self.down = False
+
+    def put(self, message: OutboxMessage) -> None:
+        if self.down:
+            raise ConnectionError("queue unavailable")
+        self.messages.append(message)
+
+    def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
+        if self.down:
+            return set(range(len(messages)))
+        self.messages.extend(m for i, m in enumerate(messages) if i not in self.fail_at)
+        return {i for i in self.fail_at if i < len(messages)}
+
+
+class MemoryDirectory:
+    def __init__(self, phones: dict[str, str]) -> None:
+        self.phones = phones
+
+    def phone_for(self, account: str) -> str | None:
+        return self.phones.get(account.strip())
+
+    def knows(self, account: str) -> bool:
+        return account.strip() in self.phones
+
+
+class MemoryLowState:
+    def __init__(self) -> None:
+        self.low: dict[str, bool] = {}
+
+    def flip(self, name: str, low: bool, at: str) -> bool:
+        if self.low.get(name) is low:
+            return False
+        self.low[name] = low
+        return True
+
+
+class FixedBalance:
+    def __init__(self, credit: str) -> None:
+        self.credit = credit
+
+    def get_balance(self) -> Balance:
+        return Balance.model_validate({"response-code": 200, "credit": self.credit})
+
+
+class MemoryPersistence(BasePersistenceLayer):
+    """Powertools' persistence contract in a dict, with the DynamoDB layer's put condition:
+    a record may be written when absent, expired, or in progress past its in-progress expiry."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.records: dict[str, DataRecord] = {}
+        self._clock = clock
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        if idempotency_key not in self.records:
+            raise IdempotencyItemNotFoundError
+        return self.records[idempotency_key]
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        current = self.records.get(data_record.idempotency_key)
+        now = self._clock()
+        if current is not None:
+            expired = current.expiry_timestamp is not None and current.expiry_timestamp < now
+            abandoned = (
+                current.status == "INPROGRESS"
+                and current.in_progress_expiry_timestamp is not None
+                and current.in_progress_expiry_timestamp < now * 1000
+            )
+            if not (expired or abandoned):
+                raise IdempotencyItemAlreadyExistsError(old_data_record=current)
+        self.records[data_record.idempotency_key] = data_record
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        self.records[data_record.idempotency_key] = data_record
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        self.records.pop(data_record.idempotency_key, None)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +25,6 @@ from tuma_cli.local.template import (
 )
 
 PREFIX = "tuma-local"
-CREATED_TYPES = {
-    "AWS::SQS::Queue",
-    "AWS::DynamoDB::Table",
-    "AWS::SecretsManager::Secret",
-    "AWS::SNS::Topic",
-    "AWS::SNS::Subscription",
-}
 
 
 @dataclass
@@ -79,77 +72,93 @@ def client(service: str, endpoint: str) -> Any:
     )
 
 
-def _create(logical_id: str, kind: str, props: dict[str, Any], endpoint: str) -> dict[str, Any]:
+def _queue(logical_id: str, props: dict[str, Any], endpoint: str) -> dict[str, Any]:
     name = f"{PREFIX}-{logical_id}"
-    if kind == "AWS::SQS::Queue":
-        attributes: dict[str, str] = {
-            key: (json.dumps(props[key]) if isinstance(props[key], dict) else str(props[key]))
-            for key in (
-                "VisibilityTimeout",
-                "MessageRetentionPeriod",
-                "DelaySeconds",
-                "RedrivePolicy",
-                "ReceiveMessageWaitTimeSeconds",
-                "MaximumMessageSize",
-            )
-            if key in props
-        }
-        if props.get("FifoQueue"):
-            name += ".fifo"
-            attributes["FifoQueue"] = "true"
-        sqs = client("sqs", endpoint)
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        return {"Ref": url, "QueueUrl": url, "Arn": arn, "QueueName": name}
-    if kind == "AWS::DynamoDB::Table":
-        dynamodb = client("dynamodb", endpoint)
-        request: dict[str, Any] = {
-            "TableName": name,
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "KeySchema": props["KeySchema"],
-            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-        }
-        if props.get("GlobalSecondaryIndexes"):
-            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        if props.get("StreamSpecification"):
-            request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
-        table = dynamodb.create_table(**request)["TableDescription"]
-        ttl = props.get("TimeToLiveSpecification")
-        if ttl and ttl.get("Enabled"):
-            dynamodb.update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
-            )
-        info = {"Ref": name, "Arn": table["TableArn"]}
-        if table.get("LatestStreamArn"):
-            info["StreamArn"] = table["LatestStreamArn"]
-        return info
-    if kind == "AWS::SecretsManager::Secret":
-        value = props.get("SecretString")
-        generate = props.get("GenerateSecretString")
-        if value is None and generate:
-            generated = secrets.token_urlsafe(int(generate.get("PasswordLength", 32)))[
-                : int(generate.get("PasswordLength", 32))
-            ]
-            template = json.loads(generate.get("SecretStringTemplate", "{}"))
-            template[generate.get("GenerateStringKey", "password")] = generated
-            value = json.dumps(template)
-        arn = client("secretsmanager", endpoint).create_secret(
-            Name=f"{PREFIX}/{logical_id}", SecretString=value or "{}"
-        )["ARN"]
-        return {"Ref": arn, "Id": arn}
-    if kind == "AWS::SNS::Topic":
-        arn = client("sns", endpoint).create_topic(Name=name)["TopicArn"]
-        return {"Ref": arn, "TopicArn": arn, "TopicName": name}
-    if kind == "AWS::SNS::Subscription":
-        arn = client("sns", endpoint).subscribe(
-            TopicArn=props["TopicArn"],
-            Protocol=props["Protocol"],
-            Endpoint=props["Endpoint"],
-            Attributes={"RawMessageDelivery": str(props.get("RawMessageDelivery", False)).lower()},
-        )["SubscriptionArn"]
-        return {"Ref": arn}
-    raise ValueError(kind)
+    attributes: dict[str, str] = {
+        key: (json.dumps(props[key]) if isinstance(props[key], dict) else str(props[key]))
+        for key in (
+            "VisibilityTimeout",
+            "MessageRetentionPeriod",
+            "DelaySeconds",
+            "RedrivePolicy",
+            "ReceiveMessageWaitTimeSeconds",
+            "MaximumMessageSize",
+        )
+        if key in props
+    }
+    if props.get("FifoQueue"):
+        name += ".fifo"
+        attributes["FifoQueue"] = "true"
+    sqs = client("sqs", endpoint)
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return {"Ref": url, "QueueUrl": url, "Arn": arn, "QueueName": name}
+
+
+def _table(logical_id: str, props: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    name = f"{PREFIX}-{logical_id}"
+    dynamodb = client("dynamodb", endpoint)
+    request: dict[str, Any] = {
+        "TableName": name,
+        "AttributeDefinitions": props["AttributeDefinitions"],
+        "KeySchema": props["KeySchema"],
+        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+    }
+    if props.get("GlobalSecondaryIndexes"):
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if props.get("StreamSpecification"):
+        request["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
+    table = dynamodb.create_table(**request)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+        )
+    info = {"Ref": name, "Arn": table["TableArn"]}
+    if table.get("LatestStreamArn"):
+        info["StreamArn"] = table["LatestStreamArn"]
+    return info
+
+
+def _secret(logical_id: str, props: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    value = props.get("SecretString")
+    generate = props.get("GenerateSecretString")
+    if value is None and generate:
+        length = int(generate.get("PasswordLength", 32))
+        template = json.loads(generate.get("SecretStringTemplate", "{}"))
+        template[generate.get("GenerateStringKey", "password")] = secrets.token_urlsafe(length)[:length]
+        value = json.dumps(template)
+    arn = client("secretsmanager", endpoint).create_secret(
+        Name=f"{PREFIX}/{logical_id}", SecretString=value or "{}"
+    )["ARN"]
+    return {"Ref": arn, "Id": arn}
+
+
+def _topic(logical_id: str, props: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    name = f"{PREFIX}-{logical_id}"
+    arn = client("sns", endpoint).create_topic(Name=name)["TopicArn"]
+    return {"Ref": arn, "TopicArn": arn, "TopicName": name}
+
+
+def _subscription(logical_id: str, props: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    arn = client("sns", endpoint).subscribe(
+        TopicArn=props["TopicArn"],
+        Protocol=props["Protocol"],
+        Endpoint=props["Endpoint"],
+        Attributes={"RawMessageDelivery": str(props.get("RawMessageDelivery", False)).lower()},
+    )["SubscriptionArn"]
+    return {"Ref": arn}
+
+
+# What each created type becomes in the emulator; everything else in the template is a placeholder.
+CREATORS: dict[str, Callable[[str, dict[str, Any], str], dict[str, Any]]] = {
+    "AWS::SQS::Queue": _queue,
+    "AWS::DynamoDB::Table": _table,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::SNS::Topic": _topic,
+    "AWS::SNS::Subscription": _subscription,
+}
 
 
 def provision(root: Path, endpoint: str, overrides: Mapping[str, Any] | None = None) -> Topology:
@@ -166,23 +175,37 @@ def provision(root: Path, endpoint: str, overrides: Mapping[str, Any] | None = N
         return condition is None or conditions[condition]
 
     resolver.placeholders = {
-        logical
-        for logical, spec in resources.items()
-        if spec["Type"] not in CREATED_TYPES or not included(spec)
+        logical for logical, spec in resources.items() if spec["Type"] not in CREATORS or not included(spec)
     }
     pending = {
-        logical: spec
-        for logical, spec in resources.items()
-        if spec["Type"] in CREATED_TYPES and included(spec)
+        logical: spec for logical, spec in resources.items() if spec["Type"] in CREATORS and included(spec)
     }
+    _create_all(pending, resolver, topology)
+
+    globals_ = ((template.get("Globals") or {}).get("Function")) or {}
+    for logical, spec in resources.items():
+        if spec["Type"] == "AWS::Serverless::Function" and included(spec):
+            resolver.refs.setdefault(logical, f"{PREFIX}-{logical}")
+            function = _function_spec(root, logical, spec.get("Properties") or {}, globals_, resolver)
+            topology.functions[function.name] = function
+    for name, output in (template.get("Outputs") or {}).items():
+        try:
+            topology.outputs[name] = resolver.resolve(output.get("Value"))
+        except (Unresolvable, KeyError):
+            continue
+    return topology
+
+
+def _create_all(pending: dict[str, Any], resolver: Resolver, topology: Topology) -> None:
+    """Create resources in the order their references allow (a queue after its dead-letter queue)."""
     while pending:
         progressed = False
         for logical, spec in list(pending.items()):
             try:
                 props = resolver.resolve(spec.get("Properties") or {})
             except Unresolvable:
-                continue  # depends on a resource not created yet (a queue's dead-letter queue, say)
-            info = _create(logical, spec["Type"], props, endpoint)
+                continue
+            info = CREATORS[spec["Type"]](logical, props, topology.endpoint)
             topology.resources[logical] = info
             resolver.refs[logical] = info["Ref"]
             for attribute, value in info.items():
@@ -192,34 +215,22 @@ def provision(root: Path, endpoint: str, overrides: Mapping[str, Any] | None = N
         if not progressed:
             raise ValueError(f"cannot create {sorted(pending)}: unresolved references")
 
-    globals_ = ((template.get("Globals") or {}).get("Function")) or {}
-    for logical, spec in resources.items():
-        if spec["Type"] != "AWS::Serverless::Function" or not included(spec):
-            continue
-        resolver.refs.setdefault(logical, f"{PREFIX}-{logical}")
-        props = spec.get("Properties") or {}
-        variables = {
-            **(((globals_.get("Environment") or {}).get("Variables")) or {}),
-            **(((props.get("Environment") or {}).get("Variables")) or {}),
-        }
-        environment = {k: _text(resolver.resolve(v)) for k, v in variables.items()}
-        events = {name: resolver.resolve(event) for name, event in (props.get("Events") or {}).items()}
-        directory = root / str(props["CodeUri"]).rstrip("/")
-        spec_ = FunctionSpec(
-            logical_id=logical,
-            directory=directory,
-            handler=str(props.get("Handler", globals_.get("Handler", "app.lambda_handler"))),
-            environment=environment,
-            timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
-            events=events,
-        )
-        topology.functions[spec_.name] = spec_
-    for name, output in (template.get("Outputs") or {}).items():
-        try:
-            topology.outputs[name] = resolver.resolve(output.get("Value"))
-        except (Unresolvable, KeyError):
-            continue
-    return topology
+
+def _function_spec(
+    root: Path, logical: str, props: Mapping[str, Any], globals_: Mapping[str, Any], resolver: Resolver
+) -> FunctionSpec:
+    variables = {
+        **(((globals_.get("Environment") or {}).get("Variables")) or {}),
+        **(((props.get("Environment") or {}).get("Variables")) or {}),
+    }
+    return FunctionSpec(
+        logical_id=logical,
+        directory=root / str(props["CodeUri"]).rstrip("/"),
+        handler=str(props.get("Handler", globals_.get("Handler", "app.lambda_handler"))),
+        environment={k: _text(resolver.resolve(v)) for k, v in variables.items()},
+        timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+        events={name: resolver.resolve(event) for name, event in (props.get("Events") or {}).items()},
+    )
 
 
 def _text(value: Any) -> str:

@@ -6,6 +6,7 @@ are evaluated, and intrinsic functions resolve against the physical names of loc
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -108,43 +109,34 @@ class Resolver:
         return {k: v for k, v in out.items() if v is not _NO_VALUE}
 
     def _function(self, name: str, arg: Any) -> Any:
-        if name == "GetAtt":
-            logical, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
-            if (logical, attribute) in self.attributes:
-                return self.attributes[(logical, attribute)]
-            if logical in self.placeholders:
-                return f"local-{logical}-{attribute}"
-            raise Unresolvable(f"{logical}.{attribute}")
-        if name == "If":
-            condition, when_true, when_false = arg
-            return self.resolve(when_true if self.conditions[condition] else when_false)
-        if name == "Equals":
-            left, right = (self.resolve(a) for a in arg)
-            return str(left) == str(right)
-        if name == "Not":
-            return not self.resolve(arg[0])
-        if name == "And":
-            return all(self.resolve(a) for a in arg)
-        if name == "Or":
-            return any(self.resolve(a) for a in arg)
-        if name == "Join":
-            separator, items = arg
-            return separator.join(str(i) for i in self.resolve(items))
-        if name == "Split":
-            separator, text = arg
-            return str(self.resolve(text)).split(separator)
-        if name == "Select":
-            index, items = arg
-            return self.resolve(items)[int(self.resolve(index))]
-        if name == "Sub":
-            return self._sub(arg)
-        if name == "GetAZs":
-            return [f"{REGION}a", f"{REGION}b"]
-        if name == "ToJsonString":
-            import json
+        handler = _INTRINSICS.get(name)
+        if handler is None:
+            raise Unresolvable(f"Fn::{name}")
+        return handler(self, arg)
 
-            return json.dumps(self.resolve(arg))
-        raise Unresolvable(f"Fn::{name}")
+    def _get_att(self, arg: Any) -> Any:
+        logical, attribute = arg if isinstance(arg, list) else str(arg).split(".", 1)
+        if (logical, attribute) in self.attributes:
+            return self.attributes[(logical, attribute)]
+        if logical in self.placeholders:
+            return f"local-{logical}-{attribute}"
+        raise Unresolvable(f"{logical}.{attribute}")
+
+    def _if(self, arg: Any) -> Any:
+        condition, when_true, when_false = arg
+        return self.resolve(when_true if self.conditions[condition] else when_false)
+
+    def _join(self, arg: Any) -> str:
+        separator, items = arg
+        return str(separator).join(str(i) for i in self.resolve(items))
+
+    def _split(self, arg: Any) -> list[str]:
+        separator, text = arg
+        return str(self.resolve(text)).split(separator)
+
+    def _select(self, arg: Any) -> Any:
+        index, items = arg
+        return self.resolve(items)[int(self.resolve(index))]
 
     def _sub(self, arg: Any) -> str:
         if isinstance(arg, list):
@@ -164,6 +156,22 @@ class Resolver:
             return str(self.ref(name))
 
         return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+
+_INTRINSICS: dict[str, Callable[[Resolver, Any], Any]] = {
+    "GetAtt": Resolver._get_att,
+    "If": Resolver._if,
+    "Equals": lambda r, arg: str(r.resolve(arg[0])) == str(r.resolve(arg[1])),
+    "Not": lambda r, arg: not r.resolve(arg[0]),
+    "And": lambda r, arg: all(r.resolve(a) for a in arg),
+    "Or": lambda r, arg: any(r.resolve(a) for a in arg),
+    "Join": Resolver._join,
+    "Split": Resolver._split,
+    "Select": Resolver._select,
+    "Sub": Resolver._sub,
+    "GetAZs": lambda r, arg: [f"{REGION}a", f"{REGION}b"],
+    "ToJsonString": lambda r, arg: json.dumps(r.resolve(arg)),
+}
 
 
 class _NoValue:

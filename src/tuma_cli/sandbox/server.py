@@ -98,31 +98,10 @@ class _Handler(LoopbackHandler):
             self._api(path[len(API_PREFIX) :].strip("/"), raw)
             return
         try:
-            if path == "/_sandbox/outbox":
-                if method == "DELETE":
-                    sandbox.platform.clear()
-                    self._json(200, {"cleared": True})
-                else:
-                    self._json(200, sandbox.platform.outbox_view())
-            elif path == "/_sandbox/config":
-                if method == "POST":
-                    self._json(200, sandbox.platform.configure(json.loads(raw or b"{}")))
-                else:
-                    self._json(200, sandbox.platform.describe())
-            elif path == "/_sandbox/faults":
-                if method == "POST":
-                    sandbox.faults.reset(**json.loads(raw or b"{}"))
-                elif method == "DELETE":
-                    sandbox.faults.reset()
-                self._json(200, sandbox.faults.describe())
-            elif path == "/_sandbox/stats":
-                self._json(200, sandbox.stats())
-            elif path == "/_sandbox/health":
-                self._json(200, {"ok": True})
-            else:
-                self._json(404, {"error": "not found"})
+            status, payload = sandbox.control(method, path, json.loads(raw) if raw else {})
         except (ValueError, KeyError, TypeError) as exc:
-            self._json(400, {"error": f"{type(exc).__name__}: {exc}"})
+            status, payload = 400, {"error": f"{type(exc).__name__}: {exc}"}
+        self._json(status, payload)
 
     def _api(self, endpoint: str, raw: bytes) -> None:
         sandbox = self.server.sandbox
@@ -200,6 +179,27 @@ class SandboxServer:
         self._server.shutdown()
         self._server.server_close()
         self.callbacks.stop()
+
+    def control(self, method: str, path: str, body: Any) -> tuple[int, Any]:
+        """The `/_sandbox/*` routes: inspect and steer the simulator."""
+        if path == "/_sandbox/outbox":
+            if method == "DELETE":
+                self.platform.clear()
+                return 200, {"cleared": True}
+            return 200, self.platform.outbox_view()
+        if path == "/_sandbox/config":
+            return 200, self.platform.configure(body) if method == "POST" else self.platform.describe()
+        if path == "/_sandbox/faults":
+            if method == "POST":
+                self.faults.reset(**body)
+            elif method == "DELETE":
+                self.faults.reset()
+            return 200, self.faults.describe()
+        if path == "/_sandbox/stats":
+            return 200, self.stats()
+        if path == "/_sandbox/health":
+            return 200, {"ok": True}
+        return 404, {"error": "not found"}
 
     def stats(self) -> dict[str, Any]:
         return {

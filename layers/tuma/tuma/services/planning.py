@@ -55,8 +55,22 @@ class Delivery:
 
 @dataclass
 class Plan:
+    message: OutboxMessage
     deliveries: list[Delivery] = field(default_factory=list)
     settled: list[LedgerEntry] = field(default_factory=list)
+
+    def settle(self, ref: str, masked: str, status: Status, reason: str) -> None:
+        self.settled.append(
+            LedgerEntry(
+                idempotency_key=self.message.idempotency_key,
+                recipient_ref=ref,
+                recipient=masked,
+                status=status,
+                template=self.message.template,
+                source=self.message.source,
+                reason=reason,
+            )
+        )
 
 
 def route_for(recipient: Recipient, requested: Route) -> ProviderRoute:
@@ -68,59 +82,16 @@ def route_for(recipient: Recipient, requested: Route) -> ProviderRoute:
 def plan_message(
     record_id: str, message: OutboxMessage, *, max_parts: int, alert_recipients: Sequence[str] = ()
 ) -> Plan:
-    plan = Plan()
-
-    def settle(ref: str, masked: str, status: Status, reason: str) -> None:
-        plan.settled.append(
-            LedgerEntry(
-                idempotency_key=message.idempotency_key,
-                recipient_ref=ref,
-                recipient=masked,
-                status=status,
-                template=message.template,
-                source=message.source,
-                reason=reason,
-            )
-        )
-
-    raw_recipients: Sequence[str] = message.to
-    if not raw_recipients and message.template in ALERT_TEMPLATES:
-        raw_recipients = alert_recipients
-    if not raw_recipients:
-        settle(NO_RECIPIENT_REF, "-", Status.REJECTED, "no recipients (and no ALERT_RECIPIENTS for an alert)")
-        return plan
-
-    recipients: list[Recipient] = []
-    seen: set[str] = set()
-    for raw in raw_recipients:
-        try:
-            recipient = parse_recipient(raw)
-        except InvalidNumber as exc:
-            bad = Recipient(RecipientKind.MASKED, str(raw))  # only for a stable ref and a masked copy
-            settle(bad.ref, mask(str(raw))[:32], Status.REJECTED, f"invalid number: {exc.reason}")
-            continue
-        if recipient.ref in seen:
-            continue
-        seen.add(recipient.ref)
-        if not recipient.sendable:
-            settle(recipient.ref, recipient.masked, Status.UNDELIVERABLE, "number is masked at the source")
-            continue
-        recipients.append(recipient)
+    plan = Plan(message)
+    recipients = _recipients(plan, alert_recipients)
     if not recipients:
         return plan
-
     try:
-        if message.text is not None:
-            body = message.text
-        else:
-            assert message.template is not None  # guaranteed by OutboxMessage
-            body = render(message.template, message.data, message.language)
-        text = prepare(body, max_parts=max_parts)
+        text = prepare(_body(message), max_parts=max_parts)
     except (TemplateError, TextRejected) as exc:
         for recipient in recipients:
-            settle(recipient.ref, recipient.masked, Status.REJECTED, exc.reason)
+            plan.settle(recipient.ref, recipient.masked, Status.REJECTED, exc.reason)
         return plan
-
     for recipient in recipients:
         plan.deliveries.append(
             Delivery(
@@ -134,3 +105,41 @@ def plan_message(
             )
         )
     return plan
+
+
+def _recipients(plan: Plan, alert_recipients: Sequence[str]) -> list[Recipient]:
+    """The sendable recipients, each once; the others are settled with their reason."""
+    raw_recipients: Sequence[str] = plan.message.to
+    if not raw_recipients and plan.message.template in ALERT_TEMPLATES:
+        raw_recipients = alert_recipients
+    if not raw_recipients:
+        plan.settle(
+            NO_RECIPIENT_REF, "-", Status.REJECTED, "no recipients (and no ALERT_RECIPIENTS for an alert)"
+        )
+        return []
+    recipients: list[Recipient] = []
+    seen: set[str] = set()
+    for raw in raw_recipients:
+        try:
+            recipient = parse_recipient(raw)
+        except InvalidNumber as exc:
+            bad = Recipient(RecipientKind.MASKED, str(raw))  # only for a stable ref and a masked copy
+            plan.settle(bad.ref, mask(str(raw))[:32], Status.REJECTED, f"invalid number: {exc.reason}")
+            continue
+        if recipient.ref in seen:
+            continue
+        seen.add(recipient.ref)
+        if not recipient.sendable:
+            plan.settle(
+                recipient.ref, recipient.masked, Status.UNDELIVERABLE, "number is masked at the source"
+            )
+            continue
+        recipients.append(recipient)
+    return recipients
+
+
+def _body(message: OutboxMessage) -> str:
+    if message.text is not None:
+        return message.text
+    assert message.template is not None  # guaranteed by OutboxMessage
+    return render(message.template, message.data, message.language)

@@ -1,0 +1,76 @@
+"""The balance monitor and the send claims against in-memory ports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from tuma.adapters.dynamodb_claims import PowertoolsClaims
+from tuma.ports import ClaimState
+from tuma.services.balance import STATE, BalanceMonitor
+
+from tests.unit.fakes import FixedBalance, MemoryLowState, MemoryOutbox, MemoryPersistence
+
+NOON = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def _monitor(credit: str):
+    provider, state, outbox = FixedBalance(credit), MemoryLowState(), MemoryOutbox()
+    return BalanceMonitor(provider, state, outbox, Decimal(500), "en"), provider, state, outbox
+
+
+def test_one_alert_per_fall_below_the_threshold():
+    monitor, provider, state, outbox = _monitor("1,200.00")
+    assert not monitor.check(NOON).alerted
+    provider.credit = "499.50"
+    first = monitor.check(NOON)
+    assert first.low and first.alerted and first.credit == Decimal("499.50")
+    assert not monitor.check(NOON).alerted  # still low: no second SMS
+    [alert] = outbox.messages
+    assert alert.template == "low_credit" and alert.to == ()  # goes to ALERT_RECIPIENTS
+    assert alert.data == {"credit": "499.50", "threshold": "500.00"}
+    provider.credit = "800"
+    assert not monitor.check(NOON).alerted and state.low[STATE] is False  # recovery is silent
+    provider.credit = "10"
+    assert monitor.check(NOON).alerted and len(outbox.messages) == 2  # the next fall alerts again
+
+
+def test_an_alert_that_could_not_be_queued_is_tried_again_on_the_next_run():
+    monitor, _, _, outbox = _monitor("10")
+    outbox.down = True
+    with pytest.raises(ConnectionError):
+        monitor.check(NOON)
+    outbox.down = False
+    assert monitor.check(NOON).alerted and len(outbox.messages) == 1
+
+
+def _claims(clock):
+    return PowertoolsClaims(MemoryPersistence(clock=clock), expires_after_seconds=3600)
+
+
+def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled():
+    now = [1_000_000.0]
+    claims = _claims(lambda: now[0])
+    assert claims.claim("pay-1", "n:abc", 30_000) is ClaimState.NEW
+    assert claims.claim("pay-1", "n:abc", 30_000) is ClaimState.BUSY
+    assert claims.claim("pay-1", "n:other", 30_000) is ClaimState.NEW  # another recipient
+    claims.settle("pay-1", "n:abc", {"status": "SENT", "message_id": "1"})
+    assert claims.claim("pay-1", "n:abc", 30_000) is ClaimState.DONE
+
+
+def test_a_released_claim_can_be_taken_again():
+    claims = _claims(lambda: 1_000_000.0)
+    assert claims.claim("pay-2", "n:abc", 30_000) is ClaimState.NEW
+    claims.release("pay-2", "n:abc")
+    assert claims.claim("pay-2", "n:abc", 30_000) is ClaimState.NEW
+
+
+def test_a_claim_abandoned_by_a_dead_sender_frees_itself_when_its_invocation_would_have_ended():
+    import time
+
+    claims = _claims(time.time)
+    assert claims.claim("pay-3", "n:abc", 0) is ClaimState.NEW  # the invocation had no time left
+    time.sleep(0.01)
+    assert claims.claim("pay-3", "n:abc", 30_000) is ClaimState.NEW
+    assert claims.claim("pay-3", "n:abc", 30_000) is ClaimState.BUSY

@@ -1,0 +1,104 @@
+"""Intake against in-memory ports: every business event becomes a queued message or a recorded reason."""
+
+from __future__ import annotations
+
+from tuma.models.alerts import AlertRequest
+from tuma.models.ledger import Status
+from tuma.models.mpesa import C2BValidation, StkResult
+from tuma.models.payments import Payment
+from tuma.services.intake import Intake
+
+from tests.unit.fakes import MemoryDirectory, MemoryLedger, MemoryOutbox
+
+
+def _intake(directory=None, account_check=False):
+    outbox, ledger = MemoryOutbox(), MemoryLedger()
+    return Intake(outbox, ledger, directory, language="sw", account_check=account_check), outbox, ledger
+
+
+def _payment(**fields):
+    base = {"reference": "QKX1AB2CD3", "amount": "1500", "phone": "0712345678", "source": "c2b"}
+    return Payment.model_validate(base | fields)
+
+
+def test_a_payment_with_a_plain_number_queues_one_receipt_keyed_by_its_reference():
+    intake, outbox, ledger = _intake()
+    outcome = intake.receipt(_payment(name="Achieng", account="A-7"))
+    assert outcome.queued and outcome.answer() == {"status": "queued", "idempotency_key": "QKX1AB2CD3"}
+    [message] = outbox.messages
+    assert message.idempotency_key == "QKX1AB2CD3" and message.to == ("254712345678",)
+    assert message.template == "receipt" and message.language == "sw"
+    assert message.data == {
+        "reference": "QKX1AB2CD3",
+        "amount": "1500",
+        "currency": "KES",
+        "name": "Achieng",
+        "account": "A-7",
+    }
+    assert ledger.entries == {}  # the sender records it once it is sent
+
+
+def test_a_masked_number_is_resolved_through_the_directory_or_recorded_undeliverable():
+    intake, outbox, ledger = _intake(MemoryDirectory({"A-7": "0722000126"}))
+    assert intake.receipt(_payment(phone="2547 ***** 126", account="A-7")).queued
+    assert outbox.messages[0].to == ("254722000126",)
+
+    outcome = intake.receipt(_payment(reference="QKX9", phone="2547 ***** 126", account="B-9"))
+    assert not outcome.queued
+    assert outcome.reason == "M-Pesa masked the payer's number, and no customer record matches the account"
+    [entry] = ledger.get("QKX9")
+    assert entry.status is Status.UNDELIVERABLE and entry.recipient == "2547 ***** 126"
+    assert entry.reason == outcome.reason and entry.source == "c2b"
+
+
+def test_receipts_report_which_payments_the_queue_did_not_take():
+    intake, outbox, _ = _intake()
+    outbox.fail_at = {1}
+    payments = [_payment(reference=f"R{i}") for i in range(3)] + [_payment(reference="R3", phone=None)]
+    outcomes = intake.receipts(payments)
+    assert [o is not None and o.queued for o in outcomes] == [True, False, True, False]
+    assert outcomes[1] is None  # not queued: the stream must retry it
+    assert outcomes[3] is not None and outcomes[3].reason is not None  # no phone: recorded, not retried
+    assert [m.idempotency_key for m in outbox.messages] == ["R0", "R2"]
+
+
+def test_a_cancelled_stk_payment_is_recorded_rejected_and_sends_nothing():
+    intake, outbox, ledger = _intake()
+    result = StkResult.model_validate(
+        {"CheckoutRequestID": "ws_CO_1", "ResultCode": 1032, "ResultDesc": "Request cancelled by user"}
+    )
+    outcome = intake.stk_result(result)
+    assert not outcome.queued and outbox.messages == []
+    [entry] = ledger.get("stk:ws_CO_1")
+    assert entry.status is Status.REJECTED
+    assert entry.reason == "payment not completed: 1032 Request cancelled by user"
+
+
+def test_a_successful_stk_payment_without_its_receipt_number_is_rejected_with_the_field_named():
+    intake, outbox, ledger = _intake()
+    result = StkResult.model_validate(
+        {
+            "CheckoutRequestID": "ws_CO_2",
+            "ResultCode": 0,
+            "CallbackMetadata": {"Item": [{"Name": "Amount", "Value": 10}]},
+        }
+    )
+    outcome = intake.stk_result(result)
+    assert not outcome.queued and outbox.messages == []
+    assert ledger.get("stk:ws_CO_2")[0].reason == "STK callback metadata lacks a usable MpesaReceiptNumber"
+
+
+def test_c2b_validation_accepts_everything_unless_the_account_check_is_on():
+    open_intake, _, _ = _intake()
+    assert open_intake.c2b_validation(C2BValidation(BillRefNumber="anything"))["ResultCode"] == "0"
+    checking, _, _ = _intake(MemoryDirectory({"A-7": "0722000126"}), account_check=True)
+    assert checking.c2b_validation(C2BValidation(BillRefNumber="A-7"))["ResultCode"] == "0"
+    assert checking.c2b_validation(C2BValidation(BillRefNumber="B-9"))["ResultCode"] == "C2B00012"
+    assert checking.c2b_validation(C2BValidation())["ResultCode"] == "C2B00012"
+
+
+def test_an_alert_is_queued_under_its_own_key():
+    intake, outbox, _ = _intake()
+    outcome = intake.alert(AlertRequest(id="db-1-disk", title="Disk full", host="db-1"))
+    assert outcome.idempotency_key == "alert:db-1-disk" and outcome.queued
+    assert outbox.messages[0].data == {"title": "Disk full", "host": "db-1"}

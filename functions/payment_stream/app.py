@@ -15,12 +15,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBStreamEvent,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from tuma.models.payments import Payment
+from tuma.models.payments import InvalidPayment, Payment
 from tuma.runtime import wiring
 from tuma.runtime.batch import BatchResponse, item_failures
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import StreamSettings, load
-from tuma.services.payment_stream import InvalidPayment, completed_payment
+from tuma.services.payment_stream import completed_payment
 
 logger = build_logger()
 tracer = Tracer()
@@ -32,16 +32,27 @@ intake = wiring.intake(settings)
 
 
 def _payment(record: DynamoDBRecord) -> Payment | None:
-    change = record.dynamodb
-    if change is None:
-        return None
-    event_name = record.event_name.name if record.event_name else None
+    # The raw event name: Powertools' enum raises on a name it does not know.
+    event_name = record.get("eventName")
     try:
-        return completed_payment(event_name, change.old_image, change.new_image, attributes)
-    except InvalidPayment as exc:
-        intake.reject(exc.key, exc.reason, "payments-table")
-        counts.count("PaymentsRejected")
-        return None
+        change = record.dynamodb
+        images = (change.keys, change.old_image, change.new_image) if change else (None, None, None)
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        ArithmeticError,
+    ) as exc:  # an attribute Lambda could not have sent
+        problem = InvalidPayment(
+            f"payment:{record.get('eventID', '?')}", f"stream record is malformed: {exc}"
+        )
+    else:
+        try:
+            return completed_payment(event_name, images[1], images[2], attributes, images[0])
+        except InvalidPayment as exc:
+            problem = exc
+    counts.count(intake.invalid(problem, "payments-table").fate.value)
+    return None
 
 
 @logger.inject_lambda_context
@@ -54,7 +65,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchRespon
         if payment is not None and record.dynamodb and record.dynamodb.sequence_number:
             payments[record.dynamodb.sequence_number] = payment
     outcomes = intake.receipts(list(payments.values()))
-    queued = sum(1 for o in outcomes if o is not None and o.queued)
-    if queued:
-        counts.count("ReceiptsQueued", queued)
+    for outcome in outcomes:
+        if outcome is not None:
+            counts.count(outcome.fate.value)
     return item_failures(sequence for sequence, o in zip(payments, outcomes, strict=True) if o is None)

@@ -18,13 +18,14 @@ from tuma.errors import ConfigurationError
 from tuma.models.alerts import AlertRequest
 from tuma.models.ledger import ReportOutcome, Status
 from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StkCallback
-from tuma.models.payments import PaymentRequest
+from tuma.models.payments import InvalidPayment, PaymentRequest
 from tuma.provider.answers import DeliveryCallback
 from tuma.runtime import wiring
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import WebhookSettings, load
 from tuma.runtime.webhook_gate import WebhookGate
 from tuma.services.delivery_reports import update_for
+from tuma.services.intake import PaymentRefused
 
 logger = build_logger()
 tracer = Tracer()
@@ -51,21 +52,31 @@ def c2b_validation(token: str, request: Annotated[C2BValidation, Body()]) -> dic
     "/payments/c2b/confirmation/<token>", tags=["Daraja"], summary="C2B confirmation: queue the receipt"
 )
 def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) -> dict[str, Any]:
-    outcome = intake.receipt(request.payment())
-    counts.count("ReceiptsQueued" if outcome.queued else "ReceiptsUndeliverable")
+    # Daraja is always acknowledged: what cannot make a receipt is recorded with its reason instead.
+    try:
+        outcome = intake.receipt(request.payment())
+    except InvalidPayment as problem:
+        outcome = intake.invalid(problem, "c2b")
+    counts.count(outcome.fate.value)
     return CONFIRMED
 
 
 @app.post("/payments/stk/<token>", tags=["Daraja"], summary="STK Push result: queue the receipt of a payment")
 def stk_callback(token: str, callback: Annotated[StkCallback, Body()]) -> dict[str, Any]:
     outcome = intake.stk_result(callback.Body.stkCallback)
-    counts.count("ReceiptsQueued" if outcome.queued else "StkNotCompleted")
+    counts.count(outcome.fate.value)
     return CONFIRMED
 
 
 @app.post("/payments", tags=["Signed"], summary="A payment from your own systems (HMAC signed)")
 def payment(request: Annotated[PaymentRequest, Body()]) -> Response[dict[str, Any]]:
-    outcome = intake.receipt(request.payment())
+    try:
+        outcome = intake.receipt(request.payment(), answerable=True)
+    except PaymentRefused as refused:
+        return _json(
+            422, {"error": "invalid request", "fields": [{"field": refused.field, "problem": refused.reason}]}
+        )
+    counts.count(outcome.fate.value)
     return _json(202, outcome.answer())
 
 

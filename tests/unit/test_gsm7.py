@@ -27,7 +27,7 @@ def test_the_alphabet_has_the_standard_sizes():
         ("Mon–Fri — open", "Mon-Fri - open"),
         ("Wait…", "Wait..."),
         ("KES\u00a0100", "KES 100"),
-        ("naïve façade", "naive faÇade"),
+        ("naïve façade", "naive facade"),  # GSM7 has only Ç, which reads wrong in a name
         ("Ángela Núñez", "Angela Nuñez"),  # ñ is GSM7, Á and ú are not
         ("Zoë Ōtieno", "Zoe Otieno"),
         ("café è ü", "café è ü"),  # already GSM7: left alone

@@ -85,7 +85,9 @@ def test_a_successful_stk_payment_without_its_receipt_number_is_rejected_with_th
     )
     outcome = intake.stk_result(result)
     assert not outcome.queued and outbox.messages == []
-    assert ledger.get("stk:ws_CO_2")[0].reason == "STK callback metadata lacks a usable MpesaReceiptNumber"
+    assert ledger.get("stk:ws_CO_2")[0].reason == (
+        "STK callback metadata lacks a usable MpesaReceiptNumber: required"
+    )
 
 
 def test_c2b_validation_accepts_everything_unless_the_account_check_is_on():

@@ -71,7 +71,8 @@ _LOOK_ALIKES: dict[str, str] = {
     "\u2122": "TM",
     "\u00a9": "(C)",
     "\u00ae": "(R)",
-    "\u00e7": "Ç",  # GSM7 has only the capital; handsets have always shown it for both
+    # GSM7 has only the capital Ç: "FranÇoise" reads wrong to a Kenyan reader, "Francoise" does not.
+    "\u00e7": "c",
 }
 
 
@@ -127,6 +128,32 @@ def fold(text: str) -> str:
         shown = ", ".join(f"U+{ord(c):04X}" for c in bad[:5])
         raise TextRejected(f"text has characters outside GSM7 with no look-alike: {shown}")
     return "".join(out)
+
+
+def clean(text: str) -> str:
+    """Data (a payer's name, an account, an alert's details) as an SMS can carry it, never refused.
+
+    The rules, in order: look-alikes fold as in `fold` (smart quotes, dashes, accented letters to
+    their base letter where GSM7 lacks them); format characters (bidi controls, zero-width joiners
+    and spaces, soft hyphens) are dropped; control characters and anything else with no look-alike
+    (emoji, other scripts) become a space; runs of spaces collapse and the ends are trimmed. A value
+    made only of such characters cleans to the empty string.
+    """
+    out: list[str] = []
+    for char in unicodedata.normalize("NFC", text):
+        category = unicodedata.category(char)
+        if category == "Cf":
+            continue
+        folded = None if category == "Cc" else _fold_char(char)
+        out.append(" " if folded is None else folded)
+    return " ".join("".join(out).split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, ending in "..." when something was cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 3)].rstrip() + "..."
 
 
 def count_septets(text: str) -> int:

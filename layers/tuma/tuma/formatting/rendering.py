@@ -17,6 +17,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from tuma.formatting.clock import format_eat, parse_time
+from tuma.formatting.gsm7 import clean, shorten
 from tuma.formatting.money import format_money, parse_amount
 
 TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -36,7 +37,7 @@ class TemplateError(ValueError):
 def money(value: object, currency: object = "KES") -> str:
     """`KES 1,500.00`: amounts arrive as strings, integers, floats or Decimals."""
     try:
-        return format_money(parse_amount(value), currency)
+        return format_money(parse_amount(value, positive=False), currency)
     except ValueError as exc:
         raise TemplateError(str(exc)) from None
 
@@ -46,6 +47,49 @@ def when(value: object) -> str:
         return format_eat(parse_time(value))
     except ValueError as exc:
         raise TemplateError(str(exc)) from None
+
+
+# How long each data field may be in an SMS, after cleaning (`gsm7.clean`); longer values end in
+# "...". Only the SMS is shortened: the outbox message and the ledger keep what was received.
+DATA_LIMITS: dict[str, int] = {
+    "name": 30,
+    "account": 24,
+    "reference": 24,
+    "business": 40,
+    "title": 60,
+    "host": 30,
+    "severity": 12,
+    "details": 120,
+    "alarm": 80,
+    "region": 30,
+    "reason": 300,
+}
+DEFAULT_DATA_LIMIT = 60
+# Values that filters read (money, when) or that are short by construction: cleaned, never cut.
+UNSHORTENED = frozenset({"amount", "currency", "paid_at", "at", "credit", "threshold", "state"})
+
+
+def data_limit(field: str) -> int | None:
+    return None if field in UNSHORTENED else DATA_LIMITS.get(field, DEFAULT_DATA_LIMIT)
+
+
+def prepare_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The data as the SMS may show it: every text cleaned to GSM7 and shortened to its field's limit.
+
+    The template's own words stay strict (a character GSM7 cannot carry refuses the template), but
+    a payer's name full of emoji must not cost the payer a receipt.
+    """
+    prepared: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            continue
+        if isinstance(value, str):
+            value = clean(value)
+            limit = data_limit(key)
+            if limit is not None:
+                value = shorten(value, limit)
+        prepared[key] = value
+    return prepared
 
 
 def _finalize(value: object) -> object:
@@ -99,7 +143,7 @@ def render(template: str, data: Mapping[str, Any], language: str = FALLBACK_LANG
     except TemplateSyntaxError as exc:
         raise TemplateError(f"template {template!r} is broken: {exc.message}") from None
     try:
-        text = compiled.render({k: v for k, v in data.items() if isinstance(k, str)})
+        text = compiled.render(prepare_data(data))
     except TemplateError:
         raise
     except UndefinedError as exc:

@@ -7,13 +7,14 @@ codes as numbers or as strings such as "SFC_IC0003". Times are EAT `YYYYMMDDHHmm
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tuma.models.payments import Amount, Payment
-from tuma.models.validation import AsText, OptionalText, Reference
+from tuma.models.payments import InvalidPayment, Payment
+from tuma.models.validation import AsText, OptionalText, summarize
 
 ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
 CONFIRMED = {"ResultCode": 0, "ResultDesc": "Accepted"}
@@ -54,49 +55,92 @@ class C2BValidation(_Daraja):
 
 
 class C2BConfirmation(_Daraja):
-    TransID: Reference
-    TransAmount: Amount
+    """Read without refusing anything: Daraja must always be acknowledged, so a confirmation that
+    cannot make a receipt is recorded with its reason (by `payment()`), not answered with a 4xx."""
+
+    TransID: OptionalText = None
+    TransAmount: Any = None
     TransactionType: OptionalText = None
     TransTime: OptionalText = None
     BusinessShortCode: OptionalText = None
-    BillRefNumber: OptionalText = Field(default=None, max_length=100)
+    BillRefNumber: OptionalText = None
     InvoiceNumber: OptionalText = None
-    MSISDN: OptionalText = Field(default=None, max_length=100)
-    FirstName: OptionalText = Field(default=None, max_length=60)
-    MiddleName: OptionalText = Field(default=None, max_length=60)
-    LastName: OptionalText = Field(default=None, max_length=60)
+    MSISDN: OptionalText = None
+    FirstName: OptionalText = None
+    MiddleName: OptionalText = None
+    LastName: OptionalText = None
+
+    def key(self) -> str:
+        """The ledger key of this confirmation, even when its TransID is unusable."""
+        reference = (self.TransID or "").strip().upper()
+        if reference and len(reference) <= 64 and reference.isprintable():
+            return reference
+        digest = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        return f"c2b:{digest}"
 
     def payment(self) -> Payment:
-        return Payment(
-            reference=self.TransID,
-            amount=self.TransAmount,
-            phone=self.MSISDN,
-            name=person_name(self.FirstName, self.MiddleName, self.LastName),
-            account=self.BillRefNumber,
-            paid_at=self.TransTime,
-            source="c2b",
-        )
+        """The payment; InvalidPayment (keyed, with the Daraja field at fault) when it cannot be one."""
+        try:
+            return Payment(
+                reference=self.TransID,
+                amount=self.TransAmount,
+                phone=self.MSISDN,
+                name=person_name(self.FirstName, self.MiddleName, self.LastName),
+                account=self.BillRefNumber,
+                paid_at=self.TransTime,
+                source="c2b",
+                short_code=self.BusinessShortCode,
+            )
+        except ValidationError as exc:
+            names = {
+                "reference": "TransID",
+                "amount": "TransAmount",
+                "paid_at": "TransTime",
+                "phone": "MSISDN",
+            }
+            first = str(exc.errors()[0]["loc"][0]) if exc.errors() and exc.errors()[0]["loc"] else None
+            raise InvalidPayment(
+                self.key(),
+                f"C2B confirmation cannot make a receipt: {summarize(exc, 3, names)}",
+                names.get(first or "", first),
+            ) from None
 
 
 class StkItem(_Daraja):
-    Name: str
+    Name: AsText
     Value: Any = None
 
 
 class StkMetadata(_Daraja):
     Item: list[StkItem] = Field(default_factory=list)
 
+    @field_validator("Item", mode="before")
+    @classmethod
+    def _items(cls, value: Any) -> Any:
+        # Items that are not {"Name": ...} objects are dropped: what is missing is reported by name.
+        if isinstance(value, list):
+            return [item for item in value if isinstance(item, dict) and isinstance(item.get("Name"), str)]
+        return []
+
 
 class StkResult(_Daraja):
+    """Read without refusing: what cannot make a receipt is recorded by intake, and Daraja acknowledged."""
+
     MerchantRequestID: OptionalText = None
-    CheckoutRequestID: AsText = Field(min_length=1, max_length=100)
-    ResultCode: Annotated[str, BeforeValidator(lambda v: str(v).strip() if v is not None else v)]
-    ResultDesc: OptionalText = Field(default=None, max_length=300)
+    CheckoutRequestID: OptionalText = None
+    ResultCode: OptionalText = None
+    ResultDesc: OptionalText = None
     CallbackMetadata: StkMetadata | None = None
+
+    def key(self) -> str:
+        checkout = (self.CheckoutRequestID or "").strip()
+        if checkout and len(checkout) <= 100 and checkout.isprintable():
+            return f"stk:{checkout}"
+        return f"stk:{hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]}"
 
     @property
     def succeeded(self) -> bool:
-        return self.ResultCode == "0"
+        return (self.ResultCode or "").strip() == "0"
 
     def metadata(self) -> dict[str, Any]:
         items = self.CallbackMetadata.Item if self.CallbackMetadata else []
@@ -115,15 +159,14 @@ class StkResult(_Daraja):
             )
         except ValidationError as exc:
             names = {"reference": "MpesaReceiptNumber", "amount": "Amount", "paid_at": "TransactionDate"}
-            fields = ", ".join(
-                sorted({names.get(str(e["loc"][0]), str(e["loc"][0])) for e in exc.errors() if e["loc"]})
-            )
-            raise ValueError(f"STK callback metadata lacks a usable {fields}") from None
+            raise InvalidPayment(
+                self.key(), f"STK callback metadata lacks a usable {summarize(exc, 3, names)}"
+            ) from None
 
 
 class StkBody(_Daraja):
-    stkCallback: StkResult  # noqa: N815 - Daraja's spelling
+    stkCallback: StkResult = Field(default_factory=StkResult)  # noqa: N815 - Daraja's spelling
 
 
 class StkCallback(_Daraja):
-    Body: StkBody
+    Body: StkBody = Field(default_factory=StkBody)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from tuma.formatting.rendering import LANGUAGE, TEMPLATE_NAME
 from tuma.models.validation import NO_CONTROL_CHARS
 
-MAX_RECIPIENTS = 1000
+# A message to more numbers than one provider call takes is sent in several calls (sendsms takes 1,000).
+MAX_RECIPIENTS = 10_000
 
 IdempotencyKey = Annotated[
     str,
@@ -37,6 +38,10 @@ class OutboxMessage(BaseModel):
     text: str | None = Field(default=None, min_length=1, max_length=2000)
     route: Route = Route.SMS
     source: str | None = Field(default=None, max_length=64)
+    # "recipient": one SMS per (key, recipient), the default. "event": one SMS for the key, whoever it
+    # goes to: a payment reported by several sources with the payer's number written differently
+    # (plain, hashed, another number) still gets one receipt. Receipts default to "event".
+    dedupe: Literal["recipient", "event"] | None = None
 
     @field_validator("to", mode="before")
     @classmethod
@@ -62,6 +67,10 @@ class OutboxMessage(BaseModel):
         if (self.template is None) == (self.text is None):
             raise ValueError("give exactly one of text or template")
         return self
+
+    @property
+    def per_event(self) -> bool:
+        return self.dedupe == "event" or (self.dedupe is None and self.template == "receipt")
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"))

@@ -11,10 +11,23 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from tuma.formatting.clock import parse_time
 from tuma.formatting.money import parse_amount
 from tuma.models.outbox import OutboxMessage
-from tuma.models.validation import AsText, Reference
+from tuma.models.validation import AsText, FreeText, Reference
 
 Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
 Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+
+
+class InvalidPayment(ValueError):
+    """A payment whose report cannot make a receipt (no reference, an amount that is not money...).
+
+    `key` names the payment in the ledger, `field` the input at fault when one is.
+    """
+
+    def __init__(self, key: str, reason: str, field: str | None = None) -> None:
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
+        self.field = field
 
 
 class Payment(BaseModel):
@@ -23,11 +36,13 @@ class Payment(BaseModel):
     reference: Reference
     amount: Amount
     currency: Currency = "KES"
-    phone: AsText | None = Field(default=None, max_length=100)
-    name: str | None = Field(default=None, max_length=100)
-    account: AsText | None = Field(default=None, max_length=100)
+    phone: AsText | None = Field(default=None, max_length=200)
+    name: FreeText = None
+    account: FreeText = None
     paid_at: datetime | None = None
     source: str = Field(default="api", max_length=32)
+    # The paybill or till that received it (Daraja's BusinessShortCode), when the source says.
+    short_code: FreeText = None
 
     @field_validator("paid_at", mode="before")
     @classmethod
@@ -54,6 +69,7 @@ class Payment(BaseModel):
             data=data,
             language=language,
             source=self.source,
+            dedupe="event",
         )
 
 
@@ -64,10 +80,10 @@ class PaymentRequest(BaseModel):
 
     reference: Reference
     amount: Amount
-    phone: AsText = Field(min_length=1, max_length=100)
+    phone: AsText = Field(min_length=1, max_length=200)
     currency: Currency = "KES"
-    name: str | None = Field(default=None, max_length=100)
-    account: AsText | None = Field(default=None, max_length=100)
+    name: FreeText = None
+    account: FreeText = None
     paid_at: str | None = Field(default=None, max_length=40)
 
     def payment(self) -> Payment:

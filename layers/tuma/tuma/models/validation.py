@@ -22,14 +22,39 @@ def as_text(value: Any) -> Any:
     return value
 
 
+def required_text(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("required")
+    return as_text(value)
+
+
 AsText = Annotated[str, BeforeValidator(as_text)]
 OptionalText = Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else as_text(v))]
-# The validator after the constraints runs first (and keeps the pattern in the OpenAPI document).
+# A business event's reference (an M-Pesa receipt number, an invoice number): trimmed and upper-cased,
+# so that `nlj7rt61sv ` from one source and `NLJ7RT61SV` from another key the same payment. The
+# validator after the constraints runs first (and keeps the pattern in the OpenAPI document).
 Reference = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_CONTROL_CHARS),
-    BeforeValidator(as_text),
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, min_length=1, max_length=64, pattern=NO_CONTROL_CHARS
+    ),
+    BeforeValidator(required_text),
 ]
+
+# Free text kept as received, up to a sane size: an over-long name is shortened for the SMS later,
+# never a reason to refuse a payment.
+FREE_TEXT_CAP = 200
+
+
+def capped(value: Any) -> Any:
+    value = as_text(value)
+    if isinstance(value, str):
+        value = value.strip()
+        return value[:FREE_TEXT_CAP] or None
+    return value
+
+
+FreeText = Annotated[str | None, BeforeValidator(capped)]
 
 
 def summarize(exc: ValidationError, limit: int = 5, names: dict[str, str] | None = None) -> str:
@@ -38,5 +63,6 @@ def summarize(exc: ValidationError, limit: int = 5, names: dict[str, str] | None
     problems = []
     for error in exc.errors()[:limit]:
         field = ".".join(str(part) for part in error["loc"]) or "body"
-        problems.append(f"{names.get(field, field)}: {error['msg']}")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"{names.get(field, field)}: {message}")
     return "; ".join(problems)

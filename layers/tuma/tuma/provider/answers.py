@@ -111,7 +111,7 @@ class Balance(_Lenient):
     @field_validator("credit", mode="before")
     @classmethod
     def _credit(cls, value: Any) -> Any:
-        return parse_amount(value, signed=True)
+        return parse_amount(value, positive=False)
 
 
 class DeliveryCallback(_Lenient):

@@ -99,6 +99,11 @@ class OutboxSettings(Env):
     OUTBOX_QUEUE_URL: str
 
 
+class PaymentSettings(Env):
+    # The largest single payment a receipt is sent for; above it the payment is recorded REJECTED.
+    MAX_PAYMENT_AMOUNT: Decimal = Field(default=Decimal(1_000_000), gt=0)
+
+
 class CustomerSettings(Env):
     CUSTOMERS_TABLE: str | None = None
     C2B_ACCOUNT_CHECK: Flag = False
@@ -122,7 +127,7 @@ class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings):
     OUTBOX_QUEUE_URL: str | None = None
 
 
-class WebhookSettings(OutboxSettings, LedgerSettings, CustomerSettings, MessageSettings):
+class WebhookSettings(OutboxSettings, LedgerSettings, CustomerSettings, PaymentSettings, MessageSettings):
     """functions/webhooks"""
 
     WEBHOOK_SECRET: str
@@ -130,7 +135,7 @@ class WebhookSettings(OutboxSettings, LedgerSettings, CustomerSettings, MessageS
     CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
 
 
-class StreamSettings(OutboxSettings, LedgerSettings, CustomerSettings, MessageSettings):
+class StreamSettings(OutboxSettings, LedgerSettings, CustomerSettings, PaymentSettings, MessageSettings):
     """functions/payment_stream"""
 
     # {"status": "state", "reference": "mpesa_ref", ...}: a team's own attribute names.

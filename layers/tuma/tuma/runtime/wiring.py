@@ -121,6 +121,7 @@ def intake(settings: WebhookSettings | StreamSettings) -> Intake:
         DynamoDBCustomers(boto3.client("dynamodb"), table) if table else None,
         language=settings.DEFAULT_LANGUAGE,
         account_check=settings.C2B_ACCOUNT_CHECK,
+        max_amount=settings.MAX_PAYMENT_AMOUNT,
     )
 
 

@@ -9,30 +9,56 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
 
+from tuma.formatting.money import format_money
 from tuma.models.alerts import AlertRequest
 from tuma.models.ledger import LedgerEntry, Status
 from tuma.models.mpesa import ACCEPT, INVALID_ACCOUNT, C2BValidation, StkResult, reject
 from tuma.models.outbox import OutboxMessage
-from tuma.models.payments import Payment
+from tuma.models.payments import InvalidPayment, Payment
 from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
 from tuma.services.planning import NO_RECIPIENT_REF
 from tuma.services.recipients import resolve
 
 log = logging.getLogger(__name__)
+DEFAULT_MAX_AMOUNT = Decimal(1_000_000)  # beyond what one M-Pesa payment can carry
+
+
+class Fate(StrEnum):
+    """What became of a business event at intake; the value names its metric."""
+
+    QUEUED = "ReceiptsQueued"
+    UNDELIVERABLE = "ReceiptsUndeliverable"  # nobody to send to: recorded with the reason
+    REJECTED = "PaymentsRejected"  # the report cannot make a receipt: recorded with the reason
+    NOT_PAID = "StkNotCompleted"  # an STK Push that was cancelled or failed: no money, no receipt
 
 
 @dataclass(frozen=True)
 class Outcome:
     idempotency_key: str
-    queued: bool
+    fate: Fate
     reason: str | None = None
+
+    @property
+    def queued(self) -> bool:
+        return self.fate is Fate.QUEUED
 
     def answer(self) -> dict[str, str]:
         body = {"status": "queued" if self.queued else "not sent", "idempotency_key": self.idempotency_key}
         if self.reason:
             body["reason"] = self.reason
         return body
+
+
+class PaymentRefused(ValueError):
+    """A payment the caller can be told about (a 422 naming the field) instead of a recorded rejection."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
 
 
 class Intake:
@@ -44,16 +70,31 @@ class Intake:
         *,
         language: str = "en",
         account_check: bool = False,
+        max_amount: Decimal = DEFAULT_MAX_AMOUNT,
     ) -> None:
         self._queue = queue
         self._ledger = ledger
         self._directory = directory
         self._language = language
         self._account_check = account_check
+        self._max_amount = max_amount
 
     # -- payments ---------------------------------------------------------------------------------
 
+    def refusal(self, payment: Payment) -> PaymentRefused | None:
+        """Why this well-formed payment must still not make a receipt, if it must not."""
+        if payment.amount > self._max_amount:
+            return PaymentRefused(
+                "amount",
+                f"amount {format_money(payment.amount, payment.currency)} is over the limit of "
+                f"{format_money(self._max_amount, payment.currency)} for one payment (MAX_PAYMENT_AMOUNT)",
+            )
+        return None
+
     def _plan(self, payment: Payment) -> OutboxMessage | Outcome:
+        refused = self.refusal(payment)
+        if refused is not None:
+            return self.reject(payment.reference, refused.reason, payment.source)
         payer = resolve(payment.phone, payment.account, self._directory)
         if payer.recipient is not None:
             return payment.receipt(payer.recipient, self._language)
@@ -72,14 +113,20 @@ class Intake:
             ]
         )
         log.warning("receipt %s is undeliverable: %s", payment.reference, payer.reason)
-        return Outcome(payment.reference, queued=False, reason=payer.reason)
+        return Outcome(payment.reference, Fate.UNDELIVERABLE, payer.reason)
 
-    def receipt(self, payment: Payment) -> Outcome:
+    def receipt(self, payment: Payment, *, answerable: bool = False) -> Outcome:
+        """Queue the receipt. With `answerable` (the caller reads our answer) a refusal raises
+        PaymentRefused and nothing is recorded; otherwise it is recorded as REJECTED."""
+        if answerable:
+            refused = self.refusal(payment)
+            if refused is not None:
+                raise refused
         planned = self._plan(payment)
         if isinstance(planned, Outcome):
             return planned
         self._queue.put(planned)
-        return Outcome(payment.reference, queued=True)
+        return Outcome(payment.reference, Fate.QUEUED)
 
     def receipts(self, payments: Sequence[Payment]) -> list[Outcome | None]:
         """Queue many in as few calls as possible; None marks a payment whose receipt could not be queued."""
@@ -89,16 +136,19 @@ class Intake:
         outcomes: list[Outcome | None] = [p if isinstance(p, Outcome) else None for p in planned]
         for position, (index, message) in enumerate(messages):
             if position not in failed:
-                outcomes[index] = Outcome(message.idempotency_key, queued=True)
+                outcomes[index] = Outcome(message.idempotency_key, Fate.QUEUED)
         return outcomes
 
-    def reject(self, key: str, reason: str, source: str) -> Outcome:
+    def reject(self, key: str, reason: str, source: str, fate: Fate = Fate.REJECTED) -> Outcome:
         """A business event that can never yield a message: recorded, never retried."""
         self._ledger.record_unsendable(
             [LedgerEntry(key, NO_RECIPIENT_REF, "-", Status.REJECTED, source=source, reason=reason[:500])]
         )
         log.warning("%s event %s yields no message: %s", source, key, reason)
-        return Outcome(key, queued=False, reason=reason)
+        return Outcome(key, fate, reason)
+
+    def invalid(self, problem: InvalidPayment, source: str) -> Outcome:
+        return self.reject(problem.key, problem.reason, source)
 
     # -- Daraja ---------------------------------------------------------------------------------
 
@@ -113,15 +163,16 @@ class Intake:
         return ACCEPT
 
     def stk_result(self, result: StkResult) -> Outcome:
-        key = f"stk:{result.CheckoutRequestID}"
+        key = result.key()
+        if result.ResultCode is None:
+            return self.reject(key, "STK callback carries no ResultCode", "stk")
         if not result.succeeded:
-            return self.reject(
-                key, f"payment not completed: {result.ResultCode} {result.ResultDesc or ''}".strip(), "stk"
-            )
+            reason = f"payment not completed: {result.ResultCode} {result.ResultDesc or ''}".strip()
+            return self.reject(key, reason, "stk", Fate.NOT_PAID)
         try:
             payment = result.payment()
-        except ValueError as exc:
-            return self.reject(key, str(exc), "stk")
+        except InvalidPayment as exc:
+            return self.invalid(exc, "stk")
         return self.receipt(payment)
 
     # -- alerts ---------------------------------------------------------------------------------
@@ -129,4 +180,4 @@ class Intake:
     def alert(self, request: AlertRequest) -> Outcome:
         message = request.message()
         self._queue.put(message)
-        return Outcome(message.idempotency_key, queued=True)
+        return Outcome(message.idempotency_key, Fate.QUEUED)

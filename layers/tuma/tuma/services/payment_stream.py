@@ -12,17 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tuma.models.payments import Payment
+from tuma.models.payments import InvalidPayment, Payment
 from tuma.models.validation import summarize
-
-
-class InvalidPayment(ValueError):
-    """A completed payment whose item cannot make a receipt (missing reference, bad amount...)."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(reason)
-        self.key = key
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -57,25 +48,35 @@ def completed_payment(
     old_image: Mapping[str, Any] | None,
     new_image: Mapping[str, Any] | None,
     attributes: Attributes,
+    keys: Mapping[str, Any] | None = None,
 ) -> Payment | None:
-    """The payment that this change completed, or None when the change completes nothing."""
-    if event_name not in ("INSERT", "MODIFY") or not new_image:
-        return None  # REMOVE, TTL deletions
+    """The payment that this change completed, None when the change completes nothing, and
+    InvalidPayment when it completes a payment that cannot make a receipt."""
+    if event_name == "REMOVE":
+        return None  # deletions and TTL expiries
+    if new_image is None:
+        if event_name in ("INSERT", "MODIFY"):
+            raise InvalidPayment(
+                _key(None, keys or {}, attributes),
+                "the stream carries no item image: set the table's StreamViewType to NEW_AND_OLD_IMAGES",
+            )
+        return None
     if str(new_image.get(attributes.status, "")) != attributes.completed:
         return None
+    key = _key(new_image, keys or {}, attributes)
+    if event_name not in ("INSERT", "MODIFY"):
+        raise InvalidPayment(key, f"unknown stream event {str(event_name)[:20]!r} for a completed payment")
     if (
         event_name == "MODIFY"
         and old_image
         and str(old_image.get(attributes.status, "")) == attributes.completed
     ):
         return None  # already completed before this change: its receipt is already out
-    reference = new_image.get(attributes.reference)
-    key = str(reference) if reference else f"payment:{new_image.get(attributes.payment_id, '?')}"
     try:
         return Payment(
-            reference=reference,
+            reference=new_image.get(attributes.reference),
             amount=new_image.get(attributes.amount),
-            currency=str(new_image.get(attributes.currency) or "KES"),
+            currency=new_image.get(attributes.currency) or "KES",
             phone=new_image.get(attributes.phone),
             name=new_image.get(attributes.name),
             account=new_image.get(attributes.account),
@@ -84,3 +85,12 @@ def completed_payment(
         )
     except ValidationError as exc:
         raise InvalidPayment(key, f"completed payment cannot make a receipt: {summarize(exc, 3)}") from None
+
+
+def _key(image: Mapping[str, Any] | None, keys: Mapping[str, Any], attributes: Attributes) -> str:
+    """The payment's reference when it is usable text, else `payment:<its table key>`."""
+    reference = image.get(attributes.reference) if image else None
+    if isinstance(reference, str) and reference.strip() and reference.strip().isprintable():
+        return reference.strip().upper()[:64]
+    ident = (image or {}).get(attributes.payment_id, keys.get(attributes.payment_id, "?"))
+    return f"payment:{str(ident)[:64]}"

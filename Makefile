@@ -18,7 +18,7 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 CHECKOV_PIN = $(call EXTRA_PIN,checkov)
 # Coverage of the layer and the CLI by the in-process tests; the floor is the figure reached, rounded down.
-COVERAGE := --cov=tuma --cov=tuma_cli --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+COVERAGE = --cov=tuma --cov=tuma_cli --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 # sam build runs pip for python3.13: put that interpreter first on PATH.
 SAM_PATH := $(dir $(PYTHON)):$(PATH)
 PIP_QUIET := -q --disable-pip-version-check

@@ -75,11 +75,16 @@ class Local:
         result: list[dict[str, Any]] = self.simulator("/_sandbox/outbox")
         return result
 
-    def ledger(self, key: str | None = None) -> list[dict[str, Any]]:
+    def ledger(self, key: str | None = None, with_payments: bool = False) -> list[dict[str, Any]]:
         deserialize = TypeDeserializer().deserialize
         items = self.aws("dynamodb").scan(TableName=self.ready["tables"]["LedgerTable"])["Items"]
         entries = [{k: deserialize(v) for k, v in item.items()} for item in items]
-        return [e for e in entries if key is None or e["idempotency_key"] == key]
+        return [
+            e
+            for e in entries
+            if (key is None or e["idempotency_key"] == key)
+            and (with_payments or not e["recipient_ref"].startswith("#"))
+        ]
 
     def wait_for(self, condition: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout

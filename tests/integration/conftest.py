@@ -68,11 +68,22 @@ class Stack:
         value = {"apikey": apikey, "partnerID": settings.partner_id, "shortcode": settings.shortcode}
         self.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(value))
 
-    def ledger(self) -> list[dict[str, Any]]:
+    def ledger(self, with_payments: bool = False) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer
 
         items = self.client("dynamodb").scan(TableName=self.topology.ref("LedgerTable"))["Items"]
-        return [{k: TypeDeserializer().deserialize(v) for k, v in item.items()} for item in items]
+        entries = [{k: TypeDeserializer().deserialize(v) for k, v in item.items()} for item in items]
+        return [e for e in entries if not e["recipient_ref"].startswith("#") or with_payments]
+
+    def payment_record(self, reference: str) -> dict[str, Any] | None:
+        return next(
+            (
+                e
+                for e in self.ledger(with_payments=True)
+                if (e["idempotency_key"], e["recipient_ref"]) == (reference, "#payment")
+            ),
+            None,
+        )
 
 
 @pytest.fixture

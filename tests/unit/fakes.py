@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-from tuma.models.ledger import DeliveryUpdate, LedgerEntry, ReportOutcome, Status
+from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome, Status
 from tuma.models.outbox import OutboxMessage
-from tuma.ports import BulkMessage, ClaimState, SendResult
+from tuma.ports import BulkMessage, Claim, ClaimState, SendResult
 from tuma.provider.answers import Balance
 from tuma.provider.codes import Disposition
 
@@ -57,6 +57,16 @@ class FakeSender:
 class MemoryLedger:
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], LedgerEntry] = {}
+        self.payments: dict[str, dict[str, Any]] = {}
+
+    def note_payment(self, seen: PaymentSeen) -> None:
+        record = self.payments.setdefault(seen.reference, {"sources": set(), "payer_rank": 0})
+        record["sources"].add(seen.source)
+        if seen.payer is not None and seen.payer_rank > record["payer_rank"]:
+            record.update(payer=seen.payer, payer_rank=seen.payer_rank)
+
+    def best_payers(self, references: Sequence[str]) -> dict[str, str]:
+        return {r: self.payments[r]["payer"] for r in references if "payer" in self.payments.get(r, {})}
 
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         for entry in entries:
@@ -80,20 +90,24 @@ class MemoryLedger:
 
 class MemoryClaims:
     def __init__(self) -> None:
-        self.records: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self.records: dict[Claim, dict[str, Any] | None] = {}
 
-    def claim(self, idempotency_key: str, recipient_ref: str, remaining_ms: int | None) -> ClaimState:
-        key = (idempotency_key, recipient_ref)
+    def _claim(self, key: Claim) -> ClaimState:
         if key not in self.records:
             self.records[key] = None
             return ClaimState.NEW
         return ClaimState.DONE if self.records[key] is not None else ClaimState.BUSY
 
-    def settle(self, idempotency_key: str, recipient_ref: str, result: dict[str, Any]) -> None:
-        self.records[(idempotency_key, recipient_ref)] = result
+    def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[ClaimState]:
+        return [self._claim(key) for key in claims]
 
-    def release(self, idempotency_key: str, recipient_ref: str) -> None:
-        self.records.pop((idempotency_key, recipient_ref), None)
+    def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None:
+        for key, result in results:
+            self.records[key] = result
+
+    def release(self, claims: Sequence[Claim]) -> None:
+        for key in claims:
+            self.records.pop(key, None)
 
 
 class ListMetrics:

@@ -50,27 +50,30 @@ def _claims(clock):
 
 
 def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled():
-    now = [1_000_000.0]
-    claims = _claims(lambda: now[0])
-    assert claims.claim("pay-1", "n:abc", 30_000) is ClaimState.NEW
-    assert claims.claim("pay-1", "n:abc", 30_000) is ClaimState.BUSY
-    assert claims.claim("pay-1", "n:other", 30_000) is ClaimState.NEW  # another recipient
-    claims.settle("pay-1", "n:abc", {"status": "SENT", "message_id": "1"})
-    assert claims.claim("pay-1", "n:abc", 30_000) is ClaimState.DONE
-
-
-def test_a_released_claim_can_be_taken_again():
     claims = _claims(lambda: 1_000_000.0)
-    assert claims.claim("pay-2", "n:abc", 30_000) is ClaimState.NEW
-    claims.release("pay-2", "n:abc")
-    assert claims.claim("pay-2", "n:abc", 30_000) is ClaimState.NEW
+    one, other = ("pay-1", "n:abc"), ("pay-1", "n:other")
+    assert claims.claim([one], 30_000) == [ClaimState.NEW]
+    assert claims.claim([one, other], 30_000) == [ClaimState.BUSY, ClaimState.NEW]  # another recipient
+    claims.settle([(one, {"status": "SENT", "message_id": "1"})])
+    assert claims.claim([one], 30_000) == [ClaimState.DONE]
+
+
+def test_a_batch_of_claims_is_answered_in_order():
+    claims = _claims(lambda: 1_000_000.0)
+    batch = [("pay", f"n:{i}") for i in range(40)]
+    assert claims.claim(batch[::2], 30_000) == [ClaimState.NEW] * 20
+    assert claims.claim(batch, 30_000) == [ClaimState.BUSY, ClaimState.NEW] * 20
+    claims.settle([(c, {"status": "SENT"}) for c in batch[:10]])
+    claims.release(batch[10:20])
+    assert claims.claim(batch[:20], 30_000) == [ClaimState.DONE] * 10 + [ClaimState.NEW] * 10
 
 
 def test_a_claim_abandoned_by_a_dead_sender_frees_itself_when_its_invocation_would_have_ended():
     import time
 
     claims = _claims(time.time)
-    assert claims.claim("pay-3", "n:abc", 0) is ClaimState.NEW  # the invocation had no time left
+    claim = ("pay-3", "n:abc")
+    assert claims.claim([claim], 0) == [ClaimState.NEW]  # the invocation had no time left
     time.sleep(0.01)
-    assert claims.claim("pay-3", "n:abc", 30_000) is ClaimState.NEW
-    assert claims.claim("pay-3", "n:abc", 30_000) is ClaimState.BUSY
+    assert claims.claim([claim], 30_000) == [ClaimState.NEW]
+    assert claims.claim([claim], 30_000) == [ClaimState.BUSY]

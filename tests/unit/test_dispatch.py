@@ -169,3 +169,61 @@ def test_transient_delay_grows_with_each_receive_and_is_capped(receive_count):
     dispatcher, _, _, _, _ = _dispatcher(FakeSender(lambda m, t: SendResult(Disposition.RETRY, "x")))
     [outcome] = dispatcher.dispatch([Inbound("r", _msg("k", ["0712345678"]), receive_count=receive_count)])
     assert outcome.delay_seconds == min(900, 15 * 2 ** (receive_count - 1))
+
+
+def _receipt(key, to, source):
+    return json.dumps(
+        {
+            "idempotency_key": key,
+            "to": to,
+            "template": "receipt",
+            "data": {"reference": key, "amount": "150"},
+            "source": source,
+        }
+    )
+
+
+def test_one_payment_reported_with_different_numbers_gets_one_receipt_at_the_best_number():
+    dispatcher, sender, ledger, _, metrics = _dispatcher()
+    hashed = hash_msisdn("254712345678")
+    dispatcher.dispatch(
+        [
+            Inbound("c2b", _receipt("QKX1", [hashed], "c2b")),
+            Inbound("stk", _receipt("QKX1", ["0712345678"], "stk")),
+            Inbound("api", _receipt("QKX1", ["0722000000"], "payments-api")),  # another number altogether
+        ]
+    )
+    assert [mobile for mobile, _ in sender.sent] == ["254712345678"]  # one SMS, the plain number
+    assert metrics.counts["DuplicatesSkipped"] == 2
+    [entry] = ledger.get("QKX1")
+    assert entry.status.value == "SENT" and entry.text and entry.text.startswith("QKX1 confirmed")
+
+
+def test_a_later_report_of_a_receipt_already_sent_sends_nothing_whatever_its_number():
+    dispatcher, sender, _, _, _ = _dispatcher()
+    dispatcher.dispatch([Inbound("c2b", _receipt("QKX2", [hash_msisdn("254712345678")], "c2b"))])
+    dispatcher.dispatch([Inbound("stk", _receipt("QKX2", ["0712345678"], "stk"))])
+    assert len(sender.sent) == 1 and sender.otp_calls[0][2] is True  # the hashed route, once
+
+
+def test_the_payment_record_gives_a_better_number_than_the_message_carries():
+    dispatcher, sender, ledger, _, _ = _dispatcher()
+    from tuma.models.ledger import PaymentSeen
+
+    ledger.note_payment(PaymentSeen("QKX3", "stk", "254712345678", 3, "2547*****678"))
+    dispatcher.dispatch([Inbound("c2b", _receipt("QKX3", [hash_msisdn("254712345678")], "c2b"))])
+    assert sender.sent[0][0] == "254712345678" and sender.otp_calls == []  # bulk route, plain number
+
+
+def test_alerts_still_go_to_every_recipient():
+    dispatcher, sender, _, _, _ = _dispatcher()
+    body = json.dumps(
+        {
+            "idempotency_key": "a1",
+            "to": ["0712345678", "0722000000"],
+            "template": "alert",
+            "data": {"title": "x"},
+        }
+    )
+    dispatcher.dispatch([Inbound("r", body)])
+    assert sorted(m for m, _ in sender.sent) == ["254712345678", "254722000000"]

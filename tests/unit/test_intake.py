@@ -104,3 +104,17 @@ def test_an_alert_is_queued_under_its_own_key():
     outcome = intake.alert(AlertRequest(id="db-1-disk", title="Disk full", host="db-1"))
     assert outcome.idempotency_key == "alert:db-1-disk" and outcome.queued
     assert outbox.messages[0].data == {"title": "Disk full", "host": "db-1"}
+
+
+def test_every_source_of_a_payment_is_recorded_with_the_best_number_it_gave():
+    from tuma.formatting.phones import hash_msisdn
+
+    intake, _, ledger = _intake(MemoryDirectory({"A-7": "0722000126"}))
+    intake.receipt(_payment(phone="2547 ***** 126", account="A-7", source="c2b"))
+    assert ledger.payments["QKX1AB2CD3"]["payer"] == "254722000126"  # from the directory (rank 1)
+    intake.receipt(_payment(phone=hash_msisdn("254712345678"), source="payments-table"))
+    intake.receipt(_payment(reference=" qkx1ab2cd3 ", phone="0712345678", source="stk"))
+    intake.receipt(_payment(phone=hash_msisdn("254799999999"), source="payments-api"))  # not better
+    record = ledger.payments["QKX1AB2CD3"]
+    assert record["sources"] == {"c2b", "payments-table", "stk", "payments-api"}
+    assert (record["payer"], record["payer_rank"]) == ("254712345678", 3)

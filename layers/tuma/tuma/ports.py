@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tuma.provider.codes import Disposition
 
 if TYPE_CHECKING:
-    from tuma.models.ledger import DeliveryUpdate, LedgerEntry, ReportOutcome
+    from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome
     from tuma.models.outbox import OutboxMessage
     from tuma.provider.answers import Balance
     from tuma.provider.credentials import Credentials
@@ -93,6 +93,14 @@ class Ledger(Protocol):
 
     def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome: ...
 
+    def note_payment(self, seen: PaymentSeen) -> None:
+        """Add a source to the payment's record; keep its payer's number if it is the best so far."""
+        ...
+
+    def best_payers(self, references: Sequence[str]) -> dict[str, str]:
+        """The best number known for each payment's payer (a 254… number or a hashed one)."""
+        ...
+
 
 class ClaimState(StrEnum):
     NEW = "new"  # ours to send
@@ -100,14 +108,21 @@ class ClaimState(StrEnum):
     BUSY = "busy"  # another invocation is sending it right now
 
 
+Claim = tuple[str, str]  # (idempotency key, recipient ref or "#event")
+
+
 class Claims(Protocol):
-    """Exactly-once sending per (business event, recipient)."""
+    """Exactly-once sending: a claim is taken before the provider is called and settled right after.
 
-    def claim(self, idempotency_key: str, recipient_ref: str, remaining_ms: int | None) -> ClaimState: ...
+    Batched, because the moments between the provider's answer and the settled claims are the only
+    ones in which a crash makes a message go twice: they must be as short as the writes allow.
+    """
 
-    def settle(self, idempotency_key: str, recipient_ref: str, result: dict[str, Any]) -> None: ...
+    def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[ClaimState]: ...
 
-    def release(self, idempotency_key: str, recipient_ref: str) -> None: ...
+    def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None: ...
+
+    def release(self, claims: Sequence[Claim]) -> None: ...
 
 
 class CustomerDirectory(Protocol):

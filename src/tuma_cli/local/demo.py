@@ -131,7 +131,12 @@ def _ledger(topology: LocalTopology) -> list[dict[str, Any]]:
     items = client("dynamodb", topology.endpoint).scan(TableName=topology.topology.ref("LedgerTable"))[
         "Items"
     ]
-    return [{k: deserialize(v) for k, v in item.items()} for item in items]
+    # Recipients' entries only: a payment's own record (`#payment`) says which sources saw it.
+    return [
+        {k: deserialize(v) for k, v in item.items()}
+        for item in items
+        if not item["recipient_ref"]["S"].startswith("#")
+    ]
 
 
 def _settled(entries: list[dict[str, Any]], keys: list[str]) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -12,12 +13,14 @@ from botocore.exceptions import ClientError
 
 from tuma.adapters.dynamodb import is_conditional_failure
 from tuma.batching import chunked
-from tuma.models.ledger import DeliveryUpdate, LedgerEntry, ReportOutcome, Status
+from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome, Status
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MESSAGE_ID_INDEX = "by-provider-message-id"
+# The payment's own record beside its recipients' entries: which sources saw it, its best payer number.
+PAYMENT_RECORD = "#payment"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _BATCH = 25  # BatchWriteItem's limit
@@ -44,6 +47,7 @@ class DynamoDBLedger:
             "reason": entry.reason,
             "attempts": entry.attempts,
             "delivery_status": entry.delivery_status,
+            "text": entry.text,
             "updated_at": entry.updated_at.isoformat(),
             "expires_at": int(entry.updated_at.timestamp()) + self._ttl_seconds,
         }
@@ -52,16 +56,22 @@ class DynamoDBLedger:
 
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         requests = [{"PutRequest": {"Item": self._item(e)}} for e in entries]
-        for chunk in chunked(requests, _BATCH):
-            pending: list[Any] = list(chunk)
-            for attempt in range(8):
-                answer = self._client.batch_write_item(RequestItems={self._table: pending})
-                pending = answer.get("UnprocessedItems", {}).get(self._table, [])
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: DynamoDB asks for backoff
-            else:
-                raise RuntimeError(f"ledger write throttled: {len(pending)} entries unprocessed")
+        chunks = [list(chunk) for chunk in chunked(requests, _BATCH)]
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                self._write_chunk(chunk)
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(chunks))) as pool:
+            list(pool.map(self._write_chunk, chunks))
+
+    def _write_chunk(self, pending: list[Any]) -> None:
+        for attempt in range(8):
+            answer = self._client.batch_write_item(RequestItems={self._table: pending})
+            pending = answer.get("UnprocessedItems", {}).get(self._table, [])
+            if not pending:
+                return
+            time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: DynamoDB asks for backoff
+        raise RuntimeError(f"ledger write throttled: {len(pending)} entries unprocessed")
 
     def record_unsendable(self, entries: Sequence[LedgerEntry]) -> None:
         for entry in entries:
@@ -87,7 +97,67 @@ class DynamoDBLedger:
             ExpressionAttributeValues={":k": {"S": idempotency_key}},
             ConsistentRead=True,
         )
-        return [_entry(item) for item in answer.get("Items", [])]
+        return [
+            _entry(item) for item in answer.get("Items", []) if not item["recipient_ref"]["S"].startswith("#")
+        ]
+
+    def note_payment(self, seen: PaymentSeen) -> None:
+        key = {"idempotency_key": {"S": seen.reference}, "recipient_ref": {"S": PAYMENT_RECORD}}
+        now = datetime.now(UTC)
+        self._client.update_item(
+            TableName=self._table,
+            Key=key,
+            UpdateExpression=(
+                "ADD sources :source SET kind = :kind, updated_at = :now, expires_at = :expires, "
+                "first_seen = if_not_exists(first_seen, :now)"
+            ),
+            ExpressionAttributeValues={
+                ":source": {"SS": [seen.source]},
+                ":kind": {"S": "payment"},
+                ":now": {"S": now.isoformat()},
+                ":expires": {"N": str(int(now.timestamp()) + self._ttl_seconds)},
+            },
+        )
+        if seen.payer is None:
+            return
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="SET payer = :payer, payer_rank = :rank, payer_masked = :masked",
+                ConditionExpression="attribute_not_exists(payer_rank) OR payer_rank < :rank",
+                ExpressionAttributeValues={
+                    ":payer": {"S": seen.payer},
+                    ":rank": {"N": str(seen.payer_rank)},
+                    ":masked": {"S": seen.payer_masked or "-"},
+                },
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def best_payers(self, references: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in chunked(sorted(set(references)), 100):
+            pending: dict[str, Any] = {
+                self._table: {
+                    "Keys": [
+                        {"idempotency_key": {"S": ref}, "recipient_ref": {"S": PAYMENT_RECORD}}
+                        for ref in chunk
+                    ],
+                    "ProjectionExpression": "idempotency_key, payer",
+                }
+            }
+            for attempt in range(8):
+                answer = self._client.batch_get_item(RequestItems=pending)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    if "payer" in item:
+                        found[item["idempotency_key"]["S"]] = item["payer"]["S"]
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+        return found
 
     def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
         found = self._client.query(
@@ -149,5 +219,6 @@ def _entry(item: dict[str, Any]) -> LedgerEntry:
         reason=data.get("reason"),
         attempts=number("attempts"),
         delivery_status=data.get("delivery_status"),
+        text=data.get("text"),
         updated_at=datetime.fromisoformat(data["updated_at"]),
     )

@@ -81,14 +81,12 @@ def prepare_data(data: Mapping[str, Any]) -> dict[str, Any]:
     """
     prepared: dict[str, Any] = {}
     for key, value in data.items():
-        if not isinstance(key, str):
-            continue
         if isinstance(value, str):
-            value = clean(value)
+            text = clean(value)
             limit = data_limit(key)
-            if limit is not None:
-                value = shorten(value, limit)
-        prepared[key] = value
+            prepared[key] = text if limit is None else shorten(text, limit)
+        else:
+            prepared[key] = value
     return prepared
 
 

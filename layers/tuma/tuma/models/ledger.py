@@ -36,6 +36,7 @@ class LedgerEntry:
     reason: str | None = None
     attempts: int | None = None
     delivery_status: str | None = None
+    text: str | None = None  # the SMS as sent (GSM7)
     updated_at: datetime = field(default_factory=now_utc)
 
 
@@ -48,6 +49,18 @@ class DeliveryUpdate:
     status: Status
     rank: int
     reported_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PaymentSeen:
+    """One source's report of a payment, for the payment's record: which sources saw it, and the
+    best number anyone gave for its payer (`payer_rank`: 2 a number, 1 a hashed number)."""
+
+    reference: str
+    source: str
+    payer: str | None = None
+    payer_rank: int = 0
+    payer_masked: str | None = None
 
 
 class ReportOutcome(StrEnum):

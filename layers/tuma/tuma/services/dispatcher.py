@@ -12,17 +12,19 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
 from tuma.errors import ConfigurationError
+from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, key_of
 from tuma.models.validation import summarize
-from tuma.ports import BulkMessage, Claims, ClaimState, Ledger, MetricsSink, Sender, SendResult
+from tuma.ports import BulkMessage, Claim, Claims, ClaimState, Ledger, MetricsSink, Sender, SendResult
 from tuma.provider.codes import Disposition
 from tuma.services.alarms import alarm_from_sns, is_sns_notification
-from tuma.services.planning import NO_RECIPIENT_REF, Delivery, ProviderRoute, plan_message
+from tuma.services.planning import NO_RECIPIENT_REF, RANK, Delivery, ProviderRoute, plan_message
 
 log = logging.getLogger(__name__)
 
@@ -144,19 +146,14 @@ class Dispatcher:
 
         if settled:
             self._ledger.record_unsendable(settled)
-        to_send = self._claim(deliveries, remaining_ms, retry)
+        to_send = self._claim(self._one_per_event(deliveries), remaining_ms, retry)
         # Recorded before the call: a crash mid-send leaves QUEUED entries an operator can find.
         if to_send:
             self._ledger.write([d.entry(Status.QUEUED) for d in to_send])
-
         results = send_all(self._sender, to_send) if to_send else {}
-        final: list[LedgerEntry] = []
-        for index, delivery in enumerate(to_send):
-            result = results[index]
-            final.append(self._settle(delivery, result, receive_counts.get(delivery.record_id, 1), retry))
+        final = self._settle(to_send, results, receive_counts, retry)
         if final:
             self._ledger.write(final)
-
         return [retries.get(item.record_id, RecordOutcome(item.record_id)) for item in batch]
 
     def _parse(self, item: Inbound, settled: list[LedgerEntry]) -> OutboxMessage | None:
@@ -186,21 +183,48 @@ class Dispatcher:
             settled.append(LedgerEntry(key, NO_RECIPIENT_REF, "-", Status.REJECTED, reason=reason[:500]))
         return None
 
+    def _one_per_event(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Messages deduplicated by their event (receipts) go once, to the best number known for it:
+        the payment's record keeps the best any source gave (intake ranks them), unless this batch
+        holds a better kind of number (a plain number beats a hashed one)."""
+        best: dict[str, Delivery] = {}
+        others: list[Delivery] = []
+        for delivery in deliveries:
+            if not delivery.per_event:
+                others.append(delivery)
+                continue
+            current = best.get(delivery.idempotency_key)
+            if current is not None:
+                self._metrics.count("DuplicatesSkipped")
+            if current is None or RANK[delivery.recipient.kind] > RANK[current.recipient.kind]:
+                best[delivery.idempotency_key] = delivery
+        known = self._ledger.best_payers(list(best)) if best else {}
+        for key, value in known.items():
+            try:
+                recipient = parse_recipient(value)
+            except InvalidNumber:
+                continue
+            if RANK[recipient.kind] >= RANK[best[key].recipient.kind] and recipient != best[key].recipient:
+                best[key] = best[key].to(recipient)
+        return others + list(best.values())
+
     def _claim(
         self,
         deliveries: list[Delivery],
         remaining_ms: Callable[[], int] | None,
         retry: Callable[[str, int, str], None],
     ) -> list[Delivery]:
-        to_send: list[Delivery] = []
-        seen: set[tuple[str, str]] = set()
+        unique: dict[Claim, Delivery] = {}
         for delivery in deliveries:
-            identity = (delivery.idempotency_key, delivery.recipient.ref)
-            if identity in seen:  # the same event twice in one batch
+            if delivery.claim in unique:  # the same event twice in one batch
                 self._metrics.count("DuplicatesSkipped")
                 continue
-            seen.add(identity)
-            state = self._claims.claim(*identity, remaining_ms() if remaining_ms else None)
+            unique[delivery.claim] = delivery
+        if not unique:
+            return []
+        states = self._claims.claim(list(unique), remaining_ms() if remaining_ms else None)
+        to_send: list[Delivery] = []
+        for delivery, state in zip(unique.values(), states, strict=True):
             if state is ClaimState.NEW:
                 to_send.append(delivery)
             elif state is ClaimState.DONE:
@@ -212,26 +236,53 @@ class Dispatcher:
 
     def _settle(
         self,
+        deliveries: list[Delivery],
+        results: Mapping[int, SendResult],
+        receive_counts: Mapping[str, int],
+        retry: Callable[[str, int, str], None],
+    ) -> list[LedgerEntry]:
+        """Claims first, all at once: until they are settled a crash would send these again."""
+        done: list[tuple[Claim, dict[str, Any]]] = []
+        again: list[Claim] = []
+        for index, delivery in enumerate(deliveries):
+            result = results[index]
+            if result.disposition is Disposition.SUCCESS:
+                done.append((delivery.claim, {"status": Status.SENT.value, "message_id": result.message_id}))
+            elif result.disposition is Disposition.REJECT:
+                done.append((delivery.claim, {"status": Status.REJECTED.value, "code": result.code}))
+            else:
+                again.append(delivery.claim)
+        if done:
+            self._claims.settle(done)
+        if again:
+            self._claims.release(again)
+        return [
+            self._entry(d, results[i], receive_counts.get(d.record_id, 1), retry)
+            for i, d in enumerate(deliveries)
+        ]
+
+    def _entry(
+        self,
         delivery: Delivery,
         result: SendResult,
         receive_count: int,
         retry: Callable[[str, int, str], None],
     ) -> LedgerEntry:
-        key, ref = delivery.idempotency_key, delivery.recipient.ref
         if result.disposition is Disposition.SUCCESS:
-            self._claims.settle(key, ref, {"status": Status.SENT.value, "message_id": result.message_id})
             self._metrics.count("MessagesSent")
             self._metrics.count("SmsParts", delivery.text.parts)
             return delivery.entry(
                 Status.SENT, provider_message_id=result.message_id, provider_code=result.code
             )
         if result.disposition is Disposition.REJECT:
-            self._claims.settle(key, ref, {"status": Status.REJECTED.value, "code": result.code})
             self._metrics.count("MessagesRejected")
-            log.warning("provider rejected %s for %s: %s", key, delivery.recipient.masked, result.description)
+            log.warning(
+                "provider rejected %s for %s: %s",
+                delivery.idempotency_key,
+                delivery.recipient.masked,
+                result.description,
+            )
             return delivery.entry(Status.REJECTED, provider_code=result.code, reason=result.description)
-
-        self._claims.release(key, ref)
         self._metrics.count("SendRetried")
         if result.disposition in (Disposition.CONFIG, Disposition.CREDENTIALS):
             self._metrics.count("ProviderConfigurationErrors")

@@ -13,14 +13,15 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tuma.formatting.money import format_money
+from tuma.formatting.phones import RecipientKind, mask
 from tuma.models.alerts import AlertRequest
-from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.ledger import LedgerEntry, PaymentSeen, Status
 from tuma.models.mpesa import ACCEPT, INVALID_ACCOUNT, C2BValidation, StkResult, reject
 from tuma.models.outbox import OutboxMessage
 from tuma.models.payments import InvalidPayment, Payment
 from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
 from tuma.services.planning import NO_RECIPIENT_REF
-from tuma.services.recipients import resolve
+from tuma.services.recipients import Payer, resolve
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_AMOUNT = Decimal(1_000_000)  # beyond what one M-Pesa payment can carry
@@ -50,6 +51,19 @@ class Outcome:
         if self.reason:
             body["reason"] = self.reason
         return body
+
+
+def _seen(payment: Payment, payer: Payer) -> PaymentSeen:
+    """This source's report for the payment's record; its number ranked: the payer's own number 3,
+    Safaricom's hash of it 2, the customer directory's number 1."""
+    if payer.recipient is None:
+        return PaymentSeen(payment.reference, payment.source)
+    received = payer.received
+    if received is not None and received.value == payer.recipient:
+        rank = 3 if received.kind is RecipientKind.MSISDN else 2
+    else:
+        rank = 1
+    return PaymentSeen(payment.reference, payment.source, payer.recipient, rank, mask(payer.recipient))
 
 
 class PaymentRefused(ValueError):
@@ -96,6 +110,7 @@ class Intake:
         if refused is not None:
             return self.reject(payment.reference, refused.reason, payment.source)
         payer = resolve(payment.phone, payment.account, self._directory)
+        self._ledger.note_payment(_seen(payment, payer))
         if payer.recipient is not None:
             return payment.receipt(payer.recipient, self._language)
         received = payer.received

@@ -7,7 +7,7 @@ masked number) is settled here, with its reason, before any money is spent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from tuma.formatting.gsm7 import SmsText, TextRejected, prepare
@@ -29,6 +29,12 @@ class ProviderRoute(StrEnum):
     HASHED = "hashed"  # sendotp with a hashed Safaricom MSISDN
 
 
+# The claim of a message deduplicated by its event (a receipt): one per key, whoever it goes to.
+EVENT_CLAIM = "#event"
+# How good a number is for reaching a payer: the number itself, then Safaricom's hash of it.
+RANK = {RecipientKind.MSISDN: 2, RecipientKind.HASHED: 1, RecipientKind.MASKED: 0}
+
+
 @dataclass(frozen=True)
 class Delivery:
     record_id: str
@@ -38,6 +44,17 @@ class Delivery:
     route: ProviderRoute
     template: str | None
     source: str | None
+    requested: Route = Route.SMS
+    per_event: bool = False
+
+    @property
+    def claim(self) -> tuple[str, str]:
+        """What is claimed before sending, so that it is sent once."""
+        return (self.idempotency_key, EVENT_CLAIM if self.per_event else self.recipient.ref)
+
+    def to(self, recipient: Recipient) -> Delivery:
+        """The same message for another recipient (a better number for the same payer)."""
+        return replace(self, recipient=recipient, route=route_for(recipient, self.requested))
 
     def entry(self, status: Status, **fields: object) -> LedgerEntry:
         return LedgerEntry(
@@ -49,6 +66,7 @@ class Delivery:
             route=self.route.value,
             source=self.source,
             parts=self.text.parts,
+            text=self.text.text,
             **fields,  # type: ignore[arg-type]
         )
 
@@ -102,6 +120,8 @@ def plan_message(
                 route=route_for(recipient, message.route),
                 template=message.template,
                 source=message.source,
+                requested=message.route,
+                per_event=message.per_event,
             )
         )
     return plan

@@ -221,6 +221,12 @@ def test_webhook_routes_are_the_published_ones_and_safe_for_safaricom(template):
     assert not [u for u in urls for word in FORBIDDEN_IN_CALLBACKS if word in u.split("/v1", 1)[-1].lower()]
 
 
+def test_every_webhook_route_takes_every_method_so_that_the_function_answers_405(transformed):
+    [api] = _resources(transformed, "AWS::ApiGateway::RestApi").values()
+    paths = api["Properties"]["Body"]["paths"]
+    assert paths and all(list(methods) == ["x-amazon-apigateway-any-method"] for methods in paths.values())
+
+
 def test_callback_routes_can_be_limited_to_safaricom(transformed):
     [api] = _resources(transformed, "AWS::ApiGateway::RestApi").values()
     allow, deny = api["Properties"]["Body"]["x-amazon-apigateway-policy"]["Statement"]
@@ -229,8 +235,8 @@ def test_callback_routes_can_be_limited_to_safaricom(transformed):
     assert (condition, otherwise) == ("HasCallbackIps", {"Ref": "AWS::NoValue"})
     assert statement["Effect"] == "Deny"
     assert statement["Resource"] == [
-        "execute-api:/*/POST/payments/c2b/*",
-        "execute-api:/*/POST/payments/stk/*",
+        "execute-api:/*/*/payments/c2b/*",
+        "execute-api:/*/*/payments/stk/*",
     ]
     assert statement["Condition"]["NotIpAddress"]["aws:SourceIp"] == list(SAFARICOM_IPS)
 

@@ -285,3 +285,15 @@ def test_a_malformed_body_is_dropped_with_a_record_and_does_not_block_the_batch(
     logs = caplog.text
     assert "outbox message" in logs and "rejected: malformed outbox message" in logs
     assert "0712345678" not in logs and "254722000000" not in logs
+
+
+def test_more_than_a_thousand_recipients_in_one_message_are_all_sent(stack, monkeypatch):
+    sender = load_function(stack, "outbox_sender", monkeypatch)
+    # Not ending in 401-410: the simulator's failing numbers.
+    numbers = [f"07{n:08d}" for n in range(10_000_000, 10_001_700) if not 401 <= n % 1000 <= 410][:1500]
+    _put(stack, {"idempotency_key": "fees-due", "to": numbers, "text": "Fees are due on Friday."})
+    _drain(stack, outbox_poller(stack, sender))
+    phones = {sms["mobile"] for sms in stack.outbox()}
+    assert len(phones) == 1500 and phones == {"254" + n[1:] for n in numbers}
+    assert {e["status"] for e in stack.ledger()} == {"SENT"}
+    assert stack.sandbox_stats()["requests"]["sendbulk"] == 15  # the simulator's 100-message list limit

@@ -140,3 +140,110 @@ def test_the_sam_sample_stream_event_yields_nothing(stack, monkeypatch):
     sample = json.loads((ROOT / "tests/fixtures/aws/sam-cli/dynamodb_update.json").read_text())
     assert stream(sample) == {"batchItemFailures": []}
     assert _queued(stack) == [] and stack.ledger() == []
+
+
+def _put_raw(stack, item: dict) -> None:
+    stack.client("dynamodb").put_item(TableName=stack.topology.ref("PaymentsTable"), Item=item)
+
+
+def test_every_attribute_type_reaches_the_function_and_every_record_gets_an_outcome(stack, monkeypatch):
+    stream = load_function(stack, "payment_stream", monkeypatch)
+    base = {"status": {"S": "COMPLETED"}, "amount": {"N": "250"}}
+    _put_raw(
+        stack,
+        base
+        | {
+            "payment_id": {"S": "b1"},
+            "reference": {"S": "SFKB000001"},
+            "phone": {"B": b"0712345678"},
+            "photo": {"B": b"\x89PNG\x00\xff"},
+        },
+    )
+    _put_raw(
+        stack,
+        base
+        | {
+            "payment_id": {"S": "b2"},
+            "reference": {"S": "SFKB000002"},
+            "phone": {"SS": ["0712345678", "0722000000"]},
+        },
+    )
+    _put_raw(
+        stack,
+        base
+        | {
+            "payment_id": {"S": "b3"},
+            "reference": {"S": "SFKB000003"},
+            "phone": {"NULL": True},
+            "tags": {"L": [{"S": "a"}, {"N": "1"}, {"BS": [b"x"]}]},
+            "meta": {"M": {"n": {"NS": ["1", "2"]}}},
+        },
+    )
+    _put_raw(
+        stack,
+        base
+        | {
+            "payment_id": {"S": "b4"},
+            "reference": {"S": "sfkb000004 "},
+            "phone": {"S": "0712345678"},
+            "amount": {"S": "1,500.00"},
+        },
+    )
+    _put_raw(
+        stack,
+        base
+        | {
+            "payment_id": {"S": "b5"},
+            "reference": {"S": "SFKB000005"},
+            "phone": {"S": "0712345678"},
+            "amount": {"S": "1.500,00"},
+        },
+    )
+    event = stream_event(stack)
+    json.dumps(event)  # as Lambda's JSON event: binaries in base64, every other type as written
+    image = event["Records"][0]["dynamodb"]["NewImage"]
+    assert image["photo"] == {"B": "iVBORwD/"}
+    assert stream(event) == {"batchItemFailures": []}
+    queued = {m["idempotency_key"]: m for m in _queued(stack)}
+    assert sorted(queued) == ["SFKB000004"]
+    assert queued["SFKB000004"]["data"]["amount"] == "1500.00"
+    ledger = {e["idempotency_key"]: e for e in stack.ledger()}
+    # Lambda hands a binary attribute over as base64 text: not a number anyone can be sent to.
+    assert ledger["SFKB000001"]["status"] == "UNDELIVERABLE"
+    assert ledger["SFKB000002"]["status"] == "REJECTED" and "phone" in ledger["SFKB000002"]["reason"]
+    assert ledger["SFKB000003"]["status"] == "UNDELIVERABLE"
+    assert ledger["SFKB000005"]["status"] == "REJECTED" and "European" in ledger["SFKB000005"]["reason"]
+
+
+def test_records_lambda_would_deliver_but_no_table_of_ours_writes_still_get_an_outcome(stack, monkeypatch):
+    stream = load_function(stack, "payment_stream", monkeypatch)
+
+    def record(n: int, name: str, **change) -> dict:
+        return {
+            "eventID": f"e{n}",
+            "eventName": name,
+            "eventSource": "aws:dynamodb",
+            "dynamodb": {"SequenceNumber": str(n), **change},
+        }
+
+    completed = {
+        "payment_id": {"S": "k1"},
+        "status": {"S": "COMPLETED"},
+        "amount": {"N": "10"},
+        "reference": {"S": "SFKK000001"},
+        "phone": {"S": "0712345678"},
+    }
+    event = {
+        "Records": [
+            record(1, "INSERT", Keys={"payment_id": {"S": "k0"}}),  # a KEYS_ONLY stream
+            record(2, "UPSERT", NewImage=completed),  # an event name Powertools does not know
+            record(3, "INSERT", NewImage=completed | {"amount": {"N": "not-a-number"}}),
+            record(4, "INSERT", NewImage=completed | {"reference": {"S": "SFKK000004"}}),
+        ]
+    }
+    assert stream(event) == {"batchItemFailures": []}
+    assert [m["idempotency_key"] for m in _queued(stack)] == ["SFKK000004"]
+    reasons = {e["idempotency_key"]: e["reason"] for e in stack.ledger()}
+    assert "NEW_AND_OLD_IMAGES" in reasons["payment:k0"]
+    assert "UPSERT" in reasons["SFKK000001"]
+    assert "malformed" in reasons["payment:e3"]

@@ -336,6 +336,15 @@ def test_body_problems_are_clear_4xx(hooks, monkeypatch):
     assert good_base64.status == 200
     big = {"TransID": "X", "TransAmount": "1", "FirstName": "a" * 70_000}
     assert hooks.post(path, big).status == 413
+    nested = "[" * 20_000 + "]" * 20_000  # 40 kB: within the size limit, beyond any parser's stack
+    assert hooks.post(path, '{"a": ' + nested + "}").status == 400
+    deep = hooks.post(
+        path,
+        json.dumps(
+            {"TransID": "X", "x": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}
+        ),
+    )
+    assert (deep.status, deep.body["error"]) == (400, "body nests deeper than 32 levels")
     ten = hooks.post(path, {"TransID": "X", "TransAmount": "ten"})  # acknowledged, recorded, not sent
     assert (ten.status, ten.body["ResultCode"]) == (200, 0)
     for method in ("GET", "PUT", "DELETE"):

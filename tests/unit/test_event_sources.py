@@ -12,7 +12,7 @@ from tuma.models.ledger import Status
 from tuma.runtime.webhook_gate import WebhookGate
 from tuma.security.secrets import WebhookSecret
 from tuma.security.signing import signature, verify
-from tuma.services.delivery_reports import outcome_of
+from tuma.services.delivery_reports import OUTCOMES, outcome_of
 from tuma.services.payment_stream import Attributes, InvalidPayment, completed_payment
 from tuma.services.recipients import resolve
 
@@ -98,26 +98,31 @@ def test_rejections_are_api_gateway_responses():
 
 
 @pytest.mark.parametrize(
-    ("description", "status"),
+    ("description", "status", "kind"),
     [
-        ("DeliveredToTerminal", Status.DELIVERED),
-        ("SenderName Blacklisted", Status.FAILED),
-        ("sendername  blacklisted", Status.FAILED),
-        ("AbsentSubscriber", Status.FAILED),
-        ("SentToNetwork", Status.SENT),
-        ("Scheduled", Status.SENT),
-        ("Something new", Status.SENT),
+        ("DeliveredToTerminal", Status.DELIVERED, "delivered"),
+        ("SenderName Blacklisted", Status.FAILED, "final_failure"),
+        ("sendername  blacklisted", Status.FAILED, "final_failure"),
+        ("AbsentSubscriber", Status.FAILED, "final_failure"),
+        ("SentToNetwork", Status.SENT, "in_progress"),
+        ("Scheduled", Status.SENT, "in_progress"),
+        ("Something new", Status.SENT, "unknown"),
     ],
 )
-def test_delivery_statuses(description, status):
-    assert outcome_of(description)[0] is status
+def test_delivery_statuses(description, status, kind):
+    outcome = outcome_of(description)
+    assert (outcome.status, outcome.kind.value) == (status, kind)
+
+
+def test_an_unknown_description_never_replaces_anything_the_table_knows():
+    assert outcome_of("Something new").rank < min(o.rank for o in OUTCOMES.values())
 
 
 def test_every_documented_delivery_status_is_known_and_final_ones_outrank_the_rest():
     from tests.conftest import shared_fixture
 
     documented = [s["description"] for s in shared_fixture("provider/delivery_statuses.json")["statuses"]]
-    ranks = {d: outcome_of(d)[1] for d in documented}
+    ranks = {d: outcome_of(d).rank for d in documented}
     assert all(rank > 1 or d == "Scheduled" for d, rank in ranks.items())
     assert ranks["DeliveredToTerminal"] > max(r for d, r in ranks.items() if d != "DeliveredToTerminal")
     assert ranks["AbsentSubscriber"] > ranks["SentToNetwork"] > ranks["Scheduled"]

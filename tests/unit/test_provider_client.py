@@ -265,3 +265,39 @@ def test_the_apikey_appears_in_no_log_line_and_no_result(caplog):
     assert results["1"].disposition is Disposition.REJECT
     assert APIKEY not in repr(results)
     assert "partnerID" not in repr(results)
+
+
+def test_a_bulk_answer_mixing_entries_with_and_without_clientsmsid_matches_every_entry():
+    # The WaveSMS sample: the accepted entry echoes clientsmsid, the low-credit one only the number.
+    from tests.conftest import shared_fixture
+
+    answer = shared_fixture("provider/wavesms_send_mixed_keys_low_credit.json")
+    client, _ = _client(lambda endpoint, body, n: httpx.Response(200, json=answer))
+    results = client.send_bulk(
+        [
+            BulkMessage("1234", "254123456789", "first"),
+            BulkMessage("1235", "254123456789", "second"),
+        ]
+    )
+    assert results["1234"].disposition is Disposition.SUCCESS and results["1234"].message_id == "75085465"
+    # Low credit, not "no entry": the sender waits for a top-up (5 minutes) and counts LowCredit.
+    assert (results["1235"].disposition, results["1235"].code) == (Disposition.RETRY_LATER, 1004)
+
+
+def test_entries_without_clientsmsid_are_matched_by_number_then_in_order():
+    def script(endpoint, body, n):
+        entries = body["smslist"]
+        # Answered in reverse order, without ids: the numbers tell them apart.
+        return httpx.Response(
+            200,
+            json={
+                "responses": [
+                    {"response-code": 200, "mobile": e["mobile"], "messageid": 100 + i}
+                    for i, e in reversed(list(enumerate(entries)))
+                ]
+            },
+        )
+
+    client, _ = _client(script)
+    results = client.send_bulk([BulkMessage(str(i), f"25471234567{i}", "x") for i in range(3)])
+    assert {k: r.message_id for k, r in results.items()} == {"0": "100", "1": "101", "2": "102"}

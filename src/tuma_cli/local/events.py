@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
@@ -53,6 +54,19 @@ def sqs_event(messages: Sequence[Mapping[str, Any]], queue_arn: str) -> dict[str
     return {"Records": records}
 
 
+def _lambda_value(value: Any) -> Any:
+    """An attribute value as Lambda's JSON event carries it: boto3 hands binaries (B, BS) over as
+    bytes, which Lambda's event writes in base64; every other type (S, N, NS, SS, BOOL, NULL, M, L)
+    is already in its wire form, maps and lists holding attribute values in turn."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, Mapping):
+        return {k: _lambda_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lambda_value(v) for v in value]
+    return value
+
+
 def dynamodb_stream_event(records: Sequence[Mapping[str, Any]], stream_arn: str) -> dict[str, Any]:
     """A DynamoDB Streams event from `get_records` results.
 
@@ -62,7 +76,10 @@ def dynamodb_stream_event(records: Sequence[Mapping[str, Any]], stream_arn: str)
     out = []
     for record in records:
         event = dict(record)
-        change = dict(event["dynamodb"])
+        change = {
+            k: _lambda_value(v) if k in ("Keys", "NewImage", "OldImage") else v
+            for k, v in event["dynamodb"].items()
+        }
         created = change.get("ApproximateCreationDateTime")
         if isinstance(created, datetime):
             change["ApproximateCreationDateTime"] = int(created.timestamp())
@@ -90,7 +107,6 @@ def rest_proxy_event(
     A body that is valid UTF-8 travels as text; anything else is base64 with isBase64Encoded set,
     as API Gateway does for binary payloads.
     """
-    import base64
     import uuid
 
     text: str | None = None

@@ -182,6 +182,10 @@ class DynamoDBLedger:
             if update.reported_at is not None:
                 expression += ", reported_at = :at"
                 values[":at"] = {"S": update.reported_at.isoformat()}
+            if update.description:
+                expression += ", delivery_description = :desc, delivery_class = :kind"
+                values[":desc"] = {"S": update.description}
+                values[":kind"] = {"S": update.kind or "unknown"}
             try:
                 self._client.update_item(
                     TableName=self._table,

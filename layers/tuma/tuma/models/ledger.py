@@ -49,6 +49,8 @@ class DeliveryUpdate:
     status: Status
     rank: int
     reported_at: datetime | None = None
+    description: str | None = None  # verbatim, as the provider wrote it
+    kind: str | None = None  # delivered, final_failure, in_progress or unknown
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,9 @@ class Balance(_Lenient):
 class DeliveryCallback(_Lenient):
     """The provider's delivery-report callback. Unsigned: treat every field as untrusted."""
 
-    description: str = Field(min_length=1, max_length=64)
+    # Kept whatever its length: a report Tuma cannot read must not be refused (the provider would
+    # retry it forever); it is shortened where it is stored.
+    description: str = Field(min_length=1, max_length=2000)
     message_id: AsText = Field(
         validation_alias=AliasChoices("messageid", "messageId", "message-id"),
         min_length=1,

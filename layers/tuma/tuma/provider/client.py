@@ -181,10 +181,7 @@ class ProviderClient:
                 log.warning("provider refused %d messages in one sendbulk; splitting", len(chunk))
                 return self._bulk_chunk(chunk[:half]) | self._bulk_chunk(chunk[half:])
             return {m.client_sms_id: failure_of(error) for m in chunk}
-        by_id = {a.client_sms_id: a for a in answers if a.client_sms_id}
-        if not by_id and len(answers) == len(chunk):
-            # Brands that drop clientsmsid answer in request order.
-            by_id = {m.client_sms_id: a for m, a in zip(chunk, answers, strict=True)}
+        by_id = match_answers(chunk, answers)
         results = {
             m.client_sms_id: result_of(by_id[m.client_sms_id]) if m.client_sms_id in by_id else NO_ENTRY
             for m in chunk
@@ -253,6 +250,38 @@ class ProviderClient:
                     self._sleep(delay)
                     continue
             raise error
+
+
+def match_answers(
+    chunk: Sequence[BulkMessage], answers: Sequence[RecipientAnswer]
+) -> dict[str, RecipientAnswer]:
+    """Each `sendbulk` answer entry matched to its message.
+
+    By clientsmsid first. Brands drop it from some entries (one answer may mix both kinds, the
+    failed ones echoing only the number), so the rest are matched by number, and what is still
+    open, in request order. A message left unmatched is retried (its claim is released).
+    """
+    ours = {m.client_sms_id for m in chunk}
+    matched: dict[str, RecipientAnswer] = {}
+    loose: list[RecipientAnswer] = []
+    for answer in answers:
+        if answer.client_sms_id in ours and answer.client_sms_id not in matched:
+            matched[answer.client_sms_id] = answer
+        else:
+            loose.append(answer)
+    open_messages = [m for m in chunk if m.client_sms_id not in matched]
+    unplaced: list[RecipientAnswer] = []
+    for answer in loose:
+        number = _digits(answer.mobile or "")
+        same = next((m for m in open_messages if number and _digits(m.mobile) == number), None)
+        if same is None:
+            unplaced.append(answer)
+            continue
+        matched[same.client_sms_id] = answer
+        open_messages.remove(same)
+    if unplaced and len(unplaced) == len(open_messages):
+        matched.update({m.client_sms_id: a for m, a in zip(open_messages, unplaced, strict=True)})
+    return matched
 
 
 def _digits(value: str) -> str:

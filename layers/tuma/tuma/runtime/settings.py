@@ -123,6 +123,10 @@ class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings):
 
     IDEMPOTENCY_TABLE: str
     IDEMPOTENCY_TTL_SECONDS: int = Field(default=7 * 24 * 3600, ge=60)
+    # How long a message waits before it comes back after a transient failure (doubling per
+    # attempt), and after the provider asked for minutes (4090) or ran out of credit (1004).
+    SMS_RETRY_BASE_SECONDS: int = Field(default=15, ge=0, le=900)
+    SMS_RETRY_LATER_SECONDS: int = Field(default=300, ge=0, le=43200)
     # Known queue URLs spare the function sqs:GetQueueUrl when it postpones a redelivery.
     OUTBOX_QUEUE_URL: str | None = None
 

@@ -26,6 +26,8 @@ TOKEN_PATH = re.compile(
     r"^/(?:payments/c2b/(?:validation|confirmation)|payments/stk|delivery-reports)/(?P<token>[^/]*)/?$"
 )
 SIGNED_PATHS = frozenset({"/payments", "/alerts"})
+# No caller of these routes nests more than a few levels (Daraja's STK callback: four).
+MAX_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,29 @@ class WebhookGate:
             )
             if problem:
                 return Rejection(401, problem)
-        try:
-            parsed = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return Rejection(400, "body is not JSON")
-        return None if isinstance(parsed, dict) else Rejection(400, "body must be a JSON object")
+        return _json_problem(body)
+
+
+def _json_problem(body: bytes) -> Rejection | None:
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return Rejection(400, "body is not JSON")
+    except RecursionError:  # nesting deeper than the parser's stack, well within the size limit
+        return Rejection(400, f"body nests deeper than {MAX_DEPTH} levels")
+    if not isinstance(parsed, dict):
+        return Rejection(400, "body must be a JSON object")
+    if _depth(parsed) > MAX_DEPTH:
+        return Rejection(400, f"body nests deeper than {MAX_DEPTH} levels")
+    return None
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest, counted without recursion."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, level = pending.pop()
+        deepest = max(deepest, level)
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        pending.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import boto3
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
     from tuma.adapters.secrets import JsonSecret, SecretsManagerWebhookSecrets
     from tuma.adapters.sqs_visibility import SqsVisibility
@@ -28,6 +30,13 @@ if TYPE_CHECKING:
     from tuma.services.balance import BalanceMonitor
     from tuma.services.dispatcher import Dispatcher
     from tuma.services.intake import Intake
+
+
+def dynamodb() -> DynamoDBClient:
+    """One client for the function, its pool as wide as the claims and ledger writes run at once."""
+    from botocore.config import Config
+
+    return boto3.client("dynamodb", config=Config(max_pool_connections=32))
 
 
 def json_secret(secret_id: str, max_age: int) -> JsonSecret:
@@ -65,10 +74,10 @@ def provider_client(
     )
 
 
-def ledger(settings: LedgerSettings) -> DynamoDBLedger:
+def ledger(settings: LedgerSettings, client: DynamoDBClient | None = None) -> DynamoDBLedger:
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 
-    return DynamoDBLedger(boto3.client("dynamodb"), settings.LEDGER_TABLE, settings.LEDGER_TTL_DAYS)
+    return DynamoDBLedger(client or dynamodb(), settings.LEDGER_TABLE, settings.LEDGER_TTL_DAYS)
 
 
 def outbox_dispatcher(
@@ -77,21 +86,22 @@ def outbox_dispatcher(
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     from tuma.adapters.dynamodb_claims import PowertoolsClaims
-    from tuma.services.dispatcher import Dispatcher
+    from tuma.services.dispatcher import Dispatcher, RetryDelays
 
     return Dispatcher(
         provider_client(settings, time_left=time_left),
         ledger(settings),
         PowertoolsClaims(
-            DynamoDBPersistenceLayer(
-                table_name=settings.IDEMPOTENCY_TABLE, boto3_client=boto3.client("dynamodb")
-            ),
+            DynamoDBPersistenceLayer(table_name=settings.IDEMPOTENCY_TABLE, boto3_client=dynamodb()),
             settings.IDEMPOTENCY_TTL_SECONDS,
         ),
         metrics,
         max_parts=settings.SMS_MAX_PARTS,
         alert_recipients=settings.ALERT_RECIPIENTS,
         language=settings.DEFAULT_LANGUAGE,
+        delays=RetryDelays(
+            transient_base=settings.SMS_RETRY_BASE_SECONDS, provider_asked=settings.SMS_RETRY_LATER_SECONDS
+        ),
     )
 
 
@@ -115,10 +125,11 @@ def intake(settings: WebhookSettings | StreamSettings) -> Intake:
     from tuma.services.intake import Intake
 
     table = settings.CUSTOMERS_TABLE
+    client = dynamodb()
     return Intake(
         SqsOutboxQueue(boto3.client("sqs"), settings.OUTBOX_QUEUE_URL),
-        ledger(settings),
-        DynamoDBCustomers(boto3.client("dynamodb"), table) if table else None,
+        ledger(settings, client),
+        DynamoDBCustomers(client, table) if table else None,
         language=settings.DEFAULT_LANGUAGE,
         account_check=settings.C2B_ACCOUNT_CHECK,
         max_amount=settings.MAX_PAYMENT_AMOUNT,
@@ -132,7 +143,7 @@ def balance_monitor(settings: BalanceSettings) -> BalanceMonitor:
 
     return BalanceMonitor(
         provider_client(settings),
-        DynamoDBLowState(boto3.client("dynamodb"), settings.STATE_TABLE),
+        DynamoDBLowState(dynamodb(), settings.STATE_TABLE),
         SqsOutboxQueue(boto3.client("sqs"), settings.OUTBOX_QUEUE_URL),
         settings.LOW_CREDIT_THRESHOLD,
         settings.DEFAULT_LANGUAGE,

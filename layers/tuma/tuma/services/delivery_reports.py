@@ -1,41 +1,73 @@
 """Delivery reports: which provider status means what, and which may replace which.
 
 Statuses only move forward. A duplicate report changes nothing, and a late `AbsentSubscriber`
-(which the network may send 18-24 hours later) never replaces `DeliveredToTerminal`.
+(which the network may send 18-24 hours later) never replaces `DeliveredToTerminal`. A description
+Tuma does not know is kept verbatim, classified `unknown`, and leaves the message `SENT`: anything
+the table knows may replace it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
 from tuma.models.ledger import DeliveryUpdate, Status
 from tuma.provider.answers import DeliveryCallback
 
-# description (normalised) -> (ledger status, rank); a higher rank replaces a lower one.
-OUTCOMES: dict[str, tuple[Status, int]] = {
-    "scheduled": (Status.SENT, 1),
-    "senttonetwork": (Status.SENT, 2),
-    "absentsubscriber": (Status.FAILED, 3),
-    "unknown": (Status.FAILED, 3),
-    "deliveryimpossible": (Status.FAILED, 4),
-    "sendernameblacklisted": (Status.FAILED, 4),
-    "deliveredtoterminal": (Status.DELIVERED, 5),
+
+class ReportClass(StrEnum):
+    DELIVERED = "delivered"
+    FINAL_FAILURE = "final_failure"  # the network gave up: no later report will say otherwise
+    IN_PROGRESS = "in_progress"  # the network has it; a final report may follow
+    UNKNOWN = "unknown"  # a description not in the table: kept verbatim, nothing concluded
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    rank: int  # a higher rank replaces a lower one
+    kind: ReportClass
+
+
+# description (spaces removed, lower case) -> outcome. The documented statuses of the provider
+# (`sms-api.md`), then spellings other gateways of the same family are known to use.
+OUTCOMES: dict[str, Outcome] = {
+    "scheduled": Outcome(Status.SENT, 1, ReportClass.IN_PROGRESS),
+    "senttonetwork": Outcome(Status.SENT, 2, ReportClass.IN_PROGRESS),
+    "absentsubscriber": Outcome(Status.FAILED, 3, ReportClass.FINAL_FAILURE),
+    "unknown": Outcome(Status.FAILED, 3, ReportClass.FINAL_FAILURE),  # Airtel/Telkom blanket failure
+    "deliveryimpossible": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
+    "sendernameblacklisted": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
+    "deliveredtoterminal": Outcome(Status.DELIVERED, 5, ReportClass.DELIVERED),
+    "submitted": Outcome(Status.SENT, 1, ReportClass.IN_PROGRESS),
+    "pending": Outcome(Status.SENT, 1, ReportClass.IN_PROGRESS),
+    "buffered": Outcome(Status.SENT, 2, ReportClass.IN_PROGRESS),
+    "delivered": Outcome(Status.DELIVERED, 5, ReportClass.DELIVERED),
+    "deliveryfailed": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
+    "undelivered": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
+    "expired": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
+    "rejected": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
 }
-UNRECOGNISED = (Status.SENT, 1)
+UNRECOGNISED = Outcome(Status.SENT, 0, ReportClass.UNKNOWN)
+DESCRIPTION_CAP = 200
 
 
 def _normalise(description: str) -> str:
     return "".join(description.split()).lower()
 
 
-def outcome_of(description: str) -> tuple[Status, int]:
+def outcome_of(description: str) -> Outcome:
     return OUTCOMES.get(_normalise(description), UNRECOGNISED)
 
 
 def update_for(callback: DeliveryCallback) -> DeliveryUpdate:
-    status, rank = outcome_of(callback.description)
+    outcome = outcome_of(callback.description)
     return DeliveryUpdate(
         provider_message_id=callback.message_id,
-        delivery_status=" ".join(callback.description.split()),
-        status=status,
-        rank=rank,
+        delivery_status=" ".join(callback.description.split())[:DESCRIPTION_CAP],
+        status=outcome.status,
+        rank=outcome.rank,
         reported_at=callback.timestamp,
+        description=callback.description[:DESCRIPTION_CAP],
+        kind=outcome.kind.value,
     )

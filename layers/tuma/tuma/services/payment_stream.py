@@ -54,7 +54,7 @@ def completed_payment(
     InvalidPayment when it completes a payment that cannot make a receipt."""
     if event_name == "REMOVE":
         return None  # deletions and TTL expiries
-    if new_image is None:
+    if not new_image:  # absent (a KEYS_ONLY stream): Powertools reads it as an empty image
         if event_name in ("INSERT", "MODIFY"):
             raise InvalidPayment(
                 _key(None, keys or {}, attributes),

@@ -5,17 +5,10 @@ Integration and end-to-end tests use the real adapters against moto and the prov
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome, Status
 from tuma.models.outbox import OutboxMessage
 from tuma.ports import BulkMessage, Claim, ClaimState, SendResult
@@ -166,38 +159,3 @@ class FixedBalance:
 
     def get_balance(self) -> Balance:
         return Balance.model_validate({"response-code": 200, "credit": self.credit})
-
-
-class MemoryPersistence(BasePersistenceLayer):
-    """Powertools' persistence contract in a dict, with the DynamoDB layer's put condition:
-    a record may be written when absent, expired, or in progress past its in-progress expiry."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        super().__init__()
-        self.records: dict[str, DataRecord] = {}
-        self._clock = clock
-
-    def _get_record(self, idempotency_key: str) -> DataRecord:
-        if idempotency_key not in self.records:
-            raise IdempotencyItemNotFoundError
-        return self.records[idempotency_key]
-
-    def _put_record(self, data_record: DataRecord) -> None:
-        current = self.records.get(data_record.idempotency_key)
-        now = self._clock()
-        if current is not None:
-            expired = current.expiry_timestamp is not None and current.expiry_timestamp < now
-            abandoned = (
-                current.status == "INPROGRESS"
-                and current.in_progress_expiry_timestamp is not None
-                and current.in_progress_expiry_timestamp < now * 1000
-            )
-            if not (expired or abandoned):
-                raise IdempotencyItemAlreadyExistsError(old_data_record=current)
-        self.records[data_record.idempotency_key] = data_record
-
-    def _update_record(self, data_record: DataRecord) -> None:
-        self.records[data_record.idempotency_key] = data_record
-
-    def _delete_record(self, data_record: DataRecord) -> None:
-        self.records.pop(data_record.idempotency_key, None)

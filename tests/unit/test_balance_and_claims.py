@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import boto3
 import pytest
-from tuma.adapters.dynamodb_claims import PowertoolsClaims
+from tuma.adapters.dynamodb_claims import DynamoDBClaims
 from tuma.ports import ClaimState
 from tuma.services.balance import STATE, BalanceMonitor
 
-from tests.unit.fakes import FixedBalance, MemoryLowState, MemoryOutbox, MemoryPersistence
+from tests.unit.fakes import FixedBalance, MemoryLowState, MemoryOutbox
 
 NOON = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -45,12 +46,32 @@ def test_an_alert_that_could_not_be_queued_is_tried_again_on_the_next_run():
     assert monitor.check(NOON).alerted and len(outbox.messages) == 1
 
 
-def _claims(clock):
-    return PowertoolsClaims(MemoryPersistence(clock=clock), expires_after_seconds=3600)
+@pytest.fixture
+def table(monkeypatch):
+    """The idempotency table's shape in moto's in-process DynamoDB (no server, no network)."""
+    from moto import mock_aws
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unit")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unit")
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        client.create_table(
+            TableName="claims",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
 
 
-def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled():
-    claims = _claims(lambda: 1_000_000.0)
+def _claims(client, clock=lambda: 1_000_000.0):
+    return DynamoDBClaims(client, "claims", expires_after_seconds=3600, clock=clock)
+
+
+def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled(table):
+    claims = _claims(table)
     one, other = ("pay-1", "n:abc"), ("pay-1", "n:other")
     assert claims.claim([one], 30_000) == [ClaimState.NEW]
     assert claims.claim([one, other], 30_000) == [ClaimState.BUSY, ClaimState.NEW]  # another recipient
@@ -58,22 +79,27 @@ def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled():
     assert claims.claim([one], 30_000) == [ClaimState.DONE]
 
 
-def test_a_batch_of_claims_is_answered_in_order():
-    claims = _claims(lambda: 1_000_000.0)
-    batch = [("pay", f"n:{i}") for i in range(40)]
-    assert claims.claim(batch[::2], 30_000) == [ClaimState.NEW] * 20
-    assert claims.claim(batch, 30_000) == [ClaimState.BUSY, ClaimState.NEW] * 20
-    claims.settle([(c, {"status": "SENT"}) for c in batch[:10]])
-    claims.release(batch[10:20])
-    assert claims.claim(batch[:20], 30_000) == [ClaimState.DONE] * 10 + [ClaimState.NEW] * 10
+def test_a_batch_of_claims_is_answered_in_order_and_settled_in_one_round(table):
+    claims = _claims(table)
+    batch = [("pay", f"n:{i}") for i in range(60)]
+    assert claims.claim(batch[::2], 30_000) == [ClaimState.NEW] * 30
+    assert claims.claim(batch, 30_000) == [ClaimState.BUSY, ClaimState.NEW] * 30
+    claims.settle([(c, {"status": "SENT"}) for c in batch[:30]])
+    claims.release(batch[30:])
+    assert claims.claim(batch, 30_000) == [ClaimState.DONE] * 30 + [ClaimState.NEW] * 30
 
 
-def test_a_claim_abandoned_by_a_dead_sender_frees_itself_when_its_invocation_would_have_ended():
-    import time
-
-    claims = _claims(time.time)
+def test_a_claim_abandoned_by_a_dead_sender_frees_itself_when_its_invocation_would_have_ended(table):
+    now = [1_000_000.0]
+    claims = _claims(table, clock=lambda: now[0])
     claim = ("pay-3", "n:abc")
-    assert claims.claim([claim], 0) == [ClaimState.NEW]  # the invocation had no time left
-    time.sleep(0.01)
-    assert claims.claim([claim], 30_000) == [ClaimState.NEW]
-    assert claims.claim([claim], 30_000) == [ClaimState.BUSY]
+    assert claims.claim([claim], 5_000) == [ClaimState.NEW]
+    now[0] += 4
+    assert claims.claim([claim], 5_000) == [ClaimState.BUSY]  # its sender may still be at it
+    now[0] += 2
+    assert claims.claim([claim], 5_000) == [ClaimState.NEW]  # past the dead invocation's deadline
+    now[0] += 7200
+    claims.settle([(claim, {"status": "SENT"})])
+    assert claims.claim([claim], 5_000) == [ClaimState.DONE]
+    now[0] += 7200  # past the claim's expiry (an hour here): the key may be used again
+    assert claims.claim([claim], 5_000) == [ClaimState.NEW]

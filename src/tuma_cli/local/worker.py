@@ -137,6 +137,15 @@ class FunctionProcess:
                 raise InvocationError(reply["error"])
             return reply.get("result")
 
+    def kill(self) -> bool:
+        """End the function's process at once, as a Lambda host dies or times out: an invocation in
+        flight is lost mid-way. True when there was a process to kill."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return False
+        process.kill()
+        return True
+
     def stop(self) -> None:
         with self._lock:
             if self._process is not None and self._process.poll() is None:

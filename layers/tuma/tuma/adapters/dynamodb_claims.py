@@ -1,84 +1,131 @@
-"""Claims (`tuma.ports.Claims`) on Powertools Idempotency's persistence layer (DynamoDB when deployed).
+"""Claims (`tuma.ports.Claims`) in DynamoDB: the idempotency table, in Powertools Idempotency's item
+format (`id`, `status`, `expiration`, `in_progress_expiration`, `data`).
 
-Powertools' decorators wrap one function call per key; a batch sent in one `sendbulk` needs the
-same records claimed before the call and settled after it, so the persistence layer is driven
-directly: `save_inprogress` claims (failing if the key is taken), `save_success` settles,
-`delete_record` releases a claim whose send failed and should be tried again. A batch's claims are
-written concurrently: settling a hundred one after the other would keep a crash window of a second
-open after the provider's answer.
+Powertools' persistence layer writes one record per call, and a batch sent in one `sendbulk` has a
+hundred: settled one by one they keep a window of a second open after the provider's answer, in
+which a crash makes the whole batch go again. Here a batch is claimed with concurrent conditional
+writes before the call, and settled with BatchWriteItem right after it: the window is the
+provider's round trip and one round of writes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+from botocore.exceptions import ClientError
 
+from tuma.adapters.dynamodb import is_conditional_failure
+from tuma.batching import chunked
 from tuma.ports import Claim, ClaimState
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+    from mypy_boto3_dynamodb import DynamoDBClient
 
-KEY_PREFIX = "tuma-delivery"
+KEY_PREFIX = "tuma-claim"
+INPROGRESS, COMPLETED = "INPROGRESS", "COMPLETED"
+# Without a Lambda deadline an abandoned claim would block until it expires: assume 5 minutes.
+DEFAULT_REMAINING_MS = 300_000
+_BATCH = 25  # BatchWriteItem's limit
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class _Released(Exception):
-    """Powertools wants the exception that made a record obsolete; this is ours."""
+def claim_id(claim: Claim) -> str:
+    """Bounded and stable whatever the key's length; reveals no number (refs are digests already)."""
+    digest = hashlib.sha256(json.dumps(claim, separators=(",", ":")).encode()).hexdigest()
+    return f"{KEY_PREFIX}#{digest}"
 
 
-class PowertoolsClaims:
+class DynamoDBClaims:
     def __init__(
-        self, persistence: BasePersistenceLayer, expires_after_seconds: int, concurrency: int = 16
+        self,
+        client: DynamoDBClient,
+        table: str,
+        expires_after_seconds: int,
+        concurrency: int = 16,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._store = persistence
+        self._client = client
+        self._table = table
+        self._ttl = expires_after_seconds
         self._concurrency = concurrency
-        # A fixed key prefix (not the function name) so a renamed or local function sees the same claims.
-        self._store.configure(
-            IdempotencyConfig(expires_after_seconds=expires_after_seconds, raise_on_no_idempotency_key=True),
-            key_prefix=KEY_PREFIX,
-        )
-
-    @staticmethod
-    def _data(idempotency_key: str, recipient_ref: str) -> dict[str, Any]:
-        return {"idempotency_key": idempotency_key, "recipient": recipient_ref}
-
-    def _claim_one(self, claim: Claim, remaining_ms: int | None) -> ClaimState:
-        data = self._data(*claim)
-        try:
-            # Without a Lambda deadline an abandoned claim would block until it expires: assume 5 minutes.
-            self._store.save_inprogress(data, remaining_ms if remaining_ms is not None else 300_000)
-        except IdempotencyItemAlreadyExistsError as exc:
-            record = exc.old_data_record
-            if record is None:
-                try:
-                    record = self._store.get_record(data)
-                except IdempotencyItemNotFoundError:
-                    return ClaimState.BUSY  # deleted between the two calls: let the retry decide
-            if record is not None and record.status == STATUS_CONSTANTS["COMPLETED"]:
-                return ClaimState.DONE
-            return ClaimState.BUSY
-        return ClaimState.NEW
+        self._clock = clock
 
     def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[ClaimState]:
-        return self._all(lambda claim: self._claim_one(claim, remaining_ms), claims)
+        remaining = DEFAULT_REMAINING_MS if remaining_ms is None else remaining_ms
+        return self._concurrently(lambda claim: self._claim_one(claim, remaining), claims)
+
+    def _claim_one(self, claim: Claim, remaining_ms: int) -> ClaimState:
+        now = self._clock()
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "id": {"S": claim_id(claim)},
+                    "status": {"S": INPROGRESS},
+                    "expiration": {"N": str(int(now) + self._ttl)},
+                    "in_progress_expiration": {"N": str(int(now * 1000) + remaining_ms)},
+                },
+                # Free, expired, or abandoned by an invocation whose time ran out (a crashed sender).
+                ConditionExpression=(
+                    "attribute_not_exists(id) OR expiration < :now OR "
+                    "(#status = :inprogress AND in_progress_expiration < :now_ms)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(int(now))},
+                    ":now_ms": {"N": str(int(now * 1000))},
+                    ":inprogress": {"S": INPROGRESS},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            old: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
+            return ClaimState.DONE if old.get("status", {}).get("S") == COMPLETED else ClaimState.BUSY
+        return ClaimState.NEW
 
     def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None:
-        self._all(lambda item: self._store.save_success(self._data(*item[0]), item[1]), results)
+        expiration = str(int(self._clock()) + self._ttl)
+        self._write(
+            [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "id": {"S": claim_id(claim)},
+                            "status": {"S": COMPLETED},
+                            "expiration": {"N": expiration},
+                            "data": {"S": json.dumps(result, separators=(",", ":"), default=str)},
+                        }
+                    }
+                }
+                for claim, result in results
+            ]
+        )
 
     def release(self, claims: Sequence[Claim]) -> None:
-        self._all(lambda claim: self._store.delete_record(self._data(*claim), _Released()), claims)
+        self._write([{"DeleteRequest": {"Key": {"id": {"S": claim_id(claim)}}}} for claim in claims])
 
-    def _all(self, write: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """Every write at once (each is one conditional DynamoDB call), results in order."""
+    def _write(self, requests: list[dict[str, Any]]) -> None:
+        self._concurrently(self._write_chunk, [list(c) for c in chunked(requests, _BATCH)])
+
+    def _write_chunk(self, pending: list[dict[str, Any]]) -> None:
+        for attempt in range(8):
+            answer = self._client.batch_write_item(RequestItems={self._table: pending})  # type: ignore[dict-item]
+            pending = answer.get("UnprocessedItems", {}).get(self._table, [])  # type: ignore[assignment]
+            if not pending:
+                return
+            time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: DynamoDB asks for backoff
+        raise RuntimeError(f"claims not settled: {len(pending)} writes unprocessed")
+
+    def _concurrently(self, write: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """Every write at once, results in order."""
         if len(items) <= 1:
             return [write(item) for item in items]
         with ThreadPoolExecutor(max_workers=min(self._concurrency, len(items))) as pool:

@@ -67,11 +67,11 @@ def _from_text(text: str, *, signed: bool) -> Decimal:
     if raw.lower().lstrip("+") in ("nan", "inf", "infinity"):
         raise AmountError("amount is not a finite number")
     if not _WRITTEN.match(raw):
-        if _DECIMAL_COMMA.match(raw):
-            raise AmountError(f"amount {shown!r} is written the European way (1.500,00): write 1500.00")
         if _TOO_PRECISE.match(raw):
             # `1.500` is one and a half to some writers and fifteen hundred to others.
-            raise AmountError(f"amount {shown!r} has more than two decimals")
+            raise AmountError(f"amount {shown!r} has more than two decimals (or a point between thousands)")
+        if _DECIMAL_COMMA.match(raw):
+            raise AmountError(f"amount {shown!r} is written the European way (1.500,00): write 1500.00")
         raise AmountError(f"amount {shown!r} is not written as digits with an optional decimal point")
     return Decimal(sign + raw.replace(",", ""))
 

@@ -159,8 +159,12 @@ class StkResult(_Daraja):
             )
         except ValidationError as exc:
             names = {"reference": "MpesaReceiptNumber", "amount": "Amount", "paid_at": "TransactionDate"}
+            # Under the receipt number when there is one: that is what an operator searches for.
+            receipt = meta.get("MpesaReceiptNumber")
+            usable = isinstance(receipt, str) and receipt.strip() and receipt.strip().isprintable()
+            key = receipt.strip().upper()[:64] if usable else self.key()  # type: ignore[union-attr]
             raise InvalidPayment(
-                self.key(), f"STK callback metadata lacks a usable {summarize(exc, 3, names)}"
+                key, f"STK callback metadata lacks a usable {summarize(exc, 3, names)}"
             ) from None
 
 

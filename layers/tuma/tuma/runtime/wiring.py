@@ -83,18 +83,14 @@ def ledger(settings: LedgerSettings, client: DynamoDBClient | None = None) -> Dy
 def outbox_dispatcher(
     settings: SenderSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
 ) -> Dispatcher:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    from tuma.adapters.dynamodb_claims import PowertoolsClaims
+    from tuma.adapters.dynamodb_claims import DynamoDBClaims
     from tuma.services.dispatcher import Dispatcher, RetryDelays
 
+    client = dynamodb()
     return Dispatcher(
         provider_client(settings, time_left=time_left),
-        ledger(settings),
-        PowertoolsClaims(
-            DynamoDBPersistenceLayer(table_name=settings.IDEMPOTENCY_TABLE, boto3_client=dynamodb()),
-            settings.IDEMPOTENCY_TTL_SECONDS,
-        ),
+        ledger(settings, client),
+        DynamoDBClaims(client, settings.IDEMPOTENCY_TABLE, settings.IDEMPOTENCY_TTL_SECONDS),
         metrics,
         max_parts=settings.SMS_MAX_PARTS,
         alert_recipients=settings.ALERT_RECIPIENTS,

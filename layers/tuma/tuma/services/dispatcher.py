@@ -54,7 +54,11 @@ class RetryDelays:
     transient_max: int = 900
     provider_asked: int = 300  # 4090 "try after 5 minutes"; 1004 until credit is topped up
     configuration: int = 600  # an operator has to act; do not spin
-    busy: int = 30  # another invocation holds the claim
+    busy: int | None = None  # another invocation holds the claim: twice the transient wait
+
+    @property
+    def busy_wait(self) -> int:
+        return 2 * self.transient_base if self.busy is None else self.busy
 
     def for_result(self, disposition: Disposition, receive_count: int) -> int:
         if disposition is Disposition.RETRY_LATER:
@@ -231,7 +235,9 @@ class Dispatcher:
                 self._metrics.count("DuplicatesSkipped")
                 log.info("already sent %s to %s", delivery.idempotency_key, delivery.recipient.masked)
             else:
-                retry(delivery.record_id, self._delays.busy, "another invocation is sending this message")
+                retry(
+                    delivery.record_id, self._delays.busy_wait, "another invocation is sending this message"
+                )
         return to_send
 
     def _settle(

@@ -75,7 +75,7 @@ e2e: install sam
 	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q tests/e2e
 
 test: lint typecheck sam
-	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q $(COVERAGE) tests
+	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q --durations=15 $(COVERAGE) tests
 
 demo: install
 	$(BIN)/tuma local demo

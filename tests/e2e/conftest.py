@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,22 +97,12 @@ class Local:
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-@pytest.fixture(scope="session")
-def local() -> Iterator[Local]:
-    command = [
-        sys.executable,
-        "-m",
-        "tuma_cli.main",
-        "local",
-        "up",
-        "--port",
-        str(_free_port()),
-        "--parameter",
-        f"AlertRecipients={ALERT_RECIPIENTS}",
-        # Above the simulator's starting credit, so the first scheduled check sees a low balance.
-        "--parameter",
-        "LowCreditThreshold=20000",
-    ]
+@contextmanager
+def running_local(*parameters: str) -> Iterator[Local]:
+    """`tuma local up` as a process of its own, with template parameters (NAME=VALUE)."""
+    command = [sys.executable, "-m", "tuma_cli.main", "local", "up", "--port", str(_free_port())]
+    for parameter in parameters:
+        command += ["--parameter", parameter]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMS_", "TUMA_", "POWERTOOLS_"))}
     process = subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -131,9 +122,18 @@ def local() -> Iterator[Local]:
     if ready is None:
         process.kill()
         raise RuntimeError("tuma local up never printed READY:\n" + "".join(errors[-40:]))
-    yield Local(ready, process)
-    process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+        yield Local(ready, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def local() -> Iterator[Local]:
+    # Above the simulator's starting credit, so the first scheduled check sees a low balance.
+    with running_local(f"AlertRecipients={ALERT_RECIPIENTS}", "LowCreditThreshold=20000") as topology:
+        yield topology

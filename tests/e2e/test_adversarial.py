@@ -13,7 +13,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -21,11 +21,19 @@ import pytest
 from tuma.models.mpesa import C2BConfirmation
 
 from tests.conftest import ROOT, shared_fixture
-from tests.e2e.conftest import Local
+from tests.e2e.conftest import ALERT_RECIPIENTS, Local, running_local
 
 pytestmark = pytest.mark.e2e
 CORPUS = ROOT / "tests" / "adversarial"
 _refs = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Local]:
+    """A topology of its own: a thousand delivery reports of this corpus must not queue ahead of
+    the other end-to-end tests' reports."""
+    with running_local(f"AlertRecipients={ALERT_RECIPIENTS}") as topology:
+        yield topology
 
 
 def _load(name: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from tests.integration.webhook_client import WebhookClient
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = 120
+EXAMPLES = 60
 ROUTES = ["c2b/validation", "c2b/confirmation", "stk", "delivery-reports", "/payments", "/alerts"]
 SEEDS = {
     "c2b/validation": shared_fixture("mpesa/c2b_validation_request_legacy_docs.json"),

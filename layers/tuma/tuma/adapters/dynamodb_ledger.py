@@ -104,37 +104,39 @@ class DynamoDBLedger:
     def note_payment(self, seen: PaymentSeen) -> None:
         key = {"idempotency_key": {"S": seen.reference}, "recipient_ref": {"S": PAYMENT_RECORD}}
         now = datetime.now(UTC)
-        self._client.update_item(
-            TableName=self._table,
-            Key=key,
-            UpdateExpression=(
-                "ADD sources :source SET kind = :kind, updated_at = :now, expires_at = :expires, "
-                "first_seen = if_not_exists(first_seen, :now)"
-            ),
-            ExpressionAttributeValues={
-                ":source": {"SS": [seen.source]},
-                ":kind": {"S": "payment"},
-                ":now": {"S": now.isoformat()},
-                ":expires": {"N": str(int(now.timestamp()) + self._ttl_seconds)},
-            },
+        expression = (
+            "ADD sources :source SET kind = :kind, updated_at = :now, expires_at = :expires, "
+            "first_seen = if_not_exists(first_seen, :now)"
         )
-        if seen.payer is None:
-            return
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=key,
-                UpdateExpression="SET payer = :payer, payer_rank = :rank, payer_masked = :masked",
-                ConditionExpression="attribute_not_exists(payer_rank) OR payer_rank < :rank",
-                ExpressionAttributeValues={
-                    ":payer": {"S": seen.payer},
-                    ":rank": {"N": str(seen.payer_rank)},
-                    ":masked": {"S": seen.payer_masked or "-"},
-                },
-            )
-        except ClientError as exc:
-            if not is_conditional_failure(exc):
-                raise
+        values: dict[str, Any] = {
+            ":source": {"SS": [seen.source]},
+            ":kind": {"S": "payment"},
+            ":now": {"S": now.isoformat()},
+            ":expires": {"N": str(int(now.timestamp()) + self._ttl_seconds)},
+        }
+        if seen.payer is not None:
+            # One write when this source's number is the best so far (the usual case), two when not.
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression=expression
+                    + ", payer = :payer, payer_rank = :rank, payer_masked = :masked",
+                    ConditionExpression="attribute_not_exists(payer_rank) OR payer_rank < :rank",
+                    ExpressionAttributeValues=values
+                    | {
+                        ":payer": {"S": seen.payer},
+                        ":rank": {"N": str(seen.payer_rank)},
+                        ":masked": {"S": seen.payer_masked or "-"},
+                    },
+                )
+                return
+            except ClientError as exc:
+                if not is_conditional_failure(exc):
+                    raise
+        self._client.update_item(
+            TableName=self._table, Key=key, UpdateExpression=expression, ExpressionAttributeValues=values
+        )
 
     def best_payers(self, references: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}

@@ -18,6 +18,8 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 CHECKOV_PIN = $(call EXTRA_PIN,checkov)
 # Coverage of the layer and the CLI by the in-process tests; the floor is the figure reached, rounded down.
+# sys.monitoring (COVERAGE_CORE=sysmon) keeps the tracing cost low; the tests run on both cores, a
+# file per worker (most of their time is spent waiting on moto, the simulator and subprocesses).
 COVERAGE = --cov=tuma --cov=tuma_cli --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 # sam build runs pip for python3.13: put that interpreter first on PATH.
 SAM_PATH := $(dir $(PYTHON)):$(PATH)
@@ -75,7 +77,7 @@ e2e: install sam
 	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q tests/e2e
 
 test: lint typecheck sam
-	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q --durations=15 $(COVERAGE) tests
+	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) COVERAGE_CORE=sysmon $(BIN)/pytest -q --durations=15 -n 2 --dist loadfile $(COVERAGE) tests
 
 demo: install
 	$(BIN)/tuma local demo

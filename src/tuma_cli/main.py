@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from tuma.security.redaction import scrub_text
 
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     dlr.add_argument("message_id")
     dlr.add_argument("--json", action="store_true")
 
+    from tuma_cli import templates_cli
+
+    templates = commands.add_parser(
+        "templates", help="the business's own wording: list, show, put, preview, history, use, routing"
+    )
+    templates_cli.add_arguments(templates)
+
     local = commands.add_parser("local", help="the whole topology on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     up = local_commands.add_parser("up", help="start everything and wait")
@@ -54,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="override a template parameter, as sam deploy --parameter-overrides does",
+    )
+    up.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help="where to write the READY information (default .local/ready.json)",
     )
     demo = local_commands.add_parser("demo", help="start everything, send the sample events, report, exit")
     demo.add_argument("--port", type=int, default=0)
@@ -70,11 +84,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tuma_cli.sandbox import cli as sandbox_cli
 
         return sandbox_cli.run(args)
+    if args.command == "templates":
+        from tuma_cli import templates_cli
+
+        return templates_cli.run(args)
     if args.command == "local":
         if args.local_command == "up":
             from tuma_cli.local import runner
 
-            return runner.up(args.port, dict(p.split("=", 1) for p in args.parameter if "=" in p))
+            return runner.up(
+                args.port, dict(p.split("=", 1) for p in args.parameter if "=" in p), args.ready_file
+            )
         from tuma_cli.local import demo
 
         return demo.demo(args.port, args.timeout)

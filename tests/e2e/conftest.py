@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -98,9 +99,11 @@ class Local:
 
 
 @contextmanager
-def running_local(*parameters: str) -> Iterator[Local]:
+def running_local(*parameters: str, ready_file: Path | None = None) -> Iterator[Local]:
     """`tuma local up` as a process of its own, with template parameters (NAME=VALUE)."""
     command = [sys.executable, "-m", "tuma_cli.main", "local", "up", "--port", str(_free_port())]
+    if ready_file is not None:
+        command += ["--ready-file", str(ready_file)]
     for parameter in parameters:
         command += ["--parameter", parameter]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMS_", "TUMA_", "POWERTOOLS_"))}
@@ -132,8 +135,9 @@ def running_local(*parameters: str) -> Iterator[Local]:
             process.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def local() -> Iterator[Local]:
+    # Per module: a topology left running would take CPU from every test after it.
     # Above the simulator's starting credit, so the first scheduled check sees a low balance.
     with running_local(f"AlertRecipients={ALERT_RECIPIENTS}", "LowCreditThreshold=20000") as topology:
         yield topology

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome, Status
@@ -14,6 +15,7 @@ from tuma.models.outbox import OutboxMessage
 from tuma.ports import BulkMessage, Claim, ClaimState, SendResult
 from tuma.provider.answers import Balance
 from tuma.provider.codes import Disposition
+from tuma.services.templates import Catalog, Routing, StoredTemplate
 
 OK = SendResult(Disposition.SUCCESS, "Success", 200, "m-1")
 
@@ -159,3 +161,43 @@ class FixedBalance:
 
     def get_balance(self) -> Balance:
         return Balance.model_validate({"response-code": 200, "credit": self.credit})
+
+
+class MemoryTemplates:
+    """The template store: versions per (name, language), one current each, and the routing."""
+
+    def __init__(self) -> None:
+        self.versions: dict[tuple[str, str], list[StoredTemplate]] = {}
+        self.current: dict[tuple[str, str], StoredTemplate] = {}
+        self.routings: list[Routing] = []
+        self.routing = Routing()
+
+    def catalog(self) -> Catalog:
+        return Catalog(dict(self.current), self.routing)
+
+    def history(self, name: str, language: str) -> list[StoredTemplate]:
+        return list(reversed(self.versions.get((name, language), [])))
+
+    def save(self, template: StoredTemplate) -> StoredTemplate:
+        versions = self.versions.setdefault((template.name, template.language), [])
+        saved = replace(template, version=len(versions) + 1)
+        versions.append(saved)
+        self.current[(template.name, template.language)] = saved
+        return saved
+
+    def use(self, name: str, language: str, version: int) -> StoredTemplate:
+        chosen = self.versions[(name, language)][version - 1]
+        self.current[(name, language)] = chosen
+        return chosen
+
+    def routing_history(self) -> list[Routing]:
+        return list(reversed(self.routings))
+
+    def save_routing(self, routing: Routing) -> Routing:
+        self.routing = Routing(routing.rules, len(self.routings) + 1)
+        self.routings.append(self.routing)
+        return self.routing
+
+    def use_routing(self, version: int) -> Routing:
+        self.routing = self.routings[version - 1]
+        return self.routing

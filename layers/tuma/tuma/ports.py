@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tuma.provider.answers import Balance
     from tuma.provider.credentials import Credentials
     from tuma.security.secrets import WebhookSecret
+    from tuma.services.templates import Catalog, Routing, StoredTemplate
 
 
 # -- sending ------------------------------------------------------------------------------------
@@ -137,6 +138,31 @@ class LowState(Protocol):
     def flip(self, name: str, low: bool, at: str) -> bool:
         """Set the state to `low` unless it already is; True when this call changed it."""
         ...
+
+
+# -- templates ---------------------------------------------------------------------------------
+
+
+class TemplateSource(Protocol):
+    """What senders render with: the business's templates and routing, as of now (cached)."""
+
+    def catalog(self) -> Catalog: ...
+
+
+class TemplateStore(TemplateSource, Protocol):
+    """What the template editors (`tuma templates`, the console) change."""
+
+    def history(self, name: str, language: str) -> list[StoredTemplate]: ...
+
+    def save(self, template: StoredTemplate) -> StoredTemplate: ...
+
+    def use(self, name: str, language: str, version: int) -> StoredTemplate: ...
+
+    def routing_history(self) -> list[Routing]: ...
+
+    def save_routing(self, routing: Routing) -> Routing: ...
+
+    def use_routing(self, version: int) -> Routing: ...
 
 
 # -- secrets and metrics ------------------------------------------------------------------------

@@ -75,6 +75,7 @@ class LocalTopology:
             self.root, self.endpoint, overrides=self._parameters | {"ProviderBaseUrl": self.sandbox.url}
         )
         self._fill_credentials()
+        self._seed_templates()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name, spec in self.topology.functions.items():
             handle = (self.log_dir / f"{name}.log").open("a", buffering=1)
@@ -116,6 +117,18 @@ class LocalTopology:
         client("secretsmanager", self.endpoint).put_secret_value(
             SecretId=secret, SecretString=json.dumps(value)
         )
+
+    def _seed_templates(self) -> None:
+        """The packaged templates become version 1 in the store, as a business's first edit would
+        start from them: the demo renders through the same store as a deployed stack."""
+        assert self.topology is not None
+        if "TemplatesTable" not in self.topology.resources:
+            return
+        from tuma.adapters.dynamodb_templates import DynamoDBTemplates
+        from tuma.services.templates import TemplateEditor
+
+        store = DynamoDBTemplates(client("dynamodb", self.endpoint), self.topology.ref("TemplatesTable"))
+        TemplateEditor(store, max_parts=3).seed()
 
     def _put_metrics(self, emf: dict[str, Any]) -> None:
         """Embedded-metric-format lines become CloudWatch metrics in the emulator."""
@@ -266,11 +279,24 @@ def running(
         topology.stop()
 
 
-def up(port: int, parameters: dict[str, str] | None = None) -> int:
+def ready_file() -> Path:
+    """Where `tuma local up` says where it is, for commands run with --local."""
+    return project_root() / ".local" / "ready.json"
+
+
+def up(port: int, parameters: dict[str, str] | None = None, ready_path: Path | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with running(project_root(), port, parameters=parameters) as topology:
-        print("READY " + json.dumps(topology.ready_info()), flush=True)
-        stop.wait()
+        ready = topology.ready_info()
+        # For the operator commands' --local: where this topology is, while it runs.
+        path = ready_path or ready_file()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(ready))
+        print("READY " + json.dumps(ready), flush=True)
+        try:
+            stop.wait()
+        finally:
+            path.unlink(missing_ok=True)
     return 0

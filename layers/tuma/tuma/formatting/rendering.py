@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -56,10 +56,11 @@ DATA_LIMITS: dict[str, int] = {
     "account": 24,
     "reference": 24,
     "business": 40,
-    "title": 60,
-    "host": 30,
+    "business_contact": 40,
+    "title": 50,
+    "host": 24,
     "severity": 12,
-    "details": 120,
+    "details": 80,
     "alarm": 80,
     "region": 30,
     "reason": 300,
@@ -99,55 +100,87 @@ def _finalize(value: object) -> object:
     return value
 
 
+# The filters a template may use; the template editor refuses any other.
+FILTERS: dict[str, Any] = {"money": money, "when": when}
+
+
 @lru_cache(maxsize=1)
-def _environment() -> SandboxedEnvironment:
-    folder = resources.files("tuma") / "templates"
+def environment() -> SandboxedEnvironment:
     env = SandboxedEnvironment(
-        loader=FileSystemLoader(str(folder)),
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=False,
         finalize=_finalize,
         auto_reload=False,
     )
-    env.filters["money"] = money
-    env.filters["when"] = when
+    env.filters.update(FILTERS)
     return env
+
+
+@lru_cache(maxsize=256)
+def compiled(source: str) -> Template:
+    """Templates are compiled once per process and text: a saved version never changes."""
+    return environment().from_string(source)
+
+
+@lru_cache(maxsize=1)
+def packaged() -> dict[tuple[str, str], str]:
+    """The templates shipped with the package, by (name, language): the defaults of a fresh stack."""
+    folder = resources.files("tuma") / "templates"
+    found = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".j2"):
+            stem, language, _ = entry.name.rsplit(".", 2)
+            found[(stem, language)] = entry.read_text(encoding="utf-8").rstrip("\n")
+    return found
 
 
 def available_templates() -> set[tuple[str, str]]:
     """(template, language) pairs shipped with the package."""
-    pairs = set()
-    for name in _environment().list_templates(extensions=["j2"]):
-        stem, language, _ = name.rsplit(".", 2)
-        pairs.add((stem, language))
-    return pairs
+    return set(packaged())
 
 
-def render(template: str, data: Mapping[str, Any], language: str = FALLBACK_LANGUAGE) -> str:
+def source_of(
+    template: str, language: str, sources: Mapping[tuple[str, str], str] | None = None
+) -> str | None:
+    """The text of a template: the business's own (`sources`) before the packaged one, the language
+    asked for before English."""
+    for key in ((template, language), (template, FALLBACK_LANGUAGE)):
+        if sources is not None and key in sources:
+            return sources[key]
+        if key in packaged():
+            return packaged()[key]
+    return None
+
+
+def render(
+    template: str,
+    data: Mapping[str, Any],
+    language: str = FALLBACK_LANGUAGE,
+    sources: Mapping[tuple[str, str], str] | None = None,
+) -> str:
     """Render a template in the given language (English when there is no translation)."""
     if not TEMPLATE_NAME.match(template):
         raise TemplateError(f"invalid template name {template[:40]!r}")
     if not LANGUAGE.match(language):
         raise TemplateError(f"invalid language {language[:10]!r}")
-    env = _environment()
+    source = source_of(template, language, sources)
+    if source is None:
+        raise TemplateError(f"unknown template {template!r}")
+    return render_source(source, data, template)
+
+
+def render_source(source: str, data: Mapping[str, Any], name: str = "template") -> str:
     try:
-        try:
-            compiled = env.get_template(f"{template}.{language}.j2")
-        except TemplateNotFound:
-            compiled = env.get_template(f"{template}.{FALLBACK_LANGUAGE}.j2")
-    except TemplateNotFound:
-        raise TemplateError(f"unknown template {template!r}") from None
-    except TemplateSyntaxError as exc:
-        raise TemplateError(f"template {template!r} is broken: {exc.message}") from None
-    try:
-        text = compiled.render(prepare_data(data))
+        text = compiled(source).render(prepare_data(data))
     except TemplateError:
         raise
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"template {name!r} is broken: {exc.message}") from None
     except UndefinedError as exc:
-        raise TemplateError(f"template {template!r} is missing data: {exc.message}") from None
+        raise TemplateError(f"template {name!r} is missing data: {exc.message}") from None
     except SecurityError:
-        raise TemplateError(f"template {template!r} attempted an unsafe operation") from None
+        raise TemplateError(f"template {name!r} attempted an unsafe operation") from None
     except (TypeError, ValueError, ArithmeticError) as exc:
-        raise TemplateError(f"template {template!r} could not use the data: {exc}") from None
+        raise TemplateError(f"template {name!r} could not use the data: {exc}") from None
     return "\n".join(line.strip() for line in text.splitlines() if line.strip())

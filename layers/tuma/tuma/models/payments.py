@@ -62,6 +62,8 @@ class Payment(BaseModel):
             data["account"] = self.account
         if self.paid_at:
             data["paid_at"] = self.paid_at.isoformat()
+        if self.short_code:
+            data["short_code"] = self.short_code  # picks the paybill's own wording (template routing)
         return OutboxMessage(
             idempotency_key=self.reference,
             to=(recipient,),

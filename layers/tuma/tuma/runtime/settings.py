@@ -86,6 +86,9 @@ class ProviderSettings(Env):
 
 class MessageSettings(Env):
     SMS_MAX_PARTS: int = Field(default=3, ge=1, le=10)
+    # The business's identity, offered to every template as `business` and `business_contact`.
+    BUSINESS_NAME: str = Field(default="", max_length=80)
+    BUSINESS_CONTACT: str = Field(default="", max_length=80)
     DEFAULT_LANGUAGE: str = Field(default="en", pattern=r"^[a-z]{2}$")
     ALERT_RECIPIENTS: NumberList = ()
 
@@ -127,6 +130,10 @@ class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings):
     # attempt), and after the provider asked for minutes (4090) or ran out of credit (1004).
     SMS_RETRY_BASE_SECONDS: int = Field(default=15, ge=0, le=900)
     SMS_RETRY_LATER_SECONDS: int = Field(default=300, ge=0, le=43200)
+    # The business's templates and routing (unset: the packaged templates only), re-read at most
+    # this often: an edit reaches the next messages within it.
+    TEMPLATES_TABLE: str | None = None
+    TEMPLATE_CACHE_SECONDS: float = Field(default=60, ge=0, le=60)
     # Known queue URLs spare the function sqs:GetQueueUrl when it postpones a redelivery.
     OUTBOX_QUEUE_URL: str | None = None
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+    from tuma.adapters.dynamodb_templates import DynamoDBTemplates
     from tuma.adapters.secrets import JsonSecret, SecretsManagerWebhookSecrets
     from tuma.adapters.sqs_visibility import SqsVisibility
     from tuma.ports import CredentialSource, MetricsSink
@@ -98,7 +99,16 @@ def outbox_dispatcher(
         delays=RetryDelays(
             transient_base=settings.SMS_RETRY_BASE_SECONDS, provider_asked=settings.SMS_RETRY_LATER_SECONDS
         ),
+        templates=templates(settings, client) if settings.TEMPLATES_TABLE else None,
+        identity={"business": settings.BUSINESS_NAME, "business_contact": settings.BUSINESS_CONTACT},
     )
+
+
+def templates(settings: SenderSettings, client: DynamoDBClient | None = None) -> DynamoDBTemplates:
+    from tuma.adapters.dynamodb_templates import DynamoDBTemplates
+
+    assert settings.TEMPLATES_TABLE
+    return DynamoDBTemplates(client or dynamodb(), settings.TEMPLATES_TABLE, settings.TEMPLATE_CACHE_SECONDS)
 
 
 def visibility(settings: SenderSettings) -> SqsVisibility:

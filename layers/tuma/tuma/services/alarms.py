@@ -12,6 +12,7 @@ from tuma.formatting.gsm7 import TextRejected, prepare
 from tuma.formatting.rendering import TemplateError, render
 from tuma.models.alerts import CloudWatchAlarm, SnsNotification
 from tuma.models.outbox import OutboxMessage
+from tuma.services.templates import Catalog
 
 log = logging.getLogger(__name__)
 ALARM_MAX_PARTS = 2
@@ -21,7 +22,9 @@ def is_sns_notification(body: Any) -> TypeGuard[dict[str, Any]]:
     return isinstance(body, dict) and body.get("Type") == "Notification" and "TopicArn" in body
 
 
-def alarm_from_sns(body: dict[str, Any], language: str = "en") -> OutboxMessage | None:
+def alarm_from_sns(
+    body: dict[str, Any], language: str = "en", catalog: Catalog | None = None
+) -> OutboxMessage | None:
     """An alert SMS for an alarm's state change, or None when the change deserves none.
 
     ALARM alerts; OK after ALARM sends a short recovery; anything else (INSUFFICIENT_DATA, the first
@@ -42,7 +45,7 @@ def alarm_from_sns(body: dict[str, Any], language: str = "en") -> OutboxMessage 
         log.info("alarm %s moved %s -> %s: no SMS", alarm.AlarmName, alarm.OldStateValue, state)
         return None
     data = {"alarm": alarm.AlarmName, "state": state, "region": alarm.Region, "reason": alarm.NewStateReason}
-    data["reason"] = _fit_reason(template, data, language)
+    data["reason"] = _fit_reason(template, data, language, catalog or Catalog())
     return OutboxMessage(
         idempotency_key=f"alarm:{alarm.AlarmName}:{state}:{alarm.StateChangeTime}"[:200],
         template=template,
@@ -52,13 +55,15 @@ def alarm_from_sns(body: dict[str, Any], language: str = "en") -> OutboxMessage 
     )
 
 
-def _fit_reason(template: str, data: dict[str, str], language: str) -> str:
-    """Shorten the alarm's (often long) reason until the whole alert fits in two SMS parts."""
+def _fit_reason(template: str, data: dict[str, str], language: str, catalog: Catalog) -> str:
+    """Shorten the alarm's (often long) reason until the whole alert fits in two SMS parts, in the
+    business's own wording of the alarm."""
     original = " ".join(data["reason"].split())
     reason, limit = original, len(original)
     while True:
         try:
-            prepare(render(template, data | {"reason": reason}, language), max_parts=ALARM_MAX_PARTS)
+            filled = {**catalog.identity, **data, "reason": reason}
+            prepare(render(template, filled, language, catalog.sources), max_parts=ALARM_MAX_PARTS)
             return reason
         except (TextRejected, TemplateError):
             if not reason:

@@ -11,7 +11,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,10 +21,21 @@ from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, key_of
 from tuma.models.validation import summarize
-from tuma.ports import BulkMessage, Claim, Claims, ClaimState, Ledger, MetricsSink, Sender, SendResult
+from tuma.ports import (
+    BulkMessage,
+    Claim,
+    Claims,
+    ClaimState,
+    Ledger,
+    MetricsSink,
+    Sender,
+    SendResult,
+    TemplateSource,
+)
 from tuma.provider.codes import Disposition
 from tuma.services.alarms import alarm_from_sns, is_sns_notification
 from tuma.services.planning import NO_RECIPIENT_REF, RANK, Delivery, ProviderRoute, plan_message
+from tuma.services.templates import Catalog
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +104,12 @@ class Dispatcher:
         alert_recipients: Sequence[str] = (),
         delays: RetryDelays | None = None,
         language: str = "en",
+        templates: TemplateSource | None = None,
+        identity: Mapping[str, str] | None = None,
     ) -> None:
         self._language = language
+        self._templates = templates
+        self._identity = {k: v for k, v in (identity or {}).items() if v}
         self._sender = sender
         self._ledger = ledger
         self._claims = claims
@@ -126,12 +141,20 @@ class Dispatcher:
             if current is None or current.delay_seconds < delay:
                 retries[record_id] = RecordOutcome(record_id, retry=True, delay_seconds=delay, reason=reason)
 
+        # One snapshot of the templates for the whole batch: no message mixes two wordings.
+        catalog = replace(
+            self._templates.catalog() if self._templates else Catalog(), identity=self._identity
+        )
         for item in batch:
-            message = self._parse(item, settled)
+            message = self._parse(item, settled, catalog)
             if message is None:
                 continue
             plan = plan_message(
-                item.record_id, message, max_parts=self._max_parts, alert_recipients=self._alert_recipients
+                item.record_id,
+                message,
+                max_parts=self._max_parts,
+                alert_recipients=self._alert_recipients,
+                catalog=catalog,
             )
             settled.extend(plan.settled)
             deliveries.extend(plan.deliveries)
@@ -160,7 +183,7 @@ class Dispatcher:
             self._ledger.write(final)
         return [retries.get(item.record_id, RecordOutcome(item.record_id)) for item in batch]
 
-    def _parse(self, item: Inbound, settled: list[LedgerEntry]) -> OutboxMessage | None:
+    def _parse(self, item: Inbound, settled: list[LedgerEntry], catalog: Catalog) -> OutboxMessage | None:
         try:
             parsed = json.loads(item.body)
         except ValueError:
@@ -168,7 +191,7 @@ class Dispatcher:
         if is_sns_notification(parsed):
             # A CloudWatch alarm, delivered by SNS into the outbox queue.
             try:
-                return alarm_from_sns(parsed, self._language)
+                return alarm_from_sns(parsed, self._language, catalog)
             except ValueError as exc:
                 reason = str(exc)
         else:

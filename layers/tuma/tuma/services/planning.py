@@ -15,6 +15,7 @@ from tuma.formatting.phones import InvalidNumber, Recipient, RecipientKind, mask
 from tuma.formatting.rendering import TemplateError, render
 from tuma.models.ledger import LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, Route
+from tuma.services.templates import KINDS, Catalog, routed
 
 # Templates addressed to operators: with no `to`, they go to ALERT_RECIPIENTS.
 ALERT_TEMPLATES = frozenset({"alert", "alarm", "alarm_ok", "low_credit"})
@@ -98,14 +99,21 @@ def route_for(recipient: Recipient, requested: Route) -> ProviderRoute:
 
 
 def plan_message(
-    record_id: str, message: OutboxMessage, *, max_parts: int, alert_recipients: Sequence[str] = ()
+    record_id: str,
+    message: OutboxMessage,
+    *,
+    max_parts: int,
+    alert_recipients: Sequence[str] = (),
+    catalog: Catalog | None = None,
 ) -> Plan:
+    catalog = catalog or Catalog()
     plan = Plan(message)
-    recipients = _recipients(plan, alert_recipients)
+    recipients = _recipients(plan, alert_recipients, catalog)
     if not recipients:
         return plan
     try:
-        text = prepare(_body(message), max_parts=max_parts)
+        body, template = _body(message, catalog)
+        text = prepare(body, max_parts=max_parts)
     except (TemplateError, TextRejected) as exc:
         for recipient in recipients:
             plan.settle(recipient.ref, recipient.masked, Status.REJECTED, exc.reason)
@@ -118,7 +126,7 @@ def plan_message(
                 recipient=recipient,
                 text=text,
                 route=route_for(recipient, message.route),
-                template=message.template,
+                template=template,
                 source=message.source,
                 requested=message.route,
                 per_event=message.per_event,
@@ -127,10 +135,11 @@ def plan_message(
     return plan
 
 
-def _recipients(plan: Plan, alert_recipients: Sequence[str]) -> list[Recipient]:
+def _recipients(plan: Plan, alert_recipients: Sequence[str], catalog: Catalog) -> list[Recipient]:
     """The sendable recipients, each once; the others are settled with their reason."""
     raw_recipients: Sequence[str] = plan.message.to
-    if not raw_recipients and plan.message.template in ALERT_TEMPLATES:
+    template = plan.message.template
+    if not raw_recipients and template is not None and catalog.kind(template) in ALERT_TEMPLATES:
         raw_recipients = alert_recipients
     if not raw_recipients:
         plan.settle(
@@ -158,8 +167,19 @@ def _recipients(plan: Plan, alert_recipients: Sequence[str]) -> list[Recipient]:
     return recipients
 
 
-def _body(message: OutboxMessage) -> str:
+def _body(message: OutboxMessage, catalog: Catalog) -> tuple[str, str | None]:
+    """The text to send, and the template it came from (a receipt's is chosen by the routing rules)."""
     if message.text is not None:
-        return message.text
+        return message.text, None
     assert message.template is not None  # guaranteed by OutboxMessage
-    return render(message.template, message.data, message.language)
+    short_code = message.data.get("short_code")
+    template, language = routed(
+        catalog,
+        message.template,
+        message.source,
+        None if short_code is None else str(short_code),
+        message.language,
+    )
+    kind = KINDS.get(catalog.kind(template) or "")
+    data = kind.data(message.data, catalog.identity) if kind else {**catalog.identity, **message.data}
+    return render(template, data, language, catalog.sources), template

@@ -1,0 +1,467 @@
+"""The business's own words: templates kept as data, checked when they are saved, never at send time.
+
+A template has a kind (receipt, alert, alarm, alarm_ok, low_credit): the kind says which variables
+it may use, which of them it must show, and the longest value each can carry after Tuma's data rules
+(`tuma.formatting.rendering.DATA_LIMITS`). Saving renders it with the best and the worst data its
+kind allows: a template that would fail, or cost more than `SMS_MAX_PARTS`, is refused with a
+reason its author can act on. Routing rules pick which receipt template (and language) a payment
+gets, by source and by paybill or till number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import TemplateSyntaxError, meta, nodes
+
+from tuma.formatting.gsm7 import TextRejected, count_parts, count_septets, fold, prepare
+from tuma.formatting.rendering import (
+    FALLBACK_LANGUAGE,
+    FILTERS,
+    LANGUAGE,
+    TEMPLATE_NAME,
+    TemplateError,
+    data_limit,
+    environment,
+    packaged,
+    render_source,
+)
+
+if TYPE_CHECKING:
+    from tuma.ports import TemplateStore
+
+IDENTITY = ("business", "business_contact")  # the business's own name and contact, in every kind
+# Jinja's own filters a non-developer may need; anything else (and every function call) is refused.
+SAFE_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "default", "trim"})
+ALLOWED_FILTERS = SAFE_FILTERS | frozenset(FILTERS)
+ALLOWED_TESTS = frozenset({"defined", "none", "undefined"})
+SOURCES = ("c2b", "stk", "payments-api", "payments-table", "outbox")
+WIDE = "€"  # a GSM7 extension character: two septets, the costliest a cleaned value can hold
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    variables: tuple[str, ...]
+    must_show: tuple[str, ...]
+    best: Mapping[str, Any]  # the shortest data a real message carries
+    worst: Mapping[str, Any]  # the longest, beyond the data rules' limits
+
+    def data(self, given: Mapping[str, Any], identity: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """What a template of this kind is filled with: every variable it may use is there (empty
+        when the message has no value for it), so `{% if name %}` never fails on a missing name."""
+        return {**dict.fromkeys(self.variables, ""), **(identity or {}), **given}
+
+
+def _longest(field_name: str) -> str:
+    limit = data_limit(field_name) or 30
+    return WIDE * limit
+
+
+KINDS: dict[str, Kind] = {
+    "receipt": Kind(
+        "receipt",
+        ("reference", "amount", "currency", "name", "account", "paid_at", "short_code", "source", *IDENTITY),
+        ("reference", "amount"),
+        {"reference": "QKX1AB2CD3", "amount": "50", "currency": "KES"},
+        {
+            "reference": "Q" * 24,
+            "amount": "999999999.99",
+            "currency": "KES",
+            "name": _longest("name"),
+            "account": _longest("account"),
+            "paid_at": "2026-12-31T23:59:00+03:00",
+            "short_code": "9" * 10,
+            "source": "payments-table",
+            "business": _longest("business"),
+            "business_contact": _longest("business_contact"),
+        },
+    ),
+    "alert": Kind(
+        "alert",
+        ("title", "host", "severity", "details", "at", *IDENTITY),
+        ("title",),
+        {"title": "Disk full"},
+        {
+            "title": _longest("title"),
+            "host": _longest("host"),
+            "severity": _longest("severity"),
+            "details": _longest("details"),
+            "at": "2026-12-31T23:59:00+03:00",
+            "business": _longest("business"),
+            "business_contact": _longest("business_contact"),
+        },
+    ),
+    "alarm": Kind(
+        "alarm",
+        ("alarm", "state", "region", "reason", *IDENTITY),
+        ("alarm",),
+        {"alarm": "tuma-LowCredit", "state": "ALARM"},
+        {
+            "alarm": _longest("alarm"),
+            "state": "INSUFFICIENT_DATA",
+            "region": _longest("region"),
+            "reason": "",
+        },
+    ),
+    "alarm_ok": Kind(
+        "alarm_ok",
+        ("alarm", "state", "region", "reason", *IDENTITY),
+        ("alarm",),
+        {"alarm": "tuma-LowCredit", "state": "OK"},
+        {"alarm": _longest("alarm"), "state": "OK", "region": _longest("region"), "reason": ""},
+    ),
+    "low_credit": Kind(
+        "low_credit",
+        ("credit", "threshold", *IDENTITY),
+        ("credit",),
+        {"credit": "120.00", "threshold": "500.00"},
+        {"credit": "9,999,999.99", "threshold": "9,999,999.99"},
+    ),
+}
+
+
+def kind_of(name: str) -> str | None:
+    """The kind of a packaged template (each is named after its kind)."""
+    return name if name in KINDS else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What saving a template would do: refused with reasons, or accepted with what it will cost."""
+
+    reasons: list[str] = field(default_factory=list)
+    folded: str | None = None  # the template's words after look-alike folding, when that changed them
+    best_parts: int | None = None
+    worst_parts: int | None = None
+    best_text: str | None = None
+    worst_septets: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons
+
+
+def validate(
+    kind_name: str, text: str, *, max_parts: int, identity: Mapping[str, str] | None = None
+) -> Verdict:
+    """Check a template before it is saved; every refusal says what to change."""
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        return Verdict([f"unknown kind {kind_name!r}: choose one of {', '.join(KINDS)}"])
+    if not text.strip():
+        return Verdict(["the template is empty"])
+    try:
+        tree = environment().parse(text)
+    except TemplateSyntaxError as exc:
+        return Verdict([f"line {exc.lineno}: {exc.message} (check the {{{{ }}}} and {{% %}} pairs)"])
+    reasons = _vocabulary(kind, tree)
+    fixed = "".join(node.data for node in tree.find_all(nodes.TemplateData))
+    folded = None
+    try:
+        folded_text = fold(fixed)
+        folded = folded_text if folded_text != fixed else None
+    except TextRejected as exc:
+        reasons.append(f"its own words have characters an SMS cannot carry ({exc.reason.split(': ', 1)[-1]})")
+    if reasons:
+        return Verdict(reasons, folded)
+    return _measure(kind, text, folded, max_parts, identity or {})
+
+
+def _vocabulary(kind: Kind, tree: nodes.Template) -> list[str]:
+    reasons = []
+    unknown = sorted(meta.find_undeclared_variables(tree) - set(kind.variables))
+    if unknown:
+        reasons.append(
+            f"uses {', '.join(unknown)}, which a {kind.name} does not have; it may use {', '.join(kind.variables)}"
+        )
+    filters = sorted({f.name for f in tree.find_all(nodes.Filter)} - ALLOWED_FILTERS)
+    if filters:
+        reasons.append(
+            f"uses the filter {', '.join(filters)}; the filters offered are {', '.join(sorted(ALLOWED_FILTERS))}"
+        )
+    tests = sorted({t.name for t in tree.find_all(nodes.Test)} - ALLOWED_TESTS)
+    if tests:
+        reasons.append(
+            f"uses the test {', '.join(tests)}; the tests offered are {', '.join(sorted(ALLOWED_TESTS))}"
+        )
+    if any(True for _ in tree.find_all(nodes.Call)):
+        reasons.append("calls a function, which templates may not do")
+    if any(True for _ in tree.find_all((nodes.Getattr, nodes.Getitem))):
+        reasons.append("reads an attribute or item of a value (x.y or x[...]), which templates may not do")
+    used = meta.find_undeclared_variables(tree)
+    missing = [v for v in kind.must_show if v not in used]
+    if missing:
+        reasons.append(f"a {kind.name} must show {' and '.join(missing)}")
+    return reasons
+
+
+def _measure(
+    kind: Kind, text: str, folded: str | None, max_parts: int, identity: Mapping[str, str]
+) -> Verdict:
+    best_data = kind.data(kind.best, identity)
+    worst_data = kind.data(kind.worst)
+    try:
+        best = prepare(render_source(text, best_data, kind.name), max_parts=10)
+        worst_raw = fold(render_source(text, worst_data, kind.name))
+    except (TemplateError, TextRejected) as exc:
+        return Verdict([f"it cannot be filled in: {exc.reason}"], folded)
+    reasons = []
+    for variable in kind.must_show:
+        if str(best_data[variable]) not in best.text:
+            reasons.append(f"a {kind.name} must show {variable}: it is used but not in the text")
+    worst_parts = count_parts(worst_raw)
+    if best.parts > max_parts or worst_parts > max_parts:
+        reasons.append(
+            f"with the longest names and amounts it needs {worst_parts} SMS parts; the limit is "
+            f"{max_parts} (SMS_MAX_PARTS): shorten the fixed words"
+        )
+    return Verdict(reasons, folded, best.parts, worst_parts, best.text, count_septets(worst_raw))
+
+
+# -- routing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    template: str
+    language: str | None = None
+    source: str | None = None  # None: any source
+    short_code: str | None = None  # None: any paybill or till
+
+    def matches(self, source: str | None, short_code: str | None) -> bool:
+        return (self.source in (None, source)) and (self.short_code in (None, short_code))
+
+
+@dataclass(frozen=True)
+class Routing:
+    rules: tuple[Rule, ...] = ()
+    version: int = 0
+
+    def route(self, source: str | None, short_code: str | None) -> Rule | None:
+        """The first rule that fits, the most specific written first by convention."""
+        return next((rule for rule in self.rules if rule.matches(source, short_code)), None)
+
+
+def parse_routing(raw: Any) -> Routing:
+    """Rules from their JSON form: `[{"template", "language"?, "source"?, "short_code"?}, ...]`;
+    ValueError naming the rule that is wrong."""
+    rules = raw.get("rules") if isinstance(raw, dict) else raw
+    if not isinstance(rules, list):
+        raise ValueError('routing must be a list of rules, or {"rules": [...]}')
+    parsed = []
+    for position, rule in enumerate(rules, 1):
+        if not isinstance(rule, dict) or not isinstance(rule.get("template"), str):
+            raise ValueError(f"rule {position} needs a template name")
+        if set(rule) - {"template", "language", "source", "short_code"}:
+            raise ValueError(f"rule {position} has fields other than template, language, source, short_code")
+        if not TEMPLATE_NAME.match(rule["template"]):
+            raise ValueError(f"rule {position}: {rule['template']!r} is not a template name")
+        if rule.get("language") is not None and not LANGUAGE.match(str(rule["language"])):
+            raise ValueError(f"rule {position}: language must be two letters such as en or sw")
+        if rule.get("source") is not None and rule["source"] not in SOURCES:
+            raise ValueError(f"rule {position}: source must be one of {', '.join(SOURCES)}")
+        short_code = rule.get("short_code")
+        parsed.append(
+            Rule(
+                rule["template"],
+                rule.get("language"),
+                rule.get("source"),
+                None if short_code is None else str(short_code),
+            )
+        )
+    return Routing(tuple(parsed))
+
+
+# -- what the sender renders with -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredTemplate:
+    name: str
+    language: str
+    kind: str
+    text: str
+    version: int = 0  # 0: the packaged default
+    saved_at: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The templates and routing as they stood when a batch began: one batch, one wording."""
+
+    templates: Mapping[tuple[str, str], StoredTemplate] = field(default_factory=dict)
+    routing: Routing = field(default_factory=Routing)
+    identity: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def sources(self) -> dict[tuple[str, str], str]:
+        return {key: t.text for key, t in self.templates.items()}
+
+    def kind(self, name: str) -> str | None:
+        for (stored, _), template in self.templates.items():
+            if stored == name:
+                return template.kind
+        return kind_of(name)
+
+    def known(self, name: str) -> bool:
+        return self.kind(name) is not None
+
+    def all(self) -> list[StoredTemplate]:
+        """Every template a message can use: the stored ones, then the packaged defaults they replace."""
+        merged = {
+            key: StoredTemplate(key[0], key[1], kind_of(key[0]) or key[0], text)
+            for key, text in packaged().items()
+        }
+        merged.update(self.templates)
+        return sorted(merged.values(), key=lambda t: (t.name, t.language))
+
+
+def packaged_catalog() -> Catalog:
+    return Catalog()
+
+
+def language_of(language: str | None) -> str:
+    return language if language and LANGUAGE.match(language) else FALLBACK_LANGUAGE
+
+
+def routed(
+    catalog: Catalog, template: str, source: str | None, short_code: str | None, language: str
+) -> tuple[str, str]:
+    """The template and language a receipt gets, by the routing rules (the message's own when none fits)."""
+    if template != "receipt":
+        return template, language
+    rule = catalog.routing.route(source, short_code)
+    if rule is None:
+        return template, language
+    return rule.template, rule.language or language
+
+
+def check_routing(routing: Routing, catalog: Catalog) -> list[str]:
+    """Refusals for rules that point at templates that are not receipts (or do not exist)."""
+    reasons = []
+    for position, rule in enumerate(routing.rules, 1):
+        kind = catalog.kind(rule.template)
+        if kind is None:
+            reasons.append(f"rule {position}: there is no template {rule.template!r}; save it first")
+        elif kind != "receipt":
+            reasons.append(f"rule {position}: {rule.template!r} is a {kind} template, not a receipt")
+    return reasons
+
+
+def describe_kinds() -> dict[str, Sequence[str]]:
+    return {name: kind.variables for name, kind in KINDS.items()}
+
+
+# -- editing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    text: str  # the SMS as it would go, GSM7
+    parts: int
+    septets: int
+    verdict: Verdict
+
+
+class TemplateEditor:
+    """Saving and previewing templates and routing, always through `validate`: what `tuma templates`
+    and the operator's console both use."""
+
+    def __init__(
+        self, store: TemplateStore, *, max_parts: int, identity: Mapping[str, str] | None = None
+    ) -> None:
+        self._store = store
+        self._max_parts = max_parts
+        self._identity = {k: v for k, v in (identity or {}).items() if v}
+
+    def catalog(self) -> Catalog:
+        return replace(self._store.catalog(), identity=self._identity)
+
+    def current(self, name: str, language: str) -> StoredTemplate | None:
+        for template in self.catalog().all():
+            if (template.name, template.language) == (name, language):
+                return template
+        return None
+
+    def check(
+        self, name: str, language: str, text: str, kind: str | None = None
+    ) -> tuple[str | None, Verdict]:
+        if not TEMPLATE_NAME.match(name):
+            return None, Verdict(
+                ["a template name is lower-case letters, digits and _, starting with a letter"]
+            )
+        if not LANGUAGE.match(language):
+            return None, Verdict(["a language is two letters, such as en or sw"])
+        kind = kind or self.catalog().kind(name)
+        if kind is None:
+            return None, Verdict([f"{name!r} is a new template: say which kind it is ({', '.join(KINDS)})"])
+        return kind, validate(kind, text, max_parts=self._max_parts, identity=self._identity)
+
+    def put(
+        self, name: str, language: str, text: str, kind: str | None = None, note: str | None = None
+    ) -> tuple[Verdict, StoredTemplate | None]:
+        """Saved as a new current version when it passes; nothing changes when it does not."""
+        kind, verdict = self.check(name, language, text, kind)
+        known = self.catalog().kind(name)
+        if kind is not None and known is not None and known != kind:
+            verdict = Verdict(
+                [*verdict.reasons, f"{name!r} is a {known} template; it cannot become a {kind}"]
+            )
+        if not verdict.ok or kind is None:
+            return verdict, None
+        return verdict, self._store.save(StoredTemplate(name, language, kind, text, note=note))
+
+    def preview(
+        self, name: str, language: str, data: Mapping[str, Any] | None = None, text: str | None = None
+    ) -> Preview:
+        """The SMS a template makes with this data (its kind's example when none), and its verdict."""
+        current = self.current(name, language) or self.current(name, FALLBACK_LANGUAGE)
+        source = text if text is not None else current.text if current else None
+        kind_name = current.kind if current else None
+        if source is None:
+            raise TemplateError(f"there is no template {name!r}")
+        kind_name, verdict = self.check(name, language, source, kind_name)
+        kind = KINDS[kind_name] if kind_name else None
+        filled = kind.data({**kind.best, **(data or {})}, self._identity) if kind else dict(data or {})
+        sms = prepare(render_source(source, filled, name), max_parts=10)
+        return Preview(sms.text, sms.parts, sms.septets, verdict)
+
+    def history(self, name: str, language: str) -> list[StoredTemplate]:
+        return self._store.history(name, language)
+
+    def use(self, name: str, language: str, version: int) -> StoredTemplate:
+        return self._store.use(name, language, version)
+
+    def routing_history(self) -> list[Routing]:
+        return self._store.routing_history()
+
+    def use_routing(self, version: int) -> Routing:
+        return self._store.use_routing(version)
+
+    def put_routing(self, raw: Any) -> tuple[list[str], Routing | None]:
+        try:
+            routing = parse_routing(raw)
+        except ValueError as exc:
+            return [str(exc)], None
+        reasons = check_routing(routing, self.catalog())
+        if reasons:
+            return reasons, None
+        return [], self._store.save_routing(routing)
+
+    def seed(self) -> list[StoredTemplate]:
+        """Store the packaged templates a store does not have yet (a fresh stack, `tuma local up`)."""
+        stored = self._store.catalog().templates
+        saved = []
+        for (name, language), text in sorted(packaged().items()):
+            if (name, language) not in stored:
+                saved.append(
+                    self._store.save(
+                        StoredTemplate(name, language, kind_of(name) or name, text, note="packaged")
+                    )
+                )
+        return saved

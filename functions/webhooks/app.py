@@ -7,6 +7,7 @@ router validates the body against its model. A receipt is acknowledged only once
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools import Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -16,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from tuma.errors import ConfigurationError
 from tuma.models.alerts import AlertRequest
-from tuma.models.ledger import ReportOutcome, Status
+from tuma.models.ledger import CancelOutcome, ReportOutcome, Status
 from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StkCallback
 from tuma.models.payments import InvalidPayment, PaymentRequest
 from tuma.provider.answers import DeliveryCallback
@@ -26,6 +27,7 @@ from tuma.runtime.settings import WebhookSettings, load
 from tuma.runtime.webhook_gate import WebhookGate
 from tuma.services.delivery_reports import update_for
 from tuma.services.intake import PaymentRefused
+from tuma.services.lookup import story
 
 logger = build_logger()
 tracer = Tracer()
@@ -93,6 +95,8 @@ def delivery_report(token: str, report: Annotated[DeliveryCallback, Body()]) -> 
         # Answered 200 all the same: the provider would otherwise retry a report we can never match.
         logger.warning("delivery report for unknown message %s", update.provider_message_id)
     counts.count(result.value)
+    if result is ReportOutcome.APPLIED and update.final:
+        counts.count("DeliveryReportsByCallback")  # beside ...ByPolling: is the portal's callback set?
     if result is ReportOutcome.APPLIED:
         # The delivery-failure-rate alarm divides these two.
         if update.status is Status.DELIVERED:
@@ -100,6 +104,27 @@ def delivery_report(token: str, report: Annotated[DeliveryCallback, Body()]) -> 
         elif update.status is Status.FAILED:
             counts.count("DeliveriesFailed")
     return {"result": result.answer}
+
+
+@app.get(
+    "/messages/<key>",
+    tags=["Signed"],
+    summary="Every recipient of a message: status, reason, times (HMAC signed)",
+)
+def message_story(key: str) -> Response[dict[str, Any]]:
+    key = unquote(key)
+    entries = ledger.get(key)
+    if not entries:
+        return _json(404, {"error": "no message under that key"})
+    return _json(200, {"idempotency_key": key, "recipients": story(entries)})
+
+
+@app.delete("/messages/<key>", tags=["Signed"], summary="Cancel a scheduled message (HMAC signed)")
+def cancel_message(key: str) -> Response[dict[str, Any]]:
+    key = unquote(key)
+    outcome = ledger.cancel(key)
+    status = {CancelOutcome.CANCELLED: 200, CancelOutcome.NOT_SCHEDULED: 404, CancelOutcome.ALREADY_GONE: 409}
+    return _json(status[outcome], {"idempotency_key": key, "result": outcome.value})
 
 
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]

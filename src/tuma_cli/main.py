@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     templates_cli.add_arguments(templates)
 
+    from tuma_cli import messages_cli
+
+    messages_cli.add_trace_arguments(
+        commands.add_parser("trace", help="a message's story: by key, receipt number or phone")
+    )
+    messages_cli.add_cancel_arguments(
+        commands.add_parser("cancel", help="withdraw a scheduled message before it goes")
+    )
+
     local = commands.add_parser("local", help="the whole topology on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     up = local_commands.add_parser("up", help="start everything and wait")
@@ -64,6 +73,17 @@ def _parser() -> argparse.ArgumentParser:
         help="override a template parameter, as sam deploy --parameter-overrides does",
     )
     up.add_argument(
+        "--schedule-period",
+        type=float,
+        default=None,
+        help="run every schedule this often, in seconds (locally only)",
+    )
+    up.add_argument(
+        "--no-delivery-callbacks",
+        action="store_true",
+        help="the simulator posts no delivery reports: they are learnt by polling (getdlr)",
+    )
+    up.add_argument(
         "--ready-file",
         type=Path,
         default=None,
@@ -72,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = local_commands.add_parser("demo", help="start everything, send the sample events, report, exit")
     demo.add_argument("--port", type=int, default=0)
     demo.add_argument("--timeout", type=float, default=60.0)
+    demo.add_argument(
+        "--no-delivery-callbacks", action="store_true", help="learn every delivery report by polling instead"
+    )
     return parser
 
 
@@ -84,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tuma_cli.sandbox import cli as sandbox_cli
 
         return sandbox_cli.run(args)
+    if args.command in ("trace", "cancel"):
+        from tuma_cli import messages_cli
+
+        return messages_cli.trace(args) if args.command == "trace" else messages_cli.cancel(args)
     if args.command == "templates":
         from tuma_cli import templates_cli
 
@@ -93,11 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tuma_cli.local import runner
 
             return runner.up(
-                args.port, dict(p.split("=", 1) for p in args.parameter if "=" in p), args.ready_file
+                args.port,
+                dict(p.split("=", 1) for p in args.parameter if "=" in p),
+                args.ready_file,
+                schedule_period=args.schedule_period,
+                delivery_callbacks=not args.no_delivery_callbacks,
             )
         from tuma_cli.local import demo
 
-        return demo.demo(args.port, args.timeout)
+        return demo.demo(args.port, args.timeout, delivery_callbacks=not args.no_delivery_callbacks)
     commands: dict[str, Callable[[], int]] = {
         "send": lambda: operator.send(args.to, args.text, args.route, args.json),
         "balance": lambda: operator.balance(args.json),

@@ -18,18 +18,13 @@ from typing import Any, TextIO
 from tuma.formatting.rendering import TemplateError
 from tuma.services.templates import KINDS, Preview, Routing, StoredTemplate, TemplateEditor, Verdict
 
+from tuma_cli import stack
+
 EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
 
 
-class Unconfigured(Exception):
-    """Where the template store is could not be found: exit 2 with the reason."""
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--stack", help="a deployed Tuma stack (its outputs name the template store)")
-    where.add_argument("--local", action="store_true", help="the running `tuma local up`")
-    parser.add_argument("--ready-file", type=Path, help="with --local: the READY file of that topology")
+    stack.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     commands = parser.add_subparsers(dest="templates_command", required=True)
     commands.add_parser("list", help="every template, its kind, language and version")
@@ -72,59 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     routing_use.add_argument("--version", type=int, required=True)
 
 
-# -- where the store is ---------------------------------------------------------------------------
-
-
-def _local_client(args: argparse.Namespace) -> tuple[Any, str]:
-    from tuma_cli.local.provision import client
-    from tuma_cli.local.runner import ready_file
-
-    path = args.ready_file or ready_file()
-    if not path.is_file():
-        raise Unconfigured(f"no running `tuma local up` found ({path} does not exist)")
-    ready = json.loads(path.read_text())
-    table = ready.get("tables", {}).get("TemplatesTable")
-    if not table:
-        raise Unconfigured("the local topology has no template store")
-    return client("dynamodb", ready["aws_endpoint_url"]), table
-
-
-def _stack_table(stack: str) -> str:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        description = boto3.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
-    except (ClientError, BotoCoreError) as exc:
-        raise Unconfigured(f"cannot read stack {stack!r}: {exc}") from None
-    outputs: dict[str, str] = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
-    if "TemplatesTableName" not in outputs:
-        raise Unconfigured(
-            f"stack {stack!r} has no TemplatesTableName output: is it a Tuma stack of this version?"
-        )
-    return outputs["TemplatesTableName"]
-
-
 def editor(args: argparse.Namespace) -> TemplateEditor:
     from tuma.adapters.dynamodb_templates import DynamoDBTemplates
 
-    if args.local:
-        dynamodb, table = _local_client(args)
-    else:
-        import boto3
-
-        table = _stack_table(args.stack) if args.stack else os.environ.get("TEMPLATES_TABLE", "")
-        if not table:
-            raise Unconfigured("say where the templates are: --stack NAME, --local, or TEMPLATES_TABLE")
-        dynamodb = boto3.client("dynamodb")
+    found = stack.locate(args)
     identity = {
         "business": os.environ.get("BUSINESS_NAME", ""),
         "business_contact": os.environ.get("BUSINESS_CONTACT", ""),
     }
     max_parts = int(os.environ.get("SMS_MAX_PARTS", "3"))
-    return TemplateEditor(
-        DynamoDBTemplates(dynamodb, table, cache_seconds=0), max_parts=max_parts, identity=identity
-    )
+    store = DynamoDBTemplates(found.client("dynamodb"), found.table("templates"), cache_seconds=0)
+    return TemplateEditor(store, max_parts=max_parts, identity=identity)
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -135,7 +88,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 
     try:
         return _run(editor(args), args, out, err)
-    except Unconfigured as exc:
+    except stack.Unconfigured as exc:
         print(f"configuration error: {exc}", file=err)
         return EXIT_CONFIG
     except (ClientError, BotoCoreError) as exc:

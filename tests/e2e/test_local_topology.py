@@ -137,7 +137,7 @@ def test_a_provider_outage_delays_messages_but_loses_none(local):
             ),
         )
     local.wait_for(
-        lambda: all(any(e["status"] == "FAILED" for e in local.ledger(k)) for k in keys),
+        lambda: all(any(e["status"] == "RETRYING" for e in local.ledger(k)) for k in keys),
         what="every message to fail once during the outage",
     )
     assert not [p for p in local.phones() if p["message"].startswith("Outage test")]

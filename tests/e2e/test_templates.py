@@ -147,3 +147,39 @@ def test_preview_shows_the_sms_its_parts_and_the_worst_case(ready_file):
     assert (shown["parts"], shown["encoding"], shown["worst_parts"]) == (1, "GSM7", 3)
     missing = tuma(ready_file, "preview", "nosuch")
     assert missing.returncode == 1 and "there is no template 'nosuch'" in missing.stderr
+
+
+def tuma_cli(ready_file: Path, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    full = [sys.executable, "-m", "tuma_cli.main", command, *args, "--local", "--ready-file", str(ready_file)]
+    return subprocess.run(full, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_trace_tells_a_payments_story_by_receipt_number_or_phone_and_cancel_withdraws_a_scheduled_one(
+    local, ready_file
+):
+    _pay(local, "TRC0000001")
+    _text(local, "TRC0000001")
+    by_receipt = tuma_cli(ready_file, "trace", "trc0000001", "--json")
+    assert by_receipt.returncode == 0, by_receipt.stderr
+    [story] = [json.loads(line) for line in by_receipt.stdout.splitlines()]
+    assert story["idempotency_key"] == "TRC0000001" and story["recipient"] == "2547*****149"
+    assert story["provider_message_id"] and story["status"] in ("SENT", "DELIVERED")
+    by_phone = tuma_cli(ready_file, "trace", "0708 374 149")
+    assert by_phone.returncode == 0 and "TRC0000001  to 2547*****149" in by_phone.stdout
+    assert "0708374149" not in by_phone.stdout + by_receipt.stdout
+
+    later = time.time() + 3600
+    body = {
+        "idempotency_key": "TRC-LATER",
+        "to": ["0712345678"],
+        "text": "Later.",
+        "send_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(later)),
+    }
+    local.aws("sqs").send_message(QueueUrl=local.ready["queues"]["OutboxQueue"], MessageBody=json.dumps(body))
+    local.wait_for(
+        lambda: any(e["status"] == "SCHEDULED" for e in local.ledger("TRC-LATER")), 30, "the schedule"
+    )
+    cancelled = tuma_cli(ready_file, "cancel", "TRC-LATER")
+    assert (cancelled.returncode, cancelled.stdout.strip()) == (0, "TRC-LATER: cancelled")
+    assert tuma_cli(ready_file, "cancel", "TRC-LATER").returncode == 1
+    assert [e["status"] for e in local.ledger("TRC-LATER")] == ["CANCELLED"]

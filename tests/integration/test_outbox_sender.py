@@ -221,7 +221,7 @@ def test_failed_records_are_postponed_by_the_queue_not_the_function(stack, monke
         QueueUrl=poller.queue_url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
     )["Attributes"]
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "1"
-    assert [e["status"] for e in stack.ledger()] == ["FAILED"]
+    assert [e["status"] for e in stack.ledger()] == ["RETRYING"]
     assert stack.outbox() == []
 
 
@@ -233,7 +233,7 @@ def test_low_credit_waits_for_a_top_up_then_sends(stack, monkeypatch):
     first = poller.poll_once()
     assert first.deleted == 1 and len(first.failed_receipts) == 1
     ledger = {e["idempotency_key"]: e for e in stack.ledger()}
-    failed = next(e for e in ledger.values() if e["status"] == "FAILED")
+    failed = next(e for e in ledger.values() if e["status"] == "RETRYING")
     assert failed["provider_code"] == 1004
     stack.configure_sandbox(credit=100)
     sqs = stack.client("sqs")
@@ -269,7 +269,7 @@ def test_a_wrong_sender_id_is_a_configuration_error_that_keeps_the_message(stack
     result = outbox_poller(stack, sender).poll_once()
     assert len(result.failed_receipts) == 1  # back to the queue (and the DLQ) until fixed, never lost
     [entry] = stack.ledger()
-    assert entry["status"] == "FAILED" and entry["provider_code"] == 1001
+    assert entry["status"] == "RETRYING" and entry["provider_code"] == 1001
 
 
 def test_a_malformed_body_is_dropped_with_a_record_and_does_not_block_the_batch(stack, monkeypatch, caplog):

@@ -19,6 +19,7 @@ RESOURCES = [
     (re.compile(r"^/payments/c2b/confirmation/([^/]*)$"), "/payments/c2b/confirmation/{token}"),
     (re.compile(r"^/payments/stk/([^/]*)$"), "/payments/stk/{token}"),
     (re.compile(r"^/delivery-reports/([^/]*)$"), "/delivery-reports/{token}"),
+    (re.compile(r"^/messages/([^/]*)$"), "/messages/{key}"),
 ]
 
 
@@ -60,7 +61,8 @@ class WebhookClient:
         for pattern, template in RESOURCES:
             match = pattern.match(path)
             if match:
-                resource, params = template, {"token": match.group(1)}
+                name = "key" if template.startswith("/messages") else "token"
+                resource, params = template, {name: match.group(1)}
         event = rest_proxy_event(
             method,
             path,
@@ -72,6 +74,10 @@ class WebhookClient:
         if base64_body and raw is not None:
             event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
         return event
+
+    def signed_event(self, path: str, method: str = "GET") -> dict[str, Any]:
+        """A bodiless request (GET or DELETE a message), signed over its path."""
+        return self.event(path, None, self.signed_headers(path.encode()), method=method)
 
     def send(self, event: dict[str, Any]) -> Answer:
         response = self.function(event)

@@ -108,9 +108,13 @@ class MemoryClaims:
 class ListMetrics:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.measures: dict[str, list[float]] = {}
 
     def count(self, name: str, value: float = 1) -> None:
         self.counts[name] += int(value)
+
+    def measure(self, name: str, seconds: float) -> None:
+        self.measures.setdefault(name, []).append(seconds)
 
 
 class MemoryOutbox:

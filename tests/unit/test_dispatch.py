@@ -92,10 +92,10 @@ def test_only_retryable_failures_come_back_with_a_delay_fitting_the_cause():
     }
     statuses = {e.idempotency_key: e.status for e in ledger.entries.values()}
     assert statuses == {
-        "k1": Status.FAILED,
-        "k2": Status.FAILED,
+        "k1": Status.RETRYING,
+        "k2": Status.RETRYING,
         "k3": Status.REJECTED,
-        "k4": Status.FAILED,
+        "k4": Status.RETRYING,
         "k5": Status.SENT,
     }
     # Failed claims are released so the redelivery can send; settled ones are kept.

@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 from tuma.provider.codes import Disposition
 
 if TYPE_CHECKING:
-    from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome
+    from datetime import datetime
+
+    from tuma.models.ledger import (
+        CancelOutcome,
+        DeliveryUpdate,
+        DueCheck,
+        LedgerEntry,
+        PaymentSeen,
+        ReportOutcome,
+        ScheduledMessage,
+    )
     from tuma.models.outbox import OutboxMessage
     from tuma.provider.answers import Balance
     from tuma.provider.credentials import Credentials
@@ -92,7 +102,15 @@ class Ledger(Protocol):
 
     def get(self, idempotency_key: str) -> list[LedgerEntry]: ...
 
-    def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome: ...
+    def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
+        """A report moves an entry forward only; a final one ends its delivery-report checks."""
+        ...
+
+    def expire(self, check: DueCheck, reason: str) -> bool:
+        """No report came: EXPIRED, unless a report made it final meanwhile."""
+        ...
+
+    def by_recipient(self, recipient_ref: str, limit: int = 50) -> list[LedgerEntry]: ...
 
     def note_payment(self, seen: PaymentSeen) -> None:
         """Add a source to the payment's record; keep its payer's number if it is the best so far."""
@@ -101,6 +119,31 @@ class Ledger(Protocol):
     def best_payers(self, references: Sequence[str]) -> dict[str, str]:
         """The best number known for each payment's payer (a 254… number or a hashed one)."""
         ...
+
+
+class Agenda(Protocol):
+    """What is due later: delivery reports to ask for, scheduled messages to release."""
+
+    def add_checks(self, checks: Sequence[DueCheck]) -> None: ...
+
+    def due_checks(self, now: datetime, limit: int) -> list[DueCheck]: ...
+
+    def reschedule_check(self, check: DueCheck, due_at: datetime) -> None: ...
+
+    def drop_check(self, check: DueCheck) -> None: ...
+
+    def schedule(self, message: ScheduledMessage, entries: Sequence[LedgerEntry]) -> bool:
+        """Hold a message (and record its recipients SCHEDULED); False when the key is already held,
+        released or cancelled: a redelivered schedule is a no-op."""
+        ...
+
+    def due_messages(self, now: datetime, limit: int) -> list[ScheduledMessage]: ...
+
+    def release(self, message: ScheduledMessage) -> bool:
+        """Take a due message off the agenda, once: False when another run (or a cancel) did."""
+        ...
+
+    def cancel(self, idempotency_key: str) -> CancelOutcome: ...
 
 
 class ClaimState(StrEnum):
@@ -176,3 +219,7 @@ class MetricsSink(Protocol):
     """What the domain needs from a metrics library: counts and sizes, nothing Lambda-specific."""
 
     def count(self, name: str, value: float = 1) -> None: ...
+
+    def measure(self, name: str, seconds: float) -> None:
+        """A duration, for percentiles (time from send to final status)."""
+        ...

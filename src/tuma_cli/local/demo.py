@@ -185,11 +185,12 @@ def run_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> int:
                     str(entry.get("parts") or "-"),
                     entry["status"],
                     entry.get("delivery_status") or "-",
+                    entry.get("final_via") or "-",
                     received.get("message") or f"(nothing sent: {entry.get('reason') or '-'})",
                 )
             )
     print("\nWhat each phone received:", file=out)
-    _table(("SOURCE", "KEY", "PHONE", "PARTS", "STATUS", "DELIVERY", "TEXT"), rows, out)
+    _table(("SOURCE", "KEY", "PHONE", "PARTS", "STATUS", "DELIVERY", "LEARNT BY", "TEXT"), rows, out)
     settled = _settled(entries, keys)
     missing = [
         e
@@ -207,6 +208,18 @@ def run_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> int:
     return 0 if ok else 1
 
 
-def demo(port: int, timeout: float) -> int:
-    with running(project_root(), port, dlr_delay=0.5, parameters=DEMO_PARAMETERS) as topology:
+def demo(port: int, timeout: float, delivery_callbacks: bool = True) -> int:
+    """With `delivery_callbacks` off the simulator posts no reports: every status is learnt by
+    polling (the reconciler, run every second here, asks a second after each send)."""
+    parameters = (
+        DEMO_PARAMETERS if delivery_callbacks else DEMO_PARAMETERS | {"DeliveryCheckAfterSeconds": "1"}
+    )
+    with running(
+        project_root(),
+        port,
+        dlr_delay=0.5,
+        parameters=parameters,
+        delivery_callbacks=delivery_callbacks,
+        schedule_period=None if delivery_callbacks else 1.0,
+    ) as topology:
         return run_demo(topology, timeout, sys.stdout)

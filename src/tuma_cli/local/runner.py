@@ -40,9 +40,19 @@ def project_root() -> Path:
 
 class LocalTopology:
     def __init__(
-        self, root: Path, port: int = 3000, dlr_delay: float = 1.0, parameters: dict[str, str] | None = None
+        self,
+        root: Path,
+        port: int = 3000,
+        dlr_delay: float = 1.0,
+        parameters: dict[str, str] | None = None,
+        *,
+        schedule_period: float | None = None,
+        delivery_callbacks: bool = True,
     ) -> None:
         self.root = root
+        # Schedules run every `schedule_period` seconds here when given (a minute is long on a laptop).
+        self._schedule_period = schedule_period
+        self._delivery_callbacks = delivery_callbacks
         self._parameters = parameters or {}
         self.port = port
         self.log_dir = root / ".local" / "logs"
@@ -185,7 +195,10 @@ class LocalTopology:
                 routes, lambda name, event: self.functions[name].invoke(event), self.port
             ).start()
             token = self.webhook_secret().get("path_token", "")
-            self.sandbox.platform.configure({"callback_url": f"{self.front.url}/delivery-reports/{token}"})
+            if self._delivery_callbacks:  # otherwise reports arrive only by polling (functions/reconciler)
+                self.sandbox.platform.configure(
+                    {"callback_url": f"{self.front.url}/delivery-reports/{token}"}
+                )
         for name, spec in self.topology.functions.items():
             for logical, event in spec.events.items():
                 props = event.get("Properties") or {}
@@ -209,6 +222,8 @@ class LocalTopology:
                         str(props.get("Schedule", "rate(1 hour)")),
                         self.functions[name].invoke,
                     )
+                    if self._schedule_period is not None:
+                        schedule.period = self._schedule_period
                     self.schedules.append(schedule)
                     self._spawn(f"schedule-{name}", schedule.run)
                 elif event.get("Type") == "SQS":
@@ -269,9 +284,13 @@ class LocalTopology:
 
 @contextmanager
 def running(
-    root: Path, port: int, dlr_delay: float = 1.0, parameters: dict[str, str] | None = None
+    root: Path,
+    port: int,
+    dlr_delay: float = 1.0,
+    parameters: dict[str, str] | None = None,
+    **options: Any,
 ) -> Iterator[LocalTopology]:
-    topology = LocalTopology(root, port, dlr_delay, parameters)
+    topology = LocalTopology(root, port, dlr_delay, parameters, **options)
     try:
         topology.start()
         yield topology
@@ -284,11 +303,13 @@ def ready_file() -> Path:
     return project_root() / ".local" / "ready.json"
 
 
-def up(port: int, parameters: dict[str, str] | None = None, ready_path: Path | None = None) -> int:
+def up(
+    port: int, parameters: dict[str, str] | None = None, ready_path: Path | None = None, **options: Any
+) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with running(project_root(), port, parameters=parameters) as topology:
+    with running(project_root(), port, parameters=parameters, **options) as topology:
         ready = topology.ready_info()
         # For the operator commands' --local: where this topology is, while it runs.
         path = ready_path or ready_file()

@@ -13,14 +13,30 @@ from botocore.exceptions import ClientError
 
 from tuma.adapters.dynamodb import is_conditional_failure
 from tuma.batching import chunked
-from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome, Status
+from tuma.formatting.clock import EAT
+from tuma.models.ledger import (
+    CancelOutcome,
+    DeliveryUpdate,
+    DueCheck,
+    LedgerEntry,
+    PaymentSeen,
+    ReportOutcome,
+    ScheduledMessage,
+    Status,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MESSAGE_ID_INDEX = "by-provider-message-id"
+RECIPIENT_INDEX = "by-recipient"
 # The payment's own record beside its recipients' entries: which sources saw it, its best payer number.
 PAYMENT_RECORD = "#payment"
+# A scheduled message's own record: SCHEDULED until released or cancelled.
+SCHEDULE_RECORD = "#scheduled"
+# What is due later lives in two partitions of the same table, sorted by when it is due.
+DUE_CHECKS = "#due-dlr"
+DUE_SENDS = "#due-send"
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 _BATCH = 25  # BatchWriteItem's limit
@@ -49,13 +65,23 @@ class DynamoDBLedger:
             "delivery_status": entry.delivery_status,
             "text": entry.text,
             "updated_at": entry.updated_at.isoformat(),
+            "day": entry.updated_at.astimezone(EAT).date().isoformat(),
+            "queued_at": _iso(entry.queued_at),
+            "sent_at": _iso(entry.sent_at),
+            "final_at": _iso(entry.final_at),
+            "final_via": entry.final_via,
+            "scheduled_for": _iso(entry.scheduled_for),
+            "check_sk": _check_sk_of(entry.idempotency_key, entry.recipient_ref, entry.check_due_at),
             "expires_at": int(entry.updated_at.timestamp()) + self._ttl_seconds,
         }
         # An index key cannot be NULL or empty; absent attributes simply leave the item out of the index.
         return {k: _serializer.serialize(v) for k, v in raw.items() if v is not None and v != ""}
 
     def write(self, entries: Sequence[LedgerEntry]) -> None:
-        requests = [{"PutRequest": {"Item": self._item(e)}} for e in entries]
+        self.write_items([self._item(e) for e in entries])
+
+    def write_items(self, items: Sequence[dict[str, Any]]) -> None:
+        requests = [{"PutRequest": {"Item": item}} for item in items]
         chunks = [list(chunk) for chunk in chunked(requests, _BATCH)]
         if len(chunks) <= 1:
             for chunk in chunks:
@@ -172,15 +198,20 @@ class DynamoDBLedger:
             return ReportOutcome.UNKNOWN
         outcome = ReportOutcome.STALE
         for item in found:
+            now = datetime.now(UTC)
             values: dict[str, Any] = {
                 ":status": {"S": update.status.value},
                 ":ds": {"S": update.delivery_status},
                 ":rank": {"N": str(update.rank)},
-                ":now": {"S": datetime.now().astimezone().isoformat()},
+                ":now": {"S": now.isoformat()},
+                ":via": {"S": update.via},
             }
             expression = (
-                "SET #status = :status, delivery_status = :ds, delivery_rank = :rank, updated_at = :now"
+                "SET #status = :status, delivery_status = :ds, delivery_rank = :rank, updated_at = :now, "
+                "report_via = :via"
             )
+            if update.final:
+                expression += ", final_at = :now, final_via = :via"
             if update.reported_at is not None:
                 expression += ", reported_at = :at"
                 values[":at"] = {"S": update.reported_at.isoformat()}
@@ -197,12 +228,269 @@ class DynamoDBLedger:
                     ConditionExpression="attribute_not_exists(delivery_rank) OR delivery_rank < :rank",
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
                 )
                 outcome = ReportOutcome.APPLIED
             except ClientError as exc:
                 if not is_conditional_failure(exc):
                     raise
+                continue
+            if update.final and "check_sk" in item:
+                self._delete(DUE_CHECKS, item["check_sk"]["S"])
         return outcome
+
+    def expire(self, check: DueCheck, reason: str) -> bool:
+        now = datetime.now(UTC)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={
+                    "idempotency_key": {"S": check.idempotency_key},
+                    "recipient_ref": {"S": check.recipient_ref},
+                },
+                UpdateExpression=(
+                    "SET #status = :expired, reason = :reason, final_at = :now, final_via = :via, "
+                    "updated_at = :now, delivery_rank = :rank"
+                ),
+                # Only what is still waiting for its report: a report that arrived meanwhile wins.
+                ConditionExpression="#status = :sent AND (attribute_not_exists(delivery_rank) OR delivery_rank < :final)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":expired": {"S": Status.EXPIRED.value},
+                    ":sent": {"S": Status.SENT.value},
+                    ":reason": {"S": reason[:500]},
+                    ":now": {"S": now.isoformat()},
+                    ":via": {"S": "expiry"},
+                    ":rank": {"N": "2"},  # a late final report may still replace it
+                    ":final": {"N": "3"},
+                },
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            return False
+        finally:
+            self.drop_check(check)
+        return True
+
+    def by_recipient(self, recipient_ref: str, limit: int = 50) -> list[LedgerEntry]:
+        answer = self._client.query(
+            TableName=self._table,
+            IndexName=RECIPIENT_INDEX,
+            KeyConditionExpression="recipient_ref = :r",
+            ExpressionAttributeValues={":r": {"S": recipient_ref}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        keys = [(i["idempotency_key"]["S"], i["recipient_ref"]["S"]) for i in answer.get("Items", [])]
+        return [e for key, _ in keys for e in self.get(key) if e.recipient_ref == recipient_ref]
+
+    # -- the agenda: what is due later ------------------------------------------------------------
+
+    def add_checks(self, checks: Sequence[DueCheck]) -> None:
+        """The entries already name their checks (`check_due_at`): only the checks are written."""
+        self.write_items([self._check_item(c) for c in checks])
+
+    def _check_item(self, check: DueCheck) -> dict[str, Any]:
+        return {
+            "idempotency_key": {"S": DUE_CHECKS},
+            "recipient_ref": {"S": _check_sk(check)},
+            "key": {"S": check.idempotency_key},
+            "ref": {"S": check.recipient_ref},
+            "provider_message_id": {"S": check.provider_message_id},
+            "sent_at": {"S": check.sent_at.isoformat()},
+            "attempts": {"N": str(check.attempts)},
+            "expires_at": {"N": str(int(check.due_at.timestamp()) + self._ttl_seconds)},
+        }
+
+    def due_checks(self, now: datetime, limit: int) -> list[DueCheck]:
+        return [_check(item) for item in self._due(DUE_CHECKS, now, limit)]
+
+    def reschedule_check(self, check: DueCheck, due_at: datetime) -> None:
+        later = DueCheck(
+            check.idempotency_key,
+            check.recipient_ref,
+            check.provider_message_id,
+            check.sent_at,
+            due_at,
+            check.attempts + 1,
+        )
+        self._client.put_item(TableName=self._table, Item=self._check_item(later))
+        self.drop_check(check)
+        self._link(later)
+
+    def drop_check(self, check: DueCheck) -> None:
+        self._delete(DUE_CHECKS, _check_sk(check))
+
+    def _link(self, check: DueCheck) -> None:
+        """The entry remembers its check, so that a final callback can end it."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={
+                    "idempotency_key": {"S": check.idempotency_key},
+                    "recipient_ref": {"S": check.recipient_ref},
+                },
+                UpdateExpression="SET check_sk = :sk",
+                ConditionExpression="#status = :sent",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":sk": {"S": _check_sk(check)}, ":sent": {"S": Status.SENT.value}},
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def schedule(self, message: ScheduledMessage, entries: Sequence[LedgerEntry]) -> bool:
+        due_sk = f"#{int(message.due_at.timestamp()):012d}#{message.idempotency_key}"
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "idempotency_key": {"S": message.idempotency_key},
+                                "recipient_ref": {"S": SCHEDULE_RECORD},
+                                "status": {"S": Status.SCHEDULED.value},
+                                "due_sk": {"S": due_sk},
+                                "scheduled_for": {"S": message.due_at.isoformat()},
+                                "updated_at": {"S": datetime.now(UTC).isoformat()},
+                                "expires_at": {"N": str(int(message.due_at.timestamp()) + self._ttl_seconds)},
+                            },
+                            # Once per key: a redelivered or repeated schedule changes nothing.
+                            "ConditionExpression": "attribute_not_exists(idempotency_key)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "idempotency_key": {"S": DUE_SENDS},
+                                "recipient_ref": {"S": due_sk},
+                                "key": {"S": message.idempotency_key},
+                                "body": {"S": message.body},
+                                "expires_at": {"N": str(int(message.due_at.timestamp()) + self._ttl_seconds)},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                return False
+            raise
+        for entry in entries:
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=self._item(entry),
+                    ConditionExpression="attribute_not_exists(idempotency_key)",
+                )
+            except ClientError as exc:
+                if not is_conditional_failure(exc):
+                    raise
+        return True
+
+    def due_messages(self, now: datetime, limit: int) -> list[ScheduledMessage]:
+        return [
+            ScheduledMessage(
+                item["key"]["S"],
+                datetime.fromtimestamp(int(item["recipient_ref"]["S"].split("#")[1]), UTC),
+                item["body"]["S"],
+            )
+            for item in self._due(DUE_SENDS, now, limit)
+        ]
+
+    def release(self, message: ScheduledMessage) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={
+                    "idempotency_key": {"S": message.idempotency_key},
+                    "recipient_ref": {"S": SCHEDULE_RECORD},
+                },
+                UpdateExpression="SET #status = :released, updated_at = :now",
+                ConditionExpression="#status = :scheduled",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":released": {"S": "RELEASED"},
+                    ":scheduled": {"S": Status.SCHEDULED.value},
+                    ":now": {"S": datetime.now(UTC).isoformat()},
+                },
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            return False
+        finally:
+            self._delete(DUE_SENDS, f"#{int(message.due_at.timestamp()):012d}#{message.idempotency_key}")
+        return True
+
+    def cancel(self, idempotency_key: str) -> CancelOutcome:
+        record = self._client.get_item(
+            TableName=self._table,
+            Key={"idempotency_key": {"S": idempotency_key}, "recipient_ref": {"S": SCHEDULE_RECORD}},
+            ConsistentRead=True,
+        ).get("Item")
+        if record is None:
+            return CancelOutcome.NOT_SCHEDULED
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"idempotency_key": {"S": idempotency_key}, "recipient_ref": {"S": SCHEDULE_RECORD}},
+                UpdateExpression="SET #status = :cancelled, updated_at = :now",
+                ConditionExpression="#status = :scheduled",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":cancelled": {"S": Status.CANCELLED.value},
+                    ":scheduled": {"S": Status.SCHEDULED.value},
+                    ":now": {"S": datetime.now(UTC).isoformat()},
+                },
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            return CancelOutcome.ALREADY_GONE
+        self._delete(DUE_SENDS, record["due_sk"]["S"])
+        now = datetime.now(UTC)
+        for entry in self.get(idempotency_key):
+            if entry.status is Status.SCHEDULED:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={
+                        "idempotency_key": {"S": idempotency_key},
+                        "recipient_ref": {"S": entry.recipient_ref},
+                    },
+                    UpdateExpression="SET #status = :cancelled, updated_at = :now, final_at = :now, final_via = :via, reason = :why",
+                    ConditionExpression="#status = :scheduled",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={
+                        ":cancelled": {"S": Status.CANCELLED.value},
+                        ":scheduled": {"S": Status.SCHEDULED.value},
+                        ":now": {"S": now.isoformat()},
+                        ":via": {"S": "cancel"},
+                        ":why": {"S": "cancelled before its time"},
+                    },
+                )
+        return CancelOutcome.CANCELLED
+
+    def _due(self, partition: str, now: datetime, limit: int) -> list[dict[str, Any]]:
+        answer = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="idempotency_key = :p AND recipient_ref <= :now",
+            ExpressionAttributeValues={
+                ":p": {"S": partition},
+                ":now": {"S": f"#{int(now.timestamp()):012d}~"},
+            },
+            ConsistentRead=True,
+            Limit=limit,
+        )
+        return list(answer.get("Items", []))
+
+    def _delete(self, partition: str, sk: str) -> None:
+        self._client.delete_item(
+            TableName=self._table, Key={"idempotency_key": {"S": partition}, "recipient_ref": {"S": sk}}
+        )
 
 
 def _entry(item: dict[str, Any]) -> LedgerEntry:
@@ -227,4 +515,36 @@ def _entry(item: dict[str, Any]) -> LedgerEntry:
         delivery_status=data.get("delivery_status"),
         text=data.get("text"),
         updated_at=datetime.fromisoformat(data["updated_at"]),
+        queued_at=_time(data.get("queued_at")),
+        sent_at=_time(data.get("sent_at")),
+        final_at=_time(data.get("final_at")),
+        final_via=data.get("final_via"),
+        scheduled_for=_time(data.get("scheduled_for")),
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _check_sk(check: DueCheck) -> str:
+    return f"#{int(check.due_at.timestamp()):012d}#{check.idempotency_key}#{check.recipient_ref}"
+
+
+def _check_sk_of(key: str, ref: str, due_at: datetime | None) -> str | None:
+    return None if due_at is None else f"#{int(due_at.timestamp()):012d}#{key}#{ref}"
+
+
+def _check(item: dict[str, Any]) -> DueCheck:
+    return DueCheck(
+        item["key"]["S"],
+        item["ref"]["S"],
+        item["provider_message_id"]["S"],
+        datetime.fromisoformat(item["sent_at"]["S"]),
+        datetime.fromtimestamp(int(item["recipient_ref"]["S"].split("#")[1]), UTC),
+        int(item["attempts"]["N"]),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from tuma.formatting.rendering import LANGUAGE
-from tuma.models.outbox import OutboxMessage
+from tuma.models.outbox import OutboxMessage, SendAt
 from tuma.models.validation import NO_CONTROL_CHARS
 
 
@@ -20,6 +20,7 @@ class AlertRequest(BaseModel):
     at: str | None = Field(default=None, max_length=40)
     to: list[str] | None = Field(default=None, max_length=100)
     language: str = Field(default="en", pattern=LANGUAGE.pattern)
+    send_at: SendAt = None
 
     def message(self) -> OutboxMessage:
         data = {
@@ -34,6 +35,7 @@ class AlertRequest(BaseModel):
             data=data,
             language=self.language,
             source="alerts-api",
+            send_at=self.send_at,
         )
 
 

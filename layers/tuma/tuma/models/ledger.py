@@ -13,12 +13,46 @@ from tuma.formatting.clock import now_utc
 
 
 class Status(StrEnum):
+    SCHEDULED = "SCHEDULED"  # waits for its send_at; can still be cancelled
     QUEUED = "QUEUED"  # claimed, about to go to the provider
-    SENT = "SENT"  # accepted by the provider
+    RETRYING = "RETRYING"  # a send attempt failed for a reason worth another try; it will come back
+    SENT = "SENT"  # accepted by the provider; its delivery report is awaited
     DELIVERED = "DELIVERED"  # the network reported delivery
-    FAILED = "FAILED"  # a send attempt failed (it may be retried) or the network reported failure
+    FAILED = "FAILED"  # the network reported that it could not deliver
+    EXPIRED = "EXPIRED"  # no delivery report came within the reconciler's patience (72 h)
     REJECTED = "REJECTED"  # can never be sent: bad number, text or template
     UNDELIVERABLE = "UNDELIVERABLE"  # no usable number (masked at the source and not resolved)
+    CANCELLED = "CANCELLED"  # a scheduled message withdrawn before it went
+
+    @property
+    def rank(self) -> int:
+        """Statuses only move up this order (SENT never returns to QUEUED, a final one never changes);
+        status events carry it as `sequence` so that a receiver can ignore an older one."""
+        return _RANKS[self]
+
+    @property
+    def final(self) -> bool:
+        return self.rank == FINAL_RANK
+
+
+FINAL_RANK = 3
+_RANKS = {
+    Status.SCHEDULED: 0,
+    Status.QUEUED: 1,
+    Status.RETRYING: 1,
+    Status.SENT: 2,
+    **dict.fromkeys(
+        (
+            Status.DELIVERED,
+            Status.FAILED,
+            Status.EXPIRED,
+            Status.REJECTED,
+            Status.UNDELIVERABLE,
+            Status.CANCELLED,
+        ),
+        FINAL_RANK,
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +72,12 @@ class LedgerEntry:
     delivery_status: str | None = None
     text: str | None = None  # the SMS as sent (GSM7)
     updated_at: datetime = field(default_factory=now_utc)
+    queued_at: datetime | None = None
+    sent_at: datetime | None = None
+    final_at: datetime | None = None
+    final_via: str | None = None  # how the final status was learnt: send, callback, polling, expiry
+    scheduled_for: datetime | None = None
+    check_due_at: datetime | None = None  # when Tuma asks the provider for its report, if none came
 
 
 @dataclass(frozen=True)
@@ -51,6 +91,11 @@ class DeliveryUpdate:
     reported_at: datetime | None = None
     description: str | None = None  # verbatim, as the provider wrote it
     kind: str | None = None  # delivered, final_failure, in_progress or unknown
+    via: str = "callback"  # or "polling": how the report reached Tuma
+
+    @property
+    def final(self) -> bool:
+        return self.kind in ("delivered", "final_failure")
 
 
 @dataclass(frozen=True)
@@ -63,6 +108,33 @@ class PaymentSeen:
     payer: str | None = None
     payer_rank: int = 0
     payer_masked: str | None = None
+
+
+@dataclass(frozen=True)
+class DueCheck:
+    """A sent message whose delivery report Tuma will ask the provider for (getdlr) at `due_at`."""
+
+    idempotency_key: str
+    recipient_ref: str
+    provider_message_id: str
+    sent_at: datetime
+    due_at: datetime
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class ScheduledMessage:
+    """An outbox message held until `due_at` (its send_at), then put back on the outbox."""
+
+    idempotency_key: str
+    due_at: datetime
+    body: str  # the outbox message, as JSON, without its send_at
+
+
+class CancelOutcome(StrEnum):
+    CANCELLED = "cancelled"
+    NOT_SCHEDULED = "not scheduled"  # no scheduled message under that key
+    ALREADY_GONE = "already sent"  # it was released to the sender (or cancelled) before
 
 
 class ReportOutcome(StrEnum):

@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from tuma.formatting.clock import now_utc, parse_time
 from tuma.formatting.rendering import LANGUAGE, TEMPLATE_NAME
 from tuma.models.validation import NO_CONTROL_CHARS
 
 # A message to more numbers than one provider call takes is sent in several calls (sendsms takes 1,000).
 MAX_RECIPIENTS = 10_000
+MAX_SCHEDULE_AHEAD = timedelta(days=35)
 
 IdempotencyKey = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_CONTROL_CHARS),
 ]
+
+
+def when_to_send(value: Any) -> Any:
+    if value in (None, ""):
+        return None
+    moment = parse_time(value)
+    if moment - now_utc() > MAX_SCHEDULE_AHEAD:
+        raise ValueError("send_at is more than 35 days ahead")
+    return moment
+
+
+# ISO-8601 (East Africa Time when no zone is given), at most 35 days ahead.
+SendAt = Annotated[datetime | None, BeforeValidator(when_to_send)]
 
 
 class Route(StrEnum):
@@ -42,6 +66,9 @@ class OutboxMessage(BaseModel):
     # goes to: a payment reported by several sources with the payer's number written differently
     # (plain, hashed, another number) still gets one receipt. Receipts default to "event".
     dedupe: Literal["recipient", "event"] | None = None
+    # Send later (a reminder: "fees due Friday"): ISO-8601, East Africa Time when no zone is given;
+    # up to 35 days ahead. Past, or within a few seconds, means now.
+    send_at: SendAt = None
 
     @field_validator("to", mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from tuma.formatting.clock import parse_time
 from tuma.formatting.money import parse_amount
-from tuma.models.outbox import OutboxMessage
+from tuma.models.outbox import OutboxMessage, SendAt
 from tuma.models.validation import AsText, FreeText, Reference
 
 Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
@@ -43,6 +43,7 @@ class Payment(BaseModel):
     source: str = Field(default="api", max_length=32)
     # The paybill or till that received it (Daraja's BusinessShortCode), when the source says.
     short_code: FreeText = None
+    send_at: SendAt = None  # a receipt to go later (rare)
 
     @field_validator("paid_at", mode="before")
     @classmethod
@@ -72,6 +73,7 @@ class Payment(BaseModel):
             language=language,
             source=self.source,
             dedupe="event",
+            send_at=self.send_at,
         )
 
 
@@ -87,6 +89,7 @@ class PaymentRequest(BaseModel):
     name: FreeText = None
     account: FreeText = None
     paid_at: str | None = Field(default=None, max_length=40)
+    send_at: SendAt = None
 
     def payment(self) -> Payment:
         return Payment(
@@ -98,4 +101,5 @@ class PaymentRequest(BaseModel):
             account=self.account,
             paid_at=self.paid_at,
             source="payments-api",
+            send_at=self.send_at,
         )

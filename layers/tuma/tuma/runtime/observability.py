@@ -47,3 +47,6 @@ class CountingMetrics:
 
     def count(self, name: str, value: float = 1) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    def measure(self, name: str, seconds: float) -> None:
+        self._metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=seconds)

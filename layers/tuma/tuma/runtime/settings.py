@@ -98,6 +98,15 @@ class LedgerSettings(Env):
     LEDGER_TTL_DAYS: int = Field(default=180, ge=1)
 
 
+class DeliveryCheckSettings(Env):
+    # When Tuma asks the provider for a report the callback did not bring, and how patiently.
+    DLR_FIRST_CHECK_SECONDS: int = Field(default=120, ge=1)
+    DLR_MAX_INTERVAL_SECONDS: int = Field(default=7200, ge=1)
+    DLR_GIVE_UP_HOURS: float = Field(default=72, gt=0)
+    DLR_MAX_CALLS_PER_RUN: int = Field(default=200, ge=1)
+    DLR_CALLS_PER_SECOND: float = Field(default=5, gt=0)
+
+
 class OutboxSettings(Env):
     OUTBOX_QUEUE_URL: str
 
@@ -121,7 +130,7 @@ class CustomerSettings(Env):
 # -- one per function -----------------------------------------------------------------------------
 
 
-class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings):
+class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings, DeliveryCheckSettings):
     """functions/outbox_sender"""
 
     IDEMPOTENCY_TABLE: str
@@ -178,6 +187,25 @@ class BalanceSettings(ProviderSettings, OutboxSettings, MessageSettings):
 
     STATE_TABLE: str
     LOW_CREDIT_THRESHOLD: Decimal = Field(default=Decimal(500), ge=0)
+
+
+class ReconcilerSettings(ProviderSettings, LedgerSettings, OutboxSettings, DeliveryCheckSettings):
+    """functions/reconciler"""
+
+
+class StatusEventSettings(Env):
+    """functions/status_events"""
+
+    STATUS_EVENTS_QUEUE_URL: str
+
+
+class StatusNotifierSettings(Env):
+    """functions/status_notifier"""
+
+    STATUS_EVENTS_QUEUE_URL: str
+    STATUS_CALLBACK_URL: str = Field(pattern=r"^https?://\S+$")
+    WEBHOOK_SECRET: str
+    CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
 
 
 class OperatorSettings(ProviderSettings, MessageSettings):

@@ -26,6 +26,9 @@ TOKEN_PATH = re.compile(
     r"^/(?:payments/c2b/(?:validation|confirmation)|payments/stk|delivery-reports)/(?P<token>[^/]*)/?$"
 )
 SIGNED_PATHS = frozenset({"/payments", "/alerts"})
+# A message's story (GET) and cancelling a scheduled one (DELETE): signed, with no body. What is
+# signed there is the path itself, so that a captured signature answers for that message only.
+MESSAGE_PATH = re.compile(r"^/messages/[^/]+/?$")
 # No caller of these routes nests more than a few levels (Daraja's STK callback: four).
 MAX_DEPTH = 32
 
@@ -79,6 +82,11 @@ class WebhookGate:
         path = str(event.get("path") or "")
         token_route = TOKEN_PATH.match(path)
         signed_route = path.rstrip("/") in SIGNED_PATHS
+        method = str(event.get("httpMethod") or "").upper()
+        if MESSAGE_PATH.match(path):
+            if method not in ("GET", "DELETE"):
+                return Rejection(405, "method not allowed: use GET or DELETE", allow="GET, DELETE")
+            return self._check_signature(event, self._secrets.current(), path.encode())
         if not token_route and not signed_route:
             return None  # the router answers 404 for paths it does not know
         secret = self._secrets.current()
@@ -87,7 +95,7 @@ class WebhookGate:
             secret.path_token.get_secret_value().encode(),
         ):
             return Rejection(404, "not found")  # indistinguishable from a path that does not exist
-        if str(event.get("httpMethod") or "").upper() != "POST":
+        if method != "POST":
             return Rejection(405, "method not allowed: use POST", allow="POST")
         return self._check_body(event, secret if signed_route else None)
 
@@ -99,14 +107,20 @@ class WebhookGate:
         if len(body) > self._max_body:
             return Rejection(413, f"body is larger than {self._max_body} bytes")
         if signed_with is not None:
-            headers = _headers(event)
-            key = signed_with.hmac_key.get_secret_value().encode()
-            problem = verify(
-                key, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), body, self._clock
-            )
-            if problem:
-                return Rejection(401, problem)
+            refused = self._check_signature(event, signed_with, body)
+            if refused:
+                return refused
         return _json_problem(body)
+
+    def _check_signature(
+        self, event: Mapping[str, Any], secret: WebhookSecret, signed: bytes
+    ) -> Rejection | None:
+        headers = _headers(event)
+        key = secret.hmac_key.get_secret_value().encode()
+        problem = verify(
+            key, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), signed, self._clock
+        )
+        return Rejection(401, problem) if problem else None
 
 
 def _json_problem(body: bytes) -> Rejection | None:

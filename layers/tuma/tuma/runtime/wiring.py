@@ -24,13 +24,16 @@ if TYPE_CHECKING:
         BalanceSettings,
         LedgerSettings,
         ProviderSettings,
+        ReconcilerSettings,
         SenderSettings,
+        StatusNotifierSettings,
         StreamSettings,
         WebhookSettings,
     )
     from tuma.services.balance import BalanceMonitor
     from tuma.services.dispatcher import Dispatcher
     from tuma.services.intake import Intake
+    from tuma.services.reconciler import Reconciler
 
 
 def dynamodb() -> DynamoDBClient:
@@ -88,9 +91,10 @@ def outbox_dispatcher(
     from tuma.services.dispatcher import Dispatcher, RetryDelays
 
     client = dynamodb()
+    ledger_ = ledger(settings, client)
     return Dispatcher(
         provider_client(settings, time_left=time_left),
-        ledger(settings, client),
+        ledger_,
         DynamoDBClaims(client, settings.IDEMPOTENCY_TABLE, settings.IDEMPOTENCY_TTL_SECONDS),
         metrics,
         max_parts=settings.SMS_MAX_PARTS,
@@ -100,6 +104,8 @@ def outbox_dispatcher(
             transient_base=settings.SMS_RETRY_BASE_SECONDS, provider_asked=settings.SMS_RETRY_LATER_SECONDS
         ),
         templates=templates(settings, client) if settings.TEMPLATES_TABLE else None,
+        agenda=ledger_,
+        first_check_seconds=settings.DLR_FIRST_CHECK_SECONDS,
         identity={"business": settings.BUSINESS_NAME, "business_contact": settings.BUSINESS_CONTACT},
     )
 
@@ -117,7 +123,7 @@ def visibility(settings: SenderSettings) -> SqsVisibility:
     return SqsVisibility(boto3.client("sqs"), known_urls=[settings.OUTBOX_QUEUE_URL or ""])
 
 
-def webhook_secrets(settings: WebhookSettings) -> SecretsManagerWebhookSecrets:
+def webhook_secrets(settings: WebhookSettings | StatusNotifierSettings) -> SecretsManagerWebhookSecrets:
     from tuma.adapters.secrets import SecretsManagerWebhookSecrets
 
     return SecretsManagerWebhookSecrets(
@@ -153,4 +159,30 @@ def balance_monitor(settings: BalanceSettings) -> BalanceMonitor:
         SqsOutboxQueue(boto3.client("sqs"), settings.OUTBOX_QUEUE_URL),
         settings.LOW_CREDIT_THRESHOLD,
         settings.DEFAULT_LANGUAGE,
+    )
+
+
+def reconciler(
+    settings: ReconcilerSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
+) -> Reconciler:
+    from datetime import timedelta
+
+    from tuma.adapters.sqs_outbox import SqsOutboxQueue
+    from tuma.services.reconciler import Patience, Reconciler
+
+    ledger_ = ledger(settings)
+    return Reconciler(
+        ledger_,
+        ledger_,
+        provider_client(settings, time_left=time_left).get_dlr,
+        SqsOutboxQueue(boto3.client("sqs"), settings.OUTBOX_QUEUE_URL),
+        metrics,
+        patience=Patience(
+            first_check=timedelta(seconds=settings.DLR_FIRST_CHECK_SECONDS),
+            max_interval=timedelta(seconds=settings.DLR_MAX_INTERVAL_SECONDS),
+            give_up_after=timedelta(hours=settings.DLR_GIVE_UP_HOURS),
+            max_calls=settings.DLR_MAX_CALLS_PER_RUN,
+            rate=settings.DLR_CALLS_PER_SECOND,
+        ),
+        time_left=time_left,
     )

@@ -12,16 +12,19 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from tuma.errors import ConfigurationError
+from tuma.formatting.clock import now_utc
 from tuma.formatting.phones import InvalidNumber, parse_recipient
-from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.ledger import DueCheck, LedgerEntry, ScheduledMessage, Status
 from tuma.models.outbox import OutboxMessage, key_of
 from tuma.models.validation import summarize
 from tuma.ports import (
+    Agenda,
     BulkMessage,
     Claim,
     Claims,
@@ -34,10 +37,19 @@ from tuma.ports import (
 )
 from tuma.provider.codes import Disposition
 from tuma.services.alarms import alarm_from_sns, is_sns_notification
-from tuma.services.planning import NO_RECIPIENT_REF, RANK, Delivery, ProviderRoute, plan_message
+from tuma.services.planning import (
+    NO_RECIPIENT_REF,
+    RANK,
+    Delivery,
+    ProviderRoute,
+    plan_message,
+    plan_recipients,
+)
 from tuma.services.templates import Catalog
 
 log = logging.getLogger(__name__)
+# A send_at this close (or past) means now: the schedule would only add its own delay.
+SEND_NOW_MARGIN = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,13 @@ class Dispatcher:
         language: str = "en",
         templates: TemplateSource | None = None,
         identity: Mapping[str, str] | None = None,
+        agenda: Agenda | None = None,
+        first_check_seconds: int = 120,
+        clock: Callable[[], datetime] = now_utc,
     ) -> None:
+        self._agenda = agenda
+        self._first_check = timedelta(seconds=first_check_seconds)
+        self._clock = clock
         self._language = language
         self._templates = templates
         self._identity = {k: v for k, v in (identity or {}).items() if v}
@@ -147,7 +165,7 @@ class Dispatcher:
         )
         for item in batch:
             message = self._parse(item, settled, catalog)
-            if message is None:
+            if message is None or self._held(message, catalog):
                 continue
             plan = plan_message(
                 item.record_id,
@@ -175,12 +193,25 @@ class Dispatcher:
             self._ledger.record_unsendable(settled)
         to_send = self._claim(self._one_per_event(deliveries), remaining_ms, retry)
         # Recorded before the call: a crash mid-send leaves QUEUED entries an operator can find.
+        queued_at = self._clock()
         if to_send:
-            self._ledger.write([d.entry(Status.QUEUED) for d in to_send])
+            self._ledger.write(
+                [d.entry(Status.QUEUED, queued_at=queued_at, updated_at=queued_at) for d in to_send]
+            )
         results = send_all(self._sender, to_send) if to_send else {}
-        final = self._settle(to_send, results, receive_counts, retry)
+        final = self._settle(to_send, results, receive_counts, retry, queued_at)
         if final:
             self._ledger.write(final)
+        if self._agenda is not None:
+            self._agenda.add_checks(
+                [
+                    DueCheck(
+                        e.idempotency_key, e.recipient_ref, e.provider_message_id, e.sent_at, e.check_due_at
+                    )
+                    for e in final
+                    if e.status is Status.SENT and e.provider_message_id and e.sent_at and e.check_due_at
+                ]
+            )
         return [retries.get(item.record_id, RecordOutcome(item.record_id)) for item in batch]
 
     def _parse(self, item: Inbound, settled: list[LedgerEntry], catalog: Catalog) -> OutboxMessage | None:
@@ -269,6 +300,7 @@ class Dispatcher:
         results: Mapping[int, SendResult],
         receive_counts: Mapping[str, int],
         retry: Callable[[str, int, str], None],
+        queued_at: datetime,
     ) -> list[LedgerEntry]:
         """Claims first, all at once: until they are settled a crash would send these again."""
         done: list[tuple[Claim, dict[str, Any]]] = []
@@ -285,8 +317,16 @@ class Dispatcher:
             self._claims.settle(done)
         if again:
             self._claims.release(again)
+        answered = self._clock()
         return [
-            self._entry(d, results[i], receive_counts.get(d.record_id, 1), retry)
+            self._entry(
+                d,
+                results[i],
+                receive_counts.get(d.record_id, 1),
+                retry,
+                queued_at=queued_at,
+                answered=answered,
+            )
             for i, d in enumerate(deliveries)
         ]
 
@@ -296,12 +336,21 @@ class Dispatcher:
         result: SendResult,
         receive_count: int,
         retry: Callable[[str, int, str], None],
+        *,
+        queued_at: datetime,
+        answered: datetime,
     ) -> LedgerEntry:
+        times = {"queued_at": queued_at, "updated_at": answered}
         if result.disposition is Disposition.SUCCESS:
             self._metrics.count("MessagesSent")
             self._metrics.count("SmsParts", delivery.text.parts)
             return delivery.entry(
-                Status.SENT, provider_message_id=result.message_id, provider_code=result.code
+                Status.SENT,
+                provider_message_id=result.message_id,
+                provider_code=result.code,
+                sent_at=answered,
+                check_due_at=answered + self._first_check if self._agenda is not None else None,
+                **times,
             )
         if result.disposition is Disposition.REJECT:
             self._metrics.count("MessagesRejected")
@@ -311,7 +360,14 @@ class Dispatcher:
                 delivery.recipient.masked,
                 result.description,
             )
-            return delivery.entry(Status.REJECTED, provider_code=result.code, reason=result.description)
+            return delivery.entry(
+                Status.REJECTED,
+                provider_code=result.code,
+                reason=result.description,
+                final_at=answered,
+                final_via="send",
+                **times,
+            )
         self._metrics.count("SendRetried")
         if result.disposition in (Disposition.CONFIG, Disposition.CREDENTIALS):
             self._metrics.count("ProviderConfigurationErrors")
@@ -322,11 +378,38 @@ class Dispatcher:
         delay = self._delays.for_result(result.disposition, receive_count)
         retry(delivery.record_id, delay, result.description)
         return delivery.entry(
-            Status.FAILED,
+            Status.RETRYING,
             provider_code=result.code,
             reason=f"will retry: {result.description}",
             attempts=receive_count,
+            **times,
         )
+
+    def _held(self, message: OutboxMessage, catalog: Catalog) -> bool:
+        """A message for later is put on the agenda, its recipients SCHEDULED; True when held."""
+        now = self._clock()
+        if message.send_at is None or message.send_at <= now + SEND_NOW_MARGIN or self._agenda is None:
+            return False
+        recipients, _ = plan_recipients(message, self._alert_recipients, catalog)
+        entries = [
+            LedgerEntry(
+                message.idempotency_key,
+                r.ref,
+                r.masked,
+                Status.SCHEDULED,
+                template=message.template,
+                source=message.source,
+                scheduled_for=message.send_at,
+                updated_at=now,
+            )
+            for r in recipients
+        ]
+        body = message.model_copy(update={"send_at": None}).to_json()
+        if self._agenda.schedule(ScheduledMessage(message.idempotency_key, message.send_at, body), entries):
+            self._metrics.count("MessagesScheduled")
+        else:
+            self._metrics.count("DuplicatesSkipped")
+        return True
 
 
 def send_all(sender: Sender, deliveries: Sequence[Delivery]) -> Mapping[int, SendResult]:

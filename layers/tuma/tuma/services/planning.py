@@ -135,6 +135,14 @@ def plan_message(
     return plan
 
 
+def plan_recipients(
+    message: OutboxMessage, alert_recipients: Sequence[str], catalog: Catalog | None = None
+) -> tuple[list[Recipient], list[LedgerEntry]]:
+    """Who a message will go to, and the entries of those it never can: without rendering it."""
+    plan = Plan(message)
+    return _recipients(plan, alert_recipients, catalog or Catalog()), plan.settled
+
+
 def _recipients(plan: Plan, alert_recipients: Sequence[str], catalog: Catalog) -> list[Recipient]:
     """The sendable recipients, each once; the others are settled with their reason."""
     raw_recipients: Sequence[str] = plan.message.to

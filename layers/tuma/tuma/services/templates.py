@@ -52,7 +52,11 @@ class Kind:
 
     def data(self, given: Mapping[str, Any], identity: Mapping[str, str] | None = None) -> dict[str, Any]:
         """What a template of this kind is filled with: every variable it may use is there (empty
-        when the message has no value for it), so `{% if name %}` never fails on a missing name."""
+        when the message has no value for it), so `{% if name %}` never fails on a missing name.
+        What the kind must show cannot be missing: a receipt without its receipt number is refused."""
+        missing = [v for v in self.must_show if given.get(v) in (None, "")]
+        if missing:
+            raise TemplateError(f"a {self.name} needs {' and '.join(missing)} in its data")
         return {**dict.fromkeys(self.variables, ""), **(identity or {}), **given}
 
 

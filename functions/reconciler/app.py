@@ -1,0 +1,36 @@
+"""Reconciler: on a schedule, what is due: scheduled messages go to the outbox, and the provider is
+asked (getdlr) for the delivery reports its callback did not bring; after 72 hours without one, a
+message is EXPIRED."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from tuma.formatting.clock import now_utc
+from tuma.runtime import wiring
+from tuma.runtime.deadline import Deadline
+from tuma.runtime.observability import CountingMetrics, build_logger
+from tuma.runtime.settings import ReconcilerSettings, load
+
+logger = build_logger()
+tracer = Tracer()
+metrics = Metrics()
+deadline = Deadline()
+reconciler = wiring.reconciler(
+    load(ReconcilerSettings), CountingMetrics(metrics), time_left=deadline.seconds_left
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    deadline.start(context.get_remaining_time_in_millis())
+    report = reconciler.run(now_utc())
+    summary = {k: v for k, v in vars(report).items() if k != "seconds_to_final"}
+    logger.info("reconciled", extra=summary)
+    return summary

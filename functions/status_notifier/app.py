@@ -1,0 +1,81 @@
+"""Status notifier: each status event POSTed to the business's StatusCallbackUrl, signed like Tuma's
+own webhooks. A receiver that is down loses nothing: the event comes back (later each time) and, in
+its message's order, goes when the receiver answers 2xx; after many tries it waits in the DLQ."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import boto3
+import httpx
+from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from tuma.adapters.sqs_visibility import Postponement, SqsVisibility
+from tuma.runtime import wiring
+from tuma.runtime.batch import BatchResponse, item_failures
+from tuma.runtime.observability import CountingMetrics, build_logger
+from tuma.runtime.settings import StatusNotifierSettings, load
+from tuma.services.status_events import signed_headers
+
+logger = build_logger()
+tracer = Tracer()
+metrics = Metrics()
+counts = CountingMetrics(metrics)
+settings = load(StatusNotifierSettings)
+secrets = wiring.webhook_secrets(settings)
+http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+visibility = SqsVisibility(boto3.client("sqs"), known_urls=[settings.STATUS_EVENTS_QUEUE_URL])
+
+
+def _deliver(body: str, event_id: str) -> str | None:
+    """None when the receiver took it; otherwise why not (the URL itself is never logged)."""
+    raw = body.encode()
+    key = secrets.current().hmac_key.get_secret_value().encode()
+    try:
+        answer = http.post(
+            settings.STATUS_CALLBACK_URL,
+            content=raw,
+            headers=signed_headers(raw, key, str(int(time.time())), event_id),
+        )
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
+    failed, delivered = [], 0
+    blocked: set[str] = set()
+    records = list(SQSEvent(event).records)
+    for record in records:
+        group = record.attributes.message_group_id or ""
+        if group in blocked:  # a FIFO group goes in order: behind a failed event, its later ones wait
+            failed.append(record)
+            continue
+        problem = _deliver(record.body, record.message_id)
+        if problem is None:
+            delivered += 1
+            continue
+        logger.warning("status event not delivered: %s", problem)
+        blocked.add(group)
+        failed.append(record)
+    if delivered:
+        counts.count("StatusEventsDelivered", delivered)
+    if failed:
+        counts.count("StatusEventsRetried", len(failed))
+        visibility.postpone(
+            [
+                Postponement(
+                    r.event_source_arn,
+                    r.receipt_handle,
+                    min(900, 5 * 2 ** int(r.attributes.approximate_receive_count or 1)),
+                )
+                for r in failed
+                if r.event_source_arn
+            ]
+        )
+    return item_failures(r.message_id for r in failed)

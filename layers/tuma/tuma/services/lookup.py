@@ -1,0 +1,42 @@
+"""A message's story, as its sender and an operator ask for it: every recipient of a key, where each
+stands and how that was learnt. Numbers are masked; the texts stay in the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from tuma.models.ledger import LedgerEntry
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def recipient_view(entry: LedgerEntry, *, with_text: bool = False) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "idempotency_key": entry.idempotency_key,
+        "recipient": entry.recipient,
+        "status": entry.status.value,
+        "reason": entry.reason,
+        "parts": entry.parts,
+        "route": entry.route,
+        "template": entry.template,
+        "source": entry.source,
+        "provider_message_id": entry.provider_message_id,
+        "delivery_status": entry.delivery_status,
+        "scheduled_for": _time(entry.scheduled_for),
+        "queued_at": _time(entry.queued_at),
+        "sent_at": _time(entry.sent_at),
+        "final_at": _time(entry.final_at),
+        "final_via": entry.final_via,
+        "updated_at": _time(entry.updated_at),
+    }
+    if with_text:
+        view["text"] = entry.text
+    return view
+
+
+def story(entries: Sequence[LedgerEntry], *, with_text: bool = False) -> list[dict[str, Any]]:
+    return [recipient_view(e, with_text=with_text) for e in sorted(entries, key=lambda e: e.recipient)]

@@ -1,0 +1,98 @@
+"""`tuma trace` and `tuma cancel`: a message's story for an operator, and withdrawing a scheduled one.
+
+Searched by idempotency key (an M-Pesa receipt number is the key of its receipt) or by a phone number
+typed in full; numbers are shown masked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from tuma.formatting.phones import InvalidNumber, parse_recipient
+from tuma.models.ledger import CancelOutcome, LedgerEntry
+from tuma.services.lookup import story
+
+from tuma_cli import stack
+
+EXIT_OK, EXIT_NOT_FOUND, EXIT_CONFIG = 0, 1, 2
+
+
+def add_trace_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", help="an idempotency key, an M-Pesa receipt number, or a phone number")
+    parser.add_argument("--json", action="store_true", help="one JSON object per recipient")
+    stack.add_arguments(parser)
+
+
+def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("key", help="the idempotency key of the scheduled message")
+    parser.add_argument("--json", action="store_true")
+    stack.add_arguments(parser)
+
+
+def _ledger(args: argparse.Namespace) -> Any:
+    from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+
+    found = stack.locate(args)
+    return DynamoDBLedger(found.client("dynamodb"), found.table("ledger"))
+
+
+def find(ledger: Any, query: str) -> list[LedgerEntry]:
+    """By key (as typed, then upper-cased as receipt numbers are), else by phone number."""
+    for key in dict.fromkeys((query.strip(), query.strip().upper())):
+        entries: list[LedgerEntry] = ledger.get(key)
+        if entries:
+            return entries
+    try:
+        recipient = parse_recipient(query)
+    except InvalidNumber:
+        return []
+    found: list[LedgerEntry] = ledger.by_recipient(recipient.ref)
+    return found
+
+
+def trace(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        entries = find(_ledger(args), args.query)
+    except stack.Unconfigured as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    if not entries:
+        print("nothing found under that key or number", file=err)
+        return EXIT_NOT_FOUND
+    views = story(entries, with_text=True)
+    for view in sorted(views, key=lambda v: v["updated_at"] or "", reverse=True):
+        if args.json:
+            print(json.dumps(view, ensure_ascii=False), file=out)
+            continue
+        print(f"{view['idempotency_key']}  to {view['recipient']}  {view['status']}", file=out)
+        steps = [
+            ("scheduled for", view["scheduled_for"]),
+            ("queued", view["queued_at"]),
+            ("sent", view["sent_at"] and f"{view['sent_at']} as {view['provider_message_id']}"),
+            ("final", view["final_at"] and f"{view['final_at']} by {view['final_via']}"),
+        ]
+        for label, value in steps:
+            if value:
+                print(f"  {label:<14} {value}", file=out)
+        for label in ("delivery_status", "reason", "parts", "text"):
+            if view.get(label):
+                print(f"  {label.replace('_', ' '):<14} {view[label]}", file=out)
+    return EXIT_OK
+
+
+def cancel(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        outcome = _ledger(args).cancel(args.key)
+    except stack.Unconfigured as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    print(
+        json.dumps({"idempotency_key": args.key, "result": outcome.value})
+        if args.json
+        else f"{args.key}: {outcome.value}",
+        file=out,
+    )
+    return EXIT_OK if outcome is CancelOutcome.CANCELLED else EXIT_NOT_FOUND

@@ -29,7 +29,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 COVERAGE_FLOOR ?= 75
 
-.PHONY: install sam lint typecheck test unit integration e2e demo bench build clean
+.PHONY: install sam browser lint typecheck test unit integration e2e demo bench build clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,10 +73,13 @@ unit: install
 integration: install
 	$(BIN)/pytest -q tests/integration
 
-e2e: install sam
+e2e: install sam browser
 	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q tests/e2e
 
-test: lint typecheck sam
+browser:
+	@sh scripts/install_chromium.sh
+
+test: lint typecheck sam browser
 	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) COVERAGE_CORE=sysmon $(BIN)/pytest -q --durations=15 -n 2 --dist loadfile $(COVERAGE) tests
 
 demo: install

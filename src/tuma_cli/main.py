@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("cancel", help="withdraw a scheduled message before it goes")
     )
 
+    from tuma_cli.console import serve as console_serve
+
+    console_serve.add_arguments(commands.add_parser("console", help="the operator's web page, on 127.0.0.1"))
+
     local = commands.add_parser("local", help="the whole topology on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     up = local_commands.add_parser("up", help="start everything and wait")
@@ -83,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the simulator posts no delivery reports: they are learnt by polling (getdlr)",
     )
+    up.add_argument("--console", action="store_true", help="serve the operator's console beside it")
+    up.add_argument("--console-port", type=int, default=8900)
     up.add_argument(
         "--ready-file",
         type=Path,
@@ -95,40 +101,59 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-delivery-callbacks", action="store_true", help="learn every delivery report by polling instead"
     )
+    demo.add_argument(
+        "--keep", action="store_true", help="keep the topology and its console running after the report"
+    )
     return parser
+
+
+def _local(args: argparse.Namespace) -> int:
+    if args.local_command == "up":
+        from tuma_cli.local import runner
+
+        return runner.up(
+            args.port,
+            dict(p.split("=", 1) for p in args.parameter if "=" in p),
+            args.ready_file,
+            schedule_period=args.schedule_period,
+            delivery_callbacks=not args.no_delivery_callbacks,
+            console_port=args.console_port if args.console else None,
+        )
+    from tuma_cli.local import demo
+
+    return demo.demo(
+        args.port, args.timeout, delivery_callbacks=not args.no_delivery_callbacks, keep=args.keep
+    )
+
+
+def _tool(args: argparse.Namespace) -> int:
+    """Commands with their own module, imported only when asked for (each pulls its own libraries)."""
+    if args.command == "sandbox":
+        from tuma_cli.sandbox import cli as sandbox_cli
+
+        return sandbox_cli.run(args)
+    if args.command == "console":
+        from tuma_cli.console import serve as console_serve
+
+        return console_serve.run(args)
+    if args.command == "templates":
+        from tuma_cli import templates_cli
+
+        return templates_cli.run(args)
+    from tuma_cli import messages_cli
+
+    return messages_cli.trace(args) if args.command == "trace" else messages_cli.cancel(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
+    if args.command == "local":
+        return _local(args)
+    if args.command in ("sandbox", "console", "templates", "trace", "cancel"):
+        return _tool(args)
     from tuma_cli import operator
 
-    if args.command == "sandbox":
-        from tuma_cli.sandbox import cli as sandbox_cli
-
-        return sandbox_cli.run(args)
-    if args.command in ("trace", "cancel"):
-        from tuma_cli import messages_cli
-
-        return messages_cli.trace(args) if args.command == "trace" else messages_cli.cancel(args)
-    if args.command == "templates":
-        from tuma_cli import templates_cli
-
-        return templates_cli.run(args)
-    if args.command == "local":
-        if args.local_command == "up":
-            from tuma_cli.local import runner
-
-            return runner.up(
-                args.port,
-                dict(p.split("=", 1) for p in args.parameter if "=" in p),
-                args.ready_file,
-                schedule_period=args.schedule_period,
-                delivery_callbacks=not args.no_delivery_callbacks,
-            )
-        from tuma_cli.local import demo
-
-        return demo.demo(args.port, args.timeout, delivery_callbacks=not args.no_delivery_callbacks)
     commands: dict[str, Callable[[], int]] = {
         "send": lambda: operator.send(args.to, args.text, args.route, args.json),
         "balance": lambda: operator.balance(args.json),

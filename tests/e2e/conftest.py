@@ -99,9 +99,11 @@ class Local:
 
 
 @contextmanager
-def running_local(*parameters: str, ready_file: Path | None = None) -> Iterator[Local]:
+def running_local(
+    *parameters: str, ready_file: Path | None = None, options: tuple[str, ...] = ()
+) -> Iterator[Local]:
     """`tuma local up` as a process of its own, with template parameters (NAME=VALUE)."""
-    command = [sys.executable, "-m", "tuma_cli.main", "local", "up", "--port", str(_free_port())]
+    command = [sys.executable, "-m", "tuma_cli.main", "local", "up", "--port", str(_free_port()), *options]
     if ready_file is not None:
         command += ["--ready-file", str(ready_file)]
     for parameter in parameters:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 SAFARICOM_IPS = ("196.201.214.200", "196.201.214.206")  # example values for the transform
 FORBIDDEN_IN_CALLBACKS = ("mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
 # Building blocks a function needs to call the provider: whatever uses them must egress through the NAT.
-PROVIDER_WIRING = re.compile(r"wiring\.(outbox_dispatcher|balance_monitor|provider_client)\(")
+PROVIDER_WIRING = re.compile(r"wiring\.(outbox_dispatcher|balance_monitor|reconciler|provider_client)\(")
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +67,22 @@ def test_the_functions_of_design_md_exist(template):
         for spec in template["Resources"].values()
         if spec["Type"] == "AWS::Serverless::Function"
     }
-    assert functions == {"outbox_sender", "payment_stream", "webhooks", "balance_monitor"}
+    assert functions == {
+        "outbox_sender",
+        "payment_stream",
+        "webhooks",
+        "balance_monitor",
+        "reconciler",
+        "status_events",
+        "status_notifier",
+    }
     for name in functions:
         assert (ROOT / "functions" / name / "app.py").is_file()
 
 
 def test_provider_callers_are_in_the_private_subnets_behind_one_nat(template, transformed):
     callers = _functions_calling_the_provider(template)
-    assert callers == {"OutboxSenderFunction", "BalanceMonitorFunction"}
+    assert callers == {"OutboxSenderFunction", "BalanceMonitorFunction", "ReconcilerFunction"}
     resources = transformed["Resources"]
     for name in callers:
         vpc = resources[name]["Properties"]["VpcConfig"]
@@ -124,11 +132,12 @@ def test_every_asynchronous_source_has_a_failure_destination(transformed):
             queue = resources[source["Fn::GetAtt"][0]]["Properties"]
             assert "deadLetterTargetArn" in queue["RedrivePolicy"], name
             assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
-        else:  # the payments stream
+        else:  # the payments stream, the ledger's stream
             assert props["DestinationConfig"]["OnFailure"]["Destination"], name
             assert props["BisectBatchOnFunctionError"] is True
             assert 0 < props["MaximumRetryAttempts"] <= 10
-            assert props["FilterCriteria"]["Filters"], "only completing changes should invoke"
+            if "Payment" in name:
+                assert props["FilterCriteria"]["Filters"], "only completing changes should invoke"
     for name, rule in _resources(transformed, "AWS::Events::Rule").items():
         for target in rule["Properties"]["Targets"]:
             assert target["DeadLetterConfig"]["Arn"], name
@@ -140,7 +149,7 @@ def test_every_asynchronous_source_has_a_failure_destination(transformed):
 
 def test_every_function_runs_on_the_powertools_layer_then_tumas(transformed):
     functions = _resources(transformed, "AWS::Lambda::Function")
-    assert len(functions) == 4
+    assert len(functions) == 7
     for name, function in functions.items():
         props = function["Properties"]
         powertools, tuma = props["Layers"]
@@ -253,14 +262,20 @@ def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template
         topology = provision(ROOT, f"http://{host}:{port}")
     finally:
         server.stop()
-    off_by_default = {"CreateCustomersTable", "HasAlarmEmail"}
+    off_by_default = {"CreateCustomersTable", "HasAlarmEmail", "HasStatusCallback"}
     expected = {
         name
         for name, spec in template["Resources"].items()
         if spec["Type"] in CREATORS and spec.get("Condition") not in off_by_default
     }
     assert set(topology.resources) == expected
-    assert set(topology.functions) == {"outbox_sender", "payment_stream", "webhooks", "balance_monitor"}
+    assert set(topology.functions) == {
+        "outbox_sender",
+        "payment_stream",
+        "webhooks",
+        "balance_monitor",
+        "reconciler",
+    }
 
 
 def _sam() -> str:

@@ -9,8 +9,10 @@ for every resulting message to settle, delivery reports included, and prints a t
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -208,7 +210,7 @@ def run_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> int:
     return 0 if ok else 1
 
 
-def demo(port: int, timeout: float, delivery_callbacks: bool = True) -> int:
+def demo(port: int, timeout: float, delivery_callbacks: bool = True, keep: bool = False) -> int:
     """With `delivery_callbacks` off the simulator posts no reports: every status is learnt by
     polling (the reconciler, run every second here, asks a second after each send)."""
     parameters = (
@@ -222,4 +224,16 @@ def demo(port: int, timeout: float, delivery_callbacks: bool = True) -> int:
         delivery_callbacks=delivery_callbacks,
         schedule_period=None if delivery_callbacks else 1.0,
     ) as topology:
-        return run_demo(topology, timeout, sys.stdout)
+        result = run_demo(topology, timeout, sys.stdout)
+        if not keep:
+            print(
+                "\nTo look around in the operator's console: tuma local demo --keep (then open http://127.0.0.1:8900/)"
+            )
+            return result
+        from tuma_cli.console.serve import beside
+
+        url, _ = beside(topology.ready_info(), 8900)
+        print(f"\nThe operator's console: {url} (search LGR219G3EY); Ctrl-C stops everything.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+        return result

@@ -304,13 +304,22 @@ def ready_file() -> Path:
 
 
 def up(
-    port: int, parameters: dict[str, str] | None = None, ready_path: Path | None = None, **options: Any
+    port: int,
+    parameters: dict[str, str] | None = None,
+    ready_path: Path | None = None,
+    console_port: int | None = None,
+    **options: Any,
 ) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with running(project_root(), port, parameters=parameters, **options) as topology:
         ready = topology.ready_info()
+        server = None
+        if console_port is not None:
+            from tuma_cli.console.serve import beside
+
+            ready["console_url"], server = beside(ready, console_port)
         # For the operator commands' --local: where this topology is, while it runs.
         path = ready_path or ready_file()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -320,4 +329,6 @@ def up(
             stop.wait()
         finally:
             path.unlink(missing_ok=True)
+            if server is not None:
+                server.should_exit = True
     return 0

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 MESSAGE_ID_INDEX = "by-provider-message-id"
 RECIPIENT_INDEX = "by-recipient"
+DAY_INDEX = "by-day"
 # The payment's own record beside its recipients' entries: which sources saw it, its best payer number.
 PAYMENT_RECORD = "#payment"
 # A scheduled message's own record: SCHEDULED until released or cancelled.
@@ -284,6 +285,81 @@ class DynamoDBLedger:
         )
         keys = [(i["idempotency_key"]["S"], i["recipient_ref"]["S"]) for i in answer.get("Items", [])]
         return [e for key, _ in keys for e in self.get(key) if e.recipient_ref == recipient_ref]
+
+    def by_day(
+        self,
+        day: str,
+        *,
+        limit: int = 50,
+        start: dict[str, Any] | None = None,
+        status: str | None = None,
+        source: str | None = None,
+    ) -> tuple[list[LedgerEntry], dict[str, Any] | None]:
+        """A day's entries (East Africa date), newest first, a page at a time (`start`: the
+        previous page's last key); filtered by status and source, never by scanning the table."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DAY_INDEX,
+            "KeyConditionExpression": "#day = :day",
+            "ExpressionAttributeNames": {"#day": "day"},
+            "ExpressionAttributeValues": {":day": {"S": day}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        filters = []
+        if status:
+            filters.append("#status = :status")
+            request["ExpressionAttributeNames"]["#status"] = "status"
+            request["ExpressionAttributeValues"][":status"] = {"S": status}
+        if source:
+            filters.append("#source = :source")
+            request["ExpressionAttributeNames"]["#source"] = "source"
+            request["ExpressionAttributeValues"][":source"] = {"S": source}
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+        if start:
+            request["ExclusiveStartKey"] = start
+        answer = self._client.query(**request)
+        entries = [_entry(i) for i in answer.get("Items", []) if not i["recipient_ref"]["S"].startswith("#")]
+        return entries, answer.get("LastEvaluatedKey")
+
+    def record(self, idempotency_key: str, kind: str) -> dict[str, Any] | None:
+        """One of Tuma's own records beside a message's entries (`#payment`, `#scheduled`)."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"idempotency_key": {"S": idempotency_key}, "recipient_ref": {"S": kind}},
+            ConsistentRead=True,
+        ).get("Item")
+        return {k: _deserializer.deserialize(v) for k, v in item.items()} if item else None
+
+    def note_resend(self, original: str, resend: str, at: datetime) -> None:
+        """The link both ways: the original lists its resends, a resend names what it repeats."""
+        self.write_items(
+            [
+                {
+                    "idempotency_key": {"S": original},
+                    "recipient_ref": {"S": f"#resent#{resend}"},
+                    "resend": {"S": resend},
+                    "updated_at": {"S": at.isoformat()},
+                },
+                {
+                    "idempotency_key": {"S": resend},
+                    "recipient_ref": {"S": "#resend-of"},
+                    "resend_of": {"S": original},
+                    "updated_at": {"S": at.isoformat()},
+                },
+            ]
+        )
+
+    def records(self, idempotency_key: str) -> list[dict[str, Any]]:
+        """Every record of a key that is not a recipient's entry (payment, schedule, resend links)."""
+        answer = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="idempotency_key = :k AND begins_with(recipient_ref, :hash)",
+            ExpressionAttributeValues={":k": {"S": idempotency_key}, ":hash": {"S": "#"}},
+            ConsistentRead=True,
+        )
+        return [{k: _deserializer.deserialize(v) for k, v in i.items()} for i in answer.get("Items", [])]
 
     # -- the agenda: what is due later ------------------------------------------------------------
 

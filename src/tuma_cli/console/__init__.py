@@ -1,0 +1,1 @@
+"""`tuma console`: the operator's web page (messages, a message's story, health, templates)."""

@@ -1,0 +1,282 @@
+"""`tuma console`: the operator's web page, served on 127.0.0.1 only, reading and acting with the
+operator's own AWS credentials (or against `tuma local up`).
+
+Server-rendered (Starlette, Jinja2 with autoescape); readable with JavaScript off. Every action is a
+POST carrying the session's CSRF token, from a page of this console (Host and Origin are checked). A
+phone number the operator types travels in a POST body only and never comes back unmasked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from tuma.formatting.clock import EAT
+from tuma.models.ledger import Status
+from tuma.services.templates import KINDS
+
+from tuma_cli.console.backend import Backend, ConsoleError
+
+log = logging.getLogger(__name__)
+CSRF_COOKIE = "tuma_csrf"
+SOURCES = (
+    "c2b",
+    "stk",
+    "payments-api",
+    "payments-table",
+    "alerts-api",
+    "cloudwatch",
+    "balance-monitor",
+    "console-resend",
+)
+_pending: dict[str, tuple[float, str]] = {}  # resend confirmations: token -> (expiry, number typed)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("tuma_cli.console", "templates"), autoescape=select_autoescape(["html"])
+    )
+    env.filters["urlkey"] = lambda key: quote(str(key), safe="")
+    env.filters["eat"] = lambda moment: (
+        moment.astimezone(EAT).strftime("%d/%m/%Y %H:%M:%S") if moment else "-"
+    )
+    return env
+
+
+class Guard(BaseHTTPMiddleware):
+    """Only this machine's own pages may act: the Host must be the console's address, an Origin
+    (when the browser sends one) too; every POST must also carry the session's token (checked in
+    `Console.guarded`)."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        super().__init__(app)
+        self._hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.headers.get("host") not in self._hosts:
+            return PlainTextResponse("this console answers on its own address only", status_code=421)
+        origin = request.headers.get("origin")
+        if origin and origin.removeprefix("http://") not in self._hosts:
+            return PlainTextResponse("requests from other sites are refused", status_code=403)
+        token = request.cookies.get(CSRF_COOKIE)
+        # (The token of a POST is checked by the page's handler: reading the form here would use up
+        # the body before the handler sees it.) A first visit gets its token now: in the page and in the cookie that goes with it.
+        request.state.csrf = token or secrets.token_urlsafe(32)
+        response = await call_next(request)
+        if not token:
+            response.set_cookie(CSRF_COOKIE, request.state.csrf, httponly=True, samesite="strict")
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; form-action 'self'; frame-ancestors 'none'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # same-origin, not no-referrer: with no-referrer the browser sends "Origin: null" on our own forms.
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+
+class Console:
+    """The pages: each handler reads or acts through the backend and renders one template."""
+
+    def __init__(self, backend: Backend, where: str) -> None:
+        self.backend = backend
+        self.where = where
+        self.env = _environment()
+
+    def page(self, request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        token = getattr(request.state, "csrf", "")
+        html = self.env.get_template(template).render(
+            csrf=token, where=self.where, path=request.url.path, **context
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+    def guarded(self, handler: Any) -> Any:
+        async def run(request: Request) -> Response:
+            if request.method == "POST":
+                form = await request.form()  # parsed once; the handler reads the same form
+                token = request.cookies.get(CSRF_COOKIE, "")
+                if not token or not hmac.compare_digest(token, str(form.get("csrf", ""))):
+                    return PlainTextResponse(
+                        "this form has expired: reload the page and try again", status_code=403
+                    )
+            try:
+                response: Response = await handler(request)
+                return response
+            except ConsoleError as exc:
+                return self.page(request, "error.html", 400, problem=str(exc))
+            except Exception as exc:  # AWS refused, no credentials, throttled: said on the page
+                log.warning("console action failed: %s", type(exc).__name__)
+                return self.page(request, "error.html", 503, problem=_aws_problem(exc))
+
+        return run
+
+    async def messages(self, request: Request) -> Response:
+        query = request.query_params
+        today = datetime.now(UTC).astimezone(EAT).date().isoformat()
+        day, status, source = query.get("day") or today, query.get("status") or "", query.get("source") or ""
+        started = time.perf_counter()
+        found = self.backend.page(day, status, source, query.get("cursor"))
+        return self.page(
+            request,
+            "messages.html",
+            entries=found.entries,
+            cursor=found.cursor,
+            day=day,
+            status=status,
+            source=source,
+            statuses=[s.value for s in Status],
+            sources=SOURCES,
+            took=time.perf_counter() - started,
+        )
+
+    async def search(self, request: Request) -> Response:
+        form = await request.form()
+        entries, shown = self.backend.search(str(form.get("q", "")))
+        keys = sorted({e.idempotency_key for e in entries})
+        if len(keys) == 1:
+            return RedirectResponse(f"/messages/{quote(keys[0], safe='')}", status_code=303)
+        return self.page(request, "search.html", entries=entries, shown=shown)
+
+    async def message(self, request: Request) -> Response:
+        story = self.backend.story(request.path_params["key"])
+        if not story.entries and not story.scheduled and not story.resend_of:
+            return self.page(request, "error.html", 404, problem="No message under that key.")
+        return self.page(request, "message.html", story=story)
+
+    async def resend(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        form = await request.form()
+        ref = str(form.get("recipient_ref", ""))
+        if form.get("confirm") != "yes":
+            number = str(form.get("number", "")).strip()
+            token = secrets.token_urlsafe(16)
+            _pending[token] = (time.monotonic() + 600, number)
+            entry = next((e for e in self.backend.ledger.get(key) if e.recipient_ref == ref), None)
+            shown = backend_masked(number) if number else "the number Tuma keeps for this payer"
+            return self.page(request, "resend.html", key=key, entry=entry, ref=ref, token=token, shown=shown)
+        expiry, number = _pending.pop(str(form.get("token", "")), (0.0, ""))
+        if expiry < time.monotonic():
+            raise ConsoleError("this confirmation has expired: start the resend again")
+        new_key = self.backend.resend(key, ref, number or None)
+        return RedirectResponse(f"/messages/{quote(new_key, safe='')}", status_code=303)
+
+    async def cancel(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        outcome = self.backend.cancel(key)
+        back = f"/messages/{quote(key, safe='')}"
+        return self.page(request, "done.html", title="Cancel", message=f"{key}: {outcome.value}", back=back)
+
+    async def health(self, request: Request) -> Response:
+        return self.page(request, "health.html", health=self.backend.health())
+
+    async def redrive(self, request: Request) -> Response:
+        moved = self.backend.redrive()
+        message = f"{moved} message(s) sent back to the outbox queue."
+        return self.page(request, "done.html", title="Dead letters", message=message, back="/health")
+
+    async def templates(self, request: Request) -> Response:
+        catalog = self.backend.editor.catalog()
+        return self.page(
+            request, "templates.html", templates=catalog.all(), routing=catalog.routing, kinds=KINDS
+        )
+
+    async def template(self, request: Request) -> Response:
+        editor = self.backend.editor
+        name, language = request.path_params["name"], request.path_params["language"]
+        current = editor.current(name, language)
+        text, preview, saved, problems = (current.text if current else ""), None, None, []
+        if request.method == "POST":
+            form = await request.form()
+            text = str(form.get("text", ""))
+            if form.get("action") == "save":
+                verdict, saved = editor.put(name, language, text, note=str(form.get("note", "")) or None)
+                problems, current = verdict.reasons, saved or current
+            try:
+                preview = editor.preview(name, language, text=text)
+                problems = problems or preview.verdict.reasons
+            except Exception as exc:  # a template that cannot even be previewed says why
+                problems = problems or [str(getattr(exc, "reason", exc))]
+        elif current:
+            preview = editor.preview(name, language)
+        return self.page(
+            request,
+            "template.html",
+            name=name,
+            language=language,
+            text=text,
+            current=current,
+            preview=preview,
+            problems=problems,
+            saved=saved,
+            history=editor.history(name, language),
+            kinds=KINDS,
+        )
+
+    async def use_version(self, request: Request) -> Response:
+        name, language = request.path_params["name"], request.path_params["language"]
+        form = await request.form()
+        chosen = self.backend.editor.use(name, language, int(str(form.get("version", "0"))))
+        message = f"{name} ({language}) is back at version {chosen.version}."
+        return self.page(
+            request, "done.html", title="Templates", message=message, back=f"/templates/{name}/{language}"
+        )
+
+
+def create_app(backend: Backend, port: int, where: str) -> Starlette:
+    console = Console(backend, where)
+    g = console.guarded
+    static = resources.files("tuma_cli.console") / "static"
+    return Starlette(
+        routes=[
+            Route("/", g(console.messages)),
+            Route("/search", g(console.search), methods=["POST"]),
+            Route("/messages/{key:path}/resend", g(console.resend), methods=["POST"]),
+            Route("/messages/{key:path}/cancel", g(console.cancel), methods=["POST"]),
+            Route("/messages/{key:path}", g(console.message)),
+            Route("/health", g(console.health)),
+            Route("/health/redrive", g(console.redrive), methods=["POST"]),
+            Route("/templates", g(console.templates)),
+            Route("/templates/{name}/{language}/use", g(console.use_version), methods=["POST"]),
+            Route("/templates/{name}/{language}", g(console.template), methods=["GET", "POST"]),
+            Mount("/static", StaticFiles(directory=str(static)), name="static"),
+        ],
+        middleware=[Middleware(Guard, port=port)],
+    )
+
+
+def backend_masked(number: str) -> str:
+    from tuma.formatting.phones import InvalidNumber, parse_recipient
+
+    try:
+        return parse_recipient(number).masked
+    except InvalidNumber as exc:
+        return f"(not a usable number: {exc.reason})"
+
+
+def _aws_problem(exc: Exception) -> str:
+    name = type(exc).__name__
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
+    if name == "NoCredentialsError":
+        return "No AWS credentials were found: sign in (aws sso login, or set AWS_PROFILE) and reload."
+    if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
+        return (
+            "AWS refused: your credentials may not read or change this stack. Ask for the Tuma operator role."
+        )
+    if code in ("ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"):
+        return "AWS is busy (throttling): wait a few seconds and reload."
+    if name in ("EndpointConnectionError", "ConnectionClosedError", "ConnectTimeoutError"):
+        return "AWS could not be reached: check the network (or that `tuma local up` still runs) and reload."
+    return f"Something went wrong talking to AWS ({name}{': ' + code if code else ''}). Reload to try again."

@@ -1,0 +1,224 @@
+"""What the console reads and does, against a deployed stack or the local topology, with the
+operator's own AWS credentials. Pages never see a full phone number: numbers typed by the operator
+are turned into their digest (the ledger's key for them) here, and only masked ones come back."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+from tuma.adapters.dynamodb_templates import DynamoDBTemplates
+from tuma.formatting.clock import EAT
+from tuma.formatting.phones import InvalidNumber, mask, parse_recipient
+from tuma.models.ledger import CancelOutcome, LedgerEntry, Status
+from tuma.models.outbox import OutboxMessage
+from tuma.services.templates import TemplateEditor
+
+from tuma_cli.stack import Stack, Unconfigured
+
+PAGE = 50
+
+
+class ConsoleError(Exception):
+    """Something the operator should read on the page (AWS refused, nothing configured...)."""
+
+
+@dataclass
+class Page:
+    entries: list[LedgerEntry]
+    cursor: str | None  # the next page, or None at the end
+
+
+@dataclass
+class Story:
+    key: str
+    entries: list[LedgerEntry]
+    sources: list[str] = field(default_factory=list)
+    payer_known: bool = False  # a number to resend to without asking for one
+    scheduled: dict[str, Any] | None = None
+    resends: list[str] = field(default_factory=list)
+    resend_of: str | None = None
+
+
+@dataclass
+class Health:
+    credit: list[tuple[str, float]]  # (hour, credit), oldest first
+    day_counts: Counter[str]
+    failures: Counter[str]
+    waiting: int
+    dead_letters: int
+    by_callback: int
+    by_polling: int
+
+
+class Backend:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.ledger = DynamoDBLedger(stack.client("dynamodb"), stack.table("ledger"))
+        self._sqs = stack.client("sqs")
+        self._cloudwatch = stack.client("cloudwatch")
+        self.editor = TemplateEditor(
+            DynamoDBTemplates(stack.client("dynamodb"), stack.table("templates"), cache_seconds=0),
+            max_parts=3,
+        )
+
+    # -- where the queues are --------------------------------------------------------------------
+
+    def _queue(self, name: str) -> str:
+        local = self.stack.ready.get("queues", {})
+        if name in local:
+            return str(local[name])
+        output = {"OutboxQueue": "OutboxQueueUrl", "OutboxDeadLetterQueue": "OutboxDeadLetterQueueUrl"}[name]
+        if output not in self.stack.outputs:
+            raise ConsoleError(f"the stack has no {output} output")
+        return self.stack.outputs[output]
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def page(self, day: str, status: str | None, source: str | None, cursor: str | None) -> Page:
+        start = json.loads(base64.urlsafe_b64decode(cursor)) if cursor else None
+        entries, last = self.ledger.by_day(
+            day, limit=PAGE, start=start, status=status or None, source=source or None
+        )
+        token = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        return Page(entries, token)
+
+    def search(self, query: str) -> tuple[list[LedgerEntry], str]:
+        """By key (as typed, then upper-cased: receipt numbers), else by phone number. Answers what
+        was found and how the query may be shown (a number masked)."""
+        text = query.strip()
+        for key in dict.fromkeys((text, text.upper())):
+            if key and self.ledger.get(key):
+                return self.ledger.get(key), key
+        try:
+            recipient = parse_recipient(text)
+        except InvalidNumber:
+            return [], text[:64]
+        return self.ledger.by_recipient(recipient.ref), recipient.masked
+
+    def story(self, key: str) -> Story:
+        entries = self.ledger.get(key)
+        story = Story(key, entries)
+        for record in self.ledger.records(key):
+            ref = str(record["recipient_ref"])
+            if ref == "#payment":
+                story.sources = sorted(record.get("sources", []))
+                story.payer_known = bool(record.get("payer"))
+            elif ref == "#scheduled":
+                story.scheduled = record
+            elif ref.startswith("#resent#"):
+                story.resends.append(str(record["resend"]))
+            elif ref == "#resend-of":
+                story.resend_of = str(record["resend_of"])
+        return story
+
+    def resend(self, key: str, recipient_ref: str, number: str | None) -> str:
+        """The same text again under a new key linked to the old one; to the number typed, or to
+        the payer's number the payment's record keeps."""
+        entry = next((e for e in self.ledger.get(key) if e.recipient_ref == recipient_ref), None)
+        if entry is None or not entry.text:
+            raise ConsoleError("that message has no text to resend (it was never rendered)")
+        if number:
+            try:
+                to = parse_recipient(number).value
+            except InvalidNumber as exc:
+                raise ConsoleError(f"that number cannot be used: {exc.reason}") from None
+        else:
+            record = self.ledger.record(key, "#payment") or {}
+            if not record.get("payer"):
+                raise ConsoleError("Tuma does not keep this number: type the number to resend to")
+            to = str(record["payer"])
+        resend_key = f"{key}~resend-{secrets.token_hex(3)}"[:200]
+        message = OutboxMessage(
+            idempotency_key=resend_key, to=(to,), text=entry.text, source="console-resend"
+        )
+        self._sqs.send_message(QueueUrl=self._queue("OutboxQueue"), MessageBody=message.to_json())
+        self.ledger.note_resend(key, resend_key, datetime.now(UTC))
+        return resend_key
+
+    def cancel(self, key: str) -> CancelOutcome:
+        return self.ledger.cancel(key)
+
+    # -- health ------------------------------------------------------------------------------------
+
+    def health(self, now: datetime | None = None) -> Health:
+        now = now or datetime.now(UTC)
+        since = now - timedelta(hours=24)
+        entries: list[LedgerEntry] = []
+        for day in sorted({since.astimezone(EAT).date().isoformat(), now.astimezone(EAT).date().isoformat()}):
+            start = None
+            while True:
+                page, start = self.ledger.by_day(day, limit=500, start=start)
+                entries += [e for e in page if e.updated_at >= since]
+                if start is None or len(entries) > 20_000:
+                    break
+        counts = Counter(e.status.value for e in entries)
+        failures = Counter(
+            e.delivery_status or e.reason or e.status.value
+            for e in entries
+            if e.status in (Status.FAILED, Status.REJECTED, Status.UNDELIVERABLE, Status.EXPIRED)
+        )
+        return Health(
+            credit=self._credit(now),
+            day_counts=counts,
+            failures=failures,
+            waiting=self._depth("OutboxQueue"),
+            dead_letters=self._depth("OutboxDeadLetterQueue"),
+            by_callback=sum(1 for e in entries if e.final_via == "callback"),
+            by_polling=sum(1 for e in entries if e.final_via == "polling"),
+        )
+
+    def _credit(self, now: datetime) -> list[tuple[str, float]]:
+        answer = self._cloudwatch.get_metric_statistics(
+            Namespace="Tuma",
+            MetricName="ProviderCredit",
+            Dimensions=[{"Name": "service", "Value": "tuma"}],
+            StartTime=now - timedelta(days=7),
+            EndTime=now,
+            Period=3600,
+            Statistics=["Minimum"],
+        )
+        points = sorted(answer.get("Datapoints", []), key=lambda p: p["Timestamp"])
+        return [(p["Timestamp"].astimezone(EAT).strftime("%d/%m %H:%M"), float(p["Minimum"])) for p in points]
+
+    def _depth(self, name: str) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._queue(name),
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def redrive(self) -> int:
+        """Dead letters back to the outbox (what the README tells operators to do with
+        start-message-move-task); nothing already sent goes again, its claims remember it."""
+        source, target = self._queue("OutboxDeadLetterQueue"), self._queue("OutboxQueue")
+        moved = 0
+        while True:
+            messages = self._sqs.receive_message(
+                QueueUrl=source, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                return moved
+            for message in messages:
+                self._sqs.send_message(QueueUrl=target, MessageBody=message["Body"])
+                self._sqs.delete_message(QueueUrl=source, ReceiptHandle=message["ReceiptHandle"])
+                moved += 1
+
+
+def masked(value: str) -> str:
+    return mask(value)
+
+
+def connect(stack: Stack) -> Backend:
+    try:
+        return Backend(stack)
+    except Unconfigured as exc:
+        raise ConsoleError(str(exc)) from None

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.formatting.clock import now_utc
 from tuma.runtime import wiring
@@ -15,16 +14,13 @@ from tuma.runtime.observability import build_logger
 from tuma.runtime.settings import BalanceSettings, load
 
 logger = build_logger()
-tracer = Tracer()
 metrics = Metrics()
 monitor = wiring.balance_monitor(load(BalanceSettings))
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     check = monitor.check(now_utc())
     metrics.add_metric(name="ProviderCredit", unit=MetricUnit.Count, value=float(check.credit))
     logger.info("provider credit %s (low: %s, alerted: %s)", check.credit, check.low, check.alerted)

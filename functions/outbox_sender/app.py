@@ -9,19 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.adapters.sqs_visibility import Postponement
 from tuma.runtime import wiring
 from tuma.runtime.batch import BatchResponse, item_failures
 from tuma.runtime.deadline import Deadline
+from tuma.runtime.events import sqs_messages
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import SenderSettings, load
 from tuma.services.dispatcher import Inbound
 
 logger = build_logger()
-tracer = Tracer()
 metrics = Metrics()
 settings = load(SenderSettings)
 deadline = Deadline()
@@ -30,15 +29,11 @@ visibility = wiring.visibility(settings)
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
     deadline.start(context.get_remaining_time_in_millis())
-    records = {r.message_id: r for r in SQSEvent(event).records}
-    inbound = [
-        Inbound(r.message_id, r.body, int(r.attributes.approximate_receive_count or 1))
-        for r in records.values()
-    ]
+    records = {r.message_id: r for r in sqs_messages(event)}
+    inbound = [Inbound(r.message_id, r.body, r.receive_count) for r in records.values()]
     retries = [o for o in dispatcher.dispatch(inbound, deadline.ms_left) if o.retry]
     visibility.postpone(
         [

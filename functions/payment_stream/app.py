@@ -9,21 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
-    DynamoDBRecord,
-    DynamoDBStreamEvent,
-)
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.models.payments import InvalidPayment, Payment
 from tuma.runtime import wiring
 from tuma.runtime.batch import BatchResponse, item_failures
+from tuma.runtime.events import StreamRecord, stream_records
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import StreamSettings, load
 from tuma.services.payment_stream import completed_payment
 
 logger = build_logger()
-tracer = Tracer()
 metrics = Metrics()
 counts = CountingMetrics(metrics)
 settings = load(StreamSettings)
@@ -31,24 +27,19 @@ attributes = settings.attributes()
 intake = wiring.intake(settings)
 
 
-def _payment(record: DynamoDBRecord) -> Payment | None:
-    # The raw event name: Powertools' enum raises on a name it does not know.
-    event_name = record.get("eventName")
+def _payment(record: StreamRecord) -> Payment | None:
     try:
-        change = record.dynamodb
-        images = (change.keys, change.old_image, change.new_image) if change else (None, None, None)
+        images = record.images()
     except (
         ValueError,
         TypeError,
         KeyError,
         ArithmeticError,
     ) as exc:  # an attribute Lambda could not have sent
-        problem = InvalidPayment(
-            f"payment:{record.get('eventID', '?')}", f"stream record is malformed: {exc}"
-        )
+        problem = InvalidPayment(f"payment:{record.event_id}", f"stream record is malformed: {exc}")
     else:
         try:
-            return completed_payment(event_name, images[1], images[2], attributes, images[0])
+            return completed_payment(record.event_name, images[1], images[2], attributes, images[0])
         except InvalidPayment as exc:
             problem = exc
     counts.count(intake.invalid(problem, "payments-table").fate.value)
@@ -56,14 +47,13 @@ def _payment(record: DynamoDBRecord) -> Payment | None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
     payments: dict[str, Payment] = {}
-    for record in DynamoDBStreamEvent(event).records:
+    for record in stream_records(event):
         payment = _payment(record)
-        if payment is not None and record.dynamodb and record.dynamodb.sequence_number:
-            payments[record.dynamodb.sequence_number] = payment
+        if payment is not None and record.sequence_number:
+            payments[record.sequence_number] = payment
     outcomes = intake.receipts(list(payments.values()))
     for outcome in outcomes:
         if outcome is not None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.formatting.clock import now_utc
 from tuma.runtime import wiring
@@ -16,7 +15,6 @@ from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import ReconcilerSettings, load
 
 logger = build_logger()
-tracer = Tracer()
 metrics = Metrics()
 deadline = Deadline()
 reconciler = wiring.reconciler(
@@ -25,10 +23,8 @@ reconciler = wiring.reconciler(
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_source(data_class=EventBridgeEvent)
-def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline.start(context.get_remaining_time_in_millis())
     report = reconciler.run(now_utc())
     summary = {k: v for k, v in vars(report).items() if k != "seconds_to_final"}

@@ -5,34 +5,32 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.batching import chunked
+from tuma.runtime.aws import client
 from tuma.runtime.batch import BatchResponse, item_failures
+from tuma.runtime.events import stream_records
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import StatusEventSettings, load
 from tuma.services.status_events import StatusEvent, event_from_change
 
 logger = build_logger()
-tracer = Tracer()
 metrics = Metrics()
 counts = CountingMetrics(metrics)
 settings = load(StatusEventSettings)
-sqs = boto3.client("sqs")
+sqs = client("sqs")
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
     events: list[tuple[str, StatusEvent]] = []
-    for record in DynamoDBStreamEvent(event).records:
-        change = record.dynamodb
-        status = event_from_change(change.old_image or None, change.new_image or None) if change else None
-        if status is not None and change is not None and change.sequence_number:
-            events.append((change.sequence_number, status))
+    for record in stream_records(event):
+        _, old, new = record.images()
+        status = event_from_change(old, new)
+        if status is not None and record.sequence_number:
+            events.append((record.sequence_number, status))
     failed: list[str] = []
     for chunk in chunked(events, 10):
         answer = sqs.send_message_batch(

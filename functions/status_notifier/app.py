@@ -7,26 +7,25 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
 import httpx
-from aws_lambda_powertools import Metrics, Tracer
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.adapters.sqs_visibility import Postponement, SqsVisibility
 from tuma.runtime import wiring
+from tuma.runtime.aws import client
 from tuma.runtime.batch import BatchResponse, item_failures
+from tuma.runtime.events import sqs_messages
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import StatusNotifierSettings, load
 from tuma.services.status_events import signed_headers
 
 logger = build_logger()
-tracer = Tracer()
 metrics = Metrics()
 counts = CountingMetrics(metrics)
 settings = load(StatusNotifierSettings)
 secrets = wiring.webhook_secrets(settings)
 http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
-visibility = SqsVisibility(boto3.client("sqs"), known_urls=[settings.STATUS_EVENTS_QUEUE_URL])
+visibility = SqsVisibility(client("sqs"), known_urls=[settings.STATUS_EVENTS_QUEUE_URL])
 
 
 def _deliver(body: str, event_id: str) -> str | None:
@@ -45,14 +44,13 @@ def _deliver(body: str, event_id: str) -> str | None:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
     failed, delivered = [], 0
     blocked: set[str] = set()
-    records = list(SQSEvent(event).records)
+    records = sqs_messages(event)
     for record in records:
-        group = record.attributes.message_group_id or ""
+        group = record.group_id
         if group in blocked:  # a FIFO group goes in order: behind a failed event, its later ones wait
             failed.append(record)
             continue
@@ -72,7 +70,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchRespon
                 Postponement(
                     r.event_source_arn,
                     r.receipt_handle,
-                    min(900, 5 * 2 ** int(r.attributes.approximate_receive_count or 1)),
+                    min(900, 5 * 2**r.receive_count),
                 )
                 for r in failed
                 if r.event_source_arn

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from aws_lambda_powertools import Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body
@@ -30,7 +30,6 @@ from tuma.services.intake import PaymentRefused
 from tuma.services.lookup import story
 
 logger = build_logger()
-tracer = Tracer()
 metrics = Metrics()
 counts = CountingMetrics(metrics)
 settings = load(WebhookSettings)
@@ -149,7 +148,6 @@ def misconfigured(error: ConfigurationError) -> Response[dict[str, Any]]:
 
 
 @logger.inject_lambda_context
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:

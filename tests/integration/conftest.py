@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 from tuma_cli.local.context import LocalContext
 from tuma_cli.local.functions import Handler, load_handler
 from tuma_cli.local.provision import Topology, client, provision
-from tuma_cli.local.sqs_poller import SqsPoller
+from tuma_cli.local.sqs_poller import PollResult, SqsPoller
 from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
 from tuma_cli.sandbox.server import SandboxServer
 
@@ -68,6 +68,22 @@ class Stack:
 
     def client(self, service: str) -> Any:
         return client(service, self.endpoint)
+
+    def queued(self, delete: bool = True) -> list[dict[str, Any]]:
+        """Outbox messages waiting on either lane (docs/design.md, "Lanes"), fast lane first."""
+        sqs, bodies = self.client("sqs"), []
+        for name in ("FastOutboxQueue", "OutboxQueue"):
+            url = self.topology.resources[name]["QueueUrl"]
+            handles = []
+            while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+                bodies += [json.loads(m["Body"]) for m in batch]
+                handles += [m["ReceiptHandle"] for m in batch]
+            for handle in handles:  # deleted, or visible again for whoever reads next
+                if delete:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+                else:
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return bodies
 
     def outbox(self) -> list[dict[str, Any]]:
         return httpx.get(f"{self.sandbox.url}/_sandbox/outbox").json()
@@ -160,6 +176,44 @@ def load_function(stack: Stack, name: str, monkeypatch: pytest.MonkeyPatch, **ov
     return Function(name, load_handler(spec.directory, spec.handler), spec.timeout)
 
 
-def outbox_poller(stack: Stack, function: Function, batch_size: int = 100) -> SqsPoller:
-    queue = stack.topology.resources["OutboxQueue"]
-    return SqsPoller(stack.client("sqs"), queue["QueueUrl"], queue["Arn"], function, batch_size=batch_size)
+@dataclass
+class LanesResult(PollResult):
+    failed_at: list[tuple[str, str]] = field(default_factory=list)  # (queue URL, receipt handle)
+
+
+class Lanes:
+    """The sender's two event sources (docs/design.md, "Lanes"), polled one after the other."""
+
+    def __init__(self, sqs: Any, pollers: list[SqsPoller]) -> None:
+        self._sqs = sqs
+        self.pollers = pollers
+        self.queue_url, self.queue_arn = pollers[-1].queue_url, pollers[-1].queue_arn  # the outbox queue
+
+    @property
+    def invocations(self) -> int:
+        return sum(p.invocations for p in self.pollers)
+
+    def poll_once(self, wait_seconds: int = 0) -> LanesResult:
+        merged = LanesResult()
+        for poller in self.pollers:
+            result = poller.poll_once(wait_seconds)
+            merged.received += result.received
+            merged.deleted += result.deleted
+            merged.failed_receipts += result.failed_receipts
+            merged.failed_at += [(poller.queue_url, r) for r in result.failed_receipts]
+            merged.error = merged.error or result.error
+        return merged
+
+    def retry_now(self, result: LanesResult) -> None:
+        """Time passes: what the function postponed is visible again."""
+        for url, receipt in result.failed_at:
+            self._sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=0)
+
+
+def outbox_poller(stack: Stack, function: Function, batch_size: int = 100) -> Lanes:
+    sqs = stack.client("sqs")
+    pollers = []
+    for name, size in (("FastOutboxQueue", min(10, batch_size)), ("OutboxQueue", batch_size)):
+        queue = stack.topology.resources[name]
+        pollers.append(SqsPoller(sqs, queue["QueueUrl"], queue["Arn"], function, batch_size=size))
+    return Lanes(sqs, pollers)

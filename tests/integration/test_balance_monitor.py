@@ -13,12 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def _queued(stack):
-    sqs = stack.client("sqs")
-    url = stack.topology.resources["OutboxQueue"]["QueueUrl"]
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    for message in messages:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return [json.loads(m["Body"]) for m in messages]
+    return stack.queued()
 
 
 def test_one_alert_per_crossing(stack, monkeypatch, capsys):

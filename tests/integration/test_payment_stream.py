@@ -50,10 +50,7 @@ def _put(stack, **item):
 
 
 def _queued(stack):
-    sqs = stack.client("sqs")
-    url = stack.topology.resources["OutboxQueue"]["QueueUrl"]
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-    return [json.loads(m["Body"]) for m in messages]
+    return stack.queued(delete=False)
 
 
 def test_only_a_change_to_completed_yields_a_receipt(stack, monkeypatch):

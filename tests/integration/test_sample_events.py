@@ -61,8 +61,5 @@ def test_outbox_samples(stack, monkeypatch):
 def test_payments_stream_sample(stack, monkeypatch):
     stream = load_function(stack, "payment_stream", monkeypatch)
     assert stream(_load("payments_stream_insert.json")) == {"batchItemFailures": []}
-    messages = stack.client("sqs").receive_message(
-        QueueUrl=stack.topology.resources["OutboxQueue"]["QueueUrl"]
-    )
-    [body] = [json.loads(m["Body"]) for m in messages["Messages"]]
+    [body] = stack.queued()
     assert (body["idempotency_key"], body["to"]) == ("SKL4H7Q2ZP", ["254712345402"])

@@ -85,16 +85,19 @@ headers = st.dictionaries(
 
 
 def _counts(stack):
-    attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.topology.resources["OutboxQueue"]["QueueUrl"],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
+    queued = 0
+    for lane in ("FastOutboxQueue", "OutboxQueue"):
+        attributes = stack.client("sqs").get_queue_attributes(
+            QueueUrl=stack.topology.resources[lane]["QueueUrl"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        queued += int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
     ledger = stack.client("dynamodb").scan(TableName=stack.topology.ref("LedgerTable"), Select="COUNT")[
         "Count"
     ]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    ), ledger
+    return queued, ledger
 
 
 @pytest.fixture

@@ -108,16 +108,5 @@ class WebhookClient:
         return self.post(path, raw, self.signed_headers(raw, **kwargs))
 
     def queued(self) -> list[dict[str, Any]]:
-        """Messages now on the outbox queue (made visible again for whoever reads next)."""
-        sqs = self.stack.client("sqs")
-        url = self.stack.topology.resources["OutboxQueue"]["QueueUrl"]
-        bodies, handles = [], []
-        while True:
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            if not batch:
-                break
-            bodies += [json.loads(m["Body"]) for m in batch]
-            handles += [m["ReceiptHandle"] for m in batch]
-        for handle in handles:
-            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
-        return bodies
+        """Messages now on either outbox lane (made visible again for whoever reads next)."""
+        return self.stack.queued(delete=False)

@@ -12,7 +12,7 @@ from typing import Any
 
 from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome, Status
 from tuma.models.outbox import OutboxMessage
-from tuma.ports import BulkMessage, Claim, ClaimState, SendResult
+from tuma.ports import BulkMessage, Claim, Claimed, ClaimState, SendResult
 from tuma.provider.answers import Balance
 from tuma.provider.codes import Disposition
 from tuma.services.templates import Catalog, Routing, StoredTemplate
@@ -73,6 +73,15 @@ class MemoryLedger:
             if current is None or current.status in (Status.REJECTED, Status.UNDELIVERABLE):
                 self.entries[(entry.idempotency_key, entry.recipient_ref)] = entry
 
+    def complete_queued(self, entries: Sequence[LedgerEntry]) -> int:
+        done = 0
+        for entry in entries:
+            current = self.entries.get((entry.idempotency_key, entry.recipient_ref))
+            if current is not None and current.status is Status.QUEUED:
+                self.entries[(entry.idempotency_key, entry.recipient_ref)] = entry
+                done += 1
+        return done
+
     def get(self, idempotency_key: str) -> list[LedgerEntry]:
         return [e for (k, _), e in sorted(self.entries.items()) if k == idempotency_key]
 
@@ -87,13 +96,14 @@ class MemoryClaims:
     def __init__(self) -> None:
         self.records: dict[Claim, dict[str, Any] | None] = {}
 
-    def _claim(self, key: Claim) -> ClaimState:
+    def _claim(self, key: Claim) -> Claimed:
         if key not in self.records:
             self.records[key] = None
-            return ClaimState.NEW
-        return ClaimState.DONE if self.records[key] is not None else ClaimState.BUSY
+            return Claimed(ClaimState.NEW)
+        result = self.records[key]
+        return Claimed(ClaimState.DONE, result) if result is not None else Claimed(ClaimState.BUSY)
 
-    def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[ClaimState]:
+    def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[Claimed]:
         return [self._claim(key) for key in claims]
 
     def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 import boto3
 import pytest
 from tuma.adapters.dynamodb_claims import DynamoDBClaims
-from tuma.ports import ClaimState
+from tuma.ports import Claim, ClaimState
 from tuma.services.balance import STATE, BalanceMonitor
 
 from tests.unit.fakes import FixedBalance, MemoryLowState, MemoryOutbox
@@ -66,6 +66,10 @@ def table(monkeypatch):
         yield client
 
 
+def states(claims: DynamoDBClaims, batch: list[Claim], remaining_ms: int) -> list[ClaimState]:
+    return [c.state for c in claims.claim(batch, remaining_ms)]
+
+
 def _claims(client, clock=lambda: 1_000_000.0):
     return DynamoDBClaims(client, "claims", expires_after_seconds=3600, clock=clock)
 
@@ -73,33 +77,35 @@ def _claims(client, clock=lambda: 1_000_000.0):
 def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled(table):
     claims = _claims(table)
     one, other = ("pay-1", "n:abc"), ("pay-1", "n:other")
-    assert claims.claim([one], 30_000) == [ClaimState.NEW]
-    assert claims.claim([one, other], 30_000) == [ClaimState.BUSY, ClaimState.NEW]  # another recipient
+    assert states(claims, [one], 30_000) == [ClaimState.NEW]
+    assert states(claims, [one, other], 30_000) == [ClaimState.BUSY, ClaimState.NEW]  # another recipient
     claims.settle([(one, {"status": "SENT", "message_id": "1"})])
-    assert claims.claim([one], 30_000) == [ClaimState.DONE]
+    assert states(claims, [one], 30_000) == [ClaimState.DONE]
+    # What the first attempt settled comes back with DONE: a ledger it left QUEUED can be completed.
+    assert claims.claim([one], 30_000)[0].result == {"status": "SENT", "message_id": "1"}
 
 
 def test_a_batch_of_claims_is_answered_in_order_and_settled_in_one_round(table):
     claims = _claims(table)
     batch = [("pay", f"n:{i}") for i in range(60)]
-    assert claims.claim(batch[::2], 30_000) == [ClaimState.NEW] * 30
-    assert claims.claim(batch, 30_000) == [ClaimState.BUSY, ClaimState.NEW] * 30
+    assert states(claims, batch[::2], 30_000) == [ClaimState.NEW] * 30
+    assert states(claims, batch, 30_000) == [ClaimState.BUSY, ClaimState.NEW] * 30
     claims.settle([(c, {"status": "SENT"}) for c in batch[:30]])
     claims.release(batch[30:])
-    assert claims.claim(batch, 30_000) == [ClaimState.DONE] * 30 + [ClaimState.NEW] * 30
+    assert states(claims, batch, 30_000) == [ClaimState.DONE] * 30 + [ClaimState.NEW] * 30
 
 
 def test_a_claim_abandoned_by_a_dead_sender_frees_itself_when_its_invocation_would_have_ended(table):
     now = [1_000_000.0]
     claims = _claims(table, clock=lambda: now[0])
     claim = ("pay-3", "n:abc")
-    assert claims.claim([claim], 5_000) == [ClaimState.NEW]
+    assert states(claims, [claim], 5_000) == [ClaimState.NEW]
     now[0] += 4
-    assert claims.claim([claim], 5_000) == [ClaimState.BUSY]  # its sender may still be at it
+    assert states(claims, [claim], 5_000) == [ClaimState.BUSY]  # its sender may still be at it
     now[0] += 2
-    assert claims.claim([claim], 5_000) == [ClaimState.NEW]  # past the dead invocation's deadline
+    assert states(claims, [claim], 5_000) == [ClaimState.NEW]  # past the dead invocation's deadline
     now[0] += 7200
     claims.settle([(claim, {"status": "SENT"})])
-    assert claims.claim([claim], 5_000) == [ClaimState.DONE]
+    assert states(claims, [claim], 5_000) == [ClaimState.DONE]
     now[0] += 7200  # past the claim's expiry (an hour here): the key may be used again
-    assert claims.claim([claim], 5_000) == [ClaimState.NEW]
+    assert states(claims, [claim], 5_000) == [ClaimState.NEW]

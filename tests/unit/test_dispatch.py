@@ -227,3 +227,40 @@ def test_alerts_still_go_to_every_recipient():
     )
     dispatcher.dispatch([Inbound("r", body)])
     assert sorted(m for m, _ in sender.sent) == ["254712345678", "254722000000"]
+
+
+REJECTED = SendResult(Disposition.REJECT, "Invalid mobile number", 1003)
+
+
+class _CrashAfterQueued(MemoryLedger):
+    """A sender that dies after settling its claims, before its ledger write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crash = True
+
+    def write(self, entries):
+        if self.crash and any(e.status is not Status.QUEUED for e in entries):
+            self.crash = False
+            raise RuntimeError("killed")
+        super().write(entries)
+
+
+def test_entries_a_crashed_sender_left_queued_are_completed_from_its_claims_on_redelivery():
+    sender = FakeSender(lambda mobile, text: OK if mobile.endswith("1") else REJECTED)
+    ledger, claims, metrics = _CrashAfterQueued(), MemoryClaims(), ListMetrics()
+    dispatcher = Dispatcher(sender, ledger, claims, metrics)
+    batch = [Inbound("a", _msg("k1", ["0712345671"])), Inbound("b", _msg("k2", ["0712345672"]))]
+    with pytest.raises(RuntimeError):
+        dispatcher.dispatch(batch)
+    assert ledger.statuses() == {"QUEUED": 2}
+
+    dispatcher.dispatch(batch)  # the queue hands the batch again
+    assert len(sender.bulk_calls) == 1  # nothing went twice
+    by_key = {e.idempotency_key: e for e in ledger.entries.values()}
+    assert by_key["k1"].status is Status.SENT and by_key["k1"].provider_message_id == "m-1"
+    assert by_key["k2"].status is Status.REJECTED
+    assert metrics.counts["LedgerCompleted"] == 2
+
+    dispatcher.dispatch(batch)  # a plain duplicate now: nothing to complete
+    assert metrics.counts["LedgerCompleted"] == 2

@@ -8,6 +8,7 @@ from tuma.runtime import powertools_version
 from tuma.runtime.observability import _loggers, build_logger
 
 from tests.conftest import ROOT
+from tuma_cli.local.template import load
 
 
 def test_the_tested_release_is_the_one_pyproject_pins():
@@ -15,6 +16,19 @@ def test_the_tested_release_is_the_one_pyproject_pins():
     pin = next(r for r in project["dependencies"] if r.startswith("aws-lambda-powertools"))
     assert pin.split("==")[1] == powertools_version.TESTED
     assert powertools_version.RUNNING == powertools_version.TESTED
+
+
+def test_the_template_deploys_the_powertools_layer_of_the_pinned_release():
+    template = load(ROOT / "template.yaml")
+    parameter = template["Parameters"]["PowertoolsLayer"]
+    assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
+    function = template["Globals"]["Function"]
+    arch = {"arm64": "arm64", "x86_64": "x86_64"}[function["Architectures"][0]]
+    runtime = function["Runtime"]
+    assert (
+        parameter["Default"] == f"/aws/service/powertools/python/{arch}/{runtime}/{powertools_version.TESTED}"
+    )
+    assert function["Layers"][0] == {"Ref": "PowertoolsLayer"}
 
 
 @pytest.mark.parametrize(
@@ -25,7 +39,7 @@ def test_an_older_powertools_is_named_with_the_parameter_that_fixes_it(running, 
     warning = powertools_version.older_than_tested(running=running)
     if warned:
         assert warning is not None
-        assert running in warning and "PowertoolsLayerVersion" in warning
+        assert running in warning and "PowertoolsLayer parameter" in warning
     else:
         assert warning is None
 

@@ -12,6 +12,7 @@ from tuma.provider.answers import ProviderError
 from tuma.provider.client import ProviderClient, RetryPolicy
 from tuma.provider.codes import Disposition
 from tuma.provider.credentials import Credentials
+from tuma.provider.limits import BulkLimit
 
 APIKEY = "live-key-7f3a9c2e1b"
 
@@ -101,18 +102,84 @@ def test_bulk_is_split_at_the_configured_limit():
     assert all(r.accepted for r in results.values())
 
 
-def test_code_1012_halves_the_list_and_remembers_the_lower_limit():
+def _capped(cap):
     def script(ep, body, n):
-        if len(body["smslist"]) > 20:
+        if len(body["smslist"]) > cap:
             return httpx.Response(200, json={"response-code": 1012, "response-description": "Too Many"})
         return _ok_bulk(body)
 
-    client, requests = _client(script, bulk_limit=100)
-    results = client.send_bulk([BulkMessage(str(i), "254712345678", "x") for i in range(1, 101)])
+    return script
+
+
+def _bulk(count, start=0):
+    return [BulkMessage(str(i), "254712345678", "x") for i in range(start, start + count)]
+
+
+class MemoryStore:
+    def __init__(self):
+        self.documents = {}
+
+    def read(self, name):
+        return self.documents.get(name)
+
+    def write(self, name, value):
+        self.documents[name] = dict(value)
+
+
+def test_code_1012_falls_to_the_documented_small_limit_and_remembers_it_for_later_invocations():
+    store = MemoryStore()
+    first, requests = _client(_capped(20), bulk_limit=BulkLimit(100, store, "provider.test"))
+    results = first.send_bulk(_bulk(100))
     assert len(results) == 100 and all(r.accepted for r in results.values())
-    assert client.bulk_limit <= 20
-    # 100 refused, 50 refused, 25 refused (twice), then 12/13-sized chunks go through
-    assert sum(len(r["body"]["smslist"]) for r in requests if len(r["body"]["smslist"]) <= 20) == 100
+    assert [len(r["body"]["smslist"]) for r in requests] == [100, 20, 20, 20, 20, 20]
+    assert store.documents["bulk-limit#provider.test"]["passed"] == 20
+
+    # A cold start of another sender: no list is refused again. 300 messages in 16 calls in all.
+    for start in (100, 200):
+        later, more = _client(_capped(20), bulk_limit=BulkLimit(100, store, "provider.test"))
+        later.send_bulk(_bulk(100, start))
+        assert [len(r["body"]["smslist"]) for r in more] == [20] * 5
+        requests += more
+    assert len(requests) == 16
+
+
+def test_a_limit_between_the_documented_ones_is_found_by_probing_now_and_then():
+    store, now = MemoryStore(), [0.0]
+    calls = []
+    for hour in range(8):
+        now[0] = hour * 3600.0
+        limit = BulkLimit(100, store, "brand", probe_every_seconds=3600, clock=lambda: now[0])
+        client, requests = _client(_capped(45), bulk_limit=limit)
+        assert all(r.accepted for r in client.send_bulk(_bulk(100)).values())
+        calls.append(len(requests))
+    learnt = store.documents["bulk-limit#brand"]
+    # 20 passes, then 60 refused, 40 passes, 50 refused, 45 passes, 47 and 46 refused: 45 is known.
+    assert learnt["passed"] == 45 and learnt["refused"] == 46
+    assert calls[-1] == 3  # 45 + 45 + 10, no probe left to make
+
+
+def test_a_brand_that_lowers_its_limit_is_followed_down():
+    store = MemoryStore()
+    client, _ = _client(_capped(20), bulk_limit=BulkLimit(100, store, "b"))
+    client.send_bulk(_bulk(40))
+    lowered, requests = _client(_capped(10), bulk_limit=BulkLimit(100, store, "b"))
+    assert all(r.accepted for r in lowered.send_bulk(_bulk(40)).values())
+    assert [len(r["body"]["smslist"]) for r in requests] == [20, 10, 10, 10, 10]
+    learnt = store.documents["bulk-limit#b"]
+    assert (learnt["passed"], learnt["refused"]) == (10, 20)
+
+
+def test_a_store_that_fails_never_stops_a_send():
+    class Broken:
+        def read(self, name):
+            raise RuntimeError("throttled")
+
+        def write(self, name, value):
+            raise RuntimeError("throttled")
+
+    client, requests = _client(_capped(20), bulk_limit=BulkLimit(100, Broken(), "b"))
+    assert all(r.accepted for r in client.send_bulk(_bulk(50)).values())
+    assert [len(r["body"]["smslist"]) for r in requests] == [50, 20, 20, 10]
 
 
 def test_code_1104_splits_a_comma_list():

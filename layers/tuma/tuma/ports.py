@@ -6,7 +6,7 @@ implement them against AWS and the SMS API, and `tests/unit/fakes.py` implements
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -100,6 +100,11 @@ class Ledger(Protocol):
         message that was sent must not turn its SENT entry into REJECTED)."""
         ...
 
+    def complete_queued(self, entries: Sequence[LedgerEntry]) -> int:
+        """Write entries only over QUEUED ones (left by a sender that crashed after sending); the
+        number written."""
+        ...
+
     def get(self, idempotency_key: str) -> list[LedgerEntry]: ...
 
     def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
@@ -155,6 +160,14 @@ class ClaimState(StrEnum):
 Claim = tuple[str, str]  # (idempotency key, recipient ref or "#event")
 
 
+@dataclass(frozen=True)
+class Claimed:
+    state: ClaimState
+    # DONE: what the earlier attempt settled (status, message_id, at), so a ledger entry that attempt
+    # left QUEUED (it crashed between settling the claim and writing the ledger) can be completed.
+    result: Mapping[str, Any] | None = None
+
+
 class Claims(Protocol):
     """Exactly-once sending: a claim is taken before the provider is called and settled right after.
 
@@ -162,7 +175,7 @@ class Claims(Protocol):
     ones in which a crash makes a message go twice: they must be as short as the writes allow.
     """
 
-    def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[ClaimState]: ...
+    def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[Claimed]: ...
 
     def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None: ...
 
@@ -175,6 +188,14 @@ class CustomerDirectory(Protocol):
     def phone_for(self, account: str) -> str | None: ...
 
     def knows(self, account: str) -> bool: ...
+
+
+class StateStore(Protocol):
+    """Small named documents that outlive an invocation (what a brand's limits turned out to be)."""
+
+    def read(self, name: str) -> dict[str, Any] | None: ...
+
+    def write(self, name: str, value: dict[str, Any]) -> None: ...
 
 
 class LowState(Protocol):

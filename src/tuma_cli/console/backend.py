@@ -94,8 +94,9 @@ class Backend:
         was found and how the query may be shown (a number masked)."""
         text = query.strip()
         for key in dict.fromkeys((text, text.upper())):
-            if key and self.ledger.get(key):
-                return self.ledger.get(key), key
+            found = self.ledger.get(key) if key else []
+            if found:
+                return found, key
         try:
             recipient = parse_recipient(text)
         except InvalidNumber:
@@ -103,9 +104,9 @@ class Backend:
         return self.ledger.by_recipient(recipient.ref), recipient.masked
 
     def story(self, key: str) -> Story:
-        entries = self.ledger.get(key)
+        entries, records = self.ledger.everything(key)
         story = Story(key, entries)
-        for record in self.ledger.records(key):
+        for record in records:
             ref = str(record["recipient_ref"])
             if ref == "#payment":
                 story.sources = sorted(record.get("sources", []))

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from tuma.adapters.dynamodb import is_conditional_failure
 from tuma.batching import chunked
-from tuma.ports import Claim, ClaimState
+from tuma.ports import Claim, Claimed, ClaimState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -56,11 +56,11 @@ class DynamoDBClaims:
         self._concurrency = concurrency
         self._clock = clock
 
-    def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[ClaimState]:
+    def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[Claimed]:
         remaining = DEFAULT_REMAINING_MS if remaining_ms is None else remaining_ms
         return self._concurrently(lambda claim: self._claim_one(claim, remaining), claims)
 
-    def _claim_one(self, claim: Claim, remaining_ms: int) -> ClaimState:
+    def _claim_one(self, claim: Claim, remaining_ms: int) -> Claimed:
         now = self._clock()
         try:
             self._client.put_item(
@@ -88,8 +88,14 @@ class DynamoDBClaims:
             if not is_conditional_failure(exc):
                 raise
             old: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
-            return ClaimState.DONE if old.get("status", {}).get("S") == COMPLETED else ClaimState.BUSY
-        return ClaimState.NEW
+            if old.get("status", {}).get("S") != COMPLETED:
+                return Claimed(ClaimState.BUSY)
+            try:
+                result = json.loads(old["data"]["S"]) if "data" in old else None
+            except ValueError:
+                result = None
+            return Claimed(ClaimState.DONE, result if isinstance(result, dict) else None)
+        return Claimed(ClaimState.NEW)
 
     def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None:
         expiration = str(int(self._clock()) + self._ttl)

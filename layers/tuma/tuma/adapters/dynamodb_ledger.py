@@ -8,10 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from tuma.adapters.dynamodb import is_conditional_failure
+from tuma.adapters.dynamodb import attribute, is_conditional_failure, python_item
 from tuma.batching import chunked
 from tuma.formatting.clock import EAT
 from tuma.models.ledger import (
@@ -38,8 +37,6 @@ SCHEDULE_RECORD = "#scheduled"
 # What is due later lives in two partitions of the same table, sorted by when it is due.
 DUE_CHECKS = "#due-dlr"
 DUE_SENDS = "#due-send"
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 _BATCH = 25  # BatchWriteItem's limit
 
 
@@ -76,7 +73,7 @@ class DynamoDBLedger:
             "expires_at": int(entry.updated_at.timestamp()) + self._ttl_seconds,
         }
         # An index key cannot be NULL or empty; absent attributes simply leave the item out of the index.
-        return {k: _serializer.serialize(v) for k, v in raw.items() if v is not None and v != ""}
+        return {k: attribute(v) for k, v in raw.items() if v is not None and v != ""}
 
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         self.write_items([self._item(e) for e in entries])
@@ -116,6 +113,23 @@ class DynamoDBLedger:
             except ClientError as exc:
                 if not is_conditional_failure(exc):
                     raise
+
+    def complete_queued(self, entries: Sequence[LedgerEntry]) -> int:
+        done = 0
+        for entry in entries:
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=self._item(entry),
+                    ConditionExpression="#s = :q",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":q": {"S": Status.QUEUED.value}},
+                )
+                done += 1
+            except ClientError as exc:
+                if not is_conditional_failure(exc):
+                    raise
+        return done
 
     def get(self, idempotency_key: str) -> list[LedgerEntry]:
         answer = self._client.query(
@@ -330,7 +344,7 @@ class DynamoDBLedger:
             Key={"idempotency_key": {"S": idempotency_key}, "recipient_ref": {"S": kind}},
             ConsistentRead=True,
         ).get("Item")
-        return {k: _deserializer.deserialize(v) for k, v in item.items()} if item else None
+        return python_item(item) if item else None
 
     def note_resend(self, original: str, resend: str, at: datetime) -> None:
         """The link both ways: the original lists its resends, a resend names what it repeats."""
@@ -351,6 +365,26 @@ class DynamoDBLedger:
             ]
         )
 
+    def everything(self, idempotency_key: str) -> tuple[list[LedgerEntry], list[dict[str, Any]]]:
+        """A key's entries and its own records (payment, schedule, resend links) in one query."""
+        entries, records = [], []
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "idempotency_key = :k",
+            "ExpressionAttributeValues": {":k": {"S": idempotency_key}},
+            "ConsistentRead": True,
+        }
+        while True:
+            answer = self._client.query(**query)
+            for item in answer.get("Items", []):
+                if item["recipient_ref"]["S"].startswith("#"):
+                    records.append(python_item(item))
+                else:
+                    entries.append(_entry(item))
+            if "LastEvaluatedKey" not in answer:
+                return entries, records
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def records(self, idempotency_key: str) -> list[dict[str, Any]]:
         """Every record of a key that is not a recipient's entry (payment, schedule, resend links)."""
         answer = self._client.query(
@@ -359,7 +393,7 @@ class DynamoDBLedger:
             ExpressionAttributeValues={":k": {"S": idempotency_key}, ":hash": {"S": "#"}},
             ConsistentRead=True,
         )
-        return [{k: _deserializer.deserialize(v) for k, v in i.items()} for i in answer.get("Items", [])]
+        return [python_item(i) for i in answer.get("Items", [])]
 
     # -- the agenda: what is due later ------------------------------------------------------------
 
@@ -570,7 +604,7 @@ class DynamoDBLedger:
 
 
 def _entry(item: dict[str, Any]) -> LedgerEntry:
-    data = {k: _deserializer.deserialize(v) for k, v in item.items()}
+    data = python_item(item)
 
     def number(name: str) -> int | None:
         return int(data[name]) if name in data else None

@@ -1,8 +1,10 @@
-"""Small named state items (the balance monitor's "is it low?") in DynamoDB, flipped conditionally."""
+"""Small named state items in DynamoDB: the balance monitor's "is it low?" (flipped conditionally)
+and named documents (`tuma.ports.StateStore`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
@@ -31,3 +33,22 @@ class DynamoDBLowState:
                 return False
             raise
         return True
+
+
+class DynamoDBStateStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def read(self, name: str) -> dict[str, Any] | None:
+        item = self._client.get_item(TableName=self._table, Key={"name": {"S": name}}).get("Item")
+        if not item or "document" not in item:
+            return None
+        value = json.loads(item["document"]["S"])
+        return value if isinstance(value, dict) else None
+
+    def write(self, name: str, value: dict[str, Any]) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item={"name": {"S": name}, "document": {"S": json.dumps(value, separators=(",", ":"))}},
+        )

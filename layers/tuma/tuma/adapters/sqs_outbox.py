@@ -1,4 +1,8 @@
-"""The outbox queue (`tuma.ports.OutboxQueue`) on SQS: where every source puts what the sender sends."""
+"""The outbox queue (`tuma.ports.OutboxQueue`) on SQS: where every source puts what the sender sends.
+
+Two lanes, one sender: messages someone is waiting for (`OutboxMessage.fast`) go to the fast queue,
+which the sender reads without a batching window; the rest to the outbox queue, read in batches of
+up to 100 gathered over two seconds so that one `sendbulk` call carries many."""
 
 from __future__ import annotations
 
@@ -14,18 +18,25 @@ if TYPE_CHECKING:
 
 
 class SqsOutboxQueue:
-    def __init__(self, client: SQSClient, queue_url: str) -> None:
+    def __init__(self, client: SQSClient, queue_url: str, fast_queue_url: str | None = None) -> None:
         self._client = client
         self._url = queue_url
+        self._fast_url = fast_queue_url or queue_url
+
+    def _lane(self, message: OutboxMessage) -> str:
+        return self._fast_url if message.fast else self._url
 
     def put(self, message: OutboxMessage) -> None:
-        self._client.send_message(QueueUrl=self._url, MessageBody=message.to_json())
+        self._client.send_message(QueueUrl=self._lane(message), MessageBody=message.to_json())
 
     def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
         failed: set[int] = set()
-        numbered = list(enumerate(messages))
-        for chunk in chunked(numbered, 10):
-            entries = [{"Id": str(i), "MessageBody": m.to_json()} for i, m in chunk]
-            answer = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)  # type: ignore[arg-type]
-            failed.update(int(f["Id"]) for f in answer.get("Failed", []))
+        lanes: dict[str, list[tuple[int, OutboxMessage]]] = {}
+        for number, message in enumerate(messages):
+            lanes.setdefault(self._lane(message), []).append((number, message))
+        for url, numbered in lanes.items():
+            for chunk in chunked(numbered, 10):
+                entries = [{"Id": str(i), "MessageBody": m.to_json()} for i, m in chunk]
+                answer = self._client.send_message_batch(QueueUrl=url, Entries=entries)  # type: ignore[arg-type]
+                failed.update(int(f["Id"]) for f in answer.get("Failed", []))
         return failed

@@ -44,6 +44,9 @@ def when_to_send(value: Any) -> Any:
 SendAt = Annotated[datetime | None, BeforeValidator(when_to_send)]
 
 
+FAST_TEMPLATES = frozenset({"receipt", "alert", "alarm", "alarm_ok", "low_credit"})
+
+
 class Route(StrEnum):
     SMS = "sms"
     OTP = "otp"
@@ -94,6 +97,12 @@ class OutboxMessage(BaseModel):
         if (self.template is None) == (self.text is None):
             raise ValueError("give exactly one of text or template")
         return self
+
+    @property
+    def fast(self) -> bool:
+        """Someone is waiting for this one (a payer for a receipt, a user for a code, an engineer
+        for an alert): it takes the outbox's fast lane, which sends without a batching window."""
+        return self.route is Route.OTP or self.template in FAST_TEMPLATES
 
     @property
     def per_event(self) -> bool:

@@ -28,6 +28,7 @@ from tuma.provider.answers import (
 )
 from tuma.provider.codes import Disposition
 from tuma.provider.credentials import Credentials
+from tuma.provider.limits import BulkLimit
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class ProviderClient:
         credentials: CredentialSource,
         http: httpx.Client,
         *,
-        bulk_limit: int = 100,
+        bulk_limit: int | BulkLimit = 100,
         comma_limit: int = 1000,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -85,7 +86,8 @@ class ProviderClient:
         self._base = base_url.rstrip("/") + "/api/services/"
         self._credentials = credentials
         self._http = http
-        self.bulk_limit = bulk_limit
+        # What the brand taught about its sendbulk limit, kept across invocations when given a store.
+        self.bulk = bulk_limit if isinstance(bulk_limit, BulkLimit) else BulkLimit(bulk_limit)
         self.comma_limit = comma_limit
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
@@ -149,7 +151,8 @@ class ProviderClient:
         results: dict[str, SendResult] = {}
         pending = list(messages)
         while pending:
-            chunk, pending = pending[: self.bulk_limit], pending[self.bulk_limit :]
+            size = self.bulk.size(len(pending))
+            chunk, pending = pending[:size], pending[size:]
             results.update(self._bulk_chunk(chunk))
         return results
 
@@ -175,12 +178,14 @@ class ProviderClient:
             answers = read_send_answer(self._post("sendbulk", body))
         except ProviderError as error:
             if error.disposition is Disposition.SPLIT and len(chunk) > 1:
-                # The brand's limit is lower than configured: learn it for the rest of this process.
-                half = len(chunk) // 2
-                self.bulk_limit = max(1, half)
-                log.warning("provider refused %d messages in one sendbulk; splitting", len(chunk))
-                return self._bulk_chunk(chunk[:half]) | self._bulk_chunk(chunk[half:])
+                size = self.bulk.refused(len(chunk))
+                log.warning("provider refused %d messages in one sendbulk; trying %d", len(chunk), size)
+                split: dict[str, SendResult] = {}
+                for part in chunked(chunk, size):
+                    split.update(self._bulk_chunk(list(part)))
+                return split
             return {m.client_sms_id: failure_of(error) for m in chunk}
+        self.bulk.passed(len(chunk))
         by_id = match_answers(chunk, answers)
         results = {
             m.client_sms_id: result_of(by_id[m.client_sms_id]) if m.client_sms_id in by_id else NO_ENTRY

@@ -1,8 +1,8 @@
 """Which Powertools the functions run on, against the one the tests ran on.
 
-Deployed functions take Powertools from AWS's public layer, whose version is a deploy parameter;
-a layer older than the tested release may lack behaviour Tuma relies on, so it is said at cold start
-rather than discovered in a failed batch.
+Deployed functions take Powertools from AWS's public layer, named by a public SSM parameter of one
+release (the template's PowertoolsLayer). Someone may point it at an older release: that may lack
+behaviour Tuma relies on, so it is said at cold start rather than discovered in a failed batch.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def older_than_tested(running: str | None = None) -> str | None:
     if release(running) < release(TESTED):
         return (
             f"Powertools {running} is older than {TESTED}, the release Tuma was tested with: "
-            "raise the PowertoolsLayerVersion parameter"
+            "deploy with the PowertoolsLayer parameter at "
+            f"/aws/service/powertools/python/arm64/python3.13/{TESTED} or later"
         )
     return None

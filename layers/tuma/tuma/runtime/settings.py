@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -24,7 +24,10 @@ from pydantic import (
 )
 
 from tuma.errors import ConfigurationError
-from tuma.services.payment_stream import Attributes
+
+if TYPE_CHECKING:
+    # Imported where used: every function loads this module, one of them reads payment streams.
+    from tuma.services.payment_stream import Attributes
 
 S = TypeVar("S", bound="Env")
 
@@ -72,6 +75,9 @@ class ProviderSettings(Env):
     # Unset: credentials from TUMA_APIKEY/TUMA_PARTNER_ID/TUMA_SHORTCODE (operator commands).
     SMS_CREDENTIALS_SECRET: str | None = None
     SMS_BULK_LIMIT: int = Field(default=100, ge=1, le=1000)
+    # Where a brand's real sendbulk limit, once learnt, is kept for every later invocation.
+    STATE_TABLE: str | None = None
+    SMS_BULK_PROBE_SECONDS: float = Field(default=3600, ge=0)
     SMS_COMMA_LIMIT: int = Field(default=1000, ge=1, le=1000)
     SMS_CONNECT_TIMEOUT: float = Field(default=3.0, gt=0)
     SMS_READ_TIMEOUT: float = Field(default=10.0, gt=0)
@@ -109,6 +115,8 @@ class DeliveryCheckSettings(Env):
 
 class OutboxSettings(Env):
     OUTBOX_QUEUE_URL: str
+    # The fast lane, for messages someone is waiting for; unset, everything takes OUTBOX_QUEUE_URL.
+    FAST_OUTBOX_QUEUE_URL: str | None = None
 
 
 class PaymentSettings(Env):
@@ -145,6 +153,7 @@ class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings, Delivery
     TEMPLATE_CACHE_SECONDS: float = Field(default=60, ge=0, le=60)
     # Known queue URLs spare the function sqs:GetQueueUrl when it postpones a redelivery.
     OUTBOX_QUEUE_URL: str | None = None
+    FAST_OUTBOX_QUEUE_URL: str | None = None
 
 
 class WebhookSettings(OutboxSettings, LedgerSettings, CustomerSettings, PaymentSettings, MessageSettings):
@@ -175,10 +184,14 @@ class StreamSettings(OutboxSettings, LedgerSettings, CustomerSettings, PaymentSe
     @field_validator("PAYMENTS_ATTRIBUTES", mode="after")
     @classmethod
     def _mappable(cls, value: dict[str, str]) -> dict[str, str]:
+        from tuma.services.payment_stream import Attributes
+
         Attributes.mapped(value)  # unknown names fail the cold start, not the first payment
         return value
 
     def attributes(self) -> Attributes:
+        from tuma.services.payment_stream import Attributes
+
         return Attributes.mapped(self.PAYMENTS_ATTRIBUTES, self.PAYMENTS_COMPLETED_STATUS)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-import boto3
+from tuma.runtime import aws
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,17 +39,13 @@ if TYPE_CHECKING:
 
 def dynamodb() -> DynamoDBClient:
     """One client for the function, its pool as wide as the claims and ledger writes run at once."""
-    from botocore.config import Config
-
-    return boto3.client("dynamodb", config=Config(max_pool_connections=32))
+    return aws.client("dynamodb", pool=32)  # type: ignore[no-any-return]
 
 
 def json_secret(secret_id: str, max_age: int) -> JsonSecret:
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
     from tuma.adapters.secrets import JsonSecret
 
-    return JsonSecret(secret_id, SecretsProvider(boto3_client=boto3.client("secretsmanager")), max_age)
+    return JsonSecret(secret_id, aws.client("secretsmanager"), max_age)
 
 
 def credentials(settings: ProviderSettings) -> CredentialSource:
@@ -66,12 +63,23 @@ def provider_client(
     settings: ProviderSettings, time_left: Callable[[], float] | None = None
 ) -> ProviderClient:
     from tuma.provider.client import ProviderClient, RetryPolicy, build_http_client
+    from tuma.provider.limits import BulkLimit
 
+    store = None
+    if settings.STATE_TABLE:
+        from tuma.adapters.dynamodb_state import DynamoDBStateStore
+
+        store = DynamoDBStateStore(dynamodb(), settings.STATE_TABLE)
     return ProviderClient(
         settings.SMS_API_BASE_URL,
         credentials(settings),
         build_http_client(settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT),
-        bulk_limit=settings.SMS_BULK_LIMIT,
+        bulk_limit=BulkLimit(
+            settings.SMS_BULK_LIMIT,
+            store,
+            name=urlsplit(settings.SMS_API_BASE_URL).netloc,
+            probe_every_seconds=settings.SMS_BULK_PROBE_SECONDS,
+        ),
         comma_limit=settings.SMS_COMMA_LIMIT,
         retry=RetryPolicy(attempts=settings.SMS_MAX_ATTEMPTS),
         time_left=time_left,
@@ -120,7 +128,10 @@ def templates(settings: SenderSettings, client: DynamoDBClient | None = None) ->
 def visibility(settings: SenderSettings) -> SqsVisibility:
     from tuma.adapters.sqs_visibility import SqsVisibility
 
-    return SqsVisibility(boto3.client("sqs"), known_urls=[settings.OUTBOX_QUEUE_URL or ""])
+    return SqsVisibility(
+        aws.client("sqs"),
+        known_urls=[settings.OUTBOX_QUEUE_URL or "", settings.FAST_OUTBOX_QUEUE_URL or ""],
+    )
 
 
 def webhook_secrets(settings: WebhookSettings | StatusNotifierSettings) -> SecretsManagerWebhookSecrets:
@@ -139,7 +150,7 @@ def intake(settings: WebhookSettings | StreamSettings) -> Intake:
     table = settings.CUSTOMERS_TABLE
     client = dynamodb()
     return Intake(
-        SqsOutboxQueue(boto3.client("sqs"), settings.OUTBOX_QUEUE_URL),
+        SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL),
         ledger(settings, client),
         DynamoDBCustomers(client, table) if table else None,
         language=settings.DEFAULT_LANGUAGE,
@@ -156,7 +167,7 @@ def balance_monitor(settings: BalanceSettings) -> BalanceMonitor:
     return BalanceMonitor(
         provider_client(settings),
         DynamoDBLowState(dynamodb(), settings.STATE_TABLE),
-        SqsOutboxQueue(boto3.client("sqs"), settings.OUTBOX_QUEUE_URL),
+        SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL),
         settings.LOW_CREDIT_THRESHOLD,
         settings.DEFAULT_LANGUAGE,
     )
@@ -175,7 +186,7 @@ def reconciler(
         ledger_,
         ledger_,
         provider_client(settings, time_left=time_left).get_dlr,
-        SqsOutboxQueue(boto3.client("sqs"), settings.OUTBOX_QUEUE_URL),
+        SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL),
         metrics,
         patience=Patience(
             first_check=timedelta(seconds=settings.DLR_FIRST_CHECK_SECONDS),

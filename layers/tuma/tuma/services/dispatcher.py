@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tuma.errors import ConfigurationError
-from tuma.formatting.clock import now_utc
+from tuma.formatting.clock import now_utc, parse_time
 from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import DueCheck, LedgerEntry, ScheduledMessage, Status
 from tuma.models.outbox import OutboxMessage, key_of
@@ -191,7 +191,7 @@ class Dispatcher:
 
         if settled:
             self._ledger.record_unsendable(settled)
-        to_send = self._claim(self._one_per_event(deliveries), remaining_ms, retry)
+        to_send, completed = self._claim(self._one_per_event(deliveries), remaining_ms, retry)
         # Recorded before the call: a crash mid-send leaves QUEUED entries an operator can find.
         queued_at = self._clock()
         if to_send:
@@ -202,16 +202,7 @@ class Dispatcher:
         final = self._settle(to_send, results, receive_counts, retry, queued_at)
         if final:
             self._ledger.write(final)
-        if self._agenda is not None:
-            self._agenda.add_checks(
-                [
-                    DueCheck(
-                        e.idempotency_key, e.recipient_ref, e.provider_message_id, e.sent_at, e.check_due_at
-                    )
-                    for e in final
-                    if e.status is Status.SENT and e.provider_message_id and e.sent_at and e.check_due_at
-                ]
-            )
+        self._check_later(final + self._complete(completed))
         return [retries.get(item.record_id, RecordOutcome(item.record_id)) for item in batch]
 
     def _parse(self, item: Inbound, settled: list[LedgerEntry], catalog: Catalog) -> OutboxMessage | None:
@@ -271,7 +262,8 @@ class Dispatcher:
         deliveries: list[Delivery],
         remaining_ms: Callable[[], int] | None,
         retry: Callable[[str, int, str], None],
-    ) -> list[Delivery]:
+    ) -> tuple[list[Delivery], list[tuple[Delivery, Mapping[str, Any]]]]:
+        """What is ours to send, and what an earlier attempt settled (with what it settled)."""
         unique: dict[Claim, Delivery] = {}
         for delivery in deliveries:
             if delivery.claim in unique:  # the same event twice in one batch
@@ -279,20 +271,75 @@ class Dispatcher:
                 continue
             unique[delivery.claim] = delivery
         if not unique:
-            return []
+            return [], []
         states = self._claims.claim(list(unique), remaining_ms() if remaining_ms else None)
         to_send: list[Delivery] = []
-        for delivery, state in zip(unique.values(), states, strict=True):
-            if state is ClaimState.NEW:
+        completed: list[tuple[Delivery, Mapping[str, Any]]] = []
+        for delivery, claimed in zip(unique.values(), states, strict=True):
+            if claimed.state is ClaimState.NEW:
                 to_send.append(delivery)
-            elif state is ClaimState.DONE:
+            elif claimed.state is ClaimState.DONE:
                 self._metrics.count("DuplicatesSkipped")
                 log.info("already sent %s to %s", delivery.idempotency_key, delivery.recipient.masked)
+                if claimed.result is not None:
+                    completed.append((delivery, claimed.result))
             else:
                 retry(
                     delivery.record_id, self._delays.busy_wait, "another invocation is sending this message"
                 )
-        return to_send
+        return to_send, completed
+
+    def _check_later(self, entries: list[LedgerEntry]) -> None:
+        if self._agenda is None:
+            return
+        self._agenda.add_checks(
+            [
+                DueCheck(e.idempotency_key, e.recipient_ref, e.provider_message_id, e.sent_at, e.check_due_at)
+                for e in entries
+                if e.status is Status.SENT and e.provider_message_id and e.sent_at and e.check_due_at
+            ]
+        )
+
+    def _complete(self, completed: list[tuple[Delivery, Mapping[str, Any]]]) -> list[LedgerEntry]:
+        """Ledger entries an attempt left QUEUED, after settling their claims, completed from those claims.
+
+        Usually this finds nothing (a plain duplicate): the entry is already past QUEUED and the
+        conditional write is refused."""
+        now = self._clock()
+        entries: list[LedgerEntry] = []
+        for delivery, result in completed:
+            try:
+                at = parse_time(result.get("at"))
+            except ValueError:  # a claim settled before its time was recorded
+                at = now
+            if result.get("status") == Status.SENT.value and result.get("message_id"):
+                entries.append(
+                    delivery.entry(
+                        Status.SENT,
+                        provider_message_id=str(result["message_id"]),
+                        sent_at=at,
+                        check_due_at=now + self._first_check if self._agenda is not None else None,
+                        updated_at=now,
+                    )
+                )
+            elif result.get("status") == Status.REJECTED.value:
+                entries.append(
+                    delivery.entry(
+                        Status.REJECTED,
+                        provider_code=result.get("code"),
+                        reason="rejected by the provider",
+                        final_at=at,
+                        final_via="send",
+                        updated_at=now,
+                    )
+                )
+        written = self._ledger.complete_queued(entries) if entries else 0
+        if not written:
+            return []
+        self._metrics.count("LedgerCompleted", written)
+        log.warning("completed %d ledger entries left QUEUED by an interrupted sender", written)
+        # Checks for a report too: at worst one is asked for twice (reports only move an entry forward).
+        return [e for e in entries if e.status is Status.SENT]
 
     def _settle(
         self,
@@ -305,12 +352,20 @@ class Dispatcher:
         """Claims first, all at once: until they are settled a crash would send these again."""
         done: list[tuple[Claim, dict[str, Any]]] = []
         again: list[Claim] = []
+        stamp = self._clock().isoformat()
         for index, delivery in enumerate(deliveries):
             result = results[index]
             if result.disposition is Disposition.SUCCESS:
-                done.append((delivery.claim, {"status": Status.SENT.value, "message_id": result.message_id}))
+                done.append(
+                    (
+                        delivery.claim,
+                        {"status": Status.SENT.value, "message_id": result.message_id, "at": stamp},
+                    )
+                )
             elif result.disposition is Disposition.REJECT:
-                done.append((delivery.claim, {"status": Status.REJECTED.value, "code": result.code}))
+                done.append(
+                    (delivery.claim, {"status": Status.REJECTED.value, "code": result.code, "at": stamp})
+                )
             else:
                 again.append(delivery.claim)
         if done:

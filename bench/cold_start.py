@@ -36,29 +36,47 @@ print(json.dumps({{"ms": took * 1000, "rss_mb": peak / 1024}}))
 """
 
 
-def measure(directory: Path, module: str, env: dict[str, str], runs: int) -> tuple[float, float, float]:
-    """Median init ms, median and worst peak RSS (MB) over `runs` fresh processes."""
-    times, memory = [], []
+def once(directory: Path, module: str, env: dict[str, str]) -> tuple[float, float]:
+    """Init ms and peak RSS (MB) of one fresh process."""
+    answer = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module), str(directory)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if answer.returncode != 0:
+        raise RuntimeError(f"{directory.name} failed to initialise:\n{answer.stderr[-2000:]}")
+    figures = json.loads(answer.stdout.strip().splitlines()[-1])
+    return float(figures["ms"]), float(figures["rss_mb"])
+
+
+def measure_all(
+    targets: dict[str, tuple[Path, str, dict[str, str]]], runs: int
+) -> dict[str, tuple[float, float, float]]:
+    """Median init ms, median and worst peak RSS per target. Round-robin, so that the machine's
+    drift (this VM's speed varies by tens of percent over a minute) weighs on every target alike."""
+    for directory, module, env in targets.values():
+        once(directory, module, env)  # bytecode compiled, as a deployed package has it
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in targets}
     for _ in range(runs):
-        answer = subprocess.run(
-            [sys.executable, "-c", PROBE.format(module=module), str(directory)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        for name, (directory, module, env) in targets.items():
+            samples[name].append(once(directory, module, env))
+    return {
+        name: (
+            statistics.median(ms for ms, _ in got),
+            statistics.median(mb for _, mb in got),
+            max(mb for _, mb in got),
         )
-        if answer.returncode != 0:
-            raise RuntimeError(f"{directory.name} failed to initialise:\n{answer.stderr[-2000:]}")
-        figures = json.loads(answer.stdout.strip().splitlines()[-1])
-        times.append(figures["ms"])
-        memory.append(figures["rss_mb"])
-    return statistics.median(times), statistics.median(memory), max(memory)
+        for name, got in samples.items()
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--profile", metavar="FUNCTION", help="print FUNCTION's slowest imports instead")
     args = parser.parse_args()
 
     from moto.server import ThreadedMotoServer
@@ -87,15 +105,29 @@ def main() -> int:
         }
         # The Lambda runtime's own variables; Powertools reads some of them at import.
         lambda_env = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"}
-        # Once, so that every measured run finds its bytecode compiled, as a deployed package has it.
-        measure(ROOT / "bench", "baseline_function", common | lambda_env, 1)
-        baseline = measure(ROOT / "bench", "baseline_function", common | lambda_env, args.runs)
-        rows = []
+        targets = {"plain Powertools": (ROOT / "bench", "baseline_function", common | lambda_env)}
+        if args.profile:
+            spec = topology.functions[args.profile]
+            env = common | lambda_env | dict(spec.environment)
+            answer = subprocess.run(
+                [sys.executable, "-X", "importtime", "-c", PROBE.format(module="app"), str(spec.directory)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            lines = [line for line in answer.stderr.splitlines() if line.startswith("import time:")][1:]
+            rows_ = sorted(lines, key=lambda line: -int(line.split("|")[1]))
+            print("\n".join(rows_[:40]))
+            print(answer.stdout)
+            return 0
         for name, spec in sorted(topology.functions.items()):
             env = common | lambda_env | dict(spec.environment) | {"AWS_LAMBDA_FUNCTION_NAME": spec.logical_id}
-            measure(spec.directory, "app", env, 1)
-            rows.append((name, measure(spec.directory, "app", env, args.runs)))
-        floor = measure(ROOT / "bench", "json", common, args.runs)
+            targets[name] = (spec.directory, "app", env)
+        targets["(bare interpreter)"] = (ROOT / "bench", "json", common)
+        figures = measure_all(targets, args.runs)
+        baseline, floor = figures.pop("plain Powertools"), figures.pop("(bare interpreter)")
+        rows = sorted(figures.items())
     finally:
         moto.stop()
 

@@ -19,9 +19,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from tuma.formatting.clock import format_eat, parse_time
 from tuma.formatting.gsm7 import clean, shorten
 from tuma.formatting.money import format_money, parse_amount
+from tuma.models.validation import LANGUAGE, TEMPLATE_NAME
 
-TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-LANGUAGE = re.compile(r"^[a-z]{2}$")
 FALLBACK_LANGUAGE = "en"
 _WHITESPACE = re.compile(r"\s+")
 

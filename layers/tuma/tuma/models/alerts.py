@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tuma.formatting.rendering import LANGUAGE
 from tuma.models.outbox import OutboxMessage, SendAt
-from tuma.models.validation import NO_CONTROL_CHARS
+from tuma.models.validation import LANGUAGE, NO_CONTROL_CHARS
 
 
 class AlertRequest(BaseModel):

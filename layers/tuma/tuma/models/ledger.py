@@ -11,6 +11,10 @@ from enum import StrEnum
 
 from tuma.formatting.clock import now_utc
 
+# The recipient ref of an entry that never had a usable recipient (a message rejected before one
+# was known).
+NO_RECIPIENT_REF = "-"
+
 
 class Status(StrEnum):
     SCHEDULED = "SCHEDULED"  # waits for its send_at; can still be cancelled

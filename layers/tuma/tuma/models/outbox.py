@@ -18,8 +18,7 @@ from pydantic import (
 )
 
 from tuma.formatting.clock import now_utc, parse_time
-from tuma.formatting.rendering import LANGUAGE, TEMPLATE_NAME
-from tuma.models.validation import NO_CONTROL_CHARS
+from tuma.models.validation import LANGUAGE, NO_CONTROL_CHARS, TEMPLATE_NAME
 
 # A message to more numbers than one provider call takes is sent in several calls (sendsms takes 1,000).
 MAX_RECIPIENTS = 10_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -9,6 +10,10 @@ from pydantic import BeforeValidator, StringConstraints, ValidationError
 
 # Keys and references end up in ledger keys, log lines and SMS texts: no control characters.
 NO_CONTROL_CHARS = r"^[^\x00-\x1f\x7f]+$"
+# Template names and languages, as messages name them (here, not beside the renderer: reading a
+# message must not import jinja2).
+TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 
 def as_text(value: Any) -> Any:

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from tuma.errors import ConfigurationError
 from tuma.formatting.clock import now_utc, parse_time
 from tuma.formatting.phones import InvalidNumber, parse_recipient
-from tuma.models.ledger import DueCheck, LedgerEntry, ScheduledMessage, Status
+from tuma.models.ledger import NO_RECIPIENT_REF, DueCheck, LedgerEntry, ScheduledMessage, Status
 from tuma.models.outbox import OutboxMessage, key_of
 from tuma.models.validation import summarize
 from tuma.ports import (
@@ -38,7 +38,6 @@ from tuma.ports import (
 from tuma.provider.codes import Disposition
 from tuma.services.alarms import alarm_from_sns, is_sns_notification
 from tuma.services.planning import (
-    NO_RECIPIENT_REF,
     RANK,
     Delivery,
     ProviderRoute,

@@ -13,13 +13,12 @@ from enum import StrEnum
 from tuma.formatting.gsm7 import SmsText, TextRejected, prepare
 from tuma.formatting.phones import InvalidNumber, Recipient, RecipientKind, mask, parse_recipient
 from tuma.formatting.rendering import TemplateError, render
-from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, Route
 from tuma.services.templates import KINDS, Catalog, routed
 
 # Templates addressed to operators: with no `to`, they go to ALERT_RECIPIENTS.
 ALERT_TEMPLATES = frozenset({"alert", "alarm", "alarm_ok", "low_credit"})
-NO_RECIPIENT_REF = "-"
 
 
 class ProviderRoute(StrEnum):

@@ -21,14 +21,13 @@ from tuma.formatting.gsm7 import TextRejected, count_parts, count_septets, fold,
 from tuma.formatting.rendering import (
     FALLBACK_LANGUAGE,
     FILTERS,
-    LANGUAGE,
-    TEMPLATE_NAME,
     TemplateError,
     data_limit,
     environment,
     packaged,
     render_source,
 )
+from tuma.models.validation import LANGUAGE, TEMPLATE_NAME
 
 if TYPE_CHECKING:
     from tuma.ports import TemplateStore

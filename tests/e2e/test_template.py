@@ -121,6 +121,105 @@ def test_provider_callers_are_in_the_private_subnets_behind_one_nat(template, tr
     assert transformed["Outputs"]["ProviderEgressIp"]["Value"] == {"Ref": "NatEip"}
 
 
+def _built(template, mode: str) -> set[str]:
+    """The resources CloudFormation creates with NetworkMode=`mode` (conditions evaluated)."""
+    from tuma_cli.local.template import Resolver, evaluate_conditions, parameters_with_defaults
+
+    parameters = parameters_with_defaults(
+        template,
+        {"NetworkMode": mode}
+        | (
+            {"ExistingSubnetIds": "subnet-1", "ExistingSecurityGroupIds": "sg-1"}
+            if mode == "ExistingSubnets"
+            else {}
+        ),
+    )
+    conditions = evaluate_conditions(template, Resolver(parameters))
+    return {
+        name
+        for name, spec in template["Resources"].items()
+        if "Condition" not in spec or conditions[spec["Condition"]]
+    }
+
+
+def test_each_network_mode_builds_one_way_out(template):
+    gateway, instance, existing = (
+        _built(template, m) for m in ("CreateVpc", "CreateVpcNatInstance", "ExistingSubnets")
+    )
+    nat_instance = {
+        "NatInstanceSecurityGroup",
+        "NatInstanceRole",
+        "NatInstanceProfile",
+        "NatLaunchTemplate",
+        "NatAutoScalingGroup",
+        "NatInstanceUnhealthyAlarm",
+    }
+    assert {"NatGateway", "PrivateDefaultRoute"} <= gateway and not nat_instance & gateway
+    assert nat_instance <= instance and not {"NatGateway", "PrivateDefaultRoute"} & instance
+    # The same fixed address and private subnets either way; nothing of it with your own subnets.
+    for shared in ("NatEip", "PrivateSubnetA", "PrivateSubnetB", "PrivateRouteTable", "DynamoDBEndpoint"):
+        assert shared in gateway and shared in instance and shared not in existing
+    assert not (nat_instance | {"NatGateway"}) & existing
+
+
+def test_the_nat_instance_takes_the_fixed_address_and_the_route_and_recovers_by_itself(transformed):
+    resources = transformed["Resources"]
+    group = resources["NatAutoScalingGroup"]["Properties"]
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == ("1", "1", "1")
+    assert group["VPCZoneIdentifier"] == [{"Ref": "PublicSubnet"}]
+    assert group["HealthCheckType"] == "EC2"  # failed status checks: a new instance
+    assert group["LaunchTemplate"]["Version"] == {"Fn::GetAtt": ["NatLaunchTemplate", "LatestVersionNumber"]}
+
+    data = resources["NatLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    assert data["ImageId"] == {"Ref": "NatInstanceImage"}
+    image = transformed["Parameters"]["NatInstanceImage"]
+    assert image["Type"] == "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"
+    assert image["Default"].startswith("/aws/service/ami-amazon-linux-latest/") and image["Default"].endswith(
+        "-arm64"
+    )
+    assert transformed["Parameters"]["NatInstanceType"]["Default"].startswith("t4g.")
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+    [interface] = data["NetworkInterfaces"]
+    assert interface["Groups"] == [{"Ref": "NatInstanceSecurityGroup"}]
+
+    script = data["UserData"]["Fn::Base64"]["Fn::Sub"]
+    for step in (
+        "net.ipv4.ip_forward=1",
+        "-j MASQUERADE",
+        "systemctl enable --now tuma-nat.service",  # rules back after a reboot
+        "--no-source-dest-check",
+        "associate-address --region ${AWS::Region} --allocation-id ${NatEip.AllocationId}",
+        "--allow-reassociation",
+        "replace-route --region ${AWS::Region} --route-table-id ${PrivateRouteTable} --destination-cidr-block 0.0.0.0/0",
+        "create-route --region ${AWS::Region} --route-table-id ${PrivateRouteTable}",
+    ):
+        assert step in script, step
+
+    statements = {
+        s["Sid"]: s
+        for policy in resources["NatInstanceRole"]["Properties"]["Policies"]
+        for s in policy["PolicyDocument"]["Statement"]
+    }
+    assert statements["ThePrivateRoute"]["Resource"]["Fn::Sub"].endswith(":route-table/${PrivateRouteTable}")
+    assert any(
+        "elastic-ip/${NatEip.AllocationId}" in r["Fn::Sub"] for r in statements["TheFixedAddress"]["Resource"]
+    )
+    assert (
+        "aws:ResourceTag/tuma:nat" in statements["ItsOwnSourceDestinationCheck"]["Condition"]["StringEquals"]
+    )
+
+    ingress = resources["NatInstanceSecurityGroup"]["Properties"]["SecurityGroupIngress"]
+    assert {rule["CidrIp"] for rule in ingress} == {resources["Vpc"]["Properties"]["CidrBlock"]}
+
+    alarm = resources["NatInstanceUnhealthyAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/AutoScaling", "GroupInServiceInstances")
+    assert alarm["Dimensions"] == [{"Name": "AutoScalingGroupName", "Value": {"Ref": "NatAutoScalingGroup"}}]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] and alarm["TreatMissingData"] == "breaching"
+    assert group["MetricsCollection"][0]["Metrics"] == ["GroupInServiceInstances"]
+    assert transformed["Outputs"]["ProviderEgressIp"]["Condition"] == "CreateVpc"
+
+
 def test_every_asynchronous_source_has_a_failure_destination(transformed):
     resources = transformed["Resources"]
     mappings = _resources(transformed, "AWS::Lambda::EventSourceMapping")
@@ -168,14 +267,20 @@ def test_every_function_runs_on_the_powertools_layer_then_tumas(transformed):
 def test_the_outbox_queue_outlasts_the_sender_and_respects_the_provider(transformed):
     resources = transformed["Resources"]
     timeout = resources["OutboxSenderFunction"]["Properties"]["Timeout"]
-    assert resources["OutboxQueue"]["Properties"]["VisibilityTimeout"] >= 6 * timeout
-    [mapping] = [
-        m
+    for queue in ("OutboxQueue", "FastOutboxQueue"):
+        assert resources[queue]["Properties"]["VisibilityTimeout"] >= 6 * timeout
+    mappings = {
+        m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: m["Properties"]
         for m in _resources(transformed, "AWS::Lambda::EventSourceMapping").values()
         if m["Properties"]["FunctionName"] == {"Ref": "OutboxSenderFunction"}
-    ]
-    assert mapping["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ProviderMaxConcurrency"}
-    assert mapping["Properties"]["BatchSize"] == 100
+    }
+    assert set(mappings) == {"OutboxQueue", "FastOutboxQueue"}
+    for mapping in mappings.values():
+        assert mapping["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ProviderMaxConcurrency"}
+    # Bulk fills one sendbulk call per batch; the fast lane never waits for a window.
+    assert mappings["OutboxQueue"]["BatchSize"] == 100
+    assert mappings["FastOutboxQueue"]["BatchSize"] == 10
+    assert "MaximumBatchingWindowInSeconds" not in mappings["FastOutboxQueue"]
 
 
 def _unless(value):

@@ -85,8 +85,13 @@ test: lint typecheck sam browser
 demo: install
 	$(BIN)/tuma local demo
 
+# Figures, not tests: each prints its baseline measured in the same run. Run on an idle machine.
 bench: install
+	$(BIN)/python bench/cost.py
 	$(BIN)/python bench/outbox_batch.py
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/console.py
 
 build: sam
 	PATH="$(SAM_PATH)" $(SAM) validate --lint

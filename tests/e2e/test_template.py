@@ -421,3 +421,11 @@ def test_sam_build_produces_an_arm64_layer_with_the_package(tmp_path):
     assert (layer / "pydantic-2.14.4.dist-info").is_dir()
     # Powertools comes from AWS's layer: a second copy here would shadow it.
     assert not (layer / "aws_lambda_powertools").exists()
+
+
+def test_every_resource_sam_generates_is_in_the_cost_model(transformed):
+    from bench import cost
+
+    types = {resource["Type"] for resource in transformed["Resources"].values()}
+    unknown = types - set(cost.BILLED) - set(cost.FREE_TYPES)
+    assert not unknown, f"add these to bench/cost.py's BILLED or FREE_TYPES: {sorted(unknown)}"

@@ -71,15 +71,16 @@ class SentMessage:
     clientsmsid: str | None = None
     network_id: int = 1
     scheduled_for: str | None = None
+    sent_at: float = 0.0  # shown as accepted_at
     # Not part of the outbox view: when the report becomes available, and what it says.
-    sent_at: float = 0.0
     report_at: float = 0.0
     outcome: str = "DeliveredToTerminal"
 
     def public(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("report_at")
-        data.pop("sent_at")
+        # Epoch seconds, finer than `time`: what latency is measured against.
+        data["accepted_at"] = data.pop("sent_at")
         data["delivery_status"] = self.outcome if time.time() >= self.report_at else None
         data.pop("outcome")
         return data

@@ -1,0 +1,1 @@
+"""Runnable benchmarks and the cost model; each prints its figures (make bench)."""

@@ -15,13 +15,29 @@ from tuma.runtime.settings import BalanceSettings, load
 
 logger = build_logger()
 metrics = Metrics()
-monitor = wiring.balance_monitor(load(BalanceSettings))
+monitors = wiring.balance_monitors(load(BalanceSettings))
+# The LowCredit alarm and the dashboard read ProviderCredit: the primary keeps that name.
+METRIC = {"primary": "ProviderCredit", "secondary": "SecondaryProviderCredit"}
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    check = monitor.check(now_utc())
-    metrics.add_metric(name="ProviderCredit", unit=MetricUnit.Count, value=float(check.credit))
-    logger.info("provider credit %s (low: %s, alerted: %s)", check.credit, check.low, check.alerted)
-    return {"credit": str(check.credit), "low": check.low, "alerted": check.alerted}
+    answer: dict[str, Any] = {}
+    failed: Exception | None = None
+    for name, monitor in monitors.items():
+        try:
+            check = monitor.check(now_utc())
+        except Exception as exc:  # one provider unreachable must not hide the other's credit
+            logger.exception("%s provider credit could not be read", name)
+            failed = exc
+            continue
+        metrics.add_metric(name=METRIC[name], unit=MetricUnit.Count, value=float(check.credit))
+        logger.info(
+            "%s provider credit %s (low: %s, alerted: %s)", name, check.credit, check.low, check.alerted
+        )
+        answer[name] = {"credit": str(check.credit), "low": check.low, "alerted": check.alerted}
+    if failed is not None:
+        raise failed  # the function's error metric and alarm see it
+    primary: dict[str, Any] = answer["primary"]
+    return primary | ({"secondary": answer["secondary"]} if "secondary" in answer else {})

@@ -6,13 +6,13 @@ router validates the body against its model. A receipt is acknowledged only once
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from tuma.errors import ConfigurationError
@@ -87,8 +87,13 @@ def alert(request: Annotated[AlertRequest, Body()]) -> Response[dict[str, Any]]:
 
 
 @app.post("/delivery-reports/<token>", tags=["Provider"], summary="The provider's delivery-report callback")
-def delivery_report(token: str, report: Annotated[DeliveryCallback, Body()]) -> dict[str, str]:
-    update = update_for(report)
+def delivery_report(
+    token: str,
+    report: Annotated[DeliveryCallback, Body()],
+    # The secondary brand's portal calls back with ?provider=secondary: message ids are per provider.
+    provider: Annotated[Literal["primary", "secondary"], Query()] = "primary",
+) -> dict[str, str]:
+    update = update_for(report, provider)
     result = ledger.apply_delivery(update)
     if result is ReportOutcome.UNKNOWN:
         # Answered 200 all the same: the provider would otherwise retry a report we can never match.

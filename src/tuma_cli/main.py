@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the simulator posts no delivery reports: they are learnt by polling (getdlr)",
     )
+    up.add_argument(
+        "--secondary-provider",
+        action="store_true",
+        help="start a second simulator as the secondary provider (failover); READY names secondary_simulator_url",
+    )
     up.add_argument("--console", action="store_true", help="serve the operator's console beside it")
     up.add_argument("--console-port", type=int, default=8900)
     up.add_argument(
@@ -118,6 +123,7 @@ def _local(args: argparse.Namespace) -> int:
             schedule_period=args.schedule_period,
             delivery_callbacks=not args.no_delivery_callbacks,
             console_port=args.console_port if args.console else None,
+            secondary_provider=args.secondary_provider,
         )
     from tuma_cli.local import demo
 

@@ -73,6 +73,12 @@ class Local:
         answer.raise_for_status()
         return answer.json()
 
+    def simulator_at(self, which: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        """The simulator named by a READY key: simulator_url or secondary_simulator_url."""
+        answer = httpx.request(method, self.ready[which] + path, timeout=10, **kwargs)
+        answer.raise_for_status()
+        return answer.json()
+
     def phones(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.simulator("/_sandbox/outbox")
         return result

@@ -6,7 +6,7 @@ Integration and end-to-end tests use the real adapters against moto and the prov
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,8 +21,11 @@ OK = SendResult(Disposition.SUCCESS, "Success", 200, "m-1")
 
 
 class FakeSender:
-    def __init__(self, decide: Callable[[str, str], SendResult] | None = None) -> None:
+    def __init__(
+        self, decide: Callable[[str, str], SendResult] | None = None, name: str | None = None
+    ) -> None:
         self.decide = decide or (lambda mobile, text: OK)
+        self.name = name
         self.bulk_calls: list[list[BulkMessage]] = []
         self.otp_calls: list[tuple[str, str, bool]] = []
         self._ids = 0
@@ -32,13 +35,15 @@ class FakeSender:
         if result.accepted:
             self._ids += 1
             result = SendResult(result.disposition, result.description, 200, f"m-{self._ids}")
-        return result
+        return replace(result, provider=self.name)
 
     def send_bulk(self, messages: Sequence[BulkMessage]) -> dict[str, SendResult]:
         self.bulk_calls.append(list(messages))
         return {m.client_sms_id: self._result(m.mobile, m.message) for m in messages}
 
-    def send_otp(self, mobile: str, message: str, *, hashed: bool = False) -> SendResult:
+    def send_otp(
+        self, mobile: str, message: str, *, hashed: bool = False, pinned: str | None = None
+    ) -> SendResult:
         self.otp_calls.append((mobile, message, hashed))
         return self._result(mobile, message)
 
@@ -95,11 +100,12 @@ class MemoryLedger:
 class MemoryClaims:
     def __init__(self) -> None:
         self.records: dict[Claim, dict[str, Any] | None] = {}
+        self.pins: dict[Claim, str] = {}
 
     def _claim(self, key: Claim) -> Claimed:
         if key not in self.records:
             self.records[key] = None
-            return Claimed(ClaimState.NEW)
+            return Claimed(ClaimState.NEW, pinned=self.pins.pop(key, None))
         result = self.records[key]
         return Claimed(ClaimState.DONE, result) if result is not None else Claimed(ClaimState.BUSY)
 
@@ -110,9 +116,11 @@ class MemoryClaims:
         for key, result in results:
             self.records[key] = result
 
-    def release(self, claims: Sequence[Claim]) -> None:
+    def release(self, claims: Sequence[Claim], pins: Mapping[Claim, str] | None = None) -> None:
         for key in claims:
             self.records.pop(key, None)
+            if pins and key in pins:
+                self.pins[key] = pins[key]
 
 
 class ListMetrics:
@@ -215,3 +223,31 @@ class MemoryTemplates:
     def use_routing(self, version: int) -> Routing:
         self.routing = self.routings[version - 1]
         return self.routing
+
+
+class MemoryStateStore:
+    """`tuma.ports.StateStore`; `broken` makes every call fail, as an unreachable table would."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, dict[str, Any]] = {}
+        self.broken = False
+
+    def _check(self) -> None:
+        if self.broken:
+            raise ConnectionError("state table unavailable")
+
+    def read(self, name: str) -> dict[str, Any] | None:
+        self._check()
+        found = self.documents.get(name)
+        return dict(found) if found is not None else None
+
+    def write(self, name: str, value: dict[str, Any]) -> None:
+        self._check()
+        self.documents[name] = dict(value)
+
+    def swap(self, name: str, expected: dict[str, Any] | None, value: dict[str, Any]) -> bool:
+        self._check()
+        if self.documents.get(name) != expected:
+            return False
+        self.documents[name] = dict(value)
+        return True

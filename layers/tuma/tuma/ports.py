@@ -40,6 +40,8 @@ class BulkMessage:
     client_sms_id: str
     mobile: str
     message: str
+    # The provider that must carry it: an earlier attempt there may have been accepted unseen.
+    pinned: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,10 @@ class SendResult:
     code: int | None = None
     message_id: str | None = None
     network_id: str | None = None
+    provider: str | None = None  # which provider answered (primary, secondary)
+    # The request may have reached the provider though no answer came back (a read timeout, a
+    # dropped connection): sending it anywhere else could make it arrive twice.
+    maybe_accepted: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -62,7 +68,9 @@ class Sender(Protocol):
 
     def send_bulk(self, messages: Sequence[BulkMessage]) -> dict[str, SendResult]: ...
 
-    def send_otp(self, mobile: str, message: str, *, hashed: bool = False) -> SendResult: ...
+    def send_otp(
+        self, mobile: str, message: str, *, hashed: bool = False, pinned: str | None = None
+    ) -> SendResult: ...
 
 
 class BalanceReader(Protocol):
@@ -163,9 +171,12 @@ Claim = tuple[str, str]  # (idempotency key, recipient ref or "#event")
 @dataclass(frozen=True)
 class Claimed:
     state: ClaimState
-    # DONE: what the earlier attempt settled (status, message_id, at), so a ledger entry that attempt
-    # left QUEUED (it crashed between settling the claim and writing the ledger) can be completed.
+    # DONE: what the earlier attempt settled (status, message_id, at, provider), so a ledger entry
+    # that attempt left QUEUED (it crashed between settling the claim and writing the ledger) can be
+    # completed.
     result: Mapping[str, Any] | None = None
+    # NEW after an attempt that may have been accepted unseen: the provider it must go to again.
+    pinned: str | None = None
 
 
 class Claims(Protocol):
@@ -179,7 +190,9 @@ class Claims(Protocol):
 
     def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None: ...
 
-    def release(self, claims: Sequence[Claim]) -> None: ...
+    def release(self, claims: Sequence[Claim], pins: Mapping[Claim, str] | None = None) -> None:
+        """Free claims for another attempt; a pinned one keeps the provider it must go to."""
+        ...
 
 
 class CustomerDirectory(Protocol):
@@ -196,6 +209,10 @@ class StateStore(Protocol):
     def read(self, name: str) -> dict[str, Any] | None: ...
 
     def write(self, name: str, value: dict[str, Any]) -> None: ...
+
+    def swap(self, name: str, expected: dict[str, Any] | None, value: dict[str, Any]) -> bool:
+        """Write `value` only if the document is still `expected` (None: absent); False if it changed."""
+        ...
 
 
 class LowState(Protocol):

@@ -48,8 +48,12 @@ class LocalTopology:
         *,
         schedule_period: float | None = None,
         delivery_callbacks: bool = True,
+        secondary_provider: bool = False,
     ) -> None:
         self.root = root
+        # A second simulator, configured as the secondary provider (another brand, other credentials).
+        self._with_secondary = secondary_provider
+        self.secondary: SandboxServer | None = None
         # Schedules run every `schedule_period` seconds here when given (a minute is long on a laptop).
         self._schedule_period = schedule_period
         self._delivery_callbacks = delivery_callbacks
@@ -81,9 +85,20 @@ class LocalTopology:
         host, moto_port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{moto_port}"
         self.sandbox = SandboxServer(SmsPlatform(SimulatorSettings(dlr_delay=self._dlr_delay))).start()
-        self.topology = provision(
-            self.root, self.endpoint, overrides=self._parameters | {"ProviderBaseUrl": self.sandbox.url}
-        )
+        overrides = self._parameters | {"ProviderBaseUrl": self.sandbox.url}
+        if self._with_secondary:
+            self.secondary = SandboxServer(
+                SmsPlatform(
+                    SimulatorSettings(
+                        apikey="sandbox-secondary-apikey-9876543210",
+                        partner_id="67890",
+                        shortcode="TUMA-2",
+                        dlr_delay=self._dlr_delay,
+                    )
+                )
+            ).start()
+            overrides["SecondaryProviderBaseUrl"] = self.secondary.url
+        self.topology = provision(self.root, self.endpoint, overrides=overrides)
         self._fill_credentials()
         self._seed_templates()
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +127,8 @@ class LocalTopology:
             function.stop()
         if self.sandbox is not None:
             self.sandbox.stop()
+        if self.secondary is not None:
+            self.secondary.stop()
         if self._moto is not None:
             self._moto.stop()
         for handle in self._logs:
@@ -121,12 +138,19 @@ class LocalTopology:
 
     def _fill_credentials(self) -> None:
         assert self.topology is not None and self.sandbox is not None
-        settings = self.sandbox.platform.settings
-        secret = self.topology.ref("ProviderCredentialsSecret")
-        value = {"apikey": settings.apikey, "partnerID": settings.partner_id, "shortcode": settings.shortcode}
-        client("secretsmanager", self.endpoint).put_secret_value(
-            SecretId=secret, SecretString=json.dumps(value)
-        )
+        simulators = {"ProviderCredentialsSecret": self.sandbox}
+        if self.secondary is not None:
+            simulators["SecondaryCredentialsSecret"] = self.secondary
+        for secret, simulator in simulators.items():
+            settings = simulator.platform.settings
+            value = {
+                "apikey": settings.apikey,
+                "partnerID": settings.partner_id,
+                "shortcode": settings.shortcode,
+            }
+            client("secretsmanager", self.endpoint).put_secret_value(
+                SecretId=self.topology.ref(secret), SecretString=json.dumps(value)
+            )
 
     def _seed_templates(self) -> None:
         """The packaged templates become version 1 in the store, as a business's first edit would
@@ -184,6 +208,8 @@ class LocalTopology:
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
                 "PYTHONUNBUFFERED": "1",
             }
+            # The primary is probed every few seconds here, not every minute: a laptop demo is short.
+            | ({"FAILOVER_PROBE_SECONDS": "3"} if self.secondary is not None else {})
         )
 
     def _start_event_sources(self) -> None:
@@ -199,6 +225,10 @@ class LocalTopology:
                 self.sandbox.platform.configure(
                     {"callback_url": f"{self.front.url}/delivery-reports/{token}"}
                 )
+                if self.secondary is not None:  # its own callback URL, as its portal would hold
+                    self.secondary.platform.configure(
+                        {"callback_url": f"{self.front.url}/delivery-reports/{token}?provider=secondary"}
+                    )
         for name, spec in self.topology.functions.items():
             for logical, event in spec.events.items():
                 props = event.get("Properties") or {}
@@ -267,6 +297,7 @@ class LocalTopology:
             "webhook_token": secret.get("path_token"),
             "hmac_secret": secret.get("hmac_key"),
             "simulator_url": self.sandbox.url,
+            "secondary_simulator_url": self.secondary.url if self.secondary is not None else None,
             "aws_endpoint_url": self.endpoint,
             "region": REGION,
             "queues": {k: v["QueueUrl"] for k, v in resources.items() if "QueueUrl" in v},

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 KEY_PREFIX = "tuma-claim"
-INPROGRESS, COMPLETED = "INPROGRESS", "COMPLETED"
+INPROGRESS, COMPLETED, RELEASED = "INPROGRESS", "COMPLETED", "RELEASED"
 # Without a Lambda deadline an abandoned claim would block until it expires: assume 5 minutes.
 DEFAULT_REMAINING_MS = 300_000
 _BATCH = 25  # BatchWriteItem's limit
@@ -63,7 +63,7 @@ class DynamoDBClaims:
     def _claim_one(self, claim: Claim, remaining_ms: int) -> Claimed:
         now = self._clock()
         try:
-            self._client.put_item(
+            answer = self._client.put_item(
                 TableName=self._table,
                 Item={
                     "id": {"S": claim_id(claim)},
@@ -71,9 +71,10 @@ class DynamoDBClaims:
                     "expiration": {"N": str(int(now) + self._ttl)},
                     "in_progress_expiration": {"N": str(int(now * 1000) + remaining_ms)},
                 },
-                # Free, expired, or abandoned by an invocation whose time ran out (a crashed sender).
+                # Free, released (pinned to a provider), expired, or abandoned by an invocation whose
+                # time ran out (a crashed sender).
                 ConditionExpression=(
-                    "attribute_not_exists(id) OR expiration < :now OR "
+                    "attribute_not_exists(id) OR #status = :released OR expiration < :now OR "
                     "(#status = :inprogress AND in_progress_expiration < :now_ms)"
                 ),
                 ExpressionAttributeNames={"#status": "status"},
@@ -81,7 +82,9 @@ class DynamoDBClaims:
                     ":now": {"N": str(int(now))},
                     ":now_ms": {"N": str(int(now * 1000))},
                     ":inprogress": {"S": INPROGRESS},
+                    ":released": {"S": RELEASED},
                 },
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
@@ -95,7 +98,11 @@ class DynamoDBClaims:
             except ValueError:
                 result = None
             return Claimed(ClaimState.DONE, result if isinstance(result, dict) else None)
-        return Claimed(ClaimState.NEW)
+        old_item: dict[str, Any] = dict(answer.get("Attributes") or {})
+        pinned = (
+            old_item.get("pinned", {}).get("S") if old_item.get("status", {}).get("S") == RELEASED else None
+        )
+        return Claimed(ClaimState.NEW, pinned=pinned)
 
     def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None:
         expiration = str(int(self._clock()) + self._ttl)
@@ -115,8 +122,26 @@ class DynamoDBClaims:
             ]
         )
 
-    def release(self, claims: Sequence[Claim]) -> None:
-        self._write([{"DeleteRequest": {"Key": {"id": {"S": claim_id(claim)}}}} for claim in claims])
+    def release(self, claims: Sequence[Claim], pins: Mapping[Claim, str] | None = None) -> None:
+        pins = pins or {}
+        expiration = str(int(self._clock()) + self._ttl)
+        self._write(
+            [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "id": {"S": claim_id(claim)},
+                            "status": {"S": RELEASED},
+                            "pinned": {"S": pins[claim]},
+                            "expiration": {"N": expiration},
+                        }
+                    }
+                }
+                if claim in pins
+                else {"DeleteRequest": {"Key": {"id": {"S": claim_id(claim)}}}}
+                for claim in claims
+            ]
+        )
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
         self._concurrently(self._write_chunk, [list(c) for c in chunked(requests, _BATCH)])

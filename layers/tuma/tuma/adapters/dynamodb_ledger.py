@@ -14,6 +14,7 @@ from tuma.adapters.dynamodb import attribute, is_conditional_failure, python_ite
 from tuma.batching import chunked
 from tuma.formatting.clock import EAT
 from tuma.models.ledger import (
+    PRIMARY,
     CancelOutcome,
     DeliveryUpdate,
     DueCheck,
@@ -57,6 +58,7 @@ class DynamoDBLedger:
             "source": entry.source,
             "parts": entry.parts,
             "provider_message_id": entry.provider_message_id,
+            "provider": entry.provider,
             "provider_code": entry.provider_code,
             "reason": entry.reason,
             "attempts": entry.attempts,
@@ -220,6 +222,7 @@ class DynamoDBLedger:
                 ":rank": {"N": str(update.rank)},
                 ":now": {"S": now.isoformat()},
                 ":via": {"S": update.via},
+                ":provider": {"S": update.provider},
             }
             expression = (
                 "SET #status = :status, delivery_status = :ds, delivery_rank = :rank, updated_at = :now, "
@@ -240,7 +243,16 @@ class DynamoDBLedger:
                     Key={"idempotency_key": item["idempotency_key"], "recipient_ref": item["recipient_ref"]},
                     UpdateExpression=expression,
                     # Reports only move forward: a duplicate or a late lesser report changes nothing.
-                    ConditionExpression="attribute_not_exists(delivery_rank) OR delivery_rank < :rank",
+                    # And only the provider that carried a message reports on it (ids are theirs;
+                    # entries from before failover existed name no provider: the primary's).
+                    ConditionExpression=(
+                        "(attribute_not_exists(delivery_rank) OR delivery_rank < :rank) AND "
+                        + (
+                            "(attribute_not_exists(provider) OR provider = :provider)"
+                            if update.provider == PRIMARY
+                            else "provider = :provider"
+                        )
+                    ),
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues=values,
                     ReturnValues="ALL_NEW",
@@ -408,6 +420,7 @@ class DynamoDBLedger:
             "key": {"S": check.idempotency_key},
             "ref": {"S": check.recipient_ref},
             "provider_message_id": {"S": check.provider_message_id},
+            "provider": {"S": check.provider},
             "sent_at": {"S": check.sent_at.isoformat()},
             "attempts": {"N": str(check.attempts)},
             "expires_at": {"N": str(int(check.due_at.timestamp()) + self._ttl_seconds)},
@@ -424,6 +437,7 @@ class DynamoDBLedger:
             check.sent_at,
             due_at,
             check.attempts + 1,
+            check.provider,
         )
         self._client.put_item(TableName=self._table, Item=self._check_item(later))
         self.drop_check(check)
@@ -619,6 +633,7 @@ def _entry(item: dict[str, Any]) -> LedgerEntry:
         source=data.get("source"),
         parts=number("parts"),
         provider_message_id=data.get("provider_message_id"),
+        provider=data.get("provider"),
         provider_code=number("provider_code"),
         reason=data.get("reason"),
         attempts=number("attempts"),
@@ -657,4 +672,5 @@ def _check(item: dict[str, Any]) -> DueCheck:
         datetime.fromisoformat(item["sent_at"]["S"]),
         datetime.fromtimestamp(int(item["recipient_ref"]["S"].split("#")[1]), UTC),
         int(item["attempts"]["N"]),
+        item.get("provider", {}).get("S", PRIMARY),
     )

@@ -49,6 +49,31 @@ class DynamoDBStateStore:
 
     def write(self, name: str, value: dict[str, Any]) -> None:
         self._client.put_item(
-            TableName=self._table,
-            Item={"name": {"S": name}, "document": {"S": json.dumps(value, separators=(",", ":"))}},
+            TableName=self._table, Item={"name": {"S": name}, "document": {"S": _json(value)}}
         )
+
+    def swap(self, name: str, expected: dict[str, Any] | None, value: dict[str, Any]) -> bool:
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(document)"}
+            if expected is None
+            else {
+                "ConditionExpression": "document = :expected",
+                "ExpressionAttributeValues": {":expected": {"S": _json(expected)}},
+            }
+        )
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={"name": {"S": name}, "document": {"S": _json(value)}},
+                **condition,
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+
+def _json(value: dict[str, Any]) -> str:
+    """One spelling per document, so that `swap` can compare what it read with what is stored."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -59,6 +59,10 @@ _RANKS = {
 }
 
 
+# The providers a message can go through (a secondary only when one is configured).
+PRIMARY, SECONDARY = "primary", "secondary"
+
+
 @dataclass(frozen=True)
 class LedgerEntry:
     idempotency_key: str
@@ -82,6 +86,7 @@ class LedgerEntry:
     final_via: str | None = None  # how the final status was learnt: send, callback, polling, expiry
     scheduled_for: datetime | None = None
     check_due_at: datetime | None = None  # when Tuma asks the provider for its report, if none came
+    provider: str | None = None  # which provider carried it: primary or secondary
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class DeliveryUpdate:
     description: str | None = None  # verbatim, as the provider wrote it
     kind: str | None = None  # delivered, final_failure, in_progress or unknown
     via: str = "callback"  # or "polling": how the report reached Tuma
+    provider: str = PRIMARY  # whose report it is: message ids are only unique per provider
 
     @property
     def final(self) -> bool:
@@ -124,6 +130,7 @@ class DueCheck:
     sent_at: datetime
     due_at: datetime
     attempts: int = 0
+    provider: str = PRIMARY
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,14 @@ class ProviderError(Exception):
         description: str,
         code: int | None = None,
         http_status: int | None = None,
+        maybe_accepted: bool = False,
     ) -> None:
         self.disposition = disposition
         self.description = scrub_text(description)[:200]
         self.code = code
         self.http_status = http_status
+        # Some attempt's request may have reached the provider without its answer reaching us.
+        self.maybe_accepted = maybe_accepted
         super().__init__(f"{code if code is not None else 'no code'}: {self.description}")
 
 

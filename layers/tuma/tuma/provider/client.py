@@ -55,10 +55,15 @@ def result_of(answer: RecipientAnswer) -> SendResult:
 
 
 def failure_of(error: ProviderError) -> SendResult:
-    return SendResult(error.disposition, error.description, error.code)
+    return SendResult(error.disposition, error.description, error.code, maybe_accepted=error.maybe_accepted)
 
 
-NO_ENTRY = SendResult(Disposition.RETRY, "the provider's answer had no entry for this message")
+# The provider answered without naming the message: it may have taken it.
+NO_ENTRY = SendResult(
+    Disposition.RETRY, "the provider's answer had no entry for this message", maybe_accepted=True
+)
+# Transport failures before the request was written: the provider cannot have seen it.
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def build_http_client(connect_timeout: float, read_timeout: float) -> httpx.Client:
@@ -131,8 +136,12 @@ class ProviderClient:
             by_mobile = {mobiles[0]: answers[0]}
         return {m: result_of(by_mobile[m]) if m in by_mobile else NO_ENTRY for m in mobiles}
 
-    def send_otp(self, mobile: str, message: str, *, hashed: bool = False) -> SendResult:
-        """The transactional route; with `hashed` the number is Safaricom's SHA-256 of the 254 form."""
+    def send_otp(
+        self, mobile: str, message: str, *, hashed: bool = False, pinned: str | None = None
+    ) -> SendResult:
+        """The transactional route; with `hashed` the number is Safaricom's SHA-256 of the 254 form.
+
+        `pinned` names the provider that must carry it; one client is one provider, so it is moot here."""
 
         def body(creds: Credentials) -> dict[str, Any]:
             out = self._auth(creds) | {"message": message, "shortcode": creds.shortcode, "mobile": mobile}
@@ -223,6 +232,7 @@ class ProviderClient:
     def _post(self, endpoint: str, body: Callable[[Credentials], dict[str, Any]]) -> Any:
         refreshed = False
         attempt = 0
+        ambiguous = False
         while True:
             started = time.monotonic()
             try:
@@ -231,6 +241,7 @@ class ProviderClient:
                 response = self._http.post(self._base + endpoint, json=body(creds))
                 payload = read_answer(response.status_code, response.content)
             except httpx.TransportError as exc:
+                ambiguous = ambiguous or not isinstance(exc, NEVER_SENT)
                 # Only the exception type: httpx's text can include the URL, and nothing else is useful.
                 error = ProviderError(Disposition.RETRY, f"transport error: {type(exc).__name__}")
             except ProviderError as exc:
@@ -254,6 +265,7 @@ class ProviderClient:
                 if self._time_left is None or self._time_left() > delay + 15:
                     self._sleep(delay)
                     continue
+            error.maybe_accepted = ambiguous
             raise error
 
 

@@ -85,11 +85,44 @@ class ProviderSettings(Env):
     SMS_READ_TIMEOUT: float = Field(default=10.0, gt=0)
     SMS_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
     CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
+    # A second brand or account of the same API, used while the primary is down (unset: none).
+    SMS_SECONDARY_API_BASE_URL: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    SMS_SECONDARY_CREDENTIALS_SECRET: str | None = None
+    # Sends in a row with the primary down before traffic moves; how often the primary is probed.
+    FAILOVER_THRESHOLD: int = Field(default=3, ge=1, le=100)
+    FAILOVER_PROBE_SECONDS: float = Field(default=60, ge=1)
 
-    @field_validator("SMS_API_BASE_URL", mode="after")
+    @field_validator("SMS_API_BASE_URL", "SMS_SECONDARY_API_BASE_URL", mode="after")
     @classmethod
-    def _base(cls, value: str) -> str:
-        return value.rstrip("/")
+    def _base(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @field_validator("SMS_SECONDARY_API_BASE_URL", "SMS_SECONDARY_CREDENTIALS_SECRET", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _secondary_is_whole(self) -> Self:
+        if self.SMS_SECONDARY_API_BASE_URL and not (
+            self.SMS_SECONDARY_CREDENTIALS_SECRET and self.STATE_TABLE
+        ):
+            raise ValueError(
+                "SMS_SECONDARY_API_BASE_URL needs SMS_SECONDARY_CREDENTIALS_SECRET and STATE_TABLE "
+                "(where the failover breaker is kept)"
+            )
+        return self
+
+    def secondary(self) -> Self | None:
+        """These settings for the secondary provider, or None when there is none."""
+        if not self.SMS_SECONDARY_API_BASE_URL:
+            return None
+        return self.model_copy(
+            update={
+                "SMS_API_BASE_URL": self.SMS_SECONDARY_API_BASE_URL,
+                "SMS_CREDENTIALS_SECRET": self.SMS_SECONDARY_CREDENTIALS_SECRET,
+            }
+        )
 
 
 class MessageSettings(Env):

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
     from tuma.adapters.dynamodb_templates import DynamoDBTemplates
     from tuma.adapters.secrets import JsonSecret, SecretsManagerWebhookSecrets
     from tuma.adapters.sqs_visibility import SqsVisibility
-    from tuma.ports import CredentialSource, MetricsSink
+    from tuma.ports import CredentialSource, MetricsSink, Sender
+    from tuma.provider.answers import DeliveryReport
     from tuma.provider.client import ProviderClient
+    from tuma.provider.failover import Transition
     from tuma.runtime.settings import (
         BalanceSettings,
         LedgerSettings,
@@ -86,6 +88,67 @@ def provider_client(
     )
 
 
+def sender(
+    settings: SenderSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
+) -> Sender:
+    """The primary provider's client; with a secondary configured, both behind the failover breaker."""
+    primary = provider_client(settings, time_left=time_left)
+    secondary_settings = settings.secondary()
+    if secondary_settings is None:
+        return primary
+    from tuma.adapters.dynamodb_state import DynamoDBStateStore
+    from tuma.provider.failover import Breaker, FailoverSender
+
+    assert settings.STATE_TABLE is not None  # the settings refuse a secondary without it
+    breaker = Breaker(
+        DynamoDBStateStore(dynamodb(), settings.STATE_TABLE),
+        threshold=settings.FAILOVER_THRESHOLD,
+        probe_seconds=settings.FAILOVER_PROBE_SECONDS,
+    )
+
+    def primary_answers() -> bool:
+        primary.get_balance()  # sends nothing; any answer means the primary is back
+        return True
+
+    return FailoverSender(
+        primary,
+        provider_client(secondary_settings, time_left=time_left),
+        breaker,
+        primary_answers,
+        on_transition=failover_alert(settings, metrics),
+    )
+
+
+def failover_alert(settings: SenderSettings, metrics: MetricsSink) -> Callable[[Transition], None]:
+    """When traffic changes provider: a metric, and an alert SMS to ALERT_RECIPIENTS (fast lane)."""
+    from tuma.adapters.sqs_outbox import SqsOutboxQueue
+    from tuma.models.outbox import OutboxMessage
+
+    def announce(transition: Transition) -> None:
+        started = transition.to == "secondary"
+        metrics.count("ProviderFailoverStarted" if started else "ProviderFailoverEnded")
+        queue_url = settings.FAST_OUTBOX_QUEUE_URL or settings.OUTBOX_QUEUE_URL
+        if not queue_url or not settings.ALERT_RECIPIENTS:
+            return
+        at = transition.at.isoformat(timespec="seconds")
+        title = (
+            "SMS provider down: sending through the secondary"
+            if started
+            else "SMS provider back: sending through the primary"
+        )
+        SqsOutboxQueue(aws.client("sqs"), queue_url, settings.FAST_OUTBOX_QUEUE_URL).put(
+            OutboxMessage(
+                idempotency_key=f"provider-failover:{transition.to}:{at}",
+                template="alert",
+                data={"title": title, "details": transition.reason[:120], "at": at, "severity": "warning"},
+                language=settings.DEFAULT_LANGUAGE,
+                source="outbox-sender",
+            )
+        )
+
+    return announce
+
+
 def ledger(settings: LedgerSettings, client: DynamoDBClient | None = None) -> DynamoDBLedger:
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 
@@ -101,7 +164,7 @@ def outbox_dispatcher(
     client = dynamodb()
     ledger_ = ledger(settings, client)
     return Dispatcher(
-        provider_client(settings, time_left=time_left),
+        sender(settings, metrics, time_left=time_left),
         ledger_,
         DynamoDBClaims(client, settings.IDEMPOTENCY_TABLE, settings.IDEMPOTENCY_TTL_SECONDS),
         metrics,
@@ -159,18 +222,42 @@ def intake(settings: WebhookSettings | StreamSettings) -> Intake:
     )
 
 
-def balance_monitor(settings: BalanceSettings) -> BalanceMonitor:
+def balance_monitors(settings: BalanceSettings) -> dict[str, BalanceMonitor]:
+    """One per provider: the primary's, and the secondary's when there is one."""
     from tuma.adapters.dynamodb_state import DynamoDBLowState
     from tuma.adapters.sqs_outbox import SqsOutboxQueue
     from tuma.services.balance import BalanceMonitor
 
-    return BalanceMonitor(
-        provider_client(settings),
-        DynamoDBLowState(dynamodb(), settings.STATE_TABLE),
-        SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL),
-        settings.LOW_CREDIT_THRESHOLD,
-        settings.DEFAULT_LANGUAGE,
-    )
+    state = DynamoDBLowState(dynamodb(), settings.STATE_TABLE)
+    queue = SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL)
+    monitors = {
+        "primary": BalanceMonitor(
+            provider_client(settings), state, queue, settings.LOW_CREDIT_THRESHOLD, settings.DEFAULT_LANGUAGE
+        )
+    }
+    secondary = settings.secondary()
+    if secondary is not None:
+        monitors["secondary"] = BalanceMonitor(
+            provider_client(secondary),
+            state,
+            queue,
+            settings.LOW_CREDIT_THRESHOLD,
+            settings.DEFAULT_LANGUAGE,
+            name="secondary",
+        )
+    return monitors
+
+
+def providers_get_dlr(
+    settings: ReconcilerSettings, time_left: Callable[[], float] | None
+) -> dict[str, Callable[[str], DeliveryReport | None]]:
+    reports: dict[str, Callable[[str], DeliveryReport | None]] = {
+        "primary": provider_client(settings, time_left=time_left).get_dlr
+    }
+    secondary = settings.secondary()
+    if secondary is not None:
+        reports["secondary"] = provider_client(secondary, time_left=time_left).get_dlr
+    return reports
 
 
 def reconciler(
@@ -185,7 +272,7 @@ def reconciler(
     return Reconciler(
         ledger_,
         ledger_,
-        provider_client(settings, time_left=time_left).get_dlr,
+        providers_get_dlr(settings, time_left),
         SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL),
         metrics,
         patience=Patience(

@@ -34,7 +34,12 @@ class BalanceMonitor:
         queue: OutboxQueue,
         threshold: Decimal,
         language: str = "en",
+        *,
+        name: str | None = None,
     ) -> None:
+        # `name` tells the secondary provider's monitor apart (its own state and alert wording).
+        self._name = name
+        self._state_name = f"{STATE}-{name}" if name else STATE
         self._provider = provider
         self._state = state
         self._queue = queue
@@ -45,19 +50,22 @@ class BalanceMonitor:
         credit = self._provider.get_balance().credit
         low = credit < self._threshold
         at = now.isoformat(timespec="seconds")
-        if not self._state.flip(STATE, low, at) or not low:
+        if not self._state.flip(self._state_name, low, at) or not low:
             return BalanceCheck(credit, low, alerted=False)
         alert = OutboxMessage(
-            idempotency_key=f"low-credit:{at}",
+            idempotency_key=f"low-credit:{self._name}:{at}" if self._name else f"low-credit:{at}",
             template="low_credit",
-            data={"credit": f"{credit:,.2f}", "threshold": f"{self._threshold:,.2f}"},
+            data={"credit": f"{credit:,.2f}", "threshold": f"{self._threshold:,.2f}"}
+            | ({"provider": self._name} if self._name else {}),
             language=self._language,
             source="balance-monitor",
         )
         try:
             self._queue.put(alert)
         except Exception:
-            self._state.flip(STATE, False, at)  # so the next run sees the crossing again and retries
+            self._state.flip(
+                self._state_name, False, at
+            )  # so the next run sees the crossing again and retries
             raise
         log.warning("provider credit %s is below %s: alert queued", credit, self._threshold)
         return BalanceCheck(credit, low, alerted=True)

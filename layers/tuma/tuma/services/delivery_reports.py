@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tuma.models.ledger import DeliveryUpdate, Status
+from tuma.models.ledger import PRIMARY, DeliveryUpdate, Status
 from tuma.provider.answers import DeliveryCallback
 
 
@@ -60,9 +60,10 @@ def outcome_of(description: str) -> Outcome:
     return OUTCOMES.get(_normalise(description), UNRECOGNISED)
 
 
-def update_for(callback: DeliveryCallback) -> DeliveryUpdate:
+def update_for(callback: DeliveryCallback, provider: str = PRIMARY) -> DeliveryUpdate:
     outcome = outcome_of(callback.description)
     return DeliveryUpdate(
+        provider=provider,
         provider_message_id=callback.message_id,
         delivery_status=" ".join(callback.description.split())[:DESCRIPTION_CAP],
         status=outcome.status,

@@ -20,7 +20,15 @@ from pydantic import ValidationError
 from tuma.errors import ConfigurationError
 from tuma.formatting.clock import now_utc, parse_time
 from tuma.formatting.phones import InvalidNumber, parse_recipient
-from tuma.models.ledger import NO_RECIPIENT_REF, DueCheck, LedgerEntry, ScheduledMessage, Status
+from tuma.models.ledger import (
+    NO_RECIPIENT_REF,
+    PRIMARY,
+    SECONDARY,
+    DueCheck,
+    LedgerEntry,
+    ScheduledMessage,
+    Status,
+)
 from tuma.models.outbox import OutboxMessage, key_of
 from tuma.models.validation import summarize
 from tuma.ports import (
@@ -276,7 +284,7 @@ class Dispatcher:
         completed: list[tuple[Delivery, Mapping[str, Any]]] = []
         for delivery, claimed in zip(unique.values(), states, strict=True):
             if claimed.state is ClaimState.NEW:
-                to_send.append(delivery)
+                to_send.append(replace(delivery, pinned=claimed.pinned) if claimed.pinned else delivery)
             elif claimed.state is ClaimState.DONE:
                 self._metrics.count("DuplicatesSkipped")
                 log.info("already sent %s to %s", delivery.idempotency_key, delivery.recipient.masked)
@@ -293,7 +301,14 @@ class Dispatcher:
             return
         self._agenda.add_checks(
             [
-                DueCheck(e.idempotency_key, e.recipient_ref, e.provider_message_id, e.sent_at, e.check_due_at)
+                DueCheck(
+                    e.idempotency_key,
+                    e.recipient_ref,
+                    e.provider_message_id,
+                    e.sent_at,
+                    e.check_due_at,
+                    provider=e.provider or PRIMARY,
+                )
                 for e in entries
                 if e.status is Status.SENT and e.provider_message_id and e.sent_at and e.check_due_at
             ]
@@ -315,6 +330,7 @@ class Dispatcher:
                 entries.append(
                     delivery.entry(
                         Status.SENT,
+                        provider=result.get("provider") or PRIMARY,
                         provider_message_id=str(result["message_id"]),
                         sent_at=at,
                         check_due_at=now + self._first_check if self._agenda is not None else None,
@@ -351,15 +367,14 @@ class Dispatcher:
         """Claims first, all at once: until they are settled a crash would send these again."""
         done: list[tuple[Claim, dict[str, Any]]] = []
         again: list[Claim] = []
+        pins: dict[Claim, str] = {}
         stamp = self._clock().isoformat()
         for index, delivery in enumerate(deliveries):
             result = results[index]
             if result.disposition is Disposition.SUCCESS:
+                sent = {"status": Status.SENT.value, "message_id": result.message_id, "at": stamp}
                 done.append(
-                    (
-                        delivery.claim,
-                        {"status": Status.SENT.value, "message_id": result.message_id, "at": stamp},
-                    )
+                    (delivery.claim, sent | ({"provider": result.provider} if result.provider else {}))
                 )
             elif result.disposition is Disposition.REJECT:
                 done.append(
@@ -367,10 +382,14 @@ class Dispatcher:
                 )
             else:
                 again.append(delivery.claim)
+                # A message the provider may have taken unseen goes back to it and nowhere else.
+                pin = result.provider if result.maybe_accepted else delivery.pinned
+                if pin:
+                    pins[delivery.claim] = pin
         if done:
             self._claims.settle(done)
         if again:
-            self._claims.release(again)
+            self._claims.release(again, pins)
         answered = self._clock()
         return [
             self._entry(
@@ -394,10 +413,16 @@ class Dispatcher:
         queued_at: datetime,
         answered: datetime,
     ) -> LedgerEntry:
-        times = {"queued_at": queued_at, "updated_at": answered}
+        times = {
+            "queued_at": queued_at,
+            "updated_at": answered,
+            "provider": result.provider or delivery.pinned or PRIMARY,
+        }
         if result.disposition is Disposition.SUCCESS:
             self._metrics.count("MessagesSent")
             self._metrics.count("SmsParts", delivery.text.parts)
+            if result.provider == SECONDARY:
+                self._metrics.count("MessagesSentBySecondary")  # the SecondaryProviderInUse alarm
             return delivery.entry(
                 Status.SENT,
                 provider_message_id=result.message_id,
@@ -475,7 +500,9 @@ def send_all(sender: Sender, deliveries: Sequence[Delivery]) -> Mapping[int, Sen
     results: dict[int, SendResult] = {}
     try:
         bulk = [
-            BulkMessage(client_sms_id=str(i + 1), mobile=d.recipient.value, message=d.text.text)
+            BulkMessage(
+                client_sms_id=str(i + 1), mobile=d.recipient.value, message=d.text.text, pinned=d.pinned
+            )
             for i, d in enumerate(deliveries)
             if d.route is ProviderRoute.SMS
         ]
@@ -486,7 +513,9 @@ def send_all(sender: Sender, deliveries: Sequence[Delivery]) -> Mapping[int, Sen
         for i, delivery in enumerate(deliveries):
             if delivery.route is not ProviderRoute.SMS:
                 hashed = delivery.route is ProviderRoute.HASHED
-                results[i] = sender.send_otp(delivery.recipient.value, delivery.text.text, hashed=hashed)
+                results[i] = sender.send_otp(
+                    delivery.recipient.value, delivery.text.text, hashed=hashed, pinned=delivery.pinned
+                )
     except ConfigurationError as exc:
         failure = SendResult(Disposition.CONFIG, str(exc))
         for i in range(len(deliveries)):

@@ -46,6 +46,7 @@ class Delivery:
     source: str | None
     requested: Route = Route.SMS
     per_event: bool = False
+    pinned: str | None = None  # the provider an earlier, unanswered attempt went to
 
     @property
     def claim(self) -> tuple[str, str]:

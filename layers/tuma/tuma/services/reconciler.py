@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -53,7 +53,8 @@ class Reconciler:
         self,
         ledger: Ledger,
         agenda: Agenda,
-        reports: Callable[[str], DeliveryReport | None],
+        # getdlr per provider: a report is asked of the provider that carried the message.
+        reports: Mapping[str, Callable[[str], DeliveryReport | None]],
         outbox: OutboxQueue,
         metrics: MetricsSink,
         *,
@@ -107,8 +108,16 @@ class Reconciler:
             if report.asked:
                 self._sleep(gap)
             report.asked += 1
+            ask = self._reports.get(check.provider)
+            if ask is None:  # the secondary was removed from the configuration since
+                report.errors += 1
+                log.warning(
+                    "no %s provider configured to ask about %s", check.provider, check.provider_message_id
+                )
+                self._agenda.reschedule_check(check, patience.next_check(check, now))
+                continue
             try:
-                dlr = self._reports(check.provider_message_id)
+                dlr = ask(check.provider_message_id)
             except ProviderError as exc:
                 report.errors += 1
                 log.warning("getdlr for %s failed: %s", check.provider_message_id, exc.description)
@@ -131,6 +140,7 @@ class Reconciler:
             description=dlr.status[:200],
             kind=outcome.kind.value,
             via="polling",
+            provider=check.provider,
         )
         applied = self._ledger.apply_delivery(update)
         if update.final:

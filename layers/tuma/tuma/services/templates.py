@@ -119,10 +119,10 @@ KINDS: dict[str, Kind] = {
     ),
     "low_credit": Kind(
         "low_credit",
-        ("credit", "threshold", *IDENTITY),
+        ("credit", "threshold", "provider", *IDENTITY),
         ("credit",),
         {"credit": "120.00", "threshold": "500.00"},
-        {"credit": "9,999,999.99", "threshold": "9,999,999.99"},
+        {"credit": "9,999,999.99", "threshold": "9,999,999.99", "provider": "secondary"},
     ),
 }
 

@@ -90,7 +90,8 @@ class Case:
         entries = self.entries(ledger)
         if "status" in self.expect and not any(e["status"] == self.expect["status"] for e in entries):
             return False
-        if "sms" in self.expect:
+        # Cross-source cases give only a count: an early entry (a masked report's) is not the end.
+        if "sms" in self.expect or self.expect.get("sms_count", 0) > 0:
             return len(self.texts(ledger, phones)) >= self.expect.get("sms_count", 1)
         return bool(entries)
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 SAFARICOM_IPS = ("196.201.214.200", "196.201.214.206")  # example values for the transform
 FORBIDDEN_IN_CALLBACKS = ("mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
 # Building blocks a function needs to call the provider: whatever uses them must egress through the NAT.
-PROVIDER_WIRING = re.compile(r"wiring\.(outbox_dispatcher|balance_monitor|reconciler|provider_client)\(")
+PROVIDER_WIRING = re.compile(r"wiring\.(outbox_dispatcher|balance_monitors?|reconciler|provider_client)\(")
 
 
 @pytest.fixture(scope="module")
@@ -367,7 +367,7 @@ def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template
         topology = provision(ROOT, f"http://{host}:{port}")
     finally:
         server.stop()
-    off_by_default = {"CreateCustomersTable", "HasAlarmEmail", "HasStatusCallback"}
+    off_by_default = {"CreateCustomersTable", "HasAlarmEmail", "HasStatusCallback", "HasSecondaryProvider"}
     expected = {
         name
         for name, spec in template["Resources"].items()

@@ -263,3 +263,12 @@ def test_the_ledger_names_the_provider_and_a_lost_answer_pins_the_retry_to_its_p
     other = json.dumps({"idempotency_key": "QKX2", "to": ["0712000002"], "text": "Received KES 70"})
     dispatcher.dispatch([Inbound("r2", other)])
     assert ledger.get("QKX2")[0].provider == SECONDARY and len(secondary.sent) == 1
+
+
+def test_the_primarys_try_again_in_five_minutes_does_not_hold_a_message_that_can_go_elsewhere(store, clock):
+    busy = SendResult(Disposition.RETRY_LATER, "Internal error, try again after 5 minutes", 4090)
+    primary, secondary = _senders(busy)
+    sender = _failover(primary, secondary, _breaker(store, clock, threshold=3))
+    [result] = sender.send_bulk(_messages(1)).values()
+    assert result.code == 4090 and result.disposition is Disposition.RETRY  # back in seconds, not minutes
+    assert sender.send_otp("254712000000", "code").disposition is Disposition.RETRY

@@ -190,6 +190,7 @@ class FailoverSender:
                 moved = [m for m, free in zip(group, movable, strict=True) if free]
                 if moved:
                     answers |= _stamped(self._senders[SECONDARY].send_bulk(moved), SECONDARY)
+                answers = {key: _soon(result) for key, result in answers.items()}
             results |= answers
         return results
 
@@ -203,7 +204,7 @@ class FailoverSender:
             return replace(
                 self._senders[SECONDARY].send_otp(mobile, message, hashed=hashed), provider=SECONDARY
             )
-        return result
+        return _soon(result)
 
     def _judge(self, state: Mapping[str, Any], results: list[SendResult], unpinned: list[bool]) -> list[bool]:
         """Feed the primary's answers to the breaker; which of them to send through the secondary now."""
@@ -219,6 +220,14 @@ class FailoverSender:
             ]
         self._breaker.succeeded(state)
         return [False] * len(results)
+
+
+def _soon(result: SendResult) -> SendResult:
+    """The primary's "try again in 5 minutes" (4090) is its own: with a secondary to go to, the
+    message comes back as soon as any transient failure does."""
+    if result.provider == PRIMARY and result.code == 4090 and not result.maybe_accepted:
+        return replace(result, disposition=Disposition.RETRY)
+    return result
 
 
 def _stamped(results: Mapping[str, SendResult], provider: str) -> dict[str, SendResult]:

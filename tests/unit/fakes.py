@@ -231,8 +231,10 @@ class MemoryStateStore:
     def __init__(self) -> None:
         self.documents: dict[str, dict[str, Any]] = {}
         self.broken = False
+        self.calls = 0
 
     def _check(self) -> None:
+        self.calls += 1
         if self.broken:
             raise ConnectionError("state table unavailable")
 

@@ -155,7 +155,9 @@ def test_an_unreachable_state_table_never_stops_sending(store, clock):
     breaker = _breaker(store, clock, threshold=1)
     store.broken = True
     assert breaker.route(breaker.read()) == PRIMARY
+    store.calls = 0
     assert breaker.failed("down") is None
+    assert store.calls == 2  # one read, one write refused: not five rounds of both
 
 
 # -- the sender over two providers -------------------------------------------------------------------

@@ -72,6 +72,7 @@ class Breaker:
         self._probe_seconds = probe_seconds
         self._clock = clock
         self._name = name
+        self._unwritable = False  # the last write failed for want of the store, not a race
 
     def read(self) -> dict[str, Any]:
         """The stored document; empty when none was ever written (closed) or it cannot be read."""
@@ -89,11 +90,15 @@ class Breaker:
             return self._store.swap(self._name, dict(expected) or None, value)
         except Exception:
             log.exception("the breaker's state could not be written")
+            self._unwritable = True
             return False
 
     def failed(self, reason: str) -> Transition | None:
         """One send on which the primary was down; the transition if this one opened the breaker."""
-        for _ in range(5):
+        self._unwritable = False
+        for _ in range(5):  # lost races are retried; an unreachable store is not
+            if self._unwritable:
+                return None
             state = self.read()
             if state.get("state", CLOSED) != CLOSED:
                 return None

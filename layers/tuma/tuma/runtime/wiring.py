@@ -106,8 +106,17 @@ def sender(
         probe_seconds=settings.FAILOVER_PROBE_SECONDS,
     )
 
+    probe: list[ProviderClient] = []
+
     def primary_answers() -> bool:
-        primary.get_balance()  # sends nothing; any answer means the primary is back
+        """getbalance sends nothing; an answer means the primary is back. One quick try, so that a
+        primary that hangs does not hold the batch of the sender that probes (built on first use)."""
+        if not probe:
+            quick = settings.model_copy(
+                update={"SMS_MAX_ATTEMPTS": 1, "SMS_READ_TIMEOUT": min(3.0, settings.SMS_READ_TIMEOUT)}
+            )
+            probe.append(provider_client(quick, time_left=time_left))
+        probe[0].get_balance()
         return True
 
     return FailoverSender(

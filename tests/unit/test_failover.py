@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from tuma.models.ledger import PRIMARY, SECONDARY, Status
@@ -16,6 +17,7 @@ from tuma.provider.failover import (
     Breaker,
     FailoverSender,
     Transition,
+    alert_for,
     provider_down,
 )
 from tuma.services.dispatcher import Dispatcher, Inbound
@@ -274,3 +276,14 @@ def test_the_primarys_try_again_in_five_minutes_does_not_hold_a_message_that_can
     [result] = sender.send_bulk(_messages(1)).values()
     assert result.code == 4090 and result.disposition is Disposition.RETRY  # back in seconds, not minutes
     assert sender.send_otp("254712000000", "code").disposition is Disposition.RETRY
+
+
+def test_the_alert_names_the_change_once_per_transition_and_never_a_full_number():
+    at = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    down = alert_for(Transition(SECONDARY, at, "Failed for 254712345678: system error"), "en")
+    back = alert_for(Transition(PRIMARY, at, "the primary answered"), "en")
+    assert down.template == "alert" and down.data["title"].startswith("SMS provider down")
+    assert back.data["title"].startswith("SMS provider back")
+    assert down.idempotency_key != back.idempotency_key
+    assert "254712345678" not in json.dumps(down.data)
+    assert down.fast  # alerts take the fast lane

@@ -28,8 +28,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tuma.models.ledger import PRIMARY, SECONDARY
+from tuma.models.outbox import OutboxMessage
 from tuma.ports import BulkMessage, Sender, SendResult, StateStore
 from tuma.provider.codes import Disposition
+from tuma.security.redaction import scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +146,30 @@ class Breaker:
             return None
         self._swap(probing, {**probing, "state": OPEN, "probe_at": now + self._probe_seconds})
         return None
+
+
+def alert_for(transition: Transition, language: str = "en") -> OutboxMessage:
+    """The alert SMS for the alert recipients, one per transition (keyed by it)."""
+    at = transition.at.isoformat(timespec="seconds")
+    started = transition.to == SECONDARY
+    title = (
+        "SMS provider down: sending through the secondary"
+        if started
+        else "SMS provider back: sending through the primary"
+    )
+    return OutboxMessage(
+        idempotency_key=f"provider-failover:{transition.to}:{at}",
+        template="alert",
+        # The reason is the provider's own words, and it ends up in an SMS and the ledger.
+        data={
+            "title": title,
+            "details": scrub_text(transition.reason)[:120],
+            "at": at,
+            "severity": "warning",
+        },
+        language=language,
+        source="outbox-sender",
+    )
 
 
 def _at(epoch: float) -> datetime:

@@ -131,29 +131,15 @@ def sender(
 def failover_alert(settings: SenderSettings, metrics: MetricsSink) -> Callable[[Transition], None]:
     """When traffic changes provider: a metric, and an alert SMS to ALERT_RECIPIENTS (fast lane)."""
     from tuma.adapters.sqs_outbox import SqsOutboxQueue
-    from tuma.models.outbox import OutboxMessage
+    from tuma.provider.failover import alert_for
 
     def announce(transition: Transition) -> None:
-        started = transition.to == "secondary"
-        metrics.count("ProviderFailoverStarted" if started else "ProviderFailoverEnded")
+        metrics.count("ProviderFailoverStarted" if transition.to == "secondary" else "ProviderFailoverEnded")
         queue_url = settings.FAST_OUTBOX_QUEUE_URL or settings.OUTBOX_QUEUE_URL
-        if not queue_url or not settings.ALERT_RECIPIENTS:
-            return
-        at = transition.at.isoformat(timespec="seconds")
-        title = (
-            "SMS provider down: sending through the secondary"
-            if started
-            else "SMS provider back: sending through the primary"
-        )
-        SqsOutboxQueue(aws.client("sqs"), queue_url, settings.FAST_OUTBOX_QUEUE_URL).put(
-            OutboxMessage(
-                idempotency_key=f"provider-failover:{transition.to}:{at}",
-                template="alert",
-                data={"title": title, "details": transition.reason[:120], "at": at, "severity": "warning"},
-                language=settings.DEFAULT_LANGUAGE,
-                source="outbox-sender",
+        if queue_url and settings.ALERT_RECIPIENTS:
+            SqsOutboxQueue(aws.client("sqs"), queue_url, settings.FAST_OUTBOX_QUEUE_URL).put(
+                alert_for(transition, settings.DEFAULT_LANGUAGE)
             )
-        )
 
     return announce
 

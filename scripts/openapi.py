@@ -27,8 +27,8 @@ def generate() -> str:
         os.environ.setdefault(key, value)
     from tuma_cli.local.functions import load_module
 
-    app = load_module(ROOT / "functions" / "webhooks").app
-    document = json.loads(app.get_openapi_json_schema(title="Tuma webhooks", version="1"))
+    webhooks = load_module(ROOT / "functions" / "webhooks")
+    document = json.loads(webhooks.openapi_json(title="Tuma webhooks", version="1"))
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 

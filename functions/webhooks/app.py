@@ -1,18 +1,17 @@
 """Webhooks: Daraja C2B and STK callbacks, signed payments and alerts, the provider's delivery reports.
 
-Every request passes the gate first (path token, size, base64, JSON, signature), then Powertools'
-router validates the body against its model. A receipt is acknowledged only once it is queued.
+Every request passes the gate first (path token, size, base64, JSON, signature), then each route
+validates the body against its model (tuma.runtime.routes: Powertools routes, pydantic validates).
+A receipt is acknowledged only once it is queued.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import unquote
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from tuma.errors import ConfigurationError
@@ -23,11 +22,16 @@ from tuma.models.payments import InvalidPayment, PaymentRequest
 from tuma.provider.answers import DeliveryCallback
 from tuma.runtime import wiring
 from tuma.runtime.observability import CountingMetrics, build_logger
+from tuma.runtime.routes import InvalidRequest, Routes
 from tuma.runtime.settings import WebhookSettings, load
 from tuma.runtime.webhook_gate import WebhookGate
 from tuma.services.delivery_reports import update_for
 from tuma.services.intake import PaymentRefused
 from tuma.services.lookup import story
+
+if TYPE_CHECKING:
+    # Read by the OpenAPI document only (openapi_json), never at a cold start.
+    from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 logger = build_logger()
 metrics = Metrics()
@@ -36,7 +40,8 @@ settings = load(WebhookSettings)
 intake = wiring.intake(settings)
 ledger = wiring.ledger(settings)
 gate = WebhookGate(wiring.webhook_secrets(settings), max_body=settings.WEBHOOK_MAX_BODY_BYTES)
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver()
+routes = Routes(app)
 JSON = content_types.APPLICATION_JSON
 
 
@@ -44,13 +49,23 @@ def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
     return Response(status_code=status, content_type=JSON, body=body)
 
 
-@app.post("/payments/c2b/validation/<token>", tags=["Daraja"], summary="C2B validation: accept or reject")
+@routes.add(
+    "post",
+    "/payments/c2b/validation/<token>",
+    body=C2BValidation,
+    tags=["Daraja"],
+    summary="C2B validation: accept or reject",
+)
 def c2b_validation(token: str, request: Annotated[C2BValidation, Body()]) -> dict[str, str]:
     return intake.c2b_validation(request)
 
 
-@app.post(
-    "/payments/c2b/confirmation/<token>", tags=["Daraja"], summary="C2B confirmation: queue the receipt"
+@routes.add(
+    "post",
+    "/payments/c2b/confirmation/<token>",
+    body=C2BConfirmation,
+    tags=["Daraja"],
+    summary="C2B confirmation: queue the receipt",
 )
 def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) -> dict[str, Any]:
     # Daraja is always acknowledged: what cannot make a receipt is recorded with its reason instead.
@@ -62,14 +77,26 @@ def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) ->
     return CONFIRMED
 
 
-@app.post("/payments/stk/<token>", tags=["Daraja"], summary="STK Push result: queue the receipt of a payment")
+@routes.add(
+    "post",
+    "/payments/stk/<token>",
+    body=StkCallback,
+    tags=["Daraja"],
+    summary="STK Push result: queue the receipt of a payment",
+)
 def stk_callback(token: str, callback: Annotated[StkCallback, Body()]) -> dict[str, Any]:
     outcome = intake.stk_result(callback.Body.stkCallback)
     counts.count(outcome.fate.value)
     return CONFIRMED
 
 
-@app.post("/payments", tags=["Signed"], summary="A payment from your own systems (HMAC signed)")
+@routes.add(
+    "post",
+    "/payments",
+    body=PaymentRequest,
+    tags=["Signed"],
+    summary="A payment from your own systems (HMAC signed)",
+)
 def payment(request: Annotated[PaymentRequest, Body()]) -> Response[dict[str, Any]]:
     try:
         outcome = intake.receipt(request.payment(), answerable=True)
@@ -81,12 +108,21 @@ def payment(request: Annotated[PaymentRequest, Body()]) -> Response[dict[str, An
     return _json(202, outcome.answer())
 
 
-@app.post("/alerts", tags=["Signed"], summary="An alert from monitoring (HMAC signed)")
+@routes.add(
+    "post", "/alerts", body=AlertRequest, tags=["Signed"], summary="An alert from monitoring (HMAC signed)"
+)
 def alert(request: Annotated[AlertRequest, Body()]) -> Response[dict[str, Any]]:
     return _json(202, intake.alert(request).answer())
 
 
-@app.post("/delivery-reports/<token>", tags=["Provider"], summary="The provider's delivery-report callback")
+@routes.add(
+    "post",
+    "/delivery-reports/<token>",
+    body=DeliveryCallback,
+    query={"provider": ("primary", "secondary")},
+    tags=["Provider"],
+    summary="The provider's delivery-report callback",
+)
 def delivery_report(
     token: str,
     report: Annotated[DeliveryCallback, Body()],
@@ -110,7 +146,8 @@ def delivery_report(
     return {"result": result.answer}
 
 
-@app.get(
+@routes.add(
+    "get",
     "/messages/<key>",
     tags=["Signed"],
     summary="Every recipient of a message: status, reason, times (HMAC signed)",
@@ -123,7 +160,7 @@ def message_story(key: str) -> Response[dict[str, Any]]:
     return _json(200, {"idempotency_key": key, "recipients": story(entries)})
 
 
-@app.delete("/messages/<key>", tags=["Signed"], summary="Cancel a scheduled message (HMAC signed)")
+@routes.add("delete", "/messages/<key>", tags=["Signed"], summary="Cancel a scheduled message (HMAC signed)")
 def cancel_message(key: str) -> Response[dict[str, Any]]:
     key = unquote(key)
     outcome = ledger.cancel(key)
@@ -131,11 +168,11 @@ def cancel_message(key: str) -> Response[dict[str, Any]]:
     return _json(status[outcome], {"idempotency_key": key, "result": outcome.value})
 
 
-@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
-def invalid_request(error: RequestValidationError) -> Response[dict[str, Any]]:
+@app.exception_handler(InvalidRequest)  # type: ignore[untyped-decorator]
+def invalid_request(error: InvalidRequest) -> Response[dict[str, Any]]:
     fields = [
         {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]}
-        for e in error.errors()[:20]
+        for e in error.errors[:20]
     ]
     return _json(422, {"error": "invalid request", "fields": fields})
 
@@ -168,3 +205,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         counts.count(f"WebhookRejected{rejection.status}")
         return rejection.response()
     return app.resolve(event, context)
+
+
+def openapi_json(title: str = "Tuma webhooks", version: str = "1") -> str:
+    """The published contract of these routes (docs/openapi.json; scripts/openapi.py writes it)."""
+    return routes.openapi_json(title, version, globals())

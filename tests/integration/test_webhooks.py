@@ -396,9 +396,22 @@ def test_the_simulator_reports_reach_the_ledger(stack, hooks, monkeypatch):
         "timeTaken": "1s",
         "timestamp": sms["time"],
     }
+
+    def with_provider(provider: str):
+        event = hooks.event(f"/delivery-reports/{hooks.token}", report)
+        event["queryStringParameters"] = {"provider": provider}
+        event["multiValueQueryStringParameters"] = {"provider": [provider]}
+        return hooks.send(event)
+
+    # Message ids are the provider's own: the secondary's report of this id is not about this message.
+    assert with_provider("secondary").body == {"result": "stale"}
+    bogus = with_provider("tertiary")
+    assert bogus.status == 422 and bogus.body["fields"][0]["field"] == "provider"
+    assert stack.ledger()[0]["status"] == "SENT"
     assert hooks.post(f"/delivery-reports/{hooks.token}", report).body == {"result": "applied"}
     [entry] = stack.ledger()
     assert (entry["status"], entry["delivery_status"]) == ("FAILED", "AbsentSubscriber")
+    assert entry["provider"] == "primary"
 
 
 # -- the published contract ------------------------------------------------------------------------------

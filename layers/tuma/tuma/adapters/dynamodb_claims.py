@@ -104,39 +104,28 @@ class DynamoDBClaims:
         )
         return Claimed(ClaimState.NEW, pinned=pinned)
 
+    def _put(self, claim: Claim, status: str, **fields: str) -> dict[str, Any]:
+        """A BatchWriteItem put of a claim in `status`, with string `fields`, expiring like the rest."""
+        item = {
+            "id": {"S": claim_id(claim)},
+            "status": {"S": status},
+            "expiration": {"N": str(int(self._clock()) + self._ttl)},
+        }
+        return {"PutRequest": {"Item": item | {name: {"S": value} for name, value in fields.items()}}}
+
     def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None:
-        expiration = str(int(self._clock()) + self._ttl)
         self._write(
             [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            "id": {"S": claim_id(claim)},
-                            "status": {"S": COMPLETED},
-                            "expiration": {"N": expiration},
-                            "data": {"S": json.dumps(result, separators=(",", ":"), default=str)},
-                        }
-                    }
-                }
+                self._put(claim, COMPLETED, data=json.dumps(result, separators=(",", ":"), default=str))
                 for claim, result in results
             ]
         )
 
     def release(self, claims: Sequence[Claim], pins: Mapping[Claim, str] | None = None) -> None:
         pins = pins or {}
-        expiration = str(int(self._clock()) + self._ttl)
         self._write(
             [
-                {
-                    "PutRequest": {
-                        "Item": {
-                            "id": {"S": claim_id(claim)},
-                            "status": {"S": RELEASED},
-                            "pinned": {"S": pins[claim]},
-                            "expiration": {"N": expiration},
-                        }
-                    }
-                }
+                self._put(claim, RELEASED, pinned=pins[claim])
                 if claim in pins
                 else {"DeleteRequest": {"Key": {"id": {"S": claim_id(claim)}}}}
                 for claim in claims

@@ -99,39 +99,32 @@ class DynamoDBLedger:
             time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: DynamoDB asks for backoff
         raise RuntimeError(f"ledger write throttled: {len(pending)} entries unprocessed")
 
+    def _put_if_status(self, entry: LedgerEntry, condition: str, statuses: dict[str, Status]) -> bool:
+        """Write the entry if its current status fits `condition` (on `#s`); False if it did not."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._item(entry),
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={name: {"S": status.value} for name, status in statuses.items()},
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            return False
+        return True
+
     def record_unsendable(self, entries: Sequence[LedgerEntry]) -> None:
         for entry in entries:
-            try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=self._item(entry),
-                    ConditionExpression="attribute_not_exists(idempotency_key) OR #s IN (:r, :u)",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={
-                        ":r": {"S": Status.REJECTED.value},
-                        ":u": {"S": Status.UNDELIVERABLE.value},
-                    },
-                )
-            except ClientError as exc:
-                if not is_conditional_failure(exc):
-                    raise
+            self._put_if_status(
+                entry,
+                "attribute_not_exists(idempotency_key) OR #s IN (:r, :u)",
+                {":r": Status.REJECTED, ":u": Status.UNDELIVERABLE},
+            )
 
     def complete_queued(self, entries: Sequence[LedgerEntry]) -> int:
-        done = 0
-        for entry in entries:
-            try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=self._item(entry),
-                    ConditionExpression="#s = :q",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":q": {"S": Status.QUEUED.value}},
-                )
-                done += 1
-            except ClientError as exc:
-                if not is_conditional_failure(exc):
-                    raise
-        return done
+        return sum(self._put_if_status(entry, "#s = :q", {":q": Status.QUEUED}) for entry in entries)
 
     def get(self, idempotency_key: str) -> list[LedgerEntry]:
         answer = self._client.query(

@@ -1,8 +1,9 @@
 """Generate (or check) layers/tuma/requirements.txt from pyproject.toml's runtime dependencies.
 
-The layer carries every runtime dependency except those something else puts beside it: boto3,
-which the Lambda runtime provides, and Powertools, which comes from AWS's public Powertools layer
-(template.yaml attaches it before ours). Their pins here are for development and tests.
+The layer carries every runtime dependency except those something else puts beside it: boto3 and
+botocore's urllib3, which the Lambda runtime provides, and Powertools, which comes from AWS's public
+Powertools layer (template.yaml attaches it before ours). Their pins here are for development and
+tests.
 `--check` exits 1 when the file is out of date.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER_REQUIREMENTS = ROOT / "layers" / "tuma" / "requirements.txt"
-PROVIDED_ALONGSIDE = {"boto3", "botocore", "aws-lambda-powertools"}
+PROVIDED_ALONGSIDE = {"boto3", "botocore", "urllib3", "aws-lambda-powertools"}
 HEADER = "# Generated from pyproject.toml by scripts/layer_requirements.py: do not edit by hand.\n"
 
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from tuma.adapters.http import Urllib3Http
 from tuma.adapters.sqs_visibility import Postponement, SqsVisibility
+from tuma.ports import HttpFailure
 from tuma.runtime import wiring
 from tuma.runtime.aws import client
 from tuma.runtime.batch import BatchResponse, item_failures
@@ -24,7 +25,7 @@ metrics = Metrics()
 counts = CountingMetrics(metrics)
 settings = load(StatusNotifierSettings)
 secrets = wiring.webhook_secrets(settings)
-http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+http = Urllib3Http(connect_timeout=3.0, read_timeout=10.0)
 visibility = SqsVisibility(client("sqs"), known_urls=[settings.STATUS_EVENTS_QUEUE_URL])
 
 
@@ -35,12 +36,12 @@ def _deliver(body: str, event_id: str) -> str | None:
     try:
         answer = http.post(
             settings.STATUS_CALLBACK_URL,
-            content=raw,
-            headers=signed_headers(raw, key, str(int(time.time())), event_id),
+            raw,
+            signed_headers(raw, key, str(int(time.time())), event_id),
         )
-    except httpx.HTTPError as exc:
-        return type(exc).__name__
-    return None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code}"
+    except HttpFailure as exc:
+        return exc.kind
+    return None if 200 <= answer.status < 300 else f"HTTP {answer.status}"
 
 
 @logger.inject_lambda_context

@@ -5,6 +5,7 @@ Integration and end-to-end tests use the real adapters against moto and the prov
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -12,12 +13,31 @@ from typing import Any
 
 from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome, Status
 from tuma.models.outbox import OutboxMessage
-from tuma.ports import BulkMessage, Claim, Claimed, ClaimState, SendResult
+from tuma.ports import BulkMessage, Claim, Claimed, ClaimState, HttpAnswer, HttpFailure, SendResult
 from tuma.provider.answers import Balance
 from tuma.provider.codes import Disposition
 from tuma.services.templates import Catalog, Routing, StoredTemplate
 
 OK = SendResult(Disposition.SUCCESS, "Success", 200, "m-1")
+
+
+def reply(payload: Any, status: int = 200) -> HttpAnswer:
+    return HttpAnswer(status, json.dumps(payload).encode())
+
+
+class ScriptedHttp:
+    """The network as a script: `answer(url, body)` gives the HTTP answer, or the failure to raise."""
+
+    def __init__(self, answer: Callable[[str, bytes], HttpAnswer | HttpFailure]) -> None:
+        self.answer = answer
+        self.requests: list[tuple[str, bytes, dict[str, str]]] = []
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        self.requests.append((url, body, dict(headers)))
+        answer = self.answer(url, body)
+        if isinstance(answer, HttpFailure):
+            raise answer
+        return answer
 
 
 class FakeSender:

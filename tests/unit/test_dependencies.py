@@ -37,7 +37,7 @@ def test_layer_requirements_leave_out_what_the_runtime_and_the_powertools_layer_
         if line.strip() and not line.startswith("#")
     ]
     names = {line.split("==")[0].split("[")[0] for line in lines}
-    assert names == {"httpx", "jinja2", "phonenumberslite", "pydantic"}
+    assert names == {"certifi", "jinja2", "phonenumberslite", "pydantic"}
 
 
 def test_events_are_generated_from_the_sam_samples():

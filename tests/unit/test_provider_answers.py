@@ -156,23 +156,20 @@ def test_send_answer_without_entries_and_odd_entries():
 
 def test_documented_requests_match_what_the_client_sends():
     """The request samples name the fields the API expects; the client must send exactly those."""
-    import httpx
     from tuma.ports import BulkMessage
     from tuma.provider.client import ProviderClient
     from tuma.provider.credentials import Credentials, StaticCredentials
 
+    from tests.unit.fakes import ScriptedHttp, reply
+
     sent: list[dict] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        sent.append(json.loads(request.content))
-        return httpx.Response(
-            200, json={"responses": [{"response-code": 200, "messageid": 1, "clientsmsid": "1"}]}
-        )
+    def handler(url: str, content: bytes) -> object:
+        sent.append(json.loads(content))
+        return reply({"responses": [{"response-code": 200, "messageid": 1, "clientsmsid": "1"}]})
 
     creds = StaticCredentials(Credentials(apikey="k" * 20, partnerID="1", shortcode="TUMA"))
-    client = ProviderClient(
-        "http://provider.test", creds, httpx.Client(transport=httpx.MockTransport(handler))
-    )
+    client = ProviderClient("http://provider.test", creds, ScriptedHttp(handler))
     client.send_bulk([BulkMessage("1", "254712345678", "hi")])
     client.send_otp("a" * 64, "code", hashed=True)
 

@@ -1,18 +1,19 @@
-"""The client against scripted HTTP answers (httpx's MockTransport stands in for the network)."""
+"""The client against scripted HTTP answers (tests/unit/fakes.ScriptedHttp stands in for the network)."""
 
 from __future__ import annotations
 
 import json
 import logging
 
-import httpx
 import pytest
-from tuma.ports import BulkMessage
+from tuma.ports import BulkMessage, HttpAnswer, HttpFailure
 from tuma.provider.answers import ProviderError
 from tuma.provider.client import ProviderClient, RetryPolicy
 from tuma.provider.codes import Disposition
 from tuma.provider.credentials import Credentials
 from tuma.provider.limits import BulkLimit
+
+from tests.unit.fakes import ScriptedHttp, reply
 
 APIKEY = "live-key-7f3a9c2e1b"
 
@@ -37,18 +38,16 @@ class RotatingCredentials:
 def _client(script, creds=None, **kwargs) -> tuple[ProviderClient, list[dict]]:
     requests: list[dict] = []
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        requests.append({"path": request.url.path, "body": body})
-        answer = script(request.url.path.rsplit("/", 1)[-1], body, len(requests))
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    def handler(url: str, content: bytes) -> HttpAnswer | HttpFailure:
+        body = json.loads(content)
+        path = "/" + url.split("/", 3)[3]
+        requests.append({"path": path, "body": body})
+        return script(path.rsplit("/", 1)[-1], body, len(requests))
 
     client = ProviderClient(
         "http://provider.test/",
         creds or RotatingCredentials(APIKEY),
-        httpx.Client(transport=httpx.MockTransport(handler)),
+        ScriptedHttp(handler),
         retry=RetryPolicy(attempts=3, base_delay=0.0),
         sleep=lambda _: None,
         **kwargs,
@@ -57,9 +56,8 @@ def _client(script, creds=None, **kwargs) -> tuple[ProviderClient, list[dict]]:
 
 
 def _ok_bulk(body):
-    return httpx.Response(
-        200,
-        json={
+    return reply(
+        {
             "responses": [
                 {
                     "response-code": 200,
@@ -76,18 +74,16 @@ def _ok_bulk(body):
 
 
 def test_posts_json_to_the_documented_path():
-    client, requests = _client(
-        lambda ep, body, n: httpx.Response(200, json={"response-code": 200, "credit": "5"})
-    )
+    client, requests = _client(lambda ep, body, n: reply({"response-code": 200, "credit": "5"}))
     client.get_balance()
     assert requests == [{"path": "/api/services/getbalance", "body": {"apikey": APIKEY, "partnerID": "42"}}]
 
 
 def test_bulk_answers_are_matched_by_clientsmsid_whatever_their_order():
     def script(ep, body, n):
-        answer = _ok_bulk(body).json()
+        answer = json.loads(_ok_bulk(body).content)
         answer["responses"].reverse()
-        return httpx.Response(200, json=answer)
+        return reply(answer)
 
     client, _ = _client(script)
     messages = [BulkMessage(str(i), f"25471234567{i}", f"text {i}") for i in range(1, 6)]
@@ -105,7 +101,7 @@ def test_bulk_is_split_at_the_configured_limit():
 def _capped(cap):
     def script(ep, body, n):
         if len(body["smslist"]) > cap:
-            return httpx.Response(200, json={"response-code": 1012, "response-description": "Too Many"})
+            return reply({"response-code": 1012, "response-description": "Too Many"})
         return _ok_bulk(body)
 
     return script
@@ -186,10 +182,9 @@ def test_code_1104_splits_a_comma_list():
     def script(ep, body, n):
         mobiles = body["mobile"].split(",")
         if len(mobiles) > 2:
-            return httpx.Response(200, json={"response-code": 1104})
-        return httpx.Response(
-            200,
-            json={
+            return reply({"response-code": 1104})
+        return reply(
+            {
                 "responses": [
                     {"response-code": 200, "mobile": m, "messageid": i} for i, m in enumerate(mobiles)
                 ]
@@ -203,7 +198,11 @@ def test_code_1104_splits_a_comma_list():
 
 
 def test_transient_failures_are_retried_then_succeed():
-    answers = [httpx.Response(502, text="<html>bad gateway</html>"), httpx.ConnectError("refused"), None]
+    answers = [
+        HttpAnswer(502, b"<html>bad gateway</html>"),
+        HttpFailure("NewConnectionError", maybe_sent=False),
+        None,
+    ]
 
     def script(ep, body, n):
         answer = answers[n - 1]
@@ -216,7 +215,7 @@ def test_transient_failures_are_retried_then_succeed():
 
 
 def test_retries_stop_after_the_policy_and_the_result_says_retry():
-    client, requests = _client(lambda ep, body, n: httpx.Response(200, json={"response-code": 1005}))
+    client, requests = _client(lambda ep, body, n: reply({"response-code": 1005}))
     results = client.send_bulk([BulkMessage("1", "254712345678", "x")])
     assert results["1"].disposition is Disposition.RETRY
     assert len(requests) == 3
@@ -227,7 +226,7 @@ def test_retries_stop_after_the_policy_and_the_result_says_retry():
     [(1001, Disposition.CONFIG), (4090, Disposition.RETRY_LATER), (4092, Disposition.CONFIG)],
 )
 def test_errors_that_do_not_deserve_a_retry_are_not_retried(code, disposition):
-    client, requests = _client(lambda ep, body, n: httpx.Response(200, json={"response-code": code}))
+    client, requests = _client(lambda ep, body, n: reply({"response-code": code}))
     result = client.send_otp("254712345678", "x")
     assert result.disposition is disposition
     assert len(requests) == 1
@@ -235,9 +234,8 @@ def test_errors_that_do_not_deserve_a_retry_are_not_retried(code, disposition):
 
 def test_per_recipient_rejection_is_not_retried():
     def script(ep, body, n):
-        return httpx.Response(
-            200,
-            json={
+        return reply(
+            {
                 "responses": [
                     {
                         "response-code": 1003,
@@ -261,9 +259,7 @@ def test_per_recipient_rejection_is_not_retried():
 def test_rotated_key_is_fetched_again_once_and_the_call_retried():
     def script(ep, body, n):
         if body["smslist"][0]["apikey"] != "new-key-000000":
-            return httpx.Response(
-                200, json={"response-code": 1006, "response-description": "Invalid credentials"}
-            )
+            return reply({"response-code": 1006, "response-description": "Invalid credentials"})
         return _ok_bulk(body)
 
     creds = RotatingCredentials(APIKEY, "new-key-000000")
@@ -275,9 +271,7 @@ def test_rotated_key_is_fetched_again_once_and_the_call_retried():
 
 def test_still_invalid_after_one_refresh_is_a_credentials_error():
     creds = RotatingCredentials(APIKEY)
-    client, requests = _client(
-        lambda ep, body, n: httpx.Response(200, json={"response-code": 1006}), creds=creds
-    )
+    client, requests = _client(lambda ep, body, n: reply({"response-code": 1006}), creds=creds)
     assert client.send_otp("254712345678", "x").disposition is Disposition.CREDENTIALS
     assert creds.refreshes == 1
     assert len(requests) == 2
@@ -285,18 +279,16 @@ def test_still_invalid_after_one_refresh_is_a_credentials_error():
 
 def test_no_report_yet_is_none_for_both_documented_codes():
     for code in (1008, 1009):
-        client, _ = _client(lambda ep, body, n, c=code: httpx.Response(200, json={"response-code": c}))
+        client, _ = _client(lambda ep, body, n, c=code: reply({"response-code": c}))
         assert client.get_dlr("123") is None
-    client, _ = _client(lambda ep, body, n: httpx.Response(200, json={"response-code": 4093}))
+    client, _ = _client(lambda ep, body, n: reply({"response-code": 4093}))
     with pytest.raises(ProviderError):
         client.get_dlr("123")
 
 
 def test_missing_entries_are_retried_not_assumed_sent():
     client, _ = _client(
-        lambda ep, body, n: httpx.Response(
-            200, json={"responses": [{"response-code": 200, "messageid": 1, "clientsmsid": "1"}]}
-        )
+        lambda ep, body, n: reply({"responses": [{"response-code": 200, "messageid": 1, "clientsmsid": "1"}]})
     )
     results = client.send_bulk([BulkMessage("1", "254712345678", "x"), BulkMessage("2", "254712345679", "y")])
     assert results["1"].accepted
@@ -308,10 +300,9 @@ def test_the_apikey_appears_in_no_log_line_and_no_result(caplog):
 
     def script(ep, body, n):
         if n == 1:
-            return httpx.ReadTimeout(f"timed out posting apikey={APIKEY}")
-        return httpx.Response(
-            200,
-            json={
+            return HttpFailure("ReadTimeoutError", maybe_sent=True)
+        return reply(
+            {
                 "responses": [
                     {
                         "response-code": 1003,
@@ -339,7 +330,7 @@ def test_a_bulk_answer_mixing_entries_with_and_without_clientsmsid_matches_every
     from tests.conftest import shared_fixture
 
     answer = shared_fixture("provider/wavesms_send_mixed_keys_low_credit.json")
-    client, _ = _client(lambda endpoint, body, n: httpx.Response(200, json=answer))
+    client, _ = _client(lambda endpoint, body, n: reply(answer))
     results = client.send_bulk(
         [
             BulkMessage("1234", "254123456789", "first"),
@@ -355,9 +346,8 @@ def test_entries_without_clientsmsid_are_matched_by_number_then_in_order():
     def script(endpoint, body, n):
         entries = body["smslist"]
         # Answered in reverse order, without ids: the numbers tell them apart.
-        return httpx.Response(
-            200,
-            json={
+        return reply(
+            {
                 "responses": [
                     {"response-code": 200, "mobile": e["mobile"], "messageid": 100 + i}
                     for i, e in reversed(list(enumerate(entries)))
@@ -368,3 +358,36 @@ def test_entries_without_clientsmsid_are_matched_by_number_then_in_order():
     client, _ = _client(script)
     results = client.send_bulk([BulkMessage(str(i), f"25471234567{i}", "x") for i in range(3)])
     assert {k: r.message_id for k, r in results.items()} == {"0": "100", "1": "101", "2": "102"}
+
+
+@pytest.mark.parametrize(
+    ("failure", "maybe_accepted"),
+    [
+        (HttpFailure("NewConnectionError", maybe_sent=False), False),
+        (HttpFailure("ReadTimeoutError", maybe_sent=True), True),
+    ],
+)
+def test_a_request_that_may_have_reached_the_provider_says_so(failure, maybe_accepted):
+    client, requests = _client(lambda ep, body, n: failure)
+    result = client.send_bulk([BulkMessage("1", "254712345678", "x")])["1"]
+    assert (result.disposition, result.maybe_accepted) == (Disposition.RETRY, maybe_accepted)
+    assert result.description == f"transport error: {failure.kind}"
+    assert len(requests) == 3
+
+
+def test_one_lost_answer_among_retries_is_enough_to_say_maybe_accepted():
+    failures = [
+        HttpFailure("ProtocolError", maybe_sent=True),
+        HttpFailure("NewConnectionError", maybe_sent=False),
+    ]
+    client, _ = _client(lambda ep, body, n: failures[min(n, 2) - 1])
+    assert client.send_otp("254712345678", "x").maybe_accepted
+
+
+def test_requests_are_compact_json_with_the_client_s_headers():
+    http = ScriptedHttp(lambda url, content: reply({"response-code": 200, "credit": "5"}))
+    ProviderClient("http://provider.test", RotatingCredentials(APIKEY), http).get_balance()
+    [(url, content, headers)] = http.requests
+    assert url == "http://provider.test/api/services/getbalance"
+    assert content == b'{"apikey":"live-key-7f3a9c2e1b","partnerID":"42"}'
+    assert headers["Content-Type"] == "application/json" and headers["User-Agent"].startswith("tuma/")

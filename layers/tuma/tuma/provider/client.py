@@ -7,6 +7,7 @@ raise ProviderError.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -14,10 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from tuma.batching import chunked
-from tuma.ports import BulkMessage, CredentialSource, SendResult
+from tuma.ports import BulkMessage, CredentialSource, Http, HttpFailure, SendResult
 from tuma.provider.answers import (
     Balance,
     DeliveryReport,
@@ -32,7 +31,11 @@ from tuma.provider.limits import BulkLimit
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "tuma/0.1 (+https://github.com/tuma-sms/tuma)"
+HEADERS = {
+    "User-Agent": "tuma/0.1 (+https://github.com/tuma-sms/tuma)",
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+}
 
 
 @dataclass(frozen=True)
@@ -62,17 +65,6 @@ def failure_of(error: ProviderError) -> SendResult:
 NO_ENTRY = SendResult(
     Disposition.RETRY, "the provider's answer had no entry for this message", maybe_accepted=True
 )
-# Transport failures before the request was written: the provider cannot have seen it.
-NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def build_http_client(connect_timeout: float, read_timeout: float) -> httpx.Client:
-    """One keep-alive client per process: a new TLS handshake per call would cost ~30 ms each."""
-    return httpx.Client(
-        timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
-    )
 
 
 class ProviderClient:
@@ -80,7 +72,7 @@ class ProviderClient:
         self,
         base_url: str,
         credentials: CredentialSource,
-        http: httpx.Client,
+        http: Http,
         *,
         bulk_limit: int | BulkLimit = 100,
         comma_limit: int = 1000,
@@ -238,12 +230,12 @@ class ProviderClient:
             try:
                 creds = self._credentials.get()
                 self.calls += 1
-                response = self._http.post(self._base + endpoint, json=body(creds))
-                payload = read_answer(response.status_code, response.content)
-            except httpx.TransportError as exc:
-                ambiguous = ambiguous or not isinstance(exc, NEVER_SENT)
-                # Only the exception type: httpx's text can include the URL, and nothing else is useful.
-                error = ProviderError(Disposition.RETRY, f"transport error: {type(exc).__name__}")
+                content = json.dumps(body(creds), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                answer = self._http.post(self._base + endpoint, content.encode(), HEADERS)
+                payload = read_answer(answer.status, answer.content)
+            except HttpFailure as exc:
+                ambiguous = ambiguous or exc.maybe_sent
+                error = ProviderError(Disposition.RETRY, f"transport error: {exc.kind}")
             except ProviderError as exc:
                 error = exc
             else:

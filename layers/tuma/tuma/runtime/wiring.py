@@ -64,7 +64,8 @@ def credentials(settings: ProviderSettings) -> CredentialSource:
 def provider_client(
     settings: ProviderSettings, time_left: Callable[[], float] | None = None
 ) -> ProviderClient:
-    from tuma.provider.client import ProviderClient, RetryPolicy, build_http_client
+    from tuma.adapters.http import Urllib3Http
+    from tuma.provider.client import ProviderClient, RetryPolicy
     from tuma.provider.limits import BulkLimit
 
     store = None
@@ -75,7 +76,7 @@ def provider_client(
     return ProviderClient(
         settings.SMS_API_BASE_URL,
         credentials(settings),
-        build_http_client(settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT),
+        Urllib3Http(settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT),
         bulk_limit=BulkLimit(
             settings.SMS_BULK_LIMIT,
             store,

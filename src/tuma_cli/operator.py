@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from tuma.errors import ConfigurationError
 from tuma.formatting.gsm7 import TextRejected, prepare
-from tuma.formatting.phones import InvalidNumber, mask, parse_recipient
+from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.outbox import Route
 from tuma.ports import SendResult
 from tuma.provider.answers import ProviderError
@@ -18,6 +18,7 @@ from tuma.provider.client import ProviderClient
 from tuma.provider.codes import Disposition
 from tuma.runtime import wiring
 from tuma.runtime.settings import OperatorSettings, load
+from tuma.security.masking import mask
 from tuma.services.planning import ProviderRoute, route_for
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2

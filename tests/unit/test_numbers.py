@@ -3,7 +3,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from tuma.formatting.phones import InvalidNumber, RecipientKind, hash_msisdn, mask, parse_recipient
+from tuma.formatting.phones import InvalidNumber, RecipientKind, hash_msisdn, parse_recipient
+from tuma.security.masking import mask
 
 
 @pytest.mark.parametrize(

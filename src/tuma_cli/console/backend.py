@@ -15,9 +15,10 @@ from typing import Any
 from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 from tuma.adapters.dynamodb_templates import DynamoDBTemplates
 from tuma.formatting.clock import EAT
-from tuma.formatting.phones import InvalidNumber, mask, parse_recipient
+from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import CancelOutcome, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage
+from tuma.security.masking import mask
 from tuma.services.templates import TemplateEditor
 
 from tuma_cli.stack import Stack, Unconfigured

@@ -30,7 +30,7 @@ from typing import Any
 
 from tuma.formatting.clock import EAT
 from tuma.formatting.gsm7 import count_parts, is_gsm7
-from tuma.formatting.phones import HASHED_MSISDN
+from tuma.security.masking import HASHED_MSISDN
 
 OUTCOMES = {
     "401": "AbsentSubscriber",

@@ -13,10 +13,9 @@ from enum import StrEnum
 
 import phonenumbers
 
-# Safaricom's hashed MSISDN: SHA-256 hex of the 254… form.
-HASHED_MSISDN = re.compile(r"^[0-9a-fA-F]{64}$")
+from tuma.security.masking import HASHED_MSISDN, MASK_CHARS, mask
+
 _SEPARATORS = re.compile(r"[\s\-.()/]")
-_MASK_CHARS = re.compile(r"[*xX#•]")
 _KENYA = 254
 
 
@@ -64,7 +63,7 @@ def parse_recipient(raw: str | int) -> Recipient:
     if HASHED_MSISDN.match(text):
         return Recipient(RecipientKind.HASHED, text.lower())
     compact = _SEPARATORS.sub("", text)
-    if _MASK_CHARS.search(compact) and re.fullmatch(r"\+?[0-9*xX#•]+", compact):
+    if MASK_CHARS.search(compact) and re.fullmatch(r"\+?[0-9*xX#•]+", compact):
         return Recipient(RecipientKind.MASKED, " ".join(text.split()))
     if not re.fullmatch(r"\+?[0-9]+", compact):
         raise InvalidNumber("number contains characters other than digits")
@@ -89,15 +88,3 @@ def parse_recipient(raw: str | int) -> Recipient:
 def hash_msisdn(msisdn: str) -> str:
     """Safaricom's hashed form: SHA-256 of the `254…` number, hex."""
     return hashlib.sha256(msisdn.encode()).hexdigest()
-
-
-def mask(value: str) -> str:
-    """Mask a number (or digest) for logs: `2547*****678`; digests keep a short prefix."""
-    if HASHED_MSISDN.match(value):
-        return f"sha256:{value[:8].lower()}…"
-    if _MASK_CHARS.search(value):
-        return value  # masked at the source already
-    digits = re.sub(r"\D", "", value)
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:4]}{'*' * (len(digits) - 7)}{digits[-3:]}"

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from tuma.formatting.phones import mask
+from tuma.security.masking import mask
 
 SECRET_KEYS = frozenset(
     {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, TypeGuard
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -16,10 +16,6 @@ from tuma.services.templates import Catalog
 
 log = logging.getLogger(__name__)
 ALARM_MAX_PARTS = 2
-
-
-def is_sns_notification(body: Any) -> TypeGuard[dict[str, Any]]:
-    return isinstance(body, dict) and body.get("Type") == "Notification" and "TopicArn" in body
 
 
 def alarm_from_sns(

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from pydantic import ValidationError
 
@@ -44,7 +44,6 @@ from tuma.ports import (
     TemplateSource,
 )
 from tuma.provider.codes import Disposition
-from tuma.services.alarms import alarm_from_sns, is_sns_notification
 from tuma.services.planning import (
     RANK,
     Delivery,
@@ -217,8 +216,11 @@ class Dispatcher:
             parsed = json.loads(item.body)
         except ValueError:
             parsed = None
-        if is_sns_notification(parsed):
-            # A CloudWatch alarm, delivered by SNS into the outbox queue.
+        if _is_sns_notification(parsed):
+            # A CloudWatch alarm, delivered by SNS into the outbox queue. Rare: its models are
+            # loaded when the first one comes, not at every cold start.
+            from tuma.services.alarms import alarm_from_sns
+
             try:
                 return alarm_from_sns(parsed, self._language, catalog)
             except ValueError as exc:
@@ -521,3 +523,7 @@ def send_all(sender: Sender, deliveries: Sequence[Delivery]) -> Mapping[int, Sen
         for i in range(len(deliveries)):
             results.setdefault(i, failure)
     return results
+
+
+def _is_sns_notification(body: Any) -> TypeGuard[dict[str, Any]]:
+    return isinstance(body, dict) and body.get("Type") == "Notification" and "TopicArn" in body

@@ -13,13 +13,14 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tuma.formatting.money import format_money
-from tuma.formatting.phones import RecipientKind, mask
+from tuma.formatting.phones import RecipientKind
 from tuma.models.alerts import AlertRequest
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, PaymentSeen, Status
 from tuma.models.mpesa import ACCEPT, INVALID_ACCOUNT, C2BValidation, StkResult, reject
 from tuma.models.outbox import OutboxMessage
 from tuma.models.payments import InvalidPayment, Payment
 from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
+from tuma.security.masking import mask
 from tuma.services.recipients import Payer, resolve
 
 log = logging.getLogger(__name__)

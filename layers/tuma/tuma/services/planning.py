@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from tuma.formatting.gsm7 import SmsText, TextRejected, prepare
-from tuma.formatting.phones import InvalidNumber, Recipient, RecipientKind, mask, parse_recipient
+from tuma.formatting.phones import InvalidNumber, Recipient, RecipientKind, parse_recipient
 from tuma.formatting.rendering import TemplateError, render
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, Route
+from tuma.security.masking import mask
 from tuma.services.templates import KINDS, Catalog, routed
 
 # Templates addressed to operators: with no `to`, they go to ALERT_RECIPIENTS.

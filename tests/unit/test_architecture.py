@@ -20,6 +20,8 @@ FORBIDDEN = (
     "tuma.provider.client",
     "boto3",
     "botocore",
+    "urllib3",
+    "httpx",
     "aws_lambda_powertools",
 )
 
@@ -84,3 +86,31 @@ def test_empty_variables_count_as_unset_as_the_template_writes_them():
         {"OUTBOX_QUEUE_URL": "q", "LEDGER_TABLE": "l", "ALERT_RECIPIENTS": "0722 000 111; 0733000222"},
     )
     assert listed.ALERT_RECIPIENTS == ("0722 000 111", "0733000222")
+
+
+def _is_import_after_gc(node: ast.stmt) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return node.module != "__future__"
+    return isinstance(node, ast.Import) and node.names[0].name != "gc"
+
+
+@pytest.mark.parametrize("app", sorted((ROOT / "functions").glob("*/app.py")), ids=lambda p: p.parent.name)
+def test_the_collector_is_off_for_the_imports_and_back_on_with_init_frozen(app):
+    body = ast.parse(app.read_text()).body
+    statements = [ast.unparse(node) for node in body]
+    first_import = next(i for i, node in enumerate(body) if _is_import_after_gc(node))
+    assert statements.index("gc.disable()") < first_import
+    assert statements[-2:] == ["gc.freeze()", "gc.enable()"]
+
+
+def test_a_function_loaded_in_process_leaves_the_collector_on_even_when_its_init_fails(tmp_path):
+    import gc
+
+    from tuma_cli.local.functions import load_module
+
+    (tmp_path / "app.py").write_text(
+        "import gc\ngc.disable()\ngc.freeze()\nraise RuntimeError('bad setting')\n"
+    )
+    with pytest.raises(RuntimeError, match="bad setting"):
+        load_module(tmp_path)
+    assert gc.isenabled() and gc.get_freeze_count() == 0

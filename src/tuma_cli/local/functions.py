@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -21,7 +22,14 @@ def load_module(directory: Path, module: str = "app") -> ModuleType:
         raise ImportError(f"cannot load {path}")
     loaded = importlib.util.module_from_spec(spec)
     sys.modules[name] = loaded
-    spec.loader.exec_module(loaded)
+    try:
+        spec.loader.exec_module(loaded)
+    finally:
+        # A function turns the collector off for its init and back on at the end (freezing what
+        # init made). In this long-lived process neither must outlast the load: an init that
+        # failed half-way would leave it off, and frozen objects are never collected.
+        gc.enable()
+        gc.unfreeze()
     return loaded
 
 

@@ -9,7 +9,7 @@ from tuma.models.validation import LANGUAGE, NO_CONTROL_CHARS
 
 
 class AlertRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # see mpesa._Daraja
 
     id: str = Field(min_length=1, max_length=100, pattern=NO_CONTROL_CHARS)
     title: str = Field(min_length=1, max_length=200)
@@ -41,7 +41,7 @@ class AlertRequest(BaseModel):
 class SnsNotification(BaseModel):
     """The envelope SNS puts around a message it delivers to an SQS queue (raw delivery off)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)  # alarms are rare
 
     Type: str
     TopicArn: str
@@ -51,7 +51,7 @@ class SnsNotification(BaseModel):
 class CloudWatchAlarm(BaseModel):
     """The JSON CloudWatch publishes to SNS when an alarm changes state."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     AlarmName: str = Field(min_length=1, max_length=255)
     NewStateValue: str

@@ -29,7 +29,9 @@ INVALID_ACCOUNT = "C2B00012"
 
 
 class _Daraja(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    # defer_build: the webhooks function serves many routes and a container sees few of them, so
+    # each request model is built at its route's first request, not at every cold start.
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
 _SPACES = re.compile(r"\s+")

@@ -80,7 +80,7 @@ class Payment(BaseModel):
 class PaymentRequest(BaseModel):
     """`POST /payments`: a payment your own systems saw, signed with the webhook key."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # see mpesa._Daraja
 
     reference: Reference
     amount: Amount

@@ -120,6 +120,9 @@ class Balance(_Lenient):
 class DeliveryCallback(_Lenient):
     """The provider's delivery-report callback. Unsigned: treat every field as untrusted."""
 
+    # Built at the first report, not at the webhooks function's every cold start (see mpesa._Daraja).
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
+
     # Kept whatever its length: a report Tuma cannot read must not be refused (the provider would
     # retry it forever); it is shortened where it is stored.
     description: str = Field(min_length=1, max_length=2000)

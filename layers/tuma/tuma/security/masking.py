@@ -1,7 +1,6 @@
 """Numbers as they may appear in logs, pages and the ledger.
 
-Apart from tuma.formatting.phones so that what only masks (log redaction, in every function) does not
-load phonenumbers' metadata (about 40 ms of a cold start here).
+Apart from tuma.formatting.phones: masking (log redaction, in every function) parses nothing.
 """
 
 from __future__ import annotations

@@ -91,6 +91,7 @@ bench: install
 	$(BIN)/python bench/outbox_batch.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/bytecode.py
 	$(BIN)/python bench/console.py
 
 build: sam

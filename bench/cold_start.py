@@ -22,6 +22,8 @@ import os
 import statistics
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,12 +81,10 @@ def measure_all(
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--profile", metavar="FUNCTION", help="print FUNCTION's slowest imports instead")
-    args = parser.parse_args()
-
+@contextmanager
+def local_functions() -> Iterator[tuple[dict[str, str], dict[str, tuple[Path, dict[str, str]]]]]:
+    """A moto server on loopback with the template's resources; yields the environment every process
+    gets (the Lambda runtime's variables included) and each function's directory and environment."""
     from moto.server import ThreadedMotoServer
 
     from tuma_cli.local.provision import provision
@@ -108,15 +108,36 @@ def main() -> int:
             "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_REGION": "us-east-1",
             "PYTHONDONTWRITEBYTECODE": "",
+            # The Lambda runtime's own variables; Powertools reads some of them at import.
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         }
-        # The Lambda runtime's own variables; Powertools reads some of them at import.
-        lambda_env = {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13"}
-        targets = {"plain Powertools": (ROOT / "bench", "baseline_function", common | lambda_env)}
+        yield (
+            common,
+            {
+                name: (
+                    spec.directory,
+                    common | dict(spec.environment) | {"AWS_LAMBDA_FUNCTION_NAME": spec.logical_id},
+                )
+                for name, spec in sorted(topology.functions.items())
+            },
+        )
+    finally:
+        moto.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--profile", metavar="FUNCTION", help="print FUNCTION's slowest imports instead")
+    args = parser.parse_args()
+
+    with local_functions() as (common, functions):
+        targets = {"plain Powertools": (ROOT / "bench", "baseline_function", common)}
         if args.profile:
-            spec = topology.functions[args.profile]
-            env = common | lambda_env | dict(spec.environment)
+            directory, env = functions[args.profile]
             answer = subprocess.run(
-                [sys.executable, "-X", "importtime", "-c", PROBE.format(module="app"), str(spec.directory)],
+                [sys.executable, "-X", "importtime", "-c", PROBE.format(module="app"), str(directory)],
                 env=env,
                 capture_output=True,
                 text=True,
@@ -127,15 +148,12 @@ def main() -> int:
             print("\n".join(rows_[:40]))
             print(answer.stdout)
             return 0
-        for name, spec in sorted(topology.functions.items()):
-            env = common | lambda_env | dict(spec.environment) | {"AWS_LAMBDA_FUNCTION_NAME": spec.logical_id}
-            targets[name] = (spec.directory, "app", env)
+        for name, (directory, env) in functions.items():
+            targets[name] = (directory, "app", env)
         targets["(bare interpreter)"] = (ROOT / "bench", "json", common)
         figures = measure_all(targets, args.runs, baseline="plain Powertools")
-        baseline, floor = figures.pop("plain Powertools"), figures.pop("(bare interpreter)")
-        rows = sorted(figures.items())
-    finally:
-        moto.stop()
+    baseline, floor = figures.pop("plain Powertools"), figures.pop("(bare interpreter)")
+    rows = sorted(figures.items())
 
     print(f"\ncold initialisation, median of {args.runs} fresh processes (python {sys.version.split()[0]}):")
     print(f"  {'function':<22} {'init ms':>8} {'x baseline':>10} {'RSS MB':>8} {'worst':>6}")

@@ -421,6 +421,16 @@ def test_sam_build_produces_an_arm64_layer_with_the_package(tmp_path):
     assert (layer / "pydantic-2.14.4.dist-info").is_dir()
     # Powertools comes from AWS's layer: a second copy here would shadow it.
     assert not (layer / "aws_lambda_powertools").exists()
+    # Bytecode for every module, for Python 3.13, trusted without a look at the sources' times
+    # (flags 0b01: hash-based, unchecked): /opt is read-only, so a missing or stale .pyc would be
+    # compiled again at every cold start (layers/tuma/Makefile).
+    sources = sorted(layer.rglob("*.py"))
+    assert len(sources) > 500
+    missing = [s for s in sources if not (s.parent / "__pycache__" / f"{s.stem}.cpython-313.pyc").is_file()]
+    assert missing == []
+    flags = {int.from_bytes(p.read_bytes()[4:8], "little") for p in layer.rglob("*.cpython-313.pyc")}
+    assert flags == {0b01}
+    assert all(p.name.endswith(".cpython-313.pyc") for p in layer.rglob("*.pyc"))
 
 
 def test_every_resource_sam_generates_is_in_the_cost_model(transformed):

@@ -4,7 +4,8 @@
 
 Lambda puts a layer in /opt, read-only: a module without a usable .pyc is compiled at every import,
 that is at every cold start. SAM's python3.13 builder ships sources only; layers/tuma/Makefile ships
-bytecode (hash-based, unchecked: a zip keeps file times to two seconds). This builds both forms of the
+bytecode (hash-based, unchecked: SAM's zips date every file 1980-01-01, so bytecode checked against
+source times would be discarded, aws/aws-lambda-builders#924). This builds both forms of the
 layer from what is installed here (the layer's requirements and their dependencies, and Tuma's
 package), then imports each function's `app.py` in fresh processes that may not write bytecode,
 alternating the two forms, with the environment the template gives it (against a moto server on

@@ -11,17 +11,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tuma.formatting.money import format_money
 from tuma.formatting.phones import RecipientKind
-from tuma.models.alerts import AlertRequest
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, PaymentSeen, Status
-from tuma.models.mpesa import ACCEPT, INVALID_ACCOUNT, C2BValidation, StkResult, reject
 from tuma.models.outbox import OutboxMessage
 from tuma.models.payments import InvalidPayment, Payment
 from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
 from tuma.security.masking import mask
 from tuma.services.recipients import Payer, resolve
+
+if TYPE_CHECKING:
+    # Parsed by the webhooks' routes; the payments stream, which shares this module, never loads them.
+    from tuma.models.alerts import AlertRequest
+    from tuma.models.mpesa import C2BValidation, StkResult
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_AMOUNT = Decimal(1_000_000)  # beyond what one M-Pesa payment can carry
@@ -169,6 +173,8 @@ class Intake:
 
     def c2b_validation(self, request: C2BValidation) -> dict[str, str]:
         """Daraja's accept/reject; checks the account number only when configured to."""
+        from tuma.models.mpesa import ACCEPT, INVALID_ACCOUNT, reject  # loaded by the route already
+
         if not self._account_check:
             return ACCEPT
         account = request.BillRefNumber

@@ -20,7 +20,6 @@ import py_compile
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from importlib import metadata
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.cold_start import local_functions  # noqa: E402
+from bench.cold_start import fresh_process, local_functions  # noqa: E402
 
 PROBE = """
 import json, sys, time
@@ -99,17 +98,10 @@ def main() -> int:
             for _ in range(args.runs):
                 for name, (directory, env) in functions.items():
                     for layer in (sources, compiled):
-                        answer = subprocess.run(
-                            [sys.executable, "-c", PROBE, str(directory), str(layer)],
-                            env=env | {"PYTHONDONTWRITEBYTECODE": "1"},
-                            capture_output=True,
-                            text=True,
-                            timeout=120,
-                            check=False,
+                        took = fresh_process(
+                            PROBE, [str(directory), str(layer)], env | {"PYTHONDONTWRITEBYTECODE": "1"}
                         )
-                        if answer.returncode != 0:
-                            raise RuntimeError(f"{name} failed to initialise:\n{answer.stderr[-2000:]}")
-                        samples[name][layer].append(float(answer.stdout.strip().splitlines()[-1]))
+                        samples[name][layer].append(float(took))
 
     print(f"\ncold initialisation with the layer ({modules} modules) as sources and as bytecode,")
     print(

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,19 +43,19 @@ print(json.dumps({{"ms": took * 1000, "rss_mb": peak / 1024}}))
 """
 
 
-def once(directory: Path, module: str, env: dict[str, str]) -> tuple[float, float]:
-    """Init ms and peak RSS (MB) of one fresh process."""
+def fresh_process(code: str, args: list[str], env: dict[str, str]) -> Any:
+    """What a new interpreter running `code` printed last, as JSON."""
     answer = subprocess.run(
-        [sys.executable, "-c", PROBE.format(module=module), str(directory)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     if answer.returncode != 0:
-        raise RuntimeError(f"{directory.name} failed to initialise:\n{answer.stderr[-2000:]}")
-    figures = json.loads(answer.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{args[0]} failed to initialise:\n{answer.stderr[-2000:]}")
+    return json.loads(answer.stdout.strip().splitlines()[-1])
+
+
+def once(directory: Path, module: str, env: dict[str, str]) -> tuple[float, float]:
+    """Init ms and peak RSS (MB) of one fresh process."""
+    figures = fresh_process(PROBE.format(module=module), [str(directory)], env)
     return float(figures["ms"]), float(figures["rss_mb"])
 
 

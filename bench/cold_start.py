@@ -131,6 +131,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--profile", metavar="FUNCTION", help="print FUNCTION's slowest imports instead")
+    parser.add_argument("--only", metavar="FUNCTION", action="append", help="measure only these (repeatable)")
     args = parser.parse_args()
 
     with local_functions() as (common, functions):
@@ -150,6 +151,8 @@ def main() -> int:
             print(answer.stdout)
             return 0
         for name, (directory, env) in functions.items():
+            if args.only and name not in args.only:
+                continue
             targets[name] = (directory, "app", env)
         targets["(bare interpreter)"] = (ROOT / "bench", "json", common)
         figures = measure_all(targets, args.runs, baseline="plain Powertools")

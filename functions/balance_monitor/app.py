@@ -18,7 +18,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.formatting.clock import now_utc
 from tuma.runtime import wiring
 from tuma.runtime.observability import build_logger
-from tuma.runtime.settings import BalanceSettings, load
+from tuma.runtime.settings import load
+from tuma.runtime.settings.balance_monitor import BalanceSettings
 
 logger = build_logger()
 metrics = Metrics()

@@ -24,7 +24,8 @@ from tuma.runtime.batch import BatchResponse, item_failures
 from tuma.runtime.deadline import Deadline
 from tuma.runtime.events import sqs_messages
 from tuma.runtime.observability import CountingMetrics, build_logger
-from tuma.runtime.settings import SenderSettings, load
+from tuma.runtime.settings import load
+from tuma.runtime.settings.outbox_sender import SenderSettings
 from tuma.services.dispatcher import Inbound
 
 logger = build_logger()

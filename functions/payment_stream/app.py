@@ -23,7 +23,8 @@ from tuma.runtime import wiring
 from tuma.runtime.batch import BatchResponse, item_failures
 from tuma.runtime.events import StreamRecord, stream_records
 from tuma.runtime.observability import CountingMetrics, build_logger
-from tuma.runtime.settings import StreamSettings, load
+from tuma.runtime.settings import load
+from tuma.runtime.settings.payment_stream import StreamSettings
 from tuma.services.payment_stream import completed_payment
 
 logger = build_logger()

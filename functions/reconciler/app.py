@@ -19,7 +19,8 @@ from tuma.formatting.clock import now_utc
 from tuma.runtime import wiring
 from tuma.runtime.deadline import Deadline
 from tuma.runtime.observability import CountingMetrics, build_logger
-from tuma.runtime.settings import ReconcilerSettings, load
+from tuma.runtime.settings import load
+from tuma.runtime.settings.reconciler import ReconcilerSettings
 
 logger = build_logger()
 metrics = Metrics()

@@ -19,7 +19,8 @@ from tuma.runtime.aws import client
 from tuma.runtime.batch import BatchResponse, item_failures
 from tuma.runtime.events import stream_records
 from tuma.runtime.observability import CountingMetrics, build_logger
-from tuma.runtime.settings import StatusEventSettings, load
+from tuma.runtime.settings import load
+from tuma.runtime.settings.status_events import StatusEventSettings
 from tuma.services.status_events import StatusEvent, event_from_change
 
 logger = build_logger()

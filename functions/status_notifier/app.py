@@ -24,7 +24,8 @@ from tuma.runtime.aws import client
 from tuma.runtime.batch import BatchResponse, item_failures
 from tuma.runtime.events import sqs_messages
 from tuma.runtime.observability import CountingMetrics, build_logger
-from tuma.runtime.settings import StatusNotifierSettings, load
+from tuma.runtime.settings import load
+from tuma.runtime.settings.status_notifier import StatusNotifierSettings
 from tuma.services.status_events import signed_headers
 
 logger = build_logger()

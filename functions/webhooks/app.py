@@ -26,11 +26,12 @@ from tuma.models.alerts import AlertRequest
 from tuma.models.ledger import CancelOutcome, ReportOutcome, Status
 from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StkCallback
 from tuma.models.payments import InvalidPayment, PaymentRequest
-from tuma.provider.answers import DeliveryCallback
+from tuma.provider.callbacks import DeliveryCallback
 from tuma.runtime import wiring
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.routes import InvalidRequest, Routes
-from tuma.runtime.settings import WebhookSettings, load
+from tuma.runtime.settings import load
+from tuma.runtime.settings.webhooks import WebhookSettings
 from tuma.runtime.webhook_gate import WebhookGate
 from tuma.services.delivery_reports import update_for
 from tuma.services.intake import PaymentRefused

@@ -17,7 +17,8 @@ from tuma.provider.answers import ProviderError
 from tuma.provider.client import ProviderClient
 from tuma.provider.codes import Disposition
 from tuma.runtime import wiring
-from tuma.runtime.settings import OperatorSettings, load
+from tuma.runtime.settings import load
+from tuma.runtime.settings.operator import OperatorSettings
 from tuma.security.masking import mask
 from tuma.services.planning import ProviderRoute, route_for
 

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 from tuma.errors import ConfigurationError
-from tuma.runtime.settings import SenderSettings, StreamSettings, WebhookSettings, load
+from tuma.runtime.settings import load
+from tuma.runtime.settings.outbox_sender import SenderSettings
+from tuma.runtime.settings.payment_stream import StreamSettings
+from tuma.runtime.settings.webhooks import WebhookSettings
 
 from tests.conftest import ROOT
 

@@ -149,7 +149,8 @@ def test_completed_payment_rules():
 
 def test_attribute_map_from_the_environment():
     from tuma.errors import ConfigurationError
-    from tuma.runtime.settings import StreamSettings, load
+    from tuma.runtime.settings import load
+    from tuma.runtime.settings.payment_stream import StreamSettings
 
     base = {"OUTBOX_QUEUE_URL": "q", "LEDGER_TABLE": "t"}
     settings = load(

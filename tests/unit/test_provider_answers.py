@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 from tuma.provider.answers import (
     Balance,
-    DeliveryCallback,
     DeliveryReport,
     ProviderError,
     read_answer,
     read_send_answer,
 )
+from tuma.provider.callbacks import DeliveryCallback
 from tuma.provider.codes import CODES, Disposition, classify
 
 from tests.conftest import SHARED_FIXTURES, shared_fixture

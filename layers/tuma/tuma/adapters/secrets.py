@@ -16,11 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from tuma.errors import ConfigurationError
-from tuma.provider.credentials import Credentials
 from tuma.security.secrets import WebhookSecret
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
+
+    from tuma.provider.credentials import Credentials
 
 
 class JsonSecret:
@@ -63,10 +64,17 @@ class SecretsManagerCredentials:
         self._secret = secret
 
     def get(self) -> Credentials:
-        return Credentials.parse(self._secret.read(), f"secret {self._secret.secret_id!r}")
+        return self._parse(self._secret.read())
 
     def refresh(self) -> Credentials:
-        return Credentials.parse(self._secret.read(force=True), f"secret {self._secret.secret_id!r}")
+        return self._parse(self._secret.read(force=True))
+
+    def _parse(self, value: dict[str, Any]) -> Credentials:
+        # Here rather than at the top: the webhooks function reads only its own secret through this
+        # module, and the credentials' model would be built at each of its cold starts for nothing.
+        from tuma.provider.credentials import Credentials
+
+        return Credentials.parse(value, f"secret {self._secret.secret_id!r}")
 
 
 class SecretsManagerWebhookSecrets:

@@ -117,32 +117,6 @@ class Balance(_Lenient):
         return parse_amount(value, positive=False)
 
 
-class DeliveryCallback(_Lenient):
-    """The provider's delivery-report callback. Unsigned: treat every field as untrusted."""
-
-    # Built at the first report, not at the webhooks function's every cold start (see mpesa._Daraja).
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
-
-    # Kept whatever its length: a report Tuma cannot read must not be refused (the provider would
-    # retry it forever); it is shortened where it is stored.
-    description: str = Field(min_length=1, max_length=2000)
-    message_id: AsText = Field(
-        validation_alias=AliasChoices("messageid", "messageId", "message-id"),
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9_\-]+$",
-    )
-    time_taken: AsText | None = Field(
-        default=None, validation_alias=AliasChoices("timeTaken", "time_taken"), max_length=32
-    )
-    timestamp: datetime | None = None
-
-    @field_validator("timestamp", mode="before")
-    @classmethod
-    def _eat(cls, value: Any) -> Any:
-        return parse_time(value) if value not in (None, "") else None
-
-
 def code_of(payload: dict[str, Any]) -> int | None:
     for key in _CODE.choices:
         if isinstance(key, str) and key in payload:

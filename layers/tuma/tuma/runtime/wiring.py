@@ -23,16 +23,13 @@ if TYPE_CHECKING:
     from tuma.provider.answers import DeliveryReport
     from tuma.provider.client import ProviderClient
     from tuma.provider.failover import Transition
-    from tuma.runtime.settings import (
-        BalanceSettings,
-        LedgerSettings,
-        ProviderSettings,
-        ReconcilerSettings,
-        SenderSettings,
-        StatusNotifierSettings,
-        StreamSettings,
-        WebhookSettings,
-    )
+    from tuma.runtime.settings import LedgerSettings, ProviderSettings
+    from tuma.runtime.settings.balance_monitor import BalanceSettings
+    from tuma.runtime.settings.outbox_sender import SenderSettings
+    from tuma.runtime.settings.payment_stream import StreamSettings
+    from tuma.runtime.settings.reconciler import ReconcilerSettings
+    from tuma.runtime.settings.status_notifier import StatusNotifierSettings
+    from tuma.runtime.settings.webhooks import WebhookSettings
     from tuma.services.balance import BalanceMonitor
     from tuma.services.dispatcher import Dispatcher
     from tuma.services.intake import Intake

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tuma.models.ledger import PRIMARY, DeliveryUpdate, Status
-from tuma.provider.answers import DeliveryCallback
+from tuma.provider.callbacks import DeliveryCallback
 
 
 class ReportClass(StrEnum):

@@ -18,7 +18,6 @@ from tuma.formatting.phones import RecipientKind
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, PaymentSeen, Status
 from tuma.models.outbox import OutboxMessage
 from tuma.models.payments import InvalidPayment, Payment
-from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
 from tuma.security.masking import mask
 from tuma.services.recipients import Payer, resolve
 
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     # Parsed by the webhooks' routes; the payments stream, which shares this module, never loads them.
     from tuma.models.alerts import AlertRequest
     from tuma.models.mpesa import C2BValidation, StkResult
+    from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_AMOUNT = Decimal(1_000_000)  # beyond what one M-Pesa payment can carry

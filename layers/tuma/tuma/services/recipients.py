@@ -9,9 +9,12 @@ receipt is undeliverable, and the reason says why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tuma.formatting.phones import InvalidNumber, Recipient, RecipientKind, parse_recipient
-from tuma.ports import CustomerDirectory
+
+if TYPE_CHECKING:
+    from tuma.ports import CustomerDirectory
 
 
 @dataclass(frozen=True)

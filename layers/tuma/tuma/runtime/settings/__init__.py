@@ -1,17 +1,19 @@
 """Each function's configuration, read from its environment once, at init, and validated.
 
-One model per function, composed from the parts it needs: a variable a function cannot run without
-is required, and a missing or malformed one stops the cold start with an error naming it. The
+One model per function, composed from the parts here that it needs: a variable a function cannot run
+without is required, and a missing or malformed one stops the cold start with an error naming it. The
 variable names are the contract of docs/design.md and template.yaml.
+
+Each function's model lives in a module named after the function (`tuma.runtime.settings.webhooks`),
+so that a cold start builds its own model's classes, not every function's (bench/cold_start.py).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -24,10 +26,6 @@ from pydantic import (
 )
 
 from tuma.errors import ConfigurationError
-
-if TYPE_CHECKING:
-    # Imported where used: every function loads this module, one of them reads payment streams.
-    from tuma.services.payment_stream import Attributes
 
 S = TypeVar("S", bound="Env")
 
@@ -168,93 +166,3 @@ class CustomerSettings(Env):
         if self.C2B_ACCOUNT_CHECK and not self.CUSTOMERS_TABLE:
             raise ValueError("C2B_ACCOUNT_CHECK needs CUSTOMERS_TABLE")
         return self
-
-
-# -- one per function -----------------------------------------------------------------------------
-
-
-class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings, DeliveryCheckSettings):
-    """functions/outbox_sender"""
-
-    IDEMPOTENCY_TABLE: str
-    IDEMPOTENCY_TTL_SECONDS: int = Field(default=7 * 24 * 3600, ge=60)
-    # How long a message waits before it comes back after a transient failure (doubling per
-    # attempt), and after the provider asked for minutes (4090) or ran out of credit (1004).
-    SMS_RETRY_BASE_SECONDS: int = Field(default=15, ge=0, le=900)
-    SMS_RETRY_LATER_SECONDS: int = Field(default=300, ge=0, le=43200)
-    # The business's templates and routing (unset: the packaged templates only), re-read at most
-    # this often: an edit reaches the next messages within it.
-    TEMPLATES_TABLE: str | None = None
-    TEMPLATE_CACHE_SECONDS: float = Field(default=60, ge=0, le=60)
-    # Known queue URLs spare the function sqs:GetQueueUrl when it postpones a redelivery.
-    OUTBOX_QUEUE_URL: str | None = None
-    FAST_OUTBOX_QUEUE_URL: str | None = None
-
-
-class WebhookSettings(OutboxSettings, LedgerSettings, CustomerSettings, PaymentSettings, MessageSettings):
-    """functions/webhooks"""
-
-    WEBHOOK_SECRET: str
-    WEBHOOK_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
-    CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
-
-
-class StreamSettings(OutboxSettings, LedgerSettings, CustomerSettings, PaymentSettings, MessageSettings):
-    """functions/payment_stream"""
-
-    # {"status": "state", "reference": "mpesa_ref", ...}: a team's own attribute names.
-    PAYMENTS_ATTRIBUTES: dict[str, str] = Field(default_factory=dict)
-    PAYMENTS_COMPLETED_STATUS: str = "COMPLETED"
-
-    @field_validator("PAYMENTS_ATTRIBUTES", mode="before")
-    @classmethod
-    def _json(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                return json.loads(value)
-            except ValueError:
-                raise ValueError("not JSON") from None
-        return value
-
-    @field_validator("PAYMENTS_ATTRIBUTES", mode="after")
-    @classmethod
-    def _mappable(cls, value: dict[str, str]) -> dict[str, str]:
-        from tuma.services.payment_stream import Attributes
-
-        Attributes.mapped(value)  # unknown names fail the cold start, not the first payment
-        return value
-
-    def attributes(self) -> Attributes:
-        from tuma.services.payment_stream import Attributes
-
-        return Attributes.mapped(self.PAYMENTS_ATTRIBUTES, self.PAYMENTS_COMPLETED_STATUS)
-
-
-class BalanceSettings(ProviderSettings, OutboxSettings, MessageSettings):
-    """functions/balance_monitor"""
-
-    STATE_TABLE: str
-    LOW_CREDIT_THRESHOLD: Decimal = Field(default=Decimal(500), ge=0)
-
-
-class ReconcilerSettings(ProviderSettings, LedgerSettings, OutboxSettings, DeliveryCheckSettings):
-    """functions/reconciler"""
-
-
-class StatusEventSettings(Env):
-    """functions/status_events"""
-
-    STATUS_EVENTS_QUEUE_URL: str
-
-
-class StatusNotifierSettings(Env):
-    """functions/status_notifier"""
-
-    STATUS_EVENTS_QUEUE_URL: str
-    STATUS_CALLBACK_URL: str = Field(pattern=r"^https?://\S+$")
-    WEBHOOK_SECRET: str
-    CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
-
-
-class OperatorSettings(ProviderSettings, MessageSettings):
-    """The `tuma send|balance|dlr` commands."""

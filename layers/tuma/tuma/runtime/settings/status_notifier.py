@@ -1,0 +1,16 @@
+"""The settings of functions/status_notifier."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from tuma.runtime.settings import Env
+
+
+class StatusNotifierSettings(Env):
+    """functions/status_notifier"""
+
+    STATUS_EVENTS_QUEUE_URL: str
+    STATUS_CALLBACK_URL: str = Field(pattern=r"^https?://\S+$")
+    WEBHOOK_SECRET: str
+    CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)

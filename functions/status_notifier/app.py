@@ -34,7 +34,7 @@ counts = CountingMetrics(metrics)
 settings = load(StatusNotifierSettings)
 secrets = wiring.webhook_secrets(settings)
 http = Urllib3Http(connect_timeout=3.0, read_timeout=10.0)
-visibility = SqsVisibility(client("sqs"), known_urls=[settings.STATUS_EVENTS_QUEUE_URL])
+visibility = SqsVisibility(lambda: client("sqs"), known_urls=[settings.STATUS_EVENTS_QUEUE_URL])
 
 
 def _deliver(body: str, event_id: str) -> str | None:

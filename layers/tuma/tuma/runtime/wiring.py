@@ -185,7 +185,7 @@ def visibility(settings: SenderSettings) -> SqsVisibility:
     from tuma.adapters.sqs_visibility import SqsVisibility
 
     return SqsVisibility(
-        aws.client("sqs"),
+        lambda: aws.client("sqs"),
         known_urls=[settings.OUTBOX_QUEUE_URL or "", settings.FAST_OUTBOX_QUEUE_URL or ""],
     )
 

@@ -1,7 +1,8 @@
 """Webhooks: Daraja C2B and STK callbacks, signed payments and alerts, the provider's delivery reports.
 
-Every request passes the gate first (path token, size, base64, JSON, signature), then each route
-validates the body against its model (tuma.runtime.routes: Powertools routes, pydantic validates).
+Every request passes the gate first (a declared route, its path token or signature, size, base64,
+JSON), then each route validates the body against its model (tuma.runtime.routes: Powertools
+routes, pydantic validates).
 A receipt is acknowledged only once it is queued.
 """
 
@@ -29,7 +30,7 @@ from tuma.models.payments import InvalidPayment, PaymentRequest
 from tuma.provider.callbacks import DeliveryCallback
 from tuma.runtime import wiring
 from tuma.runtime.observability import CountingMetrics, build_logger
-from tuma.runtime.routes import InvalidRequest, Routes
+from tuma.runtime.routes import Auth, InvalidRequest, Routes
 from tuma.runtime.settings import load
 from tuma.runtime.settings.webhooks import WebhookSettings
 from tuma.runtime.webhook_gate import WebhookGate
@@ -47,9 +48,11 @@ counts = CountingMetrics(metrics)
 settings = load(WebhookSettings)
 intake = wiring.intake(settings)
 ledger = wiring.ledger(settings)
-gate = WebhookGate(wiring.webhook_secrets(settings), max_body=settings.WEBHOOK_MAX_BODY_BYTES)
 app = APIGatewayRestResolver()
+# Every route below declares how its caller authenticates; the gate reads that, and answers 404 for
+# any path not declared here before a handler runs.
 routes = Routes(app)
+gate = WebhookGate(routes, wiring.webhook_secrets(settings), max_body=settings.WEBHOOK_MAX_BODY_BYTES)
 JSON = content_types.APPLICATION_JSON
 
 
@@ -60,6 +63,7 @@ def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
 @routes.add(
     "post",
     "/payments/c2b/validation/<token>",
+    auth=Auth.PATH_TOKEN,
     body=C2BValidation,
     tags=["Daraja"],
     summary="C2B validation: accept or reject",
@@ -71,6 +75,7 @@ def c2b_validation(token: str, request: Annotated[C2BValidation, Body()]) -> dic
 @routes.add(
     "post",
     "/payments/c2b/confirmation/<token>",
+    auth=Auth.PATH_TOKEN,
     body=C2BConfirmation,
     tags=["Daraja"],
     summary="C2B confirmation: queue the receipt",
@@ -88,6 +93,7 @@ def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) ->
 @routes.add(
     "post",
     "/payments/stk/<token>",
+    auth=Auth.PATH_TOKEN,
     body=StkCallback,
     tags=["Daraja"],
     summary="STK Push result: queue the receipt of a payment",
@@ -101,6 +107,7 @@ def stk_callback(token: str, callback: Annotated[StkCallback, Body()]) -> dict[s
 @routes.add(
     "post",
     "/payments",
+    auth=Auth.SIGNATURE,
     body=PaymentRequest,
     tags=["Signed"],
     summary="A payment from your own systems (HMAC signed)",
@@ -117,7 +124,12 @@ def payment(request: Annotated[PaymentRequest, Body()]) -> Response[dict[str, An
 
 
 @routes.add(
-    "post", "/alerts", body=AlertRequest, tags=["Signed"], summary="An alert from monitoring (HMAC signed)"
+    "post",
+    "/alerts",
+    auth=Auth.SIGNATURE,
+    body=AlertRequest,
+    tags=["Signed"],
+    summary="An alert from monitoring (HMAC signed)",
 )
 def alert(request: Annotated[AlertRequest, Body()]) -> Response[dict[str, Any]]:
     return _json(202, intake.alert(request).answer())
@@ -126,6 +138,7 @@ def alert(request: Annotated[AlertRequest, Body()]) -> Response[dict[str, Any]]:
 @routes.add(
     "post",
     "/delivery-reports/<token>",
+    auth=Auth.PATH_TOKEN,
     body=DeliveryCallback,
     query={"provider": ("primary", "secondary")},
     tags=["Provider"],
@@ -157,6 +170,7 @@ def delivery_report(
 @routes.add(
     "get",
     "/messages/<key>",
+    auth=Auth.SIGNATURE,
     tags=["Signed"],
     summary="Every recipient of a message: status, reason, times (HMAC signed)",
 )
@@ -168,7 +182,13 @@ def message_story(key: str) -> Response[dict[str, Any]]:
     return _json(200, {"idempotency_key": key, "recipients": story(entries)})
 
 
-@routes.add("delete", "/messages/<key>", tags=["Signed"], summary="Cancel a scheduled message (HMAC signed)")
+@routes.add(
+    "delete",
+    "/messages/<key>",
+    auth=Auth.SIGNATURE,
+    tags=["Signed"],
+    summary="Cancel a scheduled message (HMAC signed)",
+)
 def cancel_message(key: str) -> Response[dict[str, Any]]:
     key = unquote(key)
     outcome = ledger.cancel(key)

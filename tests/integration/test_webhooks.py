@@ -353,6 +353,42 @@ def test_body_problems_are_clear_4xx(hooks, monkeypatch):
     assert len(hooks.queued()) == 1  # only the valid base64 one
 
 
+def test_every_route_declares_its_authentication_and_the_template_declares_the_same_routes(hooks):
+    import importlib
+
+    from tuma.runtime.routes import Auth
+
+    from tuma_cli.local.template import load
+
+    module = importlib.import_module("tuma_function_webhooks_app")
+    declared = {(route.method, route.resource): route.auth for route in module.routes.declared}
+    assert all(isinstance(auth, Auth) for auth in declared.values())
+    # Callers that cannot sign carry the token in the path; every other route is signed.
+    assert {resource for (_, resource), auth in declared.items() if auth is Auth.PATH_TOKEN} == {
+        resource for _, resource in declared if "{token}" in resource
+    }
+    template = load(ROOT / "template.yaml")
+    in_template = {
+        event["Properties"]["Path"]
+        for event in template["Resources"]["WebhooksFunction"]["Properties"]["Events"].values()
+        if event["Type"] == "Api"
+    }
+    assert in_template == {resource for _, resource in declared}
+
+
+def test_a_handler_registered_past_the_declared_routes_never_runs(stack, hooks):
+    import importlib
+
+    module = importlib.import_module("tuma_function_webhooks_app")
+    ran = []
+    # As a route added to the resolver (and to template.yaml) but not through `routes.add` would be.
+    module.app.post("/payments/sneaky")(lambda: ran.append(1) or {"ok": True})
+    answer = hooks.post("/payments/sneaky", {"reference": "X1"})
+    assert (answer.status, answer.body, ran) == (404, {"error": "not found"}, [])
+    assert hooks.post("/payments/stk", {}).status == 404  # a declared route's prefix is not a route
+    assert hooks.queued() == [] and stack.ledger() == []
+
+
 # -- delivery reports ------------------------------------------------------------------------------------
 
 

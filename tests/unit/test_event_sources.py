@@ -7,8 +7,10 @@ import json
 from decimal import Decimal
 
 import pytest
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from pydantic import SecretStr
 from tuma.models.ledger import Status
+from tuma.runtime.routes import Auth, Routes
 from tuma.runtime.webhook_gate import WebhookGate
 from tuma.security.secrets import WebhookSecret
 from tuma.security.signing import signature, verify
@@ -71,8 +73,19 @@ def _event(path, body=b"{}", method="POST", headers=None, encoded=False):
     return {"path": path, "httpMethod": method, "headers": headers, "body": text, "isBase64Encoded": encoded}
 
 
+def _routes() -> Routes:
+    """A route of each kind, declared as functions/webhooks declares its own."""
+    routes = Routes(APIGatewayRestResolver())
+    routes.add("post", "/payments/stk/<token>", auth=Auth.PATH_TOKEN)(lambda token: {})
+    routes.add("post", "/delivery-reports/<token>", auth=Auth.PATH_TOKEN)(lambda token: {})
+    routes.add("post", "/payments", auth=Auth.SIGNATURE)(lambda: {})
+    routes.add("get", "/messages/<key>", auth=Auth.SIGNATURE)(lambda key: {})
+    routes.add("delete", "/messages/<key>", auth=Auth.SIGNATURE)(lambda key: {})
+    return routes
+
+
 def test_the_gate_orders_its_checks():
-    gate = WebhookGate(Secrets(), max_body=2048, clock=lambda: 1000)
+    gate = WebhookGate(_routes(), Secrets(), max_body=2048, clock=lambda: 1000)
     assert gate.check(_event(f"/payments/stk/{TOKEN}", b"not json")).status == 400
     assert (
         gate.check(_event("/payments/stk/nope", b"not json")).status == 404
@@ -87,11 +100,34 @@ def test_the_gate_orders_its_checks():
     assert gate.check(_event("/payments", b'{"a":1}')).status == 401  # unsigned: not even parsed
     signed = {"X-Tuma-Timestamp": "1000", "X-Tuma-Signature": signature(KEY.encode(), "1000", b"[1]")}
     assert gate.check(_event("/payments", b"[1]", headers=signed)).status == 400  # signed, but not an object
-    assert gate.check(_event("/somewhere/else")) is None  # the router's 404
+    # A path no route declares ends here, before any handler, whatever the router knows.
+    assert gate.check(_event("/somewhere/else")).status == 404
+    assert gate.check(_event(f"/payments/stk/{TOKEN}/more")).status == 404
+    assert gate.check(_event(f"/payments/stk/{TOKEN}", method="GET")).allow == "POST"  # token, then method
+    assert gate.check(_event("/payments/stk/nope", method="GET")).status == 404
+    assert gate.check(_event("/messages/INV-1", method="PUT")).allow == "GET, DELETE"
+    assert gate.check(_event("/messages/INV-1", b"", method="GET")).status == 401
+    by_path = {
+        "X-Tuma-Timestamp": "1000",
+        "X-Tuma-Signature": signature(KEY.encode(), "1000", b"/messages/INV-1"),
+    }
+    assert gate.check(_event("/messages/INV-1", b"", method="DELETE", headers=by_path)) is None
+    assert gate.check(_event("/messages/INV-2", b"", method="DELETE", headers=by_path)).status == 401
+
+
+def test_a_route_cannot_be_declared_without_its_authentication():
+    routes = Routes(APIGatewayRestResolver())
+    with pytest.raises(TypeError):
+        routes.add("post", "/open")(lambda: {})  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="auth must be an Auth"):
+        routes.add("post", "/open", auth="none")(lambda: {})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs <token>"):
+        routes.add("post", "/results/<key>", auth=Auth.PATH_TOKEN)(lambda key: {})
+    assert routes.declared == ()
 
 
 def test_rejections_are_api_gateway_responses():
-    rejection = WebhookGate(Secrets()).check(_event("/payments/c2b/confirmation/x"))
+    rejection = WebhookGate(_routes(), Secrets()).check(_event("/payments/stk/x"))
     assert rejection is not None
     response = rejection.response()
     assert response["statusCode"] == 404 and json.loads(response["body"]) == {"error": "not found"}

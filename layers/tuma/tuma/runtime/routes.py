@@ -1,4 +1,8 @@
-"""Routes whose bodies are validated by pydantic in the route, and their OpenAPI document on demand.
+"""Routes whose authentication and bodies are declared with them, and their OpenAPI document on demand.
+
+Each route names how its caller proves who it is (`Auth`): the gate (tuma.runtime.webhook_gate)
+reads that from here, so a route cannot be added without it, and a path no route declares ends in
+404 before any handler runs.
 
 Powertools' own validation (`enable_validation=True`) imports its OpenAPI machinery and builds
 its models on the first request: paid at every cold start of the webhooks function, which is on
@@ -15,6 +19,7 @@ import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -29,30 +34,98 @@ class InvalidRequest(Exception):
         self.errors = errors
 
 
+class Auth(StrEnum):
+    """How a route's caller proves it may call it. There is no public route."""
+
+    # The unguessable `<token>` in the path (the webhook secret's path_token): for callers that
+    # cannot sign, Daraja and the SMS provider. A wrong token is a 404, as if the path did not exist.
+    PATH_TOKEN = "path_token"  # noqa: S105 - the name of a scheme, not a secret
+    # X-Tuma-Timestamp and X-Tuma-Signature (HMAC-SHA256 with the webhook secret's hmac_key) over
+    # the raw body, or over the path for a request without one (GET, DELETE).
+    SIGNATURE = "signature"
+
+
+BODILESS = frozenset({"GET", "DELETE", "HEAD"})
+# A path parameter as API Gateway hands it over: anything up to the next slash.
+_PARAMETER = re.compile(r"<(\w+)>")
+
+
 @dataclass(frozen=True)
-class _Route:
-    method: str
-    path: str
+class Route:
+    method: str  # upper case
+    path: str  # Powertools' form: /payments/stk/<token>
+    auth: Auth
     handler: Callable[..., Any]
     options: dict[str, Any] = field(default_factory=dict)
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pieces = _PARAMETER.split(self.path.rstrip("/"))  # literal, name, literal, name, ...
+        regex = "".join(
+            f"(?P<{piece}>[^/]+)" if i % 2 else re.escape(piece) for i, piece in enumerate(pieces)
+        )
+        # A trailing slash is the same route, as Powertools' REST resolver treats it.
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}/*$"))
+
+    @property
+    def resource(self) -> str:
+        """The path as template.yaml and API Gateway write it: /payments/stk/{token}."""
+        return _PARAMETER.sub(r"{\1}", self.path)
+
+
+@dataclass(frozen=True)
+class Matched:
+    """The declared routes of one path: what the gate checks a request against."""
+
+    routes: tuple[Route, ...]
+    parameters: dict[str, str]
+
+    @property
+    def methods(self) -> list[str]:
+        return [route.method for route in self.routes]
+
+    def route_for(self, method: str) -> Route | None:
+        return next((route for route in self.routes if route.method == method.upper()), None)
 
 
 class Routes:
     def __init__(self, app: APIGatewayRestResolver) -> None:
         self.app = app
-        self._routes: list[_Route] = []
+        self._routes: list[Route] = []
+
+    @property
+    def declared(self) -> tuple[Route, ...]:
+        return tuple(self._routes)
+
+    def match(self, path: str) -> Matched | None:
+        """The routes declared for `path` (one per method), None when no route is. Where several
+        declared paths fit, the one with the fewest parameters wins, as in API Gateway."""
+        best: tuple[str, dict[str, str]] | None = None
+        for route in self._routes:
+            matched = route.pattern.match(path)
+            if matched and (best is None or len(matched.groupdict()) < len(best[1])):
+                best = (route.path, matched.groupdict())
+        if best is None:
+            return None
+        return Matched(tuple(r for r in self._routes if r.path == best[0]), best[1])
 
     def add(
         self,
         method: str,
         path: str,
         *,
+        auth: Auth,
         body: type[BaseModel] | None = None,
         query: Mapping[str, tuple[str, ...]] | None = None,
         **options: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register `handler` for `path`; its body parameter gets `body` validated, its query
-        parameters (each with its allowed values) the query string's value when one is given."""
+        """Register `handler` for `path`, callable only as `auth` says; its body parameter gets `body`
+        validated, its query parameters (each with its allowed values) the query string's value when
+        one is given."""
+        if not isinstance(auth, Auth):
+            raise TypeError(f"{method.upper()} {path}: auth must be an Auth, not {auth!r}")
+        if auth is Auth.PATH_TOKEN and "<token>" not in path:
+            raise ValueError(f"{method.upper()} {path}: a path-token route needs <token> in its path")
         allowed = dict(query or {})
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -84,7 +157,7 @@ class Routes:
 
             run.__name__ = handler.__name__
             getattr(self.app, method)(path, **options)(run)
-            self._routes.append(_Route(method, path, handler, options))
+            self._routes.append(Route(method.upper(), path, auth, handler, options))
             return handler
 
         return register
@@ -112,6 +185,6 @@ class Routes:
         namespace.setdefault("Query", Query)
         documented = APIGatewayRestResolver(enable_validation=True)
         for route in self._routes:
-            getattr(documented, route.method)(route.path, **route.options)(route.handler)
+            getattr(documented, route.method.lower())(route.path, **route.options)(route.handler)
         document: str = documented.get_openapi_json_schema(title=title, version=version)
         return document

@@ -1,7 +1,9 @@
 """What every webhook request must pass before any route sees it.
 
-Runs on the raw API Gateway event, before routing and body validation, so that a wrong path token
-answers 404 whatever the body, a forged signature 401, and nothing unauthenticated is parsed.
+Runs on the raw API Gateway event, before routing and body validation, so that a path no route
+declares answers 404, a wrong path token 404 whatever the body, a forged signature 401, and nothing
+unauthenticated is parsed. What each route demands is declared with the route (tuma.runtime.routes):
+the gate has no list of its own.
 """
 
 from __future__ import annotations
@@ -10,25 +12,19 @@ import base64
 import binascii
 import hmac
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tuma.runtime.routes import BODILESS, Auth
 from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 if TYPE_CHECKING:
     from tuma.ports import WebhookSecrets
+    from tuma.runtime.routes import Routes
     from tuma.security.secrets import WebhookSecret
 
-TOKEN_PATH = re.compile(
-    r"^/(?:payments/c2b/(?:validation|confirmation)|payments/stk|delivery-reports)/(?P<token>[^/]*)/?$"
-)
-SIGNED_PATHS = frozenset({"/payments", "/alerts"})
-# A message's story (GET) and cancelling a scheduled one (DELETE): signed, with no body. What is
-# signed there is the path itself, so that a captured signature answers for that message only.
-MESSAGE_PATH = re.compile(r"^/messages/[^/]+/?$")
 # No caller of these routes nests more than a few levels (Daraja's STK callback: four).
 MAX_DEPTH = 32
 
@@ -72,32 +68,39 @@ def _headers(event: Mapping[str, Any]) -> dict[str, str]:
 
 class WebhookGate:
     def __init__(
-        self, secrets: WebhookSecrets, max_body: int = 64 * 1024, clock: Callable[[], float] = time.time
+        self,
+        routes: Routes,
+        secrets: WebhookSecrets,
+        max_body: int = 64 * 1024,
+        clock: Callable[[], float] = time.time,
     ):
+        self._routes = routes
         self._secrets = secrets
         self._max_body = max_body
         self._clock = clock
 
     def check(self, event: Mapping[str, Any]) -> Rejection | None:
         path = str(event.get("path") or "")
-        token_route = TOKEN_PATH.match(path)
-        signed_route = path.rstrip("/") in SIGNED_PATHS
+        declared = self._routes.match(path)
+        if declared is None:
+            return Rejection(404, "not found")  # before any handler: nothing undeclared runs
         method = str(event.get("httpMethod") or "").upper()
-        if MESSAGE_PATH.match(path):
-            if method not in ("GET", "DELETE"):
-                return Rejection(405, "method not allowed: use GET or DELETE", allow="GET, DELETE")
-            return self._check_signature(event, self._secrets.current(), path.encode())
-        if not token_route and not signed_route:
-            return None  # the router answers 404 for paths it does not know
         secret = self._secrets.current()
-        if token_route and not hmac.compare_digest(
-            token_route.group("token").encode("utf-8", "replace"),
+        if any(route.auth is Auth.PATH_TOKEN for route in declared.routes) and not hmac.compare_digest(
+            declared.parameters.get("token", "").encode("utf-8", "replace"),
             secret.path_token.get_secret_value().encode(),
         ):
             return Rejection(404, "not found")  # indistinguishable from a path that does not exist
-        if method != "POST":
-            return Rejection(405, "method not allowed: use POST", allow="POST")
-        return self._check_body(event, secret if signed_route else None)
+        route = declared.route_for(method)
+        if route is None:
+            methods = declared.methods
+            return Rejection(405, f"method not allowed: use {' or '.join(methods)}", allow=", ".join(methods))
+        signed = route.auth is Auth.SIGNATURE
+        if method in BODILESS:
+            # What is signed is the path itself, so that a captured signature answers for that
+            # resource only (GET or DELETE /messages/{key}).
+            return self._check_signature(event, secret, path.encode()) if signed else None
+        return self._check_body(event, secret if signed else None)
 
     def _check_body(self, event: Mapping[str, Any], signed_with: WebhookSecret | None) -> Rejection | None:
         try:

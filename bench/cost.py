@@ -101,6 +101,20 @@ class Usage:
     traces: float = 3
     # The provider call leaves through the NAT: about 4 KB both ways per message (TLS included).
     egress_kb: float = 4
+    # Daraja (Daraja=Enabled, optional): the pull job on DarajaPullSchedule rate(15 minutes), each run
+    # an OAuth check and a few Pull pages (about 1.5 s waiting on Daraja, outside the VPC: no NAT
+    # processing); its secret, read at each cold start and every five minutes while warm; the
+    # checkpoint and the shared token in the state table (2 reads, 1 write a run) and one batched
+    # read of the payments a run finds (0.5 a row: counted per receipt); its two alarms watch four
+    # metrics, and it emits four custom metrics.
+    daraja_runs: float = 4 * HOURS
+    daraja_duration_ms: float = 1500
+    daraja_secret_calls: float = 12 * HOURS
+    daraja_read_units_per_run: float = 2
+    daraja_write_units_per_run: float = 1
+    daraja_read_units_per_receipt: float = 0.5
+    daraja_alarm_metrics: int = 4
+    daraja_custom_metrics: int = 4
 
 
 @dataclass(frozen=True)
@@ -186,10 +200,17 @@ class Prices:
 
 
 def monthly(
-    receipts: float, mode: str, prices: Prices, usage: Usage | None = None, free_tier: bool = True
+    receipts: float,
+    mode: str,
+    prices: Prices,
+    usage: Usage | None = None,
+    free_tier: bool = True,
+    *,
+    daraja: bool = False,
 ) -> list[Line]:
     u = usage or Usage()
     lines: list[Line] = []
+    daraja_runs = u.daraja_runs if daraja else 0
 
     def charge(service: str, what: str, price_name: str, quantity: float, per: float = 1) -> None:
         price, estimated = prices(price_name)
@@ -197,7 +218,7 @@ def monthly(
         lines.append(Line(service, what, billed / per * price, estimated))
 
     event_invocations = sum(receipts * n for n in u.invocations.values())
-    scheduled = sum(u.scheduled_invocations.values())
+    scheduled = sum(u.scheduled_invocations.values()) + daraja_runs
     invocations = event_invocations + scheduled
     charge(
         "API Gateway",
@@ -209,6 +230,7 @@ def monthly(
     charge("Lambda", f"{invocations:,.0f} invocations", "lambda_request", invocations, 1e6)
     seconds = sum(receipts * n * u.duration_ms[f] / 1000 for f, n in u.invocations.items())
     seconds += sum(n * u.duration_ms[f] / 1000 for f, n in u.scheduled_invocations.items())
+    seconds += daraja_runs * u.daraja_duration_ms / 1000
     seconds += u.cold_starts_per_month * u.init_ms / 1000
     charge(
         "Lambda",
@@ -218,19 +240,23 @@ def monthly(
     )
     sqs = receipts * u.sqs_requests + u.sqs_idle_requests
     charge("SQS", f"{sqs:,.0f} requests (idle polling included)", "sqs_request", sqs, 1e6)
-    writes = receipts * u.write_units
-    reads = receipts * u.read_units + u.scheduled_read_units
+    writes = receipts * u.write_units + daraja_runs * u.daraja_write_units_per_run
+    reads = receipts * u.read_units + u.scheduled_read_units + daraja_runs * u.daraja_read_units_per_run
+    if daraja:
+        reads += receipts * u.daraja_read_units_per_receipt
     charge("DynamoDB", f"{writes:,.0f} write units", "dynamodb_write_request", writes, 1e6)
     charge("DynamoDB", f"{reads:,.0f} read units", "dynamodb_read_request", reads, 1e6)
     stored_gb = receipts * u.ledger_months * u.ledger_kb_per_message / 1024**2
     charge("DynamoDB", f"{stored_gb:,.2f} GB stored (ledger)", "dynamodb_storage_gb_month", stored_gb)
     charge("DynamoDB", f"{stored_gb:,.2f} GB point-in-time recovery", "dynamodb_pitr_gb_month", stored_gb)
-    charge("Secrets Manager", f"{u.secrets} secrets", "secrets_manager_secret_month", u.secrets)
-    charge(
-        "Secrets Manager", f"{u.secret_calls:,.0f} reads", "secrets_manager_10k_calls", u.secret_calls, 1e4
-    )
-    charge("CloudWatch", f"{u.custom_metrics} custom metrics", "cloudwatch_metric_month", u.custom_metrics)
+    secrets = u.secrets + (1 if daraja else 0)
+    secret_calls = u.secret_calls + (u.daraja_secret_calls if daraja else 0)
+    charge("Secrets Manager", f"{secrets} secrets", "secrets_manager_secret_month", secrets)
+    charge("Secrets Manager", f"{secret_calls:,.0f} reads", "secrets_manager_10k_calls", secret_calls, 1e4)
+    metrics = u.custom_metrics + (u.daraja_custom_metrics if daraja else 0)
+    charge("CloudWatch", f"{metrics} custom metrics", "cloudwatch_metric_month", metrics)
     alarms = u.alarm_metrics + (1 if mode == "CreateVpcNatInstance" else 0)
+    alarms += u.daraja_alarm_metrics if daraja else 0
     charge("CloudWatch", f"alarms on {alarms} metrics", "cloudwatch_alarm_month", alarms)
     charge("CloudWatch", f"{u.dashboards} dashboard", "cloudwatch_dashboard_month", u.dashboards)
     log_gb = (invocations + receipts * u.api_requests) * u.log_kb_per_invocation / 1024**2
@@ -279,6 +305,9 @@ def main() -> int:
         "--no-free-tier", action="store_true", help="the account's free tiers are used elsewhere"
     )
     parser.add_argument("--lines", action="store_true", help="every line, not only per service")
+    parser.add_argument(
+        "--daraja", action="store_true", help="with Daraja=Enabled (the pull job, its secret and alarms)"
+    )
     args = parser.parse_args()
     prices = Prices(args.region)
     free_tier = not args.no_free_tier
@@ -293,7 +322,9 @@ def main() -> int:
     )
     for receipts in args.receipts:
         print(f"== {receipts:,} receipts a month ==")
-        tables = {mode: monthly(receipts, mode, prices, free_tier=free_tier) for mode in MODES}
+        tables = {
+            mode: monthly(receipts, mode, prices, free_tier=free_tier, daraja=args.daraja) for mode in MODES
+        }
         services = list(dict.fromkeys(line.service for lines in tables.values() for line in lines))
         print(f"{'':<28}" + "".join(f"{mode:>22}" for mode in MODES))
         for service in services:
@@ -332,6 +363,18 @@ def main() -> int:
         f"NAT instance instead of NAT gateway saves USD {saving:,.2f} a month before traffic "
         f"(the fixed IPv4 address, USD {prices('public_ipv4_hour')[0] * HOURS:.2f}, is paid in both)."
     )
+    for receipts in args.receipts:
+        extra = {
+            on: sum(
+                line.usd
+                for line in monthly(receipts, "CreateVpcNatInstance", prices, free_tier=free_tier, daraja=on)
+            )
+            for on in (False, True)
+        }
+        print(
+            f"Daraja pull (every 15 minutes, outside the VPC) at {receipts:,} receipts: "
+            f"USD {extra[True] - extra[False]:,.2f} a month" + (" (included above)" if args.daraja else "")
+        )
     return 0
 
 

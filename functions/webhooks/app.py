@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from tuma.errors import ConfigurationError
 from tuma.models.alerts import AlertRequest
 from tuma.models.ledger import CancelOutcome, ReportOutcome, Status
-from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StkCallback
+from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StatusResultCallback, StkCallback
 from tuma.models.payments import InvalidPayment, PaymentRequest
 from tuma.provider.callbacks import DeliveryCallback
 from tuma.runtime import wiring
@@ -100,6 +100,21 @@ def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) ->
 )
 def stk_callback(token: str, callback: Annotated[StkCallback, Body()]) -> dict[str, Any]:
     outcome = intake.stk_result(callback.Body.stkCallback)
+    counts.count(outcome.fate.value)
+    return CONFIRMED
+
+
+@routes.add(
+    "post",
+    "/payments/status-results/<token>",
+    auth=Auth.PATH_TOKEN,
+    body=StatusResultCallback,
+    tags=["Daraja"],
+    summary="Transaction Status result: a payment Tuma never saw gets its receipt",
+)
+def status_result(token: str, callback: Annotated[StatusResultCallback, Body()]) -> dict[str, Any]:
+    # The answer to `tuma daraja status` (or the console's "ask M-Pesa"), posted later by Daraja.
+    outcome = intake.status_result(callback.Result)
     counts.count(outcome.fate.value)
     return CONFIRMED
 

@@ -36,14 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--to", required=True, help="numbers, comma-separated, any Kenyan form")
     send.add_argument("--text", required=True)
     send.add_argument("--route", choices=("sms", "otp"), default="sms")
-    send.add_argument("--json", action="store_true", help="one JSON object per recipient")
 
-    balance = commands.add_parser("balance", help="the provider credit balance")
-    balance.add_argument("--json", action="store_true")
+    commands.add_parser("balance", help="the provider credit balance")
 
     dlr = commands.add_parser("dlr", help="the delivery report of one message")
     dlr.add_argument("message_id")
-    dlr.add_argument("--json", action="store_true")
 
     from tuma_cli import templates_cli
 
@@ -59,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     messages_cli.add_cancel_arguments(
         commands.add_parser("cancel", help="withdraw a scheduled message before it goes")
+    )
+
+    from tuma_cli import daraja_cli, payments_cli
+
+    daraja_cli.add_arguments(
+        commands.add_parser(
+            "daraja", help="Daraja: register the callback URLs and Pull; ask M-Pesa about a receipt"
+        )
+    )
+    payments_cli.add_arguments(
+        commands.add_parser("payments", help="the day's payments: how each was learnt, and its receipt")
     )
 
     from tuma_cli.console import serve as console_serve
@@ -92,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start a second simulator as the secondary provider (failover); READY names secondary_simulator_url",
     )
+    up.add_argument(
+        "--daraja",
+        action="store_true",
+        help="start a Daraja simulator (OAuth, Register URL, Pull, Transaction Status) and pull from it "
+        "every few seconds; READY names daraja_simulator_url",
+    )
     up.add_argument("--console", action="store_true", help="serve the operator's console beside it")
     up.add_argument("--console-port", type=int, default=8900)
     up.add_argument(
@@ -109,6 +123,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--keep", action="store_true", help="keep the topology and its console running after the report"
     )
+    demo.add_argument(
+        "--daraja",
+        action="store_true",
+        help="with a Daraja simulator: payments whose callbacks are dropped still get their receipts (by pull)",
+    )
+    # --stack/--local/--json, the same way before or after any subcommand.
+    from tuma_cli import stack
+
+    stack.add_arguments(parser, top=True)
+    stack.everywhere(parser)
     return parser
 
 
@@ -124,11 +148,16 @@ def _local(args: argparse.Namespace) -> int:
             delivery_callbacks=not args.no_delivery_callbacks,
             console_port=args.console_port if args.console else None,
             secondary_provider=args.secondary_provider,
+            daraja=args.daraja,
         )
     from tuma_cli.local import demo
 
     return demo.demo(
-        args.port, args.timeout, delivery_callbacks=not args.no_delivery_callbacks, keep=args.keep
+        args.port,
+        args.timeout,
+        delivery_callbacks=not args.no_delivery_callbacks,
+        keep=args.keep,
+        daraja=args.daraja,
     )
 
 
@@ -146,6 +175,14 @@ def _tool(args: argparse.Namespace) -> int:
         from tuma_cli import templates_cli
 
         return templates_cli.run(args)
+    if args.command == "daraja":
+        from tuma_cli import daraja_cli
+
+        return daraja_cli.run(args)
+    if args.command == "payments":
+        from tuma_cli import payments_cli
+
+        return payments_cli.run(args)
     from tuma_cli import messages_cli
 
     return messages_cli.trace(args) if args.command == "trace" else messages_cli.cancel(args)
@@ -156,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     if args.command == "local":
         return _local(args)
-    if args.command in ("sandbox", "console", "templates", "trace", "cancel"):
+    if args.command in ("sandbox", "console", "templates", "trace", "cancel", "daraja", "payments"):
         return _tool(args)
     from tuma_cli import operator
 

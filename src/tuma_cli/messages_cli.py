@@ -22,14 +22,10 @@ EXIT_OK, EXIT_NOT_FOUND, EXIT_CONFIG = 0, 1, 2
 
 def add_trace_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", help="an idempotency key, an M-Pesa receipt number, or a phone number")
-    parser.add_argument("--json", action="store_true", help="one JSON object per recipient")
-    stack.add_arguments(parser)
 
 
 def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("key", help="the idempotency key of the scheduled message")
-    parser.add_argument("--json", action="store_true")
-    stack.add_arguments(parser)
 
 
 def _ledger(args: argparse.Namespace) -> Any:
@@ -77,7 +73,7 @@ def trace(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
         for label, value in steps:
             if value:
                 print(f"  {label:<14} {value}", file=out)
-        for label in ("delivery_status", "reason", "parts", "text"):
+        for label in ("source", "delivery_status", "reason", "parts", "text"):
             if view.get(label):
                 print(f"  {label.replace('_', ' '):<14} {view[label]}", file=out)
     return EXIT_OK

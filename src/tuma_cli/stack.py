@@ -15,6 +15,12 @@ from typing import Any
 TABLES = {
     "ledger": ("LedgerTableName", "LedgerTable", "LEDGER_TABLE"),
     "templates": ("TemplatesTableName", "TemplatesTable", "TEMPLATES_TABLE"),
+    "state": ("StateTableName", "StateTable", "STATE_TABLE"),
+}
+# Output of the stack, logical id in the local READY information.
+SECRETS = {
+    "daraja": ("DarajaSecretArn", "DarajaSecret"),
+    "webhook": ("WebhookSecretArn", "WebhookSecret"),
 }
 
 
@@ -46,19 +52,85 @@ class Stack:
             raise Unconfigured(f"no {name} table: the stack has no {output} output and {variable} is unset")
         return self.tables[name]
 
+    def secret(self, name: str) -> dict[str, Any]:
+        """One of the stack's JSON secrets, read with the operator's credentials."""
+        output, logical = SECRETS[name]
+        secret_id = self.ready.get("secrets", {}).get(logical) or self.outputs.get(output)
+        if not secret_id:
+            raise Unconfigured(f"no {name} secret: the stack has no {output} output")
+        from botocore.exceptions import BotoCoreError, ClientError
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--stack", help="a deployed Tuma stack (found by its outputs, with your AWS credentials)"
-    )
-    where.add_argument("--local", action="store_true", help="the running `tuma local up`")
-    parser.add_argument("--ready-file", type=Path, help="with --local: the READY file of that topology")
+        try:
+            raw = self.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        except (ClientError, BotoCoreError) as exc:
+            raise Unconfigured(f"cannot read the {name} secret: {type(exc).__name__}") from None
+        value = json.loads(raw)
+        if not isinstance(value, dict):
+            raise Unconfigured(f"the {name} secret is not a JSON object")
+        return value
+
+    def webhook_base_url(self) -> str:
+        base = self.ready.get("webhook_base_url") or self.outputs.get("WebhooksBaseUrl")
+        if not base:
+            raise Unconfigured("no webhooks URL: the stack has no WebhooksBaseUrl output")
+        return str(base).rstrip("/")
+
+    def daraja(self) -> dict[str, str]:
+        """Daraja's base URL, Register URL version and ResponseType, as the stack was deployed with."""
+        if self.endpoint is not None:
+            local = self.ready.get("daraja")
+            if not local:
+                raise Unconfigured(
+                    "this local topology runs without Daraja: start it with tuma local up --daraja"
+                )
+            return {k: str(v) for k, v in local.items()}
+        if "DarajaBaseUrl" not in self.outputs:
+            raise Unconfigured("the stack runs without Daraja: deploy it with Daraja=Enabled")
+        return {
+            "base_url": self.outputs["DarajaBaseUrl"],
+            "register_url_version": self.outputs.get("DarajaRegisterUrlVersion", "v2"),
+            "response_type": self.outputs.get("DarajaResponseType", "Completed"),
+        }
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """Where Tuma runs and how to answer: `--stack NAME | --local [--ready-file F]`, `--json`.
+
+    Every command takes them the same way, before or after its subcommand: `tuma` itself holds the
+    defaults, and every subcommand parser (`everywhere`) takes them without one, so that a value
+    given at any level is the one the command reads."""
+    options: list[tuple[str, dict[str, Any]]] = [
+        (
+            "--stack",
+            {
+                "metavar": "NAME",
+                "help": "a deployed Tuma stack (found by its outputs, with your AWS credentials)",
+            },
+        ),
+        ("--local", {"action": "store_true", "help": "the running `tuma local up`"}),
+        ("--ready-file", {"type": Path, "help": "with --local: the READY file of that topology"}),
+        ("--json", {"action": "store_true", "help": "machine-readable output"}),
+    ]
+    for flag, spec in options:
+        if flag in parser._option_string_actions:
+            continue  # the command's own option of that name (tuma local up --ready-file)
+        parser.add_argument(flag, **(spec if top else spec | {"default": argparse.SUPPRESS}))
+
+
+def everywhere(parser: argparse.ArgumentParser) -> None:
+    """The common options on every subcommand, at every depth."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                add_arguments(sub)
+                everywhere(sub)
 
 
 def locate(args: argparse.Namespace) -> Stack:
+    if getattr(args, "local", False) and getattr(args, "stack", None):
+        raise Unconfigured("say where Tuma runs once: --stack NAME or --local, not both")
     if getattr(args, "local", False):
-        return _local(args.ready_file)
+        return _local(getattr(args, "ready_file", None))
     if getattr(args, "stack", None):
         return _deployed(args.stack)
     tables = {

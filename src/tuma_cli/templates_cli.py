@@ -24,8 +24,6 @@ EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    stack.add_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
     commands = parser.add_subparsers(dest="templates_command", required=True)
     commands.add_parser("list", help="every template, its kind, language and version")
     commands.add_parser("kinds", help="the variables each kind of template may use")

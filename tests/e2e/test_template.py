@@ -75,6 +75,7 @@ def test_the_functions_of_design_md_exist(template):
         "reconciler",
         "status_events",
         "status_notifier",
+        "daraja_pull",
     }
     for name in functions:
         assert (ROOT / "functions" / name / "app.py").is_file()
@@ -248,7 +249,7 @@ def test_every_asynchronous_source_has_a_failure_destination(transformed):
 
 def test_every_function_runs_on_the_powertools_layer_then_tumas(transformed):
     functions = _resources(transformed, "AWS::Lambda::Function")
-    assert len(functions) == 7
+    assert len(functions) == 8
     for name, function in functions.items():
         props = function["Properties"]
         powertools, tuma = props["Layers"]
@@ -351,6 +352,7 @@ def test_callback_routes_can_be_limited_to_safaricom(transformed):
     assert statement["Resource"] == [
         "execute-api:/*/*/payments/c2b/*",
         "execute-api:/*/*/payments/stk/*",
+        "execute-api:/*/*/payments/status-results/*",
     ]
     assert statement["Condition"]["NotIpAddress"]["aws:SourceIp"] == list(SAFARICOM_IPS)
 
@@ -367,7 +369,13 @@ def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template
         topology = provision(ROOT, f"http://{host}:{port}")
     finally:
         server.stop()
-    off_by_default = {"CreateCustomersTable", "HasAlarmEmail", "HasStatusCallback", "HasSecondaryProvider"}
+    off_by_default = {
+        "CreateCustomersTable",
+        "HasAlarmEmail",
+        "HasStatusCallback",
+        "HasSecondaryProvider",
+        "HasDaraja",
+    }
     expected = {
         name
         for name, spec in template["Resources"].items()

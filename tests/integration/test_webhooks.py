@@ -465,6 +465,7 @@ def test_the_published_openapi_document_is_current(hooks):
         "/payments/c2b/validation/{token}",
         "/payments/c2b/confirmation/{token}",
         "/payments/stk/{token}",
+        "/payments/status-results/{token}",
         "/payments",
         "/alerts",
         "/delivery-reports/{token}",

@@ -39,6 +39,9 @@ class ScriptedHttp:
             raise answer
         return answer
 
+    def get(self, url: str, headers: Mapping[str, str]) -> HttpAnswer:
+        return self.post(url, b"", headers)
+
 
 class FakeSender:
     def __init__(
@@ -78,6 +81,7 @@ class MemoryLedger:
     def __init__(self) -> None:
         self.entries: dict[tuple[str, str], LedgerEntry] = {}
         self.payments: dict[str, dict[str, Any]] = {}
+        self.status_answers: dict[str, dict[str, str]] = {}
 
     def note_payment(self, seen: PaymentSeen) -> None:
         record = self.payments.setdefault(seen.reference, {"sources": set(), "payer_rank": 0})
@@ -87,6 +91,12 @@ class MemoryLedger:
 
     def best_payers(self, references: Sequence[str]) -> dict[str, str]:
         return {r: self.payments[r]["payer"] for r in references if "payer" in self.payments.get(r, {})}
+
+    def payment_sources(self, references: Sequence[str]) -> dict[str, frozenset[str]]:
+        return {r: frozenset(self.payments[r]["sources"]) for r in references if r in self.payments}
+
+    def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
+        self.status_answers[reference] = dict(answer)
 
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         for entry in entries:

@@ -62,17 +62,24 @@ def test_the_counts_the_model_assumes_are_the_templates(cost, template):
     resources = template["Resources"].values()
     usage = cost.Usage()
     watched = 0
+    daraja_watched = 0
     for alarm in (r for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"):
-        if alarm.get("Condition") not in ("UseNatInstance", "HasSecondaryProvider"):
-            metrics = alarm["Properties"].get("Metrics")
-            watched += len([m for m in metrics if "MetricStat" in m]) if metrics else 1
+        metrics = alarm["Properties"].get("Metrics")
+        count = len([m for m in metrics if "MetricStat" in m]) if metrics else 1
+        if alarm.get("Condition") == "HasDaraja":
+            daraja_watched += count
+        elif alarm.get("Condition") not in ("UseNatInstance", "HasSecondaryProvider"):
+            watched += count
     assert usage.alarm_metrics == watched
+    assert usage.daraja_alarm_metrics == daraja_watched
     secrets = [r for r in resources if r["Type"] == "AWS::SecretsManager::Secret"]
-    assert usage.secrets == len([s for s in secrets if s.get("Condition") != "HasSecondaryProvider"])
+    assert usage.secrets == len(
+        [s for s in secrets if s.get("Condition") not in ("HasSecondaryProvider", "HasDaraja")]
+    )
     assert usage.dashboards == len([r for r in resources if r["Type"] == "AWS::CloudWatch::Dashboard"])
     assert usage.memory_gb * 1024 == template["Globals"]["Function"]["MemorySize"]
     functions = [r for r in resources if r["Type"] == "AWS::Serverless::Function"]
-    modelled = set(usage.invocations) | set(usage.scheduled_invocations)
+    modelled = set(usage.invocations) | set(usage.scheduled_invocations) | {"daraja_pull"}
     assert len(modelled) == len(functions)
 
 

@@ -106,9 +106,58 @@ class HttpFailure(Exception):
 
 
 class Http(Protocol):
-    """One POST; raises HttpFailure when no answer came back. Never follows redirects."""
+    """One request; raises HttpFailure when no answer came back. Never follows redirects."""
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer: ...
+
+    def get(self, url: str, headers: Mapping[str, str]) -> HttpAnswer: ...
+
+
+# -- Daraja ------------------------------------------------------------------------------------
+
+
+class DarajaFailure(Exception):
+    """Daraja did not do what was asked: no answer, a refusal, or an answer that cannot be read.
+    `kind` is a short name for logs and metrics; `code` is Daraja's own when it gave one."""
+
+    def __init__(self, kind: str, description: str, code: str | None = None) -> None:
+        super().__init__(f"{kind}: {description}")
+        self.kind = kind
+        self.description = description
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What Daraja said to one registration (or to one Transaction Status request)."""
+
+    outcome: str  # "registered" | "already registered" | "accepted" | "refused"
+    description: str
+    code: str | None = None
+    fix: str | None = None  # for a refusal: what usually mends it
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "refused"
+
+
+class DarajaPull(Protocol):
+    def pull(self, short_code: str, start: datetime, end: datetime, offset: int) -> list[dict[str, Any]]:
+        """One page of the short code's C2B transactions between `start` and `end` (East Africa
+        Time), from row `offset`; [] when there are none. Raises DarajaFailure."""
+        ...
+
+
+class DarajaSetup(Protocol):
+    def register_urls(
+        self, short_code: str, version: str, response_type: str, confirmation_url: str, validation_url: str
+    ) -> Registration: ...
+
+    def register_pull(self, short_code: str, nominated_number: str, callback_url: str) -> Registration: ...
+
+    def ask_status(self, receipt: str, short_code: str, result_url: str) -> Registration:
+        """Transaction Status for one receipt number; the answer comes later, to `result_url`."""
+        ...
 
 
 # -- queues and records -------------------------------------------------------------------------
@@ -157,6 +206,14 @@ class Ledger(Protocol):
 
     def best_payers(self, references: Sequence[str]) -> dict[str, str]:
         """The best number known for each payment's payer (a 254… number or a hashed one)."""
+        ...
+
+    def payment_sources(self, references: Sequence[str]) -> dict[str, frozenset[str]]:
+        """The sources that reported each payment Tuma knows (one batched read); absent: unknown."""
+        ...
+
+    def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
+        """Keep M-Pesa's latest Transaction Status answer about a receipt number beside its entries."""
         ...
 
 

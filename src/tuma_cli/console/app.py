@@ -27,17 +27,16 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from tuma.formatting.clock import EAT
 from tuma.models.ledger import Status
+from tuma.models.payments import PaymentSource
 from tuma.services.templates import KINDS
 
 from tuma_cli.console.backend import Backend, ConsoleError
 
 log = logging.getLogger(__name__)
 CSRF_COOKIE = "tuma_csrf"
+# Every ledger `source`: how each payment was learnt (one vocabulary, PaymentSource), then the others.
 SOURCES = (
-    "c2b",
-    "stk",
-    "payments-api",
-    "payments-table",
+    *(source.value for source in PaymentSource),
     "alerts-api",
     "cloudwatch",
     "balance-monitor",
@@ -179,6 +178,25 @@ class Console:
         back = f"/messages/{quote(key, safe='')}"
         return self.page(request, "done.html", title="Cancel", message=f"{key}: {outcome.value}", back=back)
 
+    async def payments(self, request: Request) -> Response:
+        today = datetime.now(UTC).astimezone(EAT).date().isoformat()
+        day = request.query_params.get("day") or today
+        return self.page(request, "payments.html", view=self.backend.payments(day), day=day)
+
+    async def ask_mpesa(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        asked = self.backend.ask_mpesa(key)
+        back = f"/messages/{quote(key, safe='')}"
+        if not asked.ok:
+            raise ConsoleError(
+                f"M-Pesa was not asked: {asked.description}" + (f" ({asked.fix})" if asked.fix else "")
+            )
+        message = (
+            f"M-Pesa was asked about {key}. Its answer arrives in a few seconds: reload the message page. "
+            "A payment Tuma never saw gets its receipt then."
+        )
+        return self.page(request, "done.html", title="Ask M-Pesa", message=message, back=back)
+
     async def health(self, request: Request) -> Response:
         return self.page(request, "health.html", health=self.backend.health())
 
@@ -245,7 +263,9 @@ def create_app(backend: Backend, port: int, where: str) -> Starlette:
             Route("/search", g(console.search), methods=["POST"]),
             Route("/messages/{key:path}/resend", g(console.resend), methods=["POST"]),
             Route("/messages/{key:path}/cancel", g(console.cancel), methods=["POST"]),
+            Route("/messages/{key:path}/ask", g(console.ask_mpesa), methods=["POST"]),
             Route("/messages/{key:path}", g(console.message)),
+            Route("/payments", g(console.payments)),
             Route("/health", g(console.health)),
             Route("/health/redrive", g(console.redrive), methods=["POST"]),
             Route("/templates", g(console.templates)),

@@ -10,9 +10,9 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+from tuma.adapters.dynamodb_ledger import STATUS_ANSWER_RECORD, DynamoDBLedger
 from tuma.adapters.dynamodb_templates import DynamoDBTemplates
 from tuma.formatting.clock import EAT
 from tuma.formatting.phones import InvalidNumber, parse_recipient
@@ -22,6 +22,10 @@ from tuma.security.masking import mask
 from tuma.services.templates import TemplateEditor
 
 from tuma_cli.stack import Stack, Unconfigured
+
+if TYPE_CHECKING:
+    from tuma.ports import Registration
+    from tuma.services.finance import DayView
 
 PAGE = 50
 
@@ -45,6 +49,7 @@ class Story:
     scheduled: dict[str, Any] | None = None
     resends: list[str] = field(default_factory=list)
     resend_of: str | None = None
+    status_answer: dict[str, Any] | None = None  # M-Pesa's latest Transaction Status answer
 
 
 @dataclass
@@ -118,7 +123,38 @@ class Backend:
                 story.resends.append(str(record["resend"]))
             elif ref == "#resend-of":
                 story.resend_of = str(record["resend_of"])
+            elif ref == STATUS_ANSWER_RECORD:
+                story.status_answer = record
         return story
+
+    # -- payments and M-Pesa -----------------------------------------------------------------------
+
+    def payments(self, day: str) -> DayView:
+        from datetime import date
+
+        from tuma_cli.payments_cli import view
+
+        try:
+            return view(self.stack, date.fromisoformat(day))
+        except ValueError:
+            raise ConsoleError(f"not a day: {day[:20]!r} (YYYY-MM-DD)") from None
+
+    def ask_mpesa(self, key: str) -> Registration:
+        """Transaction Status for a receipt number; M-Pesa's answer comes later, to the webhooks."""
+        from tuma.ports import DarajaFailure
+
+        from tuma_cli.daraja_cli import connect as daraja
+
+        try:
+            connection = daraja(self.stack)
+        except Unconfigured as exc:
+            raise ConsoleError(str(exc)) from None
+        payment = self.ledger.record(key, "#payment") or {}
+        short_code = str(payment.get("short_code") or connection.credentials.short_codes[0])
+        try:
+            return connection.client.ask_status(key, short_code, connection.urls.status_result)
+        except DarajaFailure as failure:
+            raise ConsoleError(f"Daraja did not take the question: {failure.description}") from None
 
     def resend(self, key: str, recipient_ref: str, number: str | None) -> str:
         """The same text again under a new key linked to the old one; to the number typed, or to

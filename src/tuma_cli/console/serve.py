@@ -18,7 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port on 127.0.0.1 (default {DEFAULT_PORT})"
     )
-    stacks.add_arguments(parser)
 
 
 def _server(found: stacks.Stack, port: int, where: str) -> Any:

@@ -210,9 +210,86 @@ def run_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> int:
     return 0 if ok else 1
 
 
-def demo(port: int, timeout: float, delivery_callbacks: bool = True, keep: bool = False) -> int:
+DARAJA_PAYMENTS = (
+    ("QKD1A2B3C4", "1,200.00", "254712000101", "Amina", "deliver"),
+    ("QKD2B3C4D5", "350.00", "254712000102", "Otieno", "drop"),
+    ("QKD3C4D5E6", "4,000.00", "254712000103", "Wambui", "late"),
+    ("QKD4D5E6F7", "75.00", "254712000104", "Kiprop", "drop"),
+    ("QKD5E6F7G8", "900.00", "254712000105", "Njeri", "deliver"),
+    ("QKD6F7G8H9", "2,500.00", "254712000106", "Mutua", "drop"),
+)
+
+
+def run_daraja_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> int:
+    """Register with the Daraja simulator, then customers pay: some confirmations are delivered, some
+    dropped, some late. Every payment ends with one receipt; the recovered ones are learnt by pull."""
+    from tuma.adapters.http import Urllib3Http
+    from tuma.daraja.client import DarajaClient
+    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.services.daraja_setup import CallbackUrls, register
+
+    assert topology.daraja is not None and topology.front is not None and topology.sandbox is not None
+    credentials = DarajaCredentials.model_validate(topology.daraja.platform.settings.secret())
+    urls = CallbackUrls.at(topology.front.url, topology.webhook_secret()["path_token"])
+    daraja = DarajaClient(topology.daraja.url, lambda: credentials, Urllib3Http(3, 10))
+    steps = register(daraja, credentials, urls, version="v2", response_type="Completed")
+    print("\nDaraja (the simulator): " + "; ".join(f"{s.call} {s.result.outcome}" for s in steps), file=out)
+    for receipt, amount, phone, name, mode in DARAJA_PAYMENTS:
+        body = {
+            "TransID": receipt,
+            "TransAmount": amount.replace(",", ""),
+            "MSISDN": phone,
+            "BillRefNumber": f"ACC-{receipt[-3:]}",
+            "FirstName": name,
+            "callback": mode,
+        }
+        httpx.post(f"{topology.daraja.url}/_sandbox/payments", json=body, timeout=10).raise_for_status()
+    keys = [p[0] for p in DARAJA_PAYMENTS]
+    deadline = time.monotonic() + timeout
+    entries = _ledger(topology)
+    while not _settled(entries, keys) and time.monotonic() < deadline:
+        time.sleep(0.25)
+        entries = _ledger(topology)
+    # The late confirmations come now: they must send nothing more.
+    time.sleep(topology.daraja.platform.settings.late_seconds)
+    entries = _ledger(topology)
+    phones = httpx.get(f"{topology.sandbox.url}/_sandbox/outbox", timeout=10).json()
+    rows = []
+    for receipt, _, _, _, mode in DARAJA_PAYMENTS:
+        sms = [m["message"] for m in phones if m["message"].startswith(receipt)]
+        entry = next((e for e in entries if e["idempotency_key"] == receipt), {})
+        rows.append(
+            (
+                receipt,
+                mode,
+                entry.get("source", "-"),
+                entry.get("status", "-"),
+                str(len(sms)),
+                sms[0] if sms else "-",
+            )
+        )
+    print("\nCustomers paid; their confirmation callbacks were delivered, dropped or late:", file=out)
+    _table(("RECEIPT", "CALLBACK", "LEARNT BY", "STATUS", "SMS", "TEXT"), rows, out)
+    ok = _settled(entries, keys) and all(row[4] == "1" for row in rows)
+    pulled = sum(1 for row in rows if row[2] == "pull")
+    print(
+        f"\n{len(rows)} payments, "
+        + (
+            f"one receipt each; {pulled} recovered by pull"
+            if ok
+            else "NOT every payment got exactly one receipt"
+        ),
+        file=out,
+    )
+    return 0 if ok else 1
+
+
+def demo(
+    port: int, timeout: float, delivery_callbacks: bool = True, keep: bool = False, daraja: bool = False
+) -> int:
     """With `delivery_callbacks` off the simulator posts no reports: every status is learnt by
-    polling (the reconciler, run every second here, asks a second after each send)."""
+    polling (the reconciler, run every second here, asks a second after each send). With `daraja`,
+    a Daraja simulator too, and payments whose callbacks are dropped (run_daraja_demo)."""
     parameters = (
         DEMO_PARAMETERS if delivery_callbacks else DEMO_PARAMETERS | {"DeliveryCheckAfterSeconds": "1"}
     )
@@ -223,8 +300,11 @@ def demo(port: int, timeout: float, delivery_callbacks: bool = True, keep: bool 
         parameters=parameters,
         delivery_callbacks=delivery_callbacks,
         schedule_period=None if delivery_callbacks else 1.0,
+        daraja=daraja,
     ) as topology:
         result = run_demo(topology, timeout, sys.stdout)
+        if daraja:
+            result = max(result, run_daraja_demo(topology, timeout, sys.stdout))
         if not keep:
             print(
                 "\nTo look around in the operator's console: tuma local demo --keep (then open http://127.0.0.1:8900/)"

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tuma_cli.local.api_front import ApiFront, routes_from
 from tuma_cli.local.provision import Topology, client, provision
@@ -25,6 +25,9 @@ from tuma_cli.local.template import REGION
 from tuma_cli.local.worker import FunctionProcess
 from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
 from tuma_cli.sandbox.server import SandboxServer
+
+if TYPE_CHECKING:
+    from tuma_cli.daraja_sandbox.server import DarajaSimulator
 
 log = logging.getLogger(__name__)
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
@@ -49,8 +52,14 @@ class LocalTopology:
         schedule_period: float | None = None,
         delivery_callbacks: bool = True,
         secondary_provider: bool = False,
+        daraja: bool = False,
+        pull_period: float = 3.0,
     ) -> None:
         self.root = root
+        # A Daraja simulator, and the pull job every `pull_period` seconds (every 15 minutes deployed).
+        self._with_daraja = daraja
+        self._pull_period = pull_period
+        self.daraja: DarajaSimulator | None = None
         # A second simulator, configured as the secondary provider (another brand, other credentials).
         self._with_secondary = secondary_provider
         self.secondary: SandboxServer | None = None
@@ -98,6 +107,12 @@ class LocalTopology:
                 )
             ).start()
             overrides["SecondaryProviderBaseUrl"] = self.secondary.url
+        if self._with_daraja:
+            from tuma_cli.daraja_sandbox.server import DarajaSimulator
+
+            self.daraja = DarajaSimulator().start()
+            # --parameter DarajaBaseUrl=URL points Tuma at another Daraja; the simulator then only steers.
+            overrides = {"Daraja": "Enabled", "DarajaBaseUrl": self.daraja.url} | overrides
         self.topology = provision(self.root, self.endpoint, overrides=overrides)
         self._fill_credentials()
         self._seed_templates()
@@ -129,6 +144,8 @@ class LocalTopology:
             self.sandbox.stop()
         if self.secondary is not None:
             self.secondary.stop()
+        if self.daraja is not None:
+            self.daraja.stop()
         if self._moto is not None:
             self._moto.stop()
         for handle in self._logs:
@@ -150,6 +167,11 @@ class LocalTopology:
             }
             client("secretsmanager", self.endpoint).put_secret_value(
                 SecretId=self.topology.ref(secret), SecretString=json.dumps(value)
+            )
+        if self.daraja is not None and "DarajaSecret" in self.topology.resources:
+            client("secretsmanager", self.endpoint).put_secret_value(
+                SecretId=self.topology.ref("DarajaSecret"),
+                SecretString=json.dumps(self.daraja.platform.settings.secret()),
             )
 
     def _seed_templates(self) -> None:
@@ -247,15 +269,7 @@ class LocalTopology:
                     self.streams.append(stream)
                     self._spawn(f"stream-{name}", stream.run)
                 elif event.get("Type") == "Schedule":
-                    schedule = Schedule(
-                        f"{name}-{logical}",
-                        str(props.get("Schedule", "rate(1 hour)")),
-                        self.functions[name].invoke,
-                    )
-                    if self._schedule_period is not None:
-                        schedule.period = self._schedule_period
-                    self.schedules.append(schedule)
-                    self._spawn(f"schedule-{name}", schedule.run)
+                    self._schedule(name, spec.logical_id, logical, props)
                 elif event.get("Type") == "SQS":
                     arn = props["Queue"]
                     poller = SqsPoller(
@@ -270,6 +284,17 @@ class LocalTopology:
                     )
                     self.pollers.append(poller)
                     self._spawn(f"sqs-{name}", poller.run)
+
+    def _schedule(self, name: str, logical_id: str, event: str, props: dict[str, Any]) -> None:
+        schedule = Schedule(
+            f"{name}-{event}", str(props.get("Schedule", "rate(1 hour)")), self.functions[name].invoke
+        )
+        if self._schedule_period is not None:
+            schedule.period = self._schedule_period
+        if logical_id == "DarajaPullFunction" and self.daraja is not None:
+            schedule.period = self._pull_period
+        self.schedules.append(schedule)
+        self._spawn(f"schedule-{name}", schedule.run)
 
     def _spawn(self, name: str, target: Any) -> None:
         thread = threading.Thread(target=target, args=(self._stop,), name=name, daemon=True)
@@ -298,6 +323,15 @@ class LocalTopology:
             "hmac_secret": secret.get("hmac_key"),
             "simulator_url": self.sandbox.url,
             "secondary_simulator_url": self.secondary.url if self.secondary is not None else None,
+            "daraja_simulator_url": self.daraja.url if self.daraja is not None else None,
+            # What `tuma daraja --local` needs of the template's parameters (a stack's outputs say it).
+            "daraja": {
+                "base_url": self.topology.parameters["DarajaBaseUrl"],
+                "register_url_version": self.topology.parameters["DarajaRegisterUrlVersion"],
+                "response_type": self.topology.parameters["DarajaResponseType"],
+            }
+            if self.topology.conditions.get("HasDaraja")
+            else None,
             "aws_endpoint_url": self.endpoint,
             "region": REGION,
             "queues": {k: v["QueueUrl"] for k, v in resources.items() if "QueueUrl" in v},

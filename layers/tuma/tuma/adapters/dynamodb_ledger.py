@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,8 @@ RECIPIENT_INDEX = "by-recipient"
 DAY_INDEX = "by-day"
 # The payment's own record beside its recipients' entries: which sources saw it, its best payer number.
 PAYMENT_RECORD = "#payment"
+# M-Pesa's latest Transaction Status answer about a receipt number (tuma daraja status, the console).
+STATUS_ANSWER_RECORD = "#status-answer"
 # A scheduled message's own record: SCHEDULED until released or cancelled.
 SCHEDULE_RECORD = "#scheduled"
 # What is due later lives in two partitions of the same table, sorted by when it is due.
@@ -140,16 +142,35 @@ class DynamoDBLedger:
     def note_payment(self, seen: PaymentSeen) -> None:
         key = {"idempotency_key": {"S": seen.reference}, "recipient_ref": {"S": PAYMENT_RECORD}}
         now = datetime.now(UTC)
+        # `day` is the payment's own day (East Africa): the record is in the by-day index with the
+        # messages of that day, which is how finance lists a day's payments.
+        day = (seen.paid_at or now).astimezone(EAT).date().isoformat()
         expression = (
             "ADD sources :source SET kind = :kind, updated_at = :now, expires_at = :expires, "
-            "first_seen = if_not_exists(first_seen, :now)"
+            "first_seen = if_not_exists(first_seen, :now), first_source = if_not_exists(first_source, :first), "
+            "#day = if_not_exists(#day, :day)"
         )
+        names = {"#day": "day"}
         values: dict[str, Any] = {
             ":source": {"SS": [seen.source]},
+            ":first": {"S": seen.source},
             ":kind": {"S": "payment"},
             ":now": {"S": now.isoformat()},
+            ":day": {"S": day},
             ":expires": {"N": str(int(now.timestamp()) + self._ttl_seconds)},
         }
+        facts = {
+            "amount": seen.amount,
+            "currency": seen.currency,
+            "account": seen.account,
+            "short_code": seen.short_code,
+            "paid_at": _iso(seen.paid_at),
+        }
+        for name, value in facts.items():
+            if value:
+                expression += f", #{name} = if_not_exists(#{name}, :{name})"
+                names[f"#{name}"] = name
+                values[f":{name}"] = {"S": value}
         if seen.payer is not None:
             # One write when this source's number is the best so far (the usual case), two when not.
             try:
@@ -159,6 +180,7 @@ class DynamoDBLedger:
                     UpdateExpression=expression
                     + ", payer = :payer, payer_rank = :rank, payer_masked = :masked",
                     ConditionExpression="attribute_not_exists(payer_rank) OR payer_rank < :rank",
+                    ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values
                     | {
                         ":payer": {"S": seen.payer},
@@ -171,11 +193,23 @@ class DynamoDBLedger:
                 if not is_conditional_failure(exc):
                     raise
         self._client.update_item(
-            TableName=self._table, Key=key, UpdateExpression=expression, ExpressionAttributeValues=values
+            TableName=self._table,
+            Key=key,
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
 
     def best_payers(self, references: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+        records = self._payment_records(references, "idempotency_key, payer")
+        return {ref: item["payer"]["S"] for ref, item in records.items() if "payer" in item}
+
+    def payment_sources(self, references: Sequence[str]) -> dict[str, frozenset[str]]:
+        records = self._payment_records(references, "idempotency_key, sources")
+        return {ref: frozenset(item.get("sources", {}).get("SS", [])) for ref, item in records.items()}
+
+    def _payment_records(self, references: Sequence[str], projection: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
         for chunk in chunked(sorted(set(references)), 100):
             pending: dict[str, Any] = {
                 self._table: {
@@ -183,14 +217,13 @@ class DynamoDBLedger:
                         {"idempotency_key": {"S": ref}, "recipient_ref": {"S": PAYMENT_RECORD}}
                         for ref in chunk
                     ],
-                    "ProjectionExpression": "idempotency_key, payer",
+                    "ProjectionExpression": projection,
                 }
             }
             for attempt in range(8):
                 answer = self._client.batch_get_item(RequestItems=pending)
                 for item in answer.get("Responses", {}).get(self._table, []):
-                    if "payer" in item:
-                        found[item["idempotency_key"]["S"]] = item["payer"]["S"]
+                    found[item["idempotency_key"]["S"]] = item
                 pending = answer.get("UnprocessedKeys") or {}
                 if not pending:
                     break
@@ -342,6 +375,24 @@ class DynamoDBLedger:
         entries = [_entry(i) for i in answer.get("Items", []) if not i["recipient_ref"]["S"].startswith("#")]
         return entries, answer.get("LastEvaluatedKey")
 
+    def payments_on(self, day: str) -> list[dict[str, Any]]:
+        """Every payment record of a day (East Africa date of the payment), for the finance view."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": DAY_INDEX,
+            "KeyConditionExpression": "#day = :day",
+            "FilterExpression": "kind = :payment",
+            "ExpressionAttributeNames": {"#day": "day"},
+            "ExpressionAttributeValues": {":day": {"S": day}, ":payment": {"S": "payment"}},
+        }
+        records: list[dict[str, Any]] = []
+        while True:
+            answer = self._client.query(**request)
+            records += [python_item(item) for item in answer.get("Items", [])]
+            if "LastEvaluatedKey" not in answer:
+                return records
+            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
     def record(self, idempotency_key: str, kind: str) -> dict[str, Any] | None:
         """One of Tuma's own records beside a message's entries (`#payment`, `#scheduled`)."""
         item = self._client.get_item(
@@ -369,6 +420,18 @@ class DynamoDBLedger:
                 },
             ]
         )
+
+    def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
+        now = datetime.now(UTC)
+        item: dict[str, str | int] = {
+            "idempotency_key": reference,
+            "recipient_ref": STATUS_ANSWER_RECORD,
+            "kind": "status-answer",
+            **{name: value for name, value in answer.items() if value},
+            "updated_at": now.isoformat(),
+            "expires_at": int(now.timestamp()) + self._ttl_seconds,
+        }
+        self._client.put_item(TableName=self._table, Item={k: attribute(v) for k, v in item.items()})
 
     def everything(self, idempotency_key: str) -> tuple[list[LedgerEntry], list[dict[str, Any]]]:
         """A key's entries and its own records (payment, schedule, resend links) in one query."""

@@ -1,4 +1,4 @@
-"""HTTP over urllib3: the provider's API and the business's status callback.
+"""HTTP over urllib3: the provider's API, Daraja's, and the business's status callback.
 
 urllib3 is the library botocore already loads in every function, so this adapter adds nothing to a
 cold start; httpx's import and client cost 95-145 ms of each provider-calling function's init here
@@ -26,9 +26,15 @@ class Urllib3Http:
         self._pool: urllib3.PoolManager | None = None
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
+        return self._request("POST", url, body, headers)
+
+    def get(self, url: str, headers: Mapping[str, str]) -> HttpAnswer:
+        return self._request("GET", url, None, headers)
+
+    def _request(self, method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> HttpAnswer:
         try:
             answer = self._manager().request(
-                "POST", url, body=body, headers=dict(headers), redirect=False, retries=False
+                method, url, body=body, headers=dict(headers), redirect=False, retries=False
             )
         except HTTPError as exc:
             # `from None`: urllib3's exceptions carry the URL, which may hold a token.

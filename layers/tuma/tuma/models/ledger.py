@@ -110,14 +110,20 @@ class DeliveryUpdate:
 
 @dataclass(frozen=True)
 class PaymentSeen:
-    """One source's report of a payment, for the payment's record: which sources saw it, and the
-    best number anyone gave for its payer (`payer_rank`: 2 a number, 1 a hashed number)."""
+    """One source's report of a payment, for the payment's record: which sources saw it, the best
+    number anyone gave for its payer (`payer_rank`: 3 the payer's number, 2 its hash, 1 the customer
+    directory's), and what finance reads of it (the first source to say each fact wins)."""
 
     reference: str
     source: str
     payer: str | None = None
     payer_rank: int = 0
     payer_masked: str | None = None
+    amount: str | None = None  # decimal text, as parsed: never a float
+    currency: str | None = None
+    account: str | None = None
+    short_code: str | None = None
+    paid_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from tuma.models.payments import InvalidPayment, Payment
+from tuma.models.payments import InvalidPayment, Payment, PaymentSource
 from tuma.models.validation import AsText, OptionalText, summarize
 
 ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
@@ -90,7 +90,7 @@ class C2BConfirmation(_Daraja):
                 name=person_name(self.FirstName, self.MiddleName, self.LastName),
                 account=self.BillRefNumber,
                 paid_at=self.TransTime,
-                source="c2b",
+                source=PaymentSource.C2B,
                 short_code=self.BusinessShortCode,
             )
         except ValidationError as exc:
@@ -157,7 +157,7 @@ class StkResult(_Daraja):
                 amount=meta.get("Amount"),
                 phone=None if meta.get("PhoneNumber") is None else str(meta["PhoneNumber"]),
                 paid_at=meta.get("TransactionDate"),
-                source="stk",
+                source=PaymentSource.STK,
             )
         except ValidationError as exc:
             names = {"reference": "MpesaReceiptNumber", "amount": "Amount", "paid_at": "TransactionDate"}
@@ -176,3 +176,148 @@ class StkBody(_Daraja):
 
 class StkCallback(_Daraja):
     Body: StkBody = Field(default_factory=StkBody)
+
+
+# -- Transaction Status: the answer Daraja posts to the result route --------------------------------
+
+
+class StatusParameter(_Daraja):
+    Key: AsText
+    Value: Any = None
+
+
+def _listed(value: Any) -> Any:
+    """Daraja sends one parameter as an object and several as a list."""
+    if isinstance(value, dict):
+        value = [value]
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, dict) and isinstance(item.get("Key"), str)]
+    return []
+
+
+class StatusParameters(_Daraja):
+    ResultParameter: list[StatusParameter] = Field(default_factory=list)
+
+    @field_validator("ResultParameter", mode="before")
+    @classmethod
+    def _parameters(cls, value: Any) -> Any:
+        return _listed(value)
+
+
+class StatusReferences(_Daraja):
+    ReferenceItem: list[StatusParameter] = Field(default_factory=list)
+
+    @field_validator("ReferenceItem", mode="before")
+    @classmethod
+    def _items(cls, value: Any) -> Any:
+        return _listed(value)
+
+
+_PARTY = re.compile(r"^\s*(?P<id>[^-]+?)\s*-\s*(?P<name>.*)$")
+
+
+def _party(value: Any) -> tuple[str | None, str | None]:
+    """`254708374149 - John Doe` (a customer) or `600310 - Shop Ltd` (an organisation)."""
+    if value in (None, ""):
+        return None, None
+    match = _PARTY.match(str(value))
+    if not match:
+        return str(value).strip() or None, None
+    return match.group("id").strip() or None, match.group("name").strip() or None
+
+
+class StatusResult(_Daraja):
+    """One Transaction Status answer; read without refusing: whatever it says is recorded."""
+
+    ResultType: OptionalText = None
+    ResultCode: OptionalText = None
+    ResultDesc: OptionalText = None
+    OriginatorConversationID: OptionalText = None
+    ConversationID: OptionalText = None
+    TransactionID: OptionalText = None
+    ResultParameters: StatusParameters | None = None
+    ReferenceData: StatusReferences | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        items = self.ResultParameters.ResultParameter if self.ResultParameters else []
+        found: dict[str, Any] = {}
+        for item in items:
+            if item.Value is not None:
+                # Daraja's sample names the payer DebitPartyName twice: the first (the organisation,
+                # for a payout) is kept under its own name, the second as the other party.
+                name = item.Key if item.Key not in found else f"{item.Key}#2"
+                found[name] = item.Value
+        return found
+
+    def asked_about(self) -> str | None:
+        """The receipt number this answer is about: the one we sent as Occasion, else its ReceiptNo."""
+        items = self.ReferenceData.ReferenceItem if self.ReferenceData else []
+        occasion = next((i.Value for i in items if i.Key == "Occasion" and i.Value not in (None, "")), None)
+        receipt = occasion or self.parameters().get("ReceiptNo")
+        text = str(receipt).strip().upper() if receipt not in (None, "") else ""
+        return text if text and len(text) <= 64 and text.isprintable() else None
+
+    def key(self) -> str:
+        return (
+            self.asked_about() or f"status:{hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]}"
+        )
+
+    @property
+    def transaction_status(self) -> str | None:
+        value = self.parameters().get("TransactionStatus")
+        return str(value).strip() if value not in (None, "") else None
+
+    @property
+    def completed(self) -> bool:
+        return (self.ResultCode or "").strip() == "0" and (
+            self.transaction_status or ""
+        ).lower() == "completed"
+
+    def payer(self) -> tuple[str | None, str | None]:
+        """The customer who paid: the debit party whose id is not an organisation's short code."""
+        params = self.parameters()
+        for name in ("DebitPartyName#2", "DebitPartyName"):
+            party, person = _party(params.get(name))
+            digits = (party or "").replace("*", "").replace(" ", "")
+            if party and (len(digits) >= 9 or len(party) == 64):  # a phone number, masked or hashed
+                return party, person
+        return None, None
+
+    def payment(self) -> Payment:
+        """The C2B payment this answer proves; InvalidPayment when it proves none (not completed,
+        no customer paid, or a figure that cannot make a receipt)."""
+        key = self.key()
+        if not self.completed:
+            raise InvalidPayment(
+                key,
+                f"M-Pesa says: {self.ResultCode} {self.transaction_status or self.ResultDesc or ''}".strip(),
+            )
+        phone, name = self.payer()
+        if phone is None:
+            raise InvalidPayment(key, "the transaction is not a customer's payment (no customer debited)")
+        params = self.parameters()
+        short_code, _ = _party(params.get("CreditPartyName"))
+        try:
+            return Payment(
+                reference=params.get("ReceiptNo") or self.asked_about(),
+                amount=params.get("Amount"),
+                phone=phone,
+                name=person_name(name),
+                paid_at=params.get("FinalisedTime") or params.get("InitiatedTime"),
+                source=PaymentSource.STATUS_QUERY,
+                short_code=short_code,
+            )
+        except ValidationError as exc:
+            names = {
+                "reference": "ReceiptNo",
+                "amount": "Amount",
+                "paid_at": "FinalisedTime",
+                "phone": "DebitPartyName",
+            }
+            raise InvalidPayment(
+                key, f"Transaction Status answer cannot make a receipt: {summarize(exc, 3, names)}"
+            ) from None
+
+
+class StatusResultCallback(_Daraja):
+    Result: StatusResult = Field(default_factory=StatusResult)

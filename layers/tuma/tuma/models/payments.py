@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -15,6 +16,29 @@ from tuma.models.validation import AsText, FreeText, Reference
 
 Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
 Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
+
+
+class PaymentSource(StrEnum):
+    """How Tuma learnt of a payment: the one vocabulary of the ledger's `source`, template routing,
+    the console's filters and the finance view."""
+
+    C2B = "c2b"  # Daraja's C2B confirmation callback
+    STK = "stk"  # Daraja's STK Push callback
+    PULL = "pull"  # Daraja's Pull Transactions, when no callback had brought it
+    STATUS_QUERY = "status-query"  # Daraja's Transaction Status, asked for one receipt
+    PAYMENTS_API = "payments-api"  # POST /payments from the business's own systems
+    PAYMENTS_TABLE = "payments-table"  # a row of the payments table (its stream)
+    OUTBOX = "outbox"  # a receipt put on the outbox queue directly
+
+    @property
+    def learnt_by(self) -> str:
+        """The finance view's words for it: callback, pull, status query, or the business's system."""
+        return {
+            PaymentSource.C2B: "callback",
+            PaymentSource.STK: "callback",
+            PaymentSource.PULL: "pull",
+            PaymentSource.STATUS_QUERY: "status query",
+        }.get(self, "your system")
 
 
 class InvalidPayment(ValueError):
@@ -40,7 +64,7 @@ class Payment(BaseModel):
     name: FreeText = None
     account: FreeText = None
     paid_at: datetime | None = None
-    source: str = Field(default="api", max_length=32)
+    source: PaymentSource
     # The paybill or till that received it (Daraja's BusinessShortCode), when the source says.
     short_code: FreeText = None
     send_at: SendAt = None  # a receipt to go later (rare)
@@ -100,6 +124,6 @@ class PaymentRequest(BaseModel):
             name=self.name,
             account=self.account,
             paid_at=self.paid_at,
-            source="payments-api",
+            source=PaymentSource.PAYMENTS_API,
             send_at=self.send_at,
         )

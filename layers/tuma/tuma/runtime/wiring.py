@@ -19,12 +19,15 @@ if TYPE_CHECKING:
     from tuma.adapters.dynamodb_templates import DynamoDBTemplates
     from tuma.adapters.secrets import JsonSecret, SecretsManagerWebhookSecrets
     from tuma.adapters.sqs_visibility import SqsVisibility
+    from tuma.daraja.client import DarajaClient
+    from tuma.daraja.credentials import DarajaCredentials
     from tuma.ports import CredentialSource, MetricsSink, Sender
     from tuma.provider.answers import DeliveryReport
     from tuma.provider.client import ProviderClient
     from tuma.provider.failover import Transition
-    from tuma.runtime.settings import LedgerSettings, ProviderSettings
+    from tuma.runtime.settings import DarajaSettings, LedgerSettings, ProviderSettings
     from tuma.runtime.settings.balance_monitor import BalanceSettings
+    from tuma.runtime.settings.daraja_pull import PullSettings
     from tuma.runtime.settings.outbox_sender import SenderSettings
     from tuma.runtime.settings.payment_stream import StreamSettings
     from tuma.runtime.settings.reconciler import ReconcilerSettings
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from tuma.services.balance import BalanceMonitor
     from tuma.services.dispatcher import Dispatcher
     from tuma.services.intake import Intake
+    from tuma.services.pull import PullReconciler
     from tuma.services.reconciler import Reconciler
 
 
@@ -198,7 +202,7 @@ def webhook_secrets(settings: WebhookSettings | StatusNotifierSettings) -> Secre
     )
 
 
-def intake(settings: WebhookSettings | StreamSettings) -> Intake:
+def intake(settings: WebhookSettings | StreamSettings | PullSettings) -> Intake:
     from tuma.adapters.dynamodb_customers import DynamoDBCustomers
     from tuma.adapters.sqs_outbox import SqsOutboxQueue
     from tuma.services.intake import Intake
@@ -275,5 +279,57 @@ def reconciler(
             max_calls=settings.DLR_MAX_CALLS_PER_RUN,
             rate=settings.DLR_CALLS_PER_SECOND,
         ),
+        time_left=time_left,
+    )
+
+
+def daraja_credentials(settings: DarajaSettings) -> Callable[[], DarajaCredentials] | None:
+    """The Daraja secret, read (and cached) when first needed; None when none is configured."""
+    if not settings.DARAJA_SECRET:
+        return None
+    from tuma.daraja.credentials import DarajaCredentials
+
+    secret = json_secret(settings.DARAJA_SECRET, settings.CREDENTIALS_CACHE_SECONDS)
+    return lambda: DarajaCredentials.parse(secret.read(), f"secret {secret.secret_id!r}")
+
+
+def daraja(
+    settings: DarajaSettings, credentials: Callable[[], DarajaCredentials], state_table: str | None
+) -> DarajaClient:
+    """Daraja's client; its OAuth token shared through the state table by every caller."""
+    from tuma.adapters.http import Urllib3Http
+    from tuma.daraja.client import DarajaClient
+
+    store = None
+    if state_table:
+        from tuma.adapters.dynamodb_state import DynamoDBStateStore
+
+        store = DynamoDBStateStore(dynamodb(), state_table)
+    return DarajaClient(
+        settings.DARAJA_BASE_URL, credentials, Urllib3Http(5.0, settings.DARAJA_TIMEOUT), store
+    )
+
+
+def pull_reconciler(
+    settings: PullSettings,
+    credentials: Callable[[], DarajaCredentials],
+    metrics: MetricsSink,
+    time_left: Callable[[], float] | None = None,
+) -> PullReconciler:
+    from datetime import timedelta
+
+    from tuma.adapters.dynamodb_state import DynamoDBStateStore
+    from tuma.formatting.clock import now_utc
+    from tuma.services.pull import PullReconciler
+
+    return PullReconciler(
+        daraja(settings, credentials, settings.STATE_TABLE),
+        DynamoDBStateStore(dynamodb(), settings.STATE_TABLE),
+        intake(settings),
+        ledger(settings),
+        metrics,
+        short_codes=lambda: credentials().short_codes,
+        overlap=timedelta(minutes=settings.DARAJA_PULL_OVERLAP_MINUTES),
+        now=now_utc,
         time_left=time_left,
     )

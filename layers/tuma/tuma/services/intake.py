@@ -24,7 +24,7 @@ from tuma.services.recipients import Payer, resolve
 if TYPE_CHECKING:
     # Parsed by the webhooks' routes; the payments stream, which shares this module, never loads them.
     from tuma.models.alerts import AlertRequest
-    from tuma.models.mpesa import C2BValidation, StkResult
+    from tuma.models.mpesa import C2BValidation, StatusResult, StkResult
     from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,10 @@ class Fate(StrEnum):
     UNDELIVERABLE = "ReceiptsUndeliverable"  # nobody to send to: recorded with the reason
     REJECTED = "PaymentsRejected"  # the report cannot make a receipt: recorded with the reason
     NOT_PAID = "StkNotCompleted"  # an STK Push that was cancelled or failed: no money, no receipt
+    # Transaction Status answers: one about a payment Tuma already knows changes nothing; one that
+    # proves no customer payment (not completed, not found, a payout) is kept for the operator.
+    ALREADY_KNOWN = "StatusAnswersKnown"
+    NO_PAYMENT = "StatusAnswersWithoutPayment"
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,28 @@ class Outcome:
 def _seen(payment: Payment, payer: Payer) -> PaymentSeen:
     """This source's report for the payment's record; its number ranked: the payer's own number 3,
     Safaricom's hash of it 2, the customer directory's number 1."""
+    facts = {
+        "amount": str(payment.amount),
+        "currency": payment.currency,
+        "account": payment.account,
+        "short_code": payment.short_code,
+        "paid_at": payment.paid_at,
+    }
     if payer.recipient is None:
-        return PaymentSeen(payment.reference, payment.source)
+        return PaymentSeen(payment.reference, payment.source, **facts)  # type: ignore[arg-type]
     received = payer.received
     if received is not None and received.value == payer.recipient:
         rank = 3 if received.kind is RecipientKind.MSISDN else 2
     else:
         rank = 1
-    return PaymentSeen(payment.reference, payment.source, payer.recipient, rank, mask(payer.recipient))
+    return PaymentSeen(
+        payment.reference,
+        payment.source,
+        payer.recipient,
+        rank,
+        mask(payer.recipient),
+        **facts,  # type: ignore[arg-type]
+    )
 
 
 class PaymentRefused(ValueError):
@@ -194,6 +212,34 @@ class Intake:
             payment = result.payment()
         except InvalidPayment as exc:
             return self.invalid(exc, "stk")
+        return self.receipt(payment)
+
+    def status_result(self, result: StatusResult) -> Outcome:
+        """Daraja's Transaction Status answer: kept beside the payment for the operator who asked;
+        a completed customer payment Tuma never saw gets its receipt (source `status-query`)."""
+        key = result.key()
+        self._ledger.note_status_answer(
+            key,
+            {
+                "result_code": result.ResultCode or "",
+                "description": (result.ResultDesc or "")[:300],
+                "transaction_status": result.transaction_status or "",
+            },
+        )
+        if not result.completed or result.payer()[0] is None:
+            reason = "no completed customer payment: " + (
+                f"{result.ResultCode} {result.transaction_status or result.ResultDesc or ''}".strip()
+            )
+            log.info("Transaction Status answer for %s: %s", key, reason)
+            return Outcome(key, Fate.NO_PAYMENT, reason[:300])
+        try:
+            payment = result.payment()
+        except InvalidPayment as problem:
+            return self.invalid(problem, "status-query")
+        if payment.reference in self._ledger.payment_sources([payment.reference]) or self._ledger.get(
+            payment.reference
+        ):
+            return Outcome(payment.reference, Fate.ALREADY_KNOWN)
         return self.receipt(payment)
 
     # -- alerts ---------------------------------------------------------------------------------

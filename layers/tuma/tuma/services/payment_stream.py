@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tuma.models.payments import InvalidPayment, Payment
+from tuma.models.payments import InvalidPayment, Payment, PaymentSource
 from tuma.models.validation import summarize
 
 
@@ -81,7 +81,7 @@ def completed_payment(
             name=new_image.get(attributes.name),
             account=new_image.get(attributes.account),
             paid_at=new_image.get(attributes.paid_at),
-            source="payments-table",
+            source=PaymentSource.PAYMENTS_TABLE,
         )
     except ValidationError as exc:
         raise InvalidPayment(key, f"completed payment cannot make a receipt: {summarize(exc, 3)}") from None

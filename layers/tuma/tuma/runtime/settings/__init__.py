@@ -166,3 +166,16 @@ class CustomerSettings(Env):
         if self.C2B_ACCOUNT_CHECK and not self.CUSTOMERS_TABLE:
             raise ValueError("C2B_ACCOUNT_CHECK needs CUSTOMERS_TABLE")
         return self
+
+
+class DarajaSettings(Env):
+    # Unset (no Daraja secret configured): everything Daraja-side is off.
+    DARAJA_SECRET: str | None = None
+    DARAJA_BASE_URL: str = Field(default="https://api.safaricom.co.ke", pattern=r"^https?://\S+$")
+    DARAJA_TIMEOUT: float = Field(default=20.0, gt=0)
+    CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
+
+    @field_validator("DARAJA_BASE_URL", mode="after")
+    @classmethod
+    def _base(cls, value: str) -> str:
+        return value.rstrip("/")

@@ -1,0 +1,24 @@
+"""The settings of functions/daraja_pull."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from tuma.runtime.settings import (
+    CustomerSettings,
+    DarajaSettings,
+    LedgerSettings,
+    MessageSettings,
+    OutboxSettings,
+    PaymentSettings,
+)
+
+
+class PullSettings(
+    DarajaSettings, OutboxSettings, LedgerSettings, CustomerSettings, PaymentSettings, MessageSettings
+):
+    """functions/daraja_pull"""
+
+    STATE_TABLE: str  # the checkpoint of each short code, and the shared OAuth token
+    # Each run reads from its checkpoint minus this much, so rows Daraja lists late are still read.
+    DARAJA_PULL_OVERLAP_MINUTES: int = Field(default=120, ge=1, le=2880)

@@ -1,0 +1,150 @@
+"""The finance view: did every payment of the day get its receipt?
+
+One row per payment Tuma learnt that day (its record in the ledger), with how it was learnt and its
+receipt's status; with Pull configured, M-Pesa's own list of the day is the reference, so a payment
+M-Pesa has and Tuma never saw is listed too. Totals by receipt status and by how learnt.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.payments import PaymentSource
+from tuma.models.pull import PulledTransaction
+
+NEVER_SEEN = "never seen by Tuma"
+NO_RECEIPT_YET = "no receipt yet"
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    receipt: str
+    amount: str
+    currency: str
+    short_code: str
+    account: str
+    learnt_by: str  # callback, pull, status query, your system; or NEVER_SEEN
+    sources: tuple[str, ...]
+    receipt_status: str  # the receipt's ledger status, or NO_RECEIPT_YET / NEVER_SEEN
+    recipient: str  # masked
+    paid_at: str
+    in_mpesa: bool | None  # listed by M-Pesa's Pull (None: M-Pesa's list not read)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DayView:
+    day: str
+    rows: list[PaymentRow] = field(default_factory=list)
+    mpesa_read: bool = False  # M-Pesa's list of the day was read and compared
+    mpesa_note: str | None = None  # why it was not, when it was not
+
+    @property
+    def by_status(self) -> Counter[str]:
+        return Counter(row.receipt_status for row in self.rows)
+
+    @property
+    def by_learnt(self) -> Counter[str]:
+        return Counter(row.learnt_by for row in self.rows)
+
+    @property
+    def total_amount(self) -> Decimal:
+        total = Decimal(0)
+        for row in self.rows:
+            try:
+                total += Decimal(row.amount)
+            except (InvalidOperation, ValueError):
+                continue
+        return total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "payments": [row.as_dict() for row in self.rows],
+            "totals": {
+                "payments": len(self.rows),
+                "amount": str(self.total_amount),
+                "by_receipt_status": dict(sorted(self.by_status.items())),
+                "by_learnt": dict(sorted(self.by_learnt.items())),
+            },
+            "mpesa_compared": self.mpesa_read,
+            "mpesa_note": self.mpesa_note,
+        }
+
+
+def _learnt_by(record: Mapping[str, Any]) -> str:
+    first = str(record.get("first_source") or "")
+    sources = sorted(record.get("sources") or [])
+    label = first or (sources[0] if sources else "")
+    try:
+        return PaymentSource(label).learnt_by
+    except ValueError:
+        return label or "unknown"
+
+
+def _receipt_status(entries: Sequence[LedgerEntry]) -> tuple[str, str]:
+    if not entries:
+        return NO_RECEIPT_YET, "-"
+    best = max(entries, key=lambda e: (e.status.rank, e.status is Status.DELIVERED))
+    return best.status.value, best.recipient
+
+
+def day_view(
+    day: str,
+    records: Sequence[Mapping[str, Any]],
+    entries: Mapping[str, Sequence[LedgerEntry]],
+    pulled: Mapping[str, Sequence[PulledTransaction]] | None = None,
+    mpesa_note: str | None = None,
+) -> DayView:
+    """`records`: the day's payment records; `entries`: each one's recipient entries; `pulled`: M-Pesa's
+    list of the day by short code (None when it could not be read, `mpesa_note` saying why)."""
+    listed = {t.key() for rows in (pulled or {}).values() for t in rows if t.is_payment}
+    view = DayView(day, mpesa_read=pulled is not None, mpesa_note=mpesa_note)
+    known = set()
+    for record in sorted(records, key=lambda r: str(r.get("paid_at") or r.get("first_seen") or "")):
+        reference = str(record["idempotency_key"])
+        known.add(reference)
+        status, recipient = _receipt_status(entries.get(reference, ()))
+        view.rows.append(
+            PaymentRow(
+                receipt=reference,
+                amount=str(record.get("amount") or ""),
+                currency=str(record.get("currency") or "KES"),
+                short_code=str(record.get("short_code") or ""),
+                account=str(record.get("account") or ""),
+                learnt_by=_learnt_by(record),
+                sources=tuple(sorted(record.get("sources") or [])),
+                receipt_status=status,
+                recipient=recipient,
+                paid_at=str(record.get("paid_at") or record.get("first_seen") or ""),
+                in_mpesa=(reference in listed) if pulled is not None else None,
+            )
+        )
+    for short_code, rows in (pulled or {}).items():
+        for transaction in rows:
+            if not transaction.is_payment or transaction.key() in known:
+                continue
+            known.add(transaction.key())
+            view.rows.append(
+                PaymentRow(
+                    receipt=transaction.key(),
+                    amount=str(transaction.amount or ""),
+                    currency="KES",
+                    short_code=short_code,
+                    account=transaction.bill_reference or "",
+                    learnt_by=NEVER_SEEN,
+                    sources=(),
+                    receipt_status=NEVER_SEEN,
+                    recipient="-",
+                    paid_at=transaction.trx_date or "",
+                    in_mpesa=True,
+                )
+            )
+    return view

@@ -1,0 +1,229 @@
+"""`tuma daraja`: register Tuma's callback URLs and Pull with Daraja, and ask M-Pesa about one receipt.
+
+Against a deployed stack (`--stack NAME`: the Daraja secret, the webhooks URL and the parameters are
+its outputs) or the running `tuma local up --daraja` (`--local`). Daraja is called from this machine,
+with the Daraja secret read with the operator's AWS credentials; the OAuth token is shared with the
+deployed pull job through the state table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tuma_cli import stack
+
+if TYPE_CHECKING:
+    from tuma.daraja.client import DarajaClient
+    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.services.daraja_setup import CallbackUrls
+
+EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="daraja_command", required=True)
+    register = commands.add_parser(
+        "register", help="register the C2B confirmation and validation URLs, and Pull, for each short code"
+    )
+    register.add_argument(
+        "--version",
+        choices=("v1", "v2"),
+        help="Register URL version (default: the stack's DarajaRegisterUrlVersion)",
+    )
+    register.add_argument(
+        "--response-type",
+        choices=("Completed", "Cancelled"),
+        help="what M-Pesa does when validation is unreachable (default: the stack's DarajaResponseType)",
+    )
+    status = commands.add_parser("status", help="ask M-Pesa (Transaction Status) about one receipt number")
+    status.add_argument("receipt", help="the M-Pesa receipt number, e.g. QKX3ABCDEF")
+    status.add_argument(
+        "--wait", type=float, default=30.0, help="seconds to wait for M-Pesa's answer (0: ask and return)"
+    )
+
+
+@dataclass
+class Connection:
+    found: stack.Stack
+    client: DarajaClient
+    credentials: DarajaCredentials
+    urls: CallbackUrls
+    token: str
+    settings: dict[str, str]
+
+
+def connect(found: stack.Stack) -> Connection:
+    """Daraja's client and Tuma's callback URLs for this stack; Unconfigured when Daraja is off."""
+    from tuma.adapters.dynamodb_state import DynamoDBStateStore
+    from tuma.adapters.http import Urllib3Http
+    from tuma.daraja.client import DarajaClient
+    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.errors import ConfigurationError
+    from tuma.services.daraja_setup import CallbackUrls
+
+    settings = found.daraja()
+    try:
+        credentials = DarajaCredentials.parse(found.secret("daraja"), "the Daraja secret")
+    except ConfigurationError as exc:
+        raise stack.Unconfigured(str(exc)) from None
+    if credentials.placeholder:
+        raise stack.Unconfigured(
+            "the Daraja secret still holds REPLACE_ME: put your app's consumer key and secret and your "
+            "short codes in it (output DarajaSecretArn)"
+        )
+    token = str(found.secret("webhook").get("path_token", ""))
+    store = (
+        DynamoDBStateStore(found.client("dynamodb"), found.table("state"))
+        if "state" in found.tables
+        else None
+    )
+    client = DarajaClient(settings["base_url"], lambda: credentials, Urllib3Http(5.0, 30.0), store)
+    return Connection(
+        found, client, credentials, CallbackUrls.at(found.webhook_base_url(), token), token, settings
+    )
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    from tuma.ports import DarajaFailure
+
+    try:
+        connection = connect(stack.locate(args))
+        if args.daraja_command == "register":
+            return register(connection, args, out)
+        return status(connection, args, out, err)
+    except stack.Unconfigured as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    except DarajaFailure as failure:
+        print(f"Daraja: {failure.description}", file=err)
+        return EXIT_REFUSED
+
+
+def register(connection: Connection, args: argparse.Namespace, out: TextIO) -> int:
+    from tuma.services.daraja_setup import register as register_all
+    from tuma.services.daraja_setup import url_warnings
+
+    version = args.version or connection.settings["register_url_version"]
+    response_type = args.response_type or connection.settings["response_type"]
+    steps = register_all(
+        connection.client,
+        connection.credentials,
+        connection.urls,
+        version=version,
+        response_type=response_type,
+    )
+    urls = connection.urls
+    warnings = {
+        name: url_warnings(url, connection.token)
+        for name, url in (
+            ("confirmation", urls.confirmation),
+            ("validation", urls.validation),
+            ("STK callback", urls.stk),
+            ("status result", urls.status_result),
+        )
+    }
+    ok = all(step.result.ok for step in steps)
+    if args.json:
+        document = {
+            "ok": ok,
+            "steps": [
+                {
+                    "short_code": s.short_code,
+                    "call": s.call,
+                    "outcome": s.result.outcome,
+                    "code": s.result.code,
+                    "daraja_said": s.result.description,
+                    "fix": s.result.fix,
+                }
+                for s in steps
+            ],
+            "stk_callback_url": _shown(urls.stk, connection.token),
+            "warnings": {name: found for name, found in warnings.items() if found},
+        }
+        print(json.dumps(document, indent=2), file=out)
+        return EXIT_OK if ok else EXIT_REFUSED
+    print(f"{'SHORT CODE':<11} {'CALL':<16} {'RESULT':<19} DARAJA SAID", file=out)
+    for step in steps:
+        print(
+            f"{step.short_code:<11} {step.call:<16} {step.result.outcome:<19} "
+            f"{step.result.code or '-'} {step.result.description}",
+            file=out,
+        )
+        if step.result.fix:
+            print(f"{'':<48}fix: {step.result.fix}", file=out)
+    print(file=out)
+    print("Use this CallBackURL in your STK Push requests (the token is in the webhook secret):", file=out)
+    print(f"  {_shown(urls.stk, connection.token)}", file=out)
+    for name, found in warnings.items():
+        for warning in found:
+            print(f"warning: the {name} URL: {warning}", file=out)
+    if ok:
+        print(
+            "Validation is off until Safaricom turns it on for your short code (apisupport@safaricom.co.ke).",
+            file=out,
+        )
+    return EXIT_OK if ok else EXIT_REFUSED
+
+
+def _shown(url: str, token: str) -> str:
+    """URLs are printed with `{token}` in place of the token: a terminal's scroll-back is not a vault."""
+    return url.replace(token, "{token}") if token else url
+
+
+def status(connection: Connection, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from tuma.adapters.dynamodb_ledger import STATUS_ANSWER_RECORD, DynamoDBLedger
+
+    receipt = args.receipt.strip().upper()
+    ledger = DynamoDBLedger(connection.found.client("dynamodb"), connection.found.table("ledger"))
+    before = ledger.record(receipt, STATUS_ANSWER_RECORD)
+    payment = ledger.record(receipt, "#payment") or {}
+    short_code = str(payment.get("short_code") or connection.credentials.short_codes[0])
+    asked = connection.client.ask_status(receipt, short_code, connection.urls.status_result)
+    answer: dict[str, Any] | None = None
+    if asked.ok and args.wait > 0:
+        deadline = time.monotonic() + args.wait
+        while time.monotonic() < deadline:
+            record = ledger.record(receipt, STATUS_ANSWER_RECORD)
+            if record and record.get("updated_at") != (before or {}).get("updated_at"):
+                answer = record
+                break
+            time.sleep(0.5)
+    entries = ledger.get(receipt)
+    result = {
+        "receipt": receipt,
+        "asked": asked.outcome,
+        "daraja_said": asked.description,
+        "fix": asked.fix,
+        "answer": None
+        if answer is None
+        else {k: answer.get(k) for k in ("result_code", "description", "transaction_status", "updated_at")},
+        "receipt_status": [
+            {"recipient": e.recipient, "status": e.status.value, "source": e.source} for e in entries
+        ],
+    }
+    if args.json:
+        print(json.dumps(result, indent=2, default=str), file=out)
+    else:
+        print(f"{receipt}: asked M-Pesa ({asked.outcome}: {asked.description})", file=out)
+        if asked.fix:
+            print(f"  fix: {asked.fix}", file=out)
+        if answer is not None:
+            print(
+                f"  M-Pesa says: {answer.get('transaction_status') or '-'} "
+                f"({answer.get('result_code')}: {answer.get('description')})",
+                file=out,
+            )
+        elif asked.ok:
+            print("  no answer yet: it arrives at the status-result route; run this again later", file=out)
+        for entry in entries:
+            print(
+                f"  receipt to {entry.recipient}: {entry.status.value} (learnt by {entry.source})", file=out
+            )
+    if not asked.ok:
+        return EXIT_REFUSED
+    return EXIT_OK if answer is not None or args.wait == 0 else EXIT_REFUSED

@@ -11,6 +11,7 @@ the table and what it leaves out. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -90,8 +91,14 @@ class Usage:
     # the code (2026-11-26): about 30.
     custom_metrics: int = 30
     # Alarms are billed per metric they watch: template.yaml's alarms watch 14 (a metric-math alarm
-    # counts each metric), without the NAT instance's.
+    # counts each metric), without the NAT instance's two; with Observability=lean, 7 (FunctionErrors
+    # and ReportsMostlyByPolling are full's only).
     alarm_metrics: int = 14
+    lean_alarm_metrics: int = 7
+    nat_instance_alarm_metrics: int = 2
+    # Observability=lean emits only the metrics its alarms read (runtime.observability.ESSENTIAL_METRICS,
+    # ten: CloudWatch's free ones) and has no dashboard.
+    lean_custom_metrics: int = 10
     dashboards: int = 1
     # Logs: Lambda's START/END/REPORT lines plus Tuma's JSON lines, per invocation.
     log_kb_per_invocation: float = 1.5
@@ -207,8 +214,10 @@ def monthly(
     free_tier: bool = True,
     *,
     daraja: bool = False,
+    observability: str = "full",
 ) -> list[Line]:
     u = usage or Usage()
+    lean = observability == "lean"
     lines: list[Line] = []
     daraja_runs = u.daraja_runs if daraja else 0
 
@@ -253,12 +262,15 @@ def monthly(
     secret_calls = u.secret_calls + (u.daraja_secret_calls if daraja else 0)
     charge("Secrets Manager", f"{secrets} secrets", "secrets_manager_secret_month", secrets)
     charge("Secrets Manager", f"{secret_calls:,.0f} reads", "secrets_manager_10k_calls", secret_calls, 1e4)
-    metrics = u.custom_metrics + (u.daraja_custom_metrics if daraja else 0)
+    metrics = u.lean_custom_metrics if lean else u.custom_metrics + (u.daraja_custom_metrics if daraja else 0)
+    metrics += 1 if mode == "CreateVpcNatInstance" else 0  # the NAT instance's own NatForwarding
     charge("CloudWatch", f"{metrics} custom metrics", "cloudwatch_metric_month", metrics)
-    alarms = u.alarm_metrics + (1 if mode == "CreateVpcNatInstance" else 0)
+    alarms = u.lean_alarm_metrics if lean else u.alarm_metrics
+    alarms += u.nat_instance_alarm_metrics if mode == "CreateVpcNatInstance" else 0
     alarms += u.daraja_alarm_metrics if daraja else 0
     charge("CloudWatch", f"alarms on {alarms} metrics", "cloudwatch_alarm_month", alarms)
-    charge("CloudWatch", f"{u.dashboards} dashboard", "cloudwatch_dashboard_month", u.dashboards)
+    dashboards = 0 if lean else u.dashboards
+    charge("CloudWatch", f"{dashboards} dashboard", "cloudwatch_dashboard_month", dashboards)
     log_gb = (invocations + receipts * u.api_requests) * u.log_kb_per_invocation / 1024**2
     charge("CloudWatch Logs", f"{log_gb:,.2f} GB ingested", "cloudwatch_logs_ingest_gb", log_gb)
     charge(
@@ -308,12 +320,48 @@ def main() -> int:
     parser.add_argument(
         "--daraja", action="store_true", help="with Daraja=Enabled (the pull job, its secret and alarms)"
     )
+    parser.add_argument(
+        "--observability", choices=("full", "lean"), default="full", help="the Observability parameter"
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help='rows of {"network_mode", "observability", "receipts", "total_usd"}, both observability choices',
+    )
     args = parser.parse_args()
+    if args.json:
+        rows = [
+            {
+                "network_mode": mode,
+                "observability": level,
+                "receipts": receipts,
+                "total_usd": round(
+                    sum(
+                        line.usd
+                        for line in monthly(
+                            receipts,
+                            mode,
+                            Prices(args.region),
+                            free_tier=not args.no_free_tier,
+                            daraja=args.daraja,
+                            observability=level,
+                        )
+                    ),
+                    2,
+                ),
+            }
+            for receipts in args.receipts
+            for mode in MODES
+            for level in ("full", "lean")
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
     prices = Prices(args.region)
     free_tier = not args.no_free_tier
 
     print(
-        f"Monthly AWS cost in USD, {args.region}, {'with' if free_tier else 'without'} the permanent free tiers"
+        f"Monthly AWS cost in USD, {args.region}, {'with' if free_tier else 'without'} the permanent free tiers, "
+        f"Observability={args.observability}"
     )
     print(
         "(prices: bench/prices.toml"
@@ -323,7 +371,15 @@ def main() -> int:
     for receipts in args.receipts:
         print(f"== {receipts:,} receipts a month ==")
         tables = {
-            mode: monthly(receipts, mode, prices, free_tier=free_tier, daraja=args.daraja) for mode in MODES
+            mode: monthly(
+                receipts,
+                mode,
+                prices,
+                free_tier=free_tier,
+                daraja=args.daraja,
+                observability=args.observability,
+            )
+            for mode in MODES
         }
         services = list(dict.fromkeys(line.service for lines in tables.values() for line in lines))
         print(f"{'':<28}" + "".join(f"{mode:>22}" for mode in MODES))

@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
 logger = build_logger()
 metrics = Metrics()
-counts = CountingMetrics(metrics)
 deadline = Deadline()
 settings = load(PullSettings)
+counts = CountingMetrics(metrics, settings.METRICS)
 credentials = wiring.daraja_credentials(settings)
 # Built at the first run with a usable secret, then kept: its clients cost a cold start's worth each.
 reconcilers: list[PullReconciler] = []

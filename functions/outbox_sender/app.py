@@ -32,7 +32,9 @@ logger = build_logger()
 metrics = Metrics()
 settings = load(SenderSettings)
 deadline = Deadline()
-dispatcher = wiring.outbox_dispatcher(settings, CountingMetrics(metrics), time_left=deadline.seconds_left)
+dispatcher = wiring.outbox_dispatcher(
+    settings, CountingMetrics(metrics, settings.METRICS), time_left=deadline.seconds_left
+)
 visibility = wiring.visibility(settings)
 
 

@@ -29,8 +29,8 @@ from tuma.services.payment_stream import completed_payment
 
 logger = build_logger()
 metrics = Metrics()
-counts = CountingMetrics(metrics)
 settings = load(StreamSettings)
+counts = CountingMetrics(metrics, settings.METRICS)
 attributes = settings.attributes()
 intake = wiring.intake(settings)
 

@@ -25,8 +25,9 @@ from tuma.runtime.settings.reconciler import ReconcilerSettings
 logger = build_logger()
 metrics = Metrics()
 deadline = Deadline()
+settings = load(ReconcilerSettings)
 reconciler = wiring.reconciler(
-    load(ReconcilerSettings), CountingMetrics(metrics), time_left=deadline.seconds_left
+    settings, CountingMetrics(metrics, settings.METRICS), time_left=deadline.seconds_left
 )
 
 

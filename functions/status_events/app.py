@@ -25,8 +25,8 @@ from tuma.services.status_events import StatusEvent, event_from_change
 
 logger = build_logger()
 metrics = Metrics()
-counts = CountingMetrics(metrics)
 settings = load(StatusEventSettings)
+counts = CountingMetrics(metrics, settings.METRICS)
 sqs = client("sqs")
 
 

@@ -30,8 +30,8 @@ from tuma.services.status_events import signed_headers
 
 logger = build_logger()
 metrics = Metrics()
-counts = CountingMetrics(metrics)
 settings = load(StatusNotifierSettings)
+counts = CountingMetrics(metrics, settings.METRICS)
 secrets = wiring.webhook_secrets(settings)
 http = Urllib3Http(connect_timeout=3.0, read_timeout=10.0)
 visibility = SqsVisibility(lambda: client("sqs"), known_urls=[settings.STATUS_EVENTS_QUEUE_URL])

@@ -44,8 +44,8 @@ if TYPE_CHECKING:
 
 logger = build_logger()
 metrics = Metrics()
-counts = CountingMetrics(metrics)
 settings = load(WebhookSettings)
+counts = CountingMetrics(metrics, settings.METRICS)
 intake = wiring.intake(settings)
 ledger = wiring.ledger(settings)
 app = APIGatewayRestResolver()

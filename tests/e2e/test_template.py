@@ -276,8 +276,17 @@ def test_the_outbox_queue_outlasts_the_sender_and_respects_the_provider(transfor
         if m["Properties"]["FunctionName"] == {"Ref": "OutboxSenderFunction"}
     }
     assert set(mappings) == {"OutboxQueue", "FastOutboxQueue"}
-    for mapping in mappings.values():
-        assert mapping["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ProviderMaxConcurrency"}
+    lanes = {"OutboxQueue": "Bulk", "FastOutboxQueue": "Fast"}
+    for queue, mapping in mappings.items():
+        assert mapping["ScalingConfig"]["MaximumConcurrency"] == {
+            "Fn::FindInMap": ["LaneConcurrency", {"Ref": "ProviderMaxConcurrency"}, lanes[queue]]
+        }
+    # Both lanes together never call the provider more often at once than ProviderMaxConcurrency.
+    shares = transformed["Mappings"]["LaneConcurrency"]
+    allowed = transformed["Parameters"]["ProviderMaxConcurrency"]["AllowedValues"]
+    assert {str(v) for v in allowed} == set(shares)
+    for total, share in shares.items():
+        assert share["Fast"] + share["Bulk"] == int(total) and min(share.values()) >= 2, total
     # Bulk fills one sendbulk call per batch; the fast lane never waits for a window.
     assert mappings["OutboxQueue"]["BatchSize"] == 100
     assert mappings["FastOutboxQueue"]["BatchSize"] == 10
@@ -300,7 +309,12 @@ def _statements(transformed):
 
 
 # Actions IAM only grants on "*" (they have no resource-level permissions).
-STAR_ONLY = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
+STAR_ONLY = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "cloudwatch:PutMetricData",
+    "ec2:DescribeRouteTables",  # the NAT instance checks its own route
+}
 
 
 def test_no_function_gets_star_on_a_resource_it_does_not_need(transformed):
@@ -447,3 +461,337 @@ def test_every_resource_sam_generates_is_in_the_cost_model(transformed):
     types = {resource["Type"] for resource in transformed["Resources"].values()}
     unknown = types - set(cost.BILLED) - set(cost.FREE_TYPES)
     assert not unknown, f"add these to bench/cost.py's BILLED or FREE_TYPES: {sorted(unknown)}"
+
+
+# Each function's settings model (tuma.runtime.settings.<function>): what it may read.
+SETTINGS_MODELS = {
+    "outbox_sender": "SenderSettings",
+    "payment_stream": "StreamSettings",
+    "webhooks": "WebhookSettings",
+    "balance_monitor": "BalanceSettings",
+    "reconciler": "ReconcilerSettings",
+    "status_events": "StatusEventSettings",
+    "status_notifier": "StatusNotifierSettings",
+    "daraja_pull": "PullSettings",
+}
+READ_BY_LIBRARIES = ("POWERTOOLS_", "PYDANTIC_")
+
+
+def _design_config() -> dict[str, tuple[set[str], bool]]:
+    """docs/design.md's configuration table: variable -> (who uses it, whether the template sets it)."""
+    text = (ROOT / "docs" / "design.md").read_text()
+    table = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    found: dict[str, tuple[set[str], bool]] = {}
+    for line in table.splitlines():
+        if not line.startswith("| `"):
+            continue
+        variables, users = line.split("|")[1:3]
+        templated = "(no template value)" not in users and "(local only)" not in users
+        names = {u.strip() for u in users.split("(")[0].split(",") if u.strip()}
+        if "all" in names:
+            names = (names - {"all"}) | set(SETTINGS_MODELS)
+        if any(n.startswith("every function") for n in names):
+            names = {n for n in names if not n.startswith("every function")} | {"(readers of secrets)"}
+        for variable in re.findall(r"`([A-Z0-9_]+)`", variables):
+            found[variable] = (names - {"CLI"}, templated)
+    return found
+
+
+def test_each_function_gets_exactly_the_variables_its_model_reads_and_design_md_names(template):
+    import importlib
+
+    globals_ = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    given: dict[str, set[str]] = {}
+    fields: dict[str, set[str]] = {}
+    for spec in template["Resources"].values():
+        if spec["Type"] != "AWS::Serverless::Function":
+            continue
+        name = spec["Properties"]["CodeUri"].strip("/").split("/")[-1]
+        own = ((spec["Properties"].get("Environment") or {}).get("Variables")) or {}
+        given[name] = globals_ | set(own)
+        module = importlib.import_module(f"tuma.runtime.settings.{name}")
+        fields[name] = set(getattr(module, SETTINGS_MODELS[name]).model_fields)
+    assert set(given) == set(SETTINGS_MODELS)
+    design = _design_config()
+    for function, variables in given.items():
+        for variable in variables:
+            assert variable.startswith(READ_BY_LIBRARIES) or variable in fields[function], (
+                f"{function} is given {variable}, which its settings model does not read"
+            )
+            assert variable in design, f"{variable} is set in template.yaml but not in docs/design.md"
+    for variable, (users, templated) in design.items():
+        set_on = {f for f, variables in given.items() if variable in variables}
+        if templated:
+            assert set_on == users, (
+                f"{variable}: template.yaml gives it to {sorted(set_on)}, design.md says {sorted(users)}"
+            )
+        else:
+            assert not set_on, f"{variable} has a template value but design.md says it has none"
+    # Every variable a model can read is documented (a shared part may offer a function a variable
+    # it never gets; then its default stands).
+    for function, names in fields.items():
+        for field in names:
+            assert field in design, f"{function} reads {field}, which docs/design.md does not list"
+
+
+# -- what a real account enforces and moto does not (issue 19): each trap, held on the transformed template
+
+
+def _statements_of(transformed, role_name):
+    return [statement for role, statement in _statements(transformed) if role == role_name]
+
+
+def test_no_topic_or_queue_an_aws_service_writes_to_is_under_an_aws_managed_key(transformed):
+    resources = transformed["Resources"]
+    written_by_services: dict[str, str] = {}
+    for name, alarm in _resources(transformed, "AWS::CloudWatch::Alarm").items():
+        for action in alarm["Properties"].get("AlarmActions", []) + alarm["Properties"].get("OKActions", []):
+            written_by_services[action["Ref"]] = f"CloudWatch ({name})"
+    for name, subscription in _resources(transformed, "AWS::SNS::Subscription").items():
+        endpoint = subscription["Properties"]["Endpoint"]
+        if isinstance(endpoint, dict) and "Fn::GetAtt" in endpoint:
+            written_by_services[endpoint["Fn::GetAtt"][0]] = f"SNS ({name})"
+    for name, rule in _resources(transformed, "AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            written_by_services[target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]] = f"EventBridge ({name})"
+    assert {"AlarmTopic", "FastOutboxQueue", "BalanceMonitorDeadLetterQueue"} <= set(written_by_services)
+    for name, writer in written_by_services.items():
+        key = resources[name]["Properties"].get("KmsMasterKeyId")
+        # The AWS-managed keys' policies admit no AWS service but their own: the writes would fail.
+        assert key is None or not str(key).startswith("alias/aws/"), (
+            f"{name} is written by {writer} under {key}"
+        )
+    for name, spec in resources.items():
+        if spec["Type"] in ("AWS::SNS::Topic", "AWS::SQS::Queue"):
+            assert not str(spec["Properties"].get("KmsMasterKeyId", "")).startswith("alias/aws/"), name
+
+
+def test_the_api_has_one_stage_v1_with_its_throttling_and_logs(transformed):
+    stages = _resources(transformed, "AWS::ApiGateway::Stage")
+    assert [s["Properties"]["StageName"] for s in stages.values()] == ["v1"]
+    [stage] = stages.values()
+    assert stage["Properties"]["MethodSettings"][0]["ThrottlingRateLimit"] == 50
+    assert stage["Properties"]["AccessLogSetting"]["DestinationArn"]
+
+
+def _rules_pass(template, values: dict[str, str]) -> bool:
+    """Evaluate the template's Rules for these parameter values, as CloudFormation does at deploy."""
+    from tuma_cli.local.template import Resolver
+
+    resolver = Resolver(values)
+    ok = True
+    for rule in template["Rules"].values():
+        condition = rule.get("RuleCondition")
+        if condition is not None and not resolver.resolve(condition):
+            continue
+        for assertion in rule["Assertions"]:
+            ok = ok and bool(_evaluate_rule(resolver, assertion["Assert"]))
+    return ok
+
+
+def _evaluate_rule(resolver, expression):
+    if isinstance(expression, dict) and "Fn::Contains" in expression:
+        items, value = expression["Fn::Contains"]
+        return str(resolver.resolve(value)) in [str(i) for i in items]
+    if isinstance(expression, dict) and "Fn::Or" in expression:
+        return any(_evaluate_rule(resolver, e) for e in expression["Fn::Or"])
+    if isinstance(expression, dict) and "Fn::Not" in expression:
+        return not _evaluate_rule(resolver, expression["Fn::Not"][0])
+    return resolver.resolve(expression)
+
+
+def test_reserved_concurrency_is_bounded_and_never_below_what_the_provider_may_take(template):
+    caps = template["Parameters"]["FunctionConcurrencyCap"]["AllowedValues"]
+    providers = template["Parameters"]["ProviderMaxConcurrency"]["AllowedValues"]
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    # A standard account (1,000) must keep 100 unreserved: every function capped at the most allowed fits.
+    assert max(caps) * len(functions) <= 900
+    base = {"NetworkMode": "CreateVpc", "ExistingSubnetIds": "", "ExistingSecurityGroupIds": ""}
+    for provider in providers:
+        for cap in caps:
+            expected = cap == 0 or cap >= provider
+            values = base | {"ProviderMaxConcurrency": str(provider), "FunctionConcurrencyCap": str(cap)}
+            assert _rules_pass(template, values) is expected, (provider, cap)
+
+
+def test_every_queue_a_function_reads_outlasts_six_of_its_timeouts(transformed):
+    resources = transformed["Resources"]
+    checked = 0
+    for mapping in _resources(transformed, "AWS::Lambda::EventSourceMapping").values():
+        source = mapping["Properties"]["EventSourceArn"]
+        if "Fn::GetAtt" not in source or resources[source["Fn::GetAtt"][0]]["Type"] != "AWS::SQS::Queue":
+            continue
+        queue = resources[source["Fn::GetAtt"][0]]["Properties"]
+        function = resources[mapping["Properties"]["FunctionName"]["Ref"]]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * function["Timeout"], source
+        checked += 1
+    assert checked == 3  # the two outbox lanes and the status events
+
+
+def test_a_payments_stream_without_new_images_reaches_the_function_instead_of_being_dropped(transformed):
+    from tuma_cli.local.stream_poller import matches
+
+    [mapping] = [
+        m["Properties"]
+        for m in _resources(transformed, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": "PaymentStreamFunction"}
+    ]
+    patterns = [
+        json.loads(
+            f["Pattern"]["Fn::Sub"]
+            .replace("${PaymentsStatusAttribute}", "status")
+            .replace("${PaymentsCompletedStatus}", "COMPLETED")
+        )
+        if isinstance(f["Pattern"], dict)
+        else json.loads(f["Pattern"])
+        for f in mapping["FilterCriteria"]["Filters"]
+    ]
+    keys_only = {
+        "eventName": "INSERT",
+        "dynamodb": {"Keys": {"payment_id": {"S": "p1"}}, "StreamViewType": "KEYS_ONLY"},
+    }
+    pending = {
+        "eventName": "INSERT",
+        "dynamodb": {"NewImage": {"status": {"S": "PENDING"}}, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    }
+    assert any(matches(p, keys_only) for p in patterns)  # the function records it REJECTED with the fix
+    assert not any(matches(p, pending) for p in patterns)
+
+
+def test_an_existing_secret_must_be_a_full_arn_and_its_customer_key_is_granted(transformed):
+    pattern = re.compile(transformed["Parameters"]["ExistingCredentialsSecretArn"]["AllowedPattern"])
+    assert pattern.match("") and pattern.match(
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tuma/provider-AbC123"
+    )
+    for refused in ("tuma/provider", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tuma/provider"):
+        assert not pattern.match(refused), refused
+    for role in ("OutboxSenderFunctionRole", "BalanceMonitorFunctionRole", "ReconcilerFunctionRole"):
+        [decrypt] = [
+            statement
+            for policy in transformed["Resources"][role]["Properties"]["Policies"]
+            if isinstance(policy, dict) and "Fn::If" in policy and policy["Fn::If"][0] == "HasCredentialsKey"
+            for statement in policy["Fn::If"][1]["PolicyDocument"]["Statement"]
+        ]
+        assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == {
+            "Ref": "ExistingCredentialsKmsKeyArn"
+        }
+        assert "kms:ViaService" in decrypt["Condition"]["StringEquals"]
+
+
+def test_a_nat_instance_that_boots_badly_or_stops_forwarding_is_replaced_or_alarmed(transformed):
+    resources = transformed["Resources"]
+    script = resources["NatLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"][
+        "Fn::Sub"
+    ]
+    assert "trap 'aws autoscaling set-instance-health" in script and "--health-status Unhealthy" in script
+    for check in (
+        "sysctl -n net.ipv4.ip_forward",
+        "MASQUERADE",
+        "describe-route-tables",
+        "checkip.amazonaws.com",
+    ):
+        assert check in script.split("tuma-nat-check <<CHECK", 1)[1].split("CHECK\n", 1)[0], check
+    assert "systemctl enable --now tuma-nat-check.timer" in script
+    alarm = resources["NatNotForwardingAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["TreatMissingData"]) == (
+        "Tuma/Nat",
+        "NatForwarding",
+        "breaching",
+    )
+    sids = {s["Sid"]: s for s in _statements_of(transformed, "NatInstanceRole")}
+    assert sids["SayItForwards"]["Condition"]["StringEquals"]["cloudwatch:namespace"] == "Tuma/Nat"
+    assert "autoScalingGroupName/${AWS::StackName}-nat" in sids["GiveUpOnABadBoot"]["Resource"]["Fn::Sub"]
+    assert resources["NatAutoScalingGroup"]["Properties"]["AutoScalingGroupName"] == {
+        "Fn::Sub": "${AWS::StackName}-nat"
+    }
+
+
+# SAM attaches these to functions with event sources; they grant on every queue or stream of the
+# account because the poller, not the function, calls with them, and SAM offers no narrower form.
+# Kept on purpose; everything else a function may do is an inline statement held to the code by
+# tests/e2e/test_permissions.py.
+SAM_MANAGED = {
+    "AWSLambdaBasicExecutionRole": "CloudWatch Logs for the function's own log group",
+    "AWSXrayWriteOnlyAccess": "Tracing: Active",
+    "AWSLambdaVPCAccessExecutionRole": "network interfaces of the functions in the private subnets",
+    "AWSLambdaDynamoDBExecutionRole": "the stream poller of the payments table and the ledger",
+    "AWSLambdaSQSQueueExecutionRole": "the SQS pollers",
+}
+
+
+def test_the_narrow_grants_are_narrow_and_the_broad_ones_are_known(transformed):
+    for role in ("WebhooksFunctionRole", "PaymentStreamFunctionRole", "DarajaPullFunctionRole"):
+        customers = [
+            s for s in _statements_of(transformed, role) if "CustomersTable" in json.dumps(s.get("Resource"))
+        ]
+        assert customers and all(s["Action"] == "dynamodb:GetItem" for s in customers), role
+    state = [
+        s for s in _statements_of(transformed, "BalanceMonitorFunctionRole") if "StateTable" in json.dumps(s)
+    ]
+    assert [s["Action"] for s in state] == ["dynamodb:UpdateItem"]
+    [policy] = [
+        p
+        for p in _resources(transformed, "AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": "BalanceMonitorDeadLetterQueue"}]
+    ]
+    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
+    sources = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert {"Fn::GetAtt": ["BalanceMonitorFunctionHourly", "Arn"]} in sources
+    rules = set(_resources(transformed, "AWS::Events::Rule"))
+    named = {json.dumps(s) for s in sources}
+    for rule in rules:
+        assert any(rule in text for text in named), f"{rule} may not dead-letter into the queue"
+    for name, role in _resources(transformed, "AWS::IAM::Role").items():
+        for arn in role["Properties"].get("ManagedPolicyArns", []):
+            policy_name = json.dumps(arn).rsplit("/", 1)[-1].strip('"}')
+            if name.endswith("FunctionRole"):
+                assert policy_name in SAM_MANAGED, (name, policy_name)
+
+
+def test_a_lean_stack_keeps_the_alarms_that_protect_receipts_and_emits_only_what_they_read(template):
+    from tuma.runtime.observability import ESSENTIAL_METRICS
+
+    from tuma_cli.local.template import Resolver, evaluate_conditions, parameters_with_defaults
+
+    for mode in ("CreateVpcNatInstance", "CreateVpc"):
+        parameters = parameters_with_defaults(
+            template,
+            {
+                "Observability": "lean",
+                "NetworkMode": mode,
+                "Daraja": "Enabled",
+                "StatusCallbackUrl": "https://x",
+            },
+        )
+        conditions = evaluate_conditions(template, Resolver(parameters))
+        kept = {
+            name: spec
+            for name, spec in template["Resources"].items()
+            if spec["Type"] in ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard")
+            and ("Condition" not in spec or conditions[spec["Condition"]])
+        }
+        assert "Dashboard" not in kept and "FunctionErrorsAlarm" not in kept
+        protecting = {
+            "OutboxDeadLettersAlarm",
+            "PaymentStreamFailuresAlarm",
+            "StatusEventsDeadLettersAlarm",
+            "LowCreditAlarm",
+            "DeliveryFailureRateAlarm",
+            "PaymentsRejectedAlarm",
+            "PaymentsRecoveredByPullAlarm",
+            "DarajaPullFailingAlarm",
+        }
+        assert protecting <= set(kept)
+        if mode == "CreateVpcNatInstance":
+            assert {"NatInstanceUnhealthyAlarm", "NatNotForwardingAlarm"} <= set(kept)
+        for name, alarm in kept.items():
+            props = alarm["Properties"]
+            metrics = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+            metrics += [props] if "MetricName" in props else []
+            for metric in metrics:
+                if metric["Namespace"] == "Tuma":
+                    assert metric["MetricName"] in ESSENTIAL_METRICS, (name, metric["MetricName"])
+    # The switch reaches every function.
+    assert template["Globals"]["Function"]["Environment"]["Variables"]["METRICS"] == {
+        "Fn::If": ["FullObservability", "full", "lean"]
+    }

@@ -62,16 +62,20 @@ def test_the_counts_the_model_assumes_are_the_templates(cost, template):
     resources = template["Resources"].values()
     usage = cost.Usage()
     watched = 0
-    daraja_watched = 0
+    by_condition: dict[str | None, int] = {}
     for alarm in (r for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"):
         metrics = alarm["Properties"].get("Metrics")
         count = len([m for m in metrics if "MetricStat" in m]) if metrics else 1
-        if alarm.get("Condition") == "HasDaraja":
-            daraja_watched += count
-        elif alarm.get("Condition") not in ("UseNatInstance", "HasSecondaryProvider"):
-            watched += count
-    assert usage.alarm_metrics == watched
-    assert usage.daraja_alarm_metrics == daraja_watched
+        by_condition[alarm.get("Condition")] = by_condition.get(alarm.get("Condition"), 0) + count
+    # Unconditional alarms, and those only a full stack has; a status callback's is counted in both.
+    always = by_condition[None] + by_condition["HasStatusCallback"]
+    assert usage.alarm_metrics == watched + always + by_condition["FullObservability"]
+    assert usage.lean_alarm_metrics == always
+    assert usage.nat_instance_alarm_metrics == by_condition["UseNatInstance"]
+    assert usage.daraja_alarm_metrics == by_condition["HasDaraja"]
+    from tuma.runtime.observability import ESSENTIAL_METRICS
+
+    assert usage.lean_custom_metrics == len(ESSENTIAL_METRICS) <= 10  # CloudWatch's free ten
     secrets = [r for r in resources if r["Type"] == "AWS::SecretsManager::Secret"]
     assert usage.secrets == len(
         [s for s in secrets if s.get("Condition") not in ("HasSecondaryProvider", "HasDaraja")]

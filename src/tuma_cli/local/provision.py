@@ -166,7 +166,7 @@ def provision(root: Path, endpoint: str, overrides: Mapping[str, Any] | None = N
     template = load(root / "template.yaml")
     resources: dict[str, Any] = template.get("Resources") or {}
     parameters = parameters_with_defaults(template, overrides or {})
-    resolver = Resolver(parameters)
+    resolver = Resolver(parameters, mappings=dict(template.get("Mappings") or {}))
     conditions = evaluate_conditions(template, resolver)
     topology = Topology(root, endpoint, parameters, conditions)
 

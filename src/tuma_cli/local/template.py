@@ -66,6 +66,7 @@ class Resolver:
     placeholders: set[str] = field(default_factory=set)
     # Random per local stack, as in AWS: the webhook path token is derived from it.
     stack_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    mappings: dict[str, Any] = field(default_factory=dict)  # the template's Mappings
 
     def pseudo(self, name: str) -> Any:
         return {
@@ -122,6 +123,10 @@ class Resolver:
             return f"local-{logical}-{attribute}"
         raise Unresolvable(f"{logical}.{attribute}")
 
+    def _find_in_map(self, arg: Any) -> Any:
+        name, top, second = (self.resolve(part) for part in arg)
+        return self.mappings[str(name)][str(top)][str(second)]
+
     def _if(self, arg: Any) -> Any:
         condition, when_true, when_false = arg
         return self.resolve(when_true if self.conditions[condition] else when_false)
@@ -161,6 +166,7 @@ class Resolver:
 _INTRINSICS: dict[str, Callable[[Resolver, Any], Any]] = {
     "GetAtt": Resolver._get_att,
     "If": Resolver._if,
+    "FindInMap": Resolver._find_in_map,
     "Equals": lambda r, arg: str(r.resolve(arg[0])) == str(r.resolve(arg[1])),
     "Not": lambda r, arg: not r.resolve(arg[0]),
     "And": lambda r, arg: all(r.resolve(a) for a in arg),

@@ -39,14 +39,41 @@ def build_logger(service: str | None = None) -> Logger:
     return _loggers[service]
 
 
-class CountingMetrics:
-    """Powertools Metrics as the domain's MetricsSink: every Tuma metric is a count."""
+# What a stack with Observability=lean emits: the metrics its alarms read (credit, delivery failure
+# rate, payments that make no receipt, the pull's health) and the console's credit chart. Ten
+# names: within CloudWatch's ten free custom metrics (tests/e2e/test_template.py holds the alarms
+# of a lean stack to this set).
+ESSENTIAL_METRICS = frozenset(
+    {
+        "ProviderCredit",
+        "SecondaryProviderCredit",
+        "MessagesSentBySecondary",
+        "PaymentsRejected",
+        "DeliveriesDelivered",
+        "DeliveriesFailed",
+        "PaymentsSeenByPull",
+        "PaymentsRecoveredByPull",
+        "DarajaPullFailed",
+        "DarajaNotConfigured",
+    }
+)
 
-    def __init__(self, metrics: Metrics) -> None:
+
+class CountingMetrics:
+    """Powertools Metrics as the domain's MetricsSink: every Tuma metric is a count. With
+    `METRICS=lean` (template parameter Observability) only ESSENTIAL_METRICS are emitted: each
+    custom metric costs USD 0.30 a month past the first ten."""
+
+    def __init__(self, metrics: Metrics, level: str = "full") -> None:
         self._metrics = metrics
+        self._lean = level == "lean"
 
     def count(self, name: str, value: float = 1) -> None:
+        if self._lean and name not in ESSENTIAL_METRICS:
+            return
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
     def measure(self, name: str, seconds: float) -> None:
+        if self._lean and name not in ESSENTIAL_METRICS:
+            return
         self._metrics.add_metric(name=name, unit=MetricUnit.Seconds, value=seconds)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -50,6 +50,9 @@ class Env(BaseModel):
     # Built when first validated: a function validates one of these models, and building every one
     # of them at import cost ~50 ms of each cold start.
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
+    # Every function: which metrics it emits (template parameter Observability; runtime.observability).
+    METRICS: Literal["full", "lean"] = "full"
 
 
 def load(model: type[S], env: Mapping[str, str] | None = None) -> S:

@@ -1,0 +1,32 @@
+"""Metrics as counts, and the lean switch: a lean stack emits only what its alarms read."""
+
+from __future__ import annotations
+
+import json
+
+from aws_lambda_powertools import Metrics
+from tuma.runtime.observability import ESSENTIAL_METRICS, CountingMetrics
+
+
+def _emitted(level: str, capsys) -> set[str]:
+    metrics = Metrics(namespace="Tuma", service="tuma")
+    metrics.clear_metrics()  # Powertools keeps one set per process: what other tests left is not ours
+    counts = CountingMetrics(metrics, level)
+    for name in ("MessagesSent", "SmsParts", "DeliveriesFailed", "PaymentsRejected"):
+        counts.count(name)
+    counts.measure("SecondsToFinal", 1.5)
+    metrics.flush_metrics()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return {m["Name"] for line in lines for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+
+
+def test_full_emits_everything_and_lean_only_the_essential_metrics(capsys):
+    assert _emitted("full", capsys) == {
+        "MessagesSent",
+        "SmsParts",
+        "DeliveriesFailed",
+        "PaymentsRejected",
+        "SecondsToFinal",
+    }
+    assert _emitted("lean", capsys) == {"DeliveriesFailed", "PaymentsRejected"}
+    assert len(ESSENTIAL_METRICS) <= 10

@@ -90,11 +90,11 @@ class Usage:
     # Custom metrics: distinct metric names x the `service` dimension Powertools adds, counted from
     # the code (2026-11-26): about 30.
     custom_metrics: int = 30
-    # Alarms are billed per metric they watch: template.yaml's alarms watch 14 (a metric-math alarm
-    # counts each metric), without the NAT instance's two; with Observability=lean, 7 (FunctionErrors
+    # Alarms are billed per metric they watch: template.yaml's alarms watch 15 (a metric-math alarm
+    # counts each metric), without the NAT instance's two; with Observability=lean, 8 (FunctionErrors
     # and ReportsMostlyByPolling are full's only).
-    alarm_metrics: int = 14
-    lean_alarm_metrics: int = 7
+    alarm_metrics: int = 15
+    lean_alarm_metrics: int = 8
     nat_instance_alarm_metrics: int = 2
     # Observability=lean emits only the metrics its alarms read (runtime.observability.ESSENTIAL_METRICS,
     # ten: CloudWatch's free ones) and has no dashboard.

@@ -69,6 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("payments", help="the day's payments: how each was learnt, and its receipt")
     )
 
+    from tuma_cli import doctor
+
+    doctor.add_arguments(
+        commands.add_parser(
+            "doctor", help="a checklist of the stack: what works, and how to mend what does not"
+        )
+    )
+
     from tuma_cli.console import serve as console_serve
 
     console_serve.add_arguments(commands.add_parser("console", help="the operator's web page, on 127.0.0.1"))
@@ -106,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
         help="start a Daraja simulator (OAuth, Register URL, Pull, Transaction Status) and pull from it "
         "every few seconds; READY names daraja_simulator_url",
     )
+    up.add_argument(
+        "--record-aws-calls",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="append every AWS call each function makes to FILE (JSON lines), to check them against its role",
+    )
     up.add_argument("--console", action="store_true", help="serve the operator's console beside it")
     up.add_argument("--console-port", type=int, default=8900)
     up.add_argument(
@@ -113,6 +128,14 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="where to write the READY information (default .local/ready.json)",
+    )
+    from tuma_cli.local import invoke
+
+    invoke.add_arguments(
+        local_commands.add_parser(
+            "invoke",
+            help="run one function once with one event against the running topology (sam local invoke)",
+        )
     )
     demo = local_commands.add_parser("demo", help="start everything, send the sample events, report, exit")
     demo.add_argument("--port", type=int, default=0)
@@ -137,6 +160,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _local(args: argparse.Namespace) -> int:
+    if args.local_command == "invoke":
+        from tuma_cli.local import invoke
+
+        return invoke.run(args)
     if args.local_command == "up":
         from tuma_cli.local import runner
 
@@ -149,6 +176,7 @@ def _local(args: argparse.Namespace) -> int:
             console_port=args.console_port if args.console else None,
             secondary_provider=args.secondary_provider,
             daraja=args.daraja,
+            record_aws_calls=args.record_aws_calls,
         )
     from tuma_cli.local import demo
 
@@ -161,31 +189,26 @@ def _local(args: argparse.Namespace) -> int:
     )
 
 
+# Commands with their own module, imported only when asked for (each pulls its own libraries):
+# command -> (module, function taking the parsed arguments).
+TOOLS = {
+    "sandbox": ("tuma_cli.sandbox.cli", "run"),
+    "console": ("tuma_cli.console.serve", "run"),
+    "templates": ("tuma_cli.templates_cli", "run"),
+    "daraja": ("tuma_cli.daraja_cli", "run"),
+    "payments": ("tuma_cli.payments_cli", "run"),
+    "doctor": ("tuma_cli.doctor", "run"),
+    "trace": ("tuma_cli.messages_cli", "trace"),
+    "cancel": ("tuma_cli.messages_cli", "cancel"),
+}
+
+
 def _tool(args: argparse.Namespace) -> int:
-    """Commands with their own module, imported only when asked for (each pulls its own libraries)."""
-    if args.command == "sandbox":
-        from tuma_cli.sandbox import cli as sandbox_cli
+    import importlib
 
-        return sandbox_cli.run(args)
-    if args.command == "console":
-        from tuma_cli.console import serve as console_serve
-
-        return console_serve.run(args)
-    if args.command == "templates":
-        from tuma_cli import templates_cli
-
-        return templates_cli.run(args)
-    if args.command == "daraja":
-        from tuma_cli import daraja_cli
-
-        return daraja_cli.run(args)
-    if args.command == "payments":
-        from tuma_cli import payments_cli
-
-        return payments_cli.run(args)
-    from tuma_cli import messages_cli
-
-    return messages_cli.trace(args) if args.command == "trace" else messages_cli.cancel(args)
+    module, function = TOOLS[args.command]
+    result: int = getattr(importlib.import_module(module), function)(args)
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -193,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args.verbose)
     if args.command == "local":
         return _local(args)
-    if args.command in ("sandbox", "console", "templates", "trace", "cancel", "daraja", "payments"):
+    if args.command in TOOLS:
         return _tool(args)
     from tuma_cli import operator
 

@@ -16,9 +16,12 @@ TABLES = {
     "ledger": ("LedgerTableName", "LedgerTable", "LEDGER_TABLE"),
     "templates": ("TemplatesTableName", "TemplatesTable", "TEMPLATES_TABLE"),
     "state": ("StateTableName", "StateTable", "STATE_TABLE"),
+    "payments": ("PaymentsTableName", "PaymentsTable", "PAYMENTS_TABLE"),
 }
 # Output of the stack, logical id in the local READY information.
 SECRETS = {
+    "credentials": ("CredentialsSecretArn", "ProviderCredentialsSecret"),
+    "secondary": ("SecondaryCredentialsSecretArn", "SecondaryCredentialsSecret"),
     "daraja": ("DarajaSecretArn", "DarajaSecret"),
     "webhook": ("WebhookSecretArn", "WebhookSecret"),
 }
@@ -35,6 +38,28 @@ class Stack:
     region: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     ready: dict[str, Any] = field(default_factory=dict)
+    stack_name: str = "tuma-local"
+    parameters: dict[str, str] = field(default_factory=dict)
+
+    def physical_id(self, logical_id: str) -> str:
+        """A deployed resource's name (a function's, say), from CloudFormation."""
+        if self.endpoint is not None:
+            return f"tuma-local-{logical_id}"
+        answer = self.client("cloudformation").describe_stack_resource(
+            StackName=self.stack_name, LogicalResourceId=logical_id
+        )
+        return str(answer["StackResourceDetail"]["PhysicalResourceId"])
+
+    def lambda_client(self) -> Any:
+        """Lambda's API: AWS's, or the local topology's Invoke endpoint (READY's lambda_endpoint_url)."""
+        if self.endpoint is None:
+            return self.client("lambda")
+        url = self.ready.get("lambda_endpoint_url")
+        if not url:
+            raise Unconfigured("this local topology has no Lambda endpoint: restart tuma local up")
+        from tuma_cli.local.provision import client
+
+        return client("lambda", str(url))
 
     def client(self, service: str) -> Any:
         import boto3
@@ -147,10 +172,15 @@ def _local(ready_file: Path | None) -> Stack:
     path = ready_file or default_ready_file()
     if not path.is_file():
         raise Unconfigured(f"no running `tuma local up` found ({path} does not exist)")
-    ready = json.loads(path.read_text())
+    return of_ready(json.loads(path.read_text()))
+
+
+def of_ready(ready: dict[str, Any]) -> Stack:
+    """A running local topology, from its READY information."""
     local = ready.get("tables", {})
     tables = {name: local[key] for name, (_, key, _) in TABLES.items() if key in local}
-    return Stack(tables, ready["aws_endpoint_url"], ready.get("region"), ready=ready)
+    parameters = {k: str(v) for k, v in (ready.get("parameters") or {}).items()}
+    return Stack(tables, ready["aws_endpoint_url"], ready.get("region"), ready=ready, parameters=parameters)
 
 
 def _deployed(name: str) -> Stack:
@@ -162,5 +192,6 @@ def _deployed(name: str) -> Stack:
     except (ClientError, BotoCoreError) as exc:
         raise Unconfigured(f"cannot read stack {name!r}: {exc}") from None
     outputs: dict[str, str] = {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in description.get("Parameters", [])}
     tables = {table: outputs[output] for table, (output, _, _) in TABLES.items() if output in outputs}
-    return Stack(tables, outputs=outputs)
+    return Stack(tables, outputs=outputs, stack_name=name, parameters=parameters)

@@ -149,3 +149,47 @@ def local() -> Iterator[Local]:
     # Above the simulator's starting credit, so the first scheduled check sees a low balance.
     with running_local(f"AlertRecipients={ALERT_RECIPIENTS}", "LowCreditThreshold=20000") as topology:
         yield topology
+
+
+# -- the template as CloudFormation receives it ------------------------------------------------------
+
+
+def sam_cli() -> str:
+    sam = os.environ.get("TUMA_SAM")
+    if not sam or not Path(sam).exists():
+        pytest.skip("TUMA_SAM is not set: `make test` installs the SAM CLI in .venv-sam and sets it")
+    return sam
+
+
+def sam_env() -> dict[str, str]:
+    """The SAM CLI's environment: the Python that `make` found (scripts/find_python.sh) first on PATH,
+    for `sam build`'s python3.13."""
+    import shutil
+
+    shell = shutil.which("sh") or "/bin/sh"
+    python = subprocess.run(
+        [shell, str(ROOT / "scripts" / "find_python.sh")], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    path = f"{Path(python).parent}:{os.environ['PATH']}" if python else os.environ["PATH"]
+    return {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "eu-west-1", "PATH": path}
+
+
+_transformed: dict[tuple[str, ...], dict[str, Any]] = {}
+
+
+def sam_transform(*parameters: str) -> dict[str, Any]:
+    """template.yaml through samtranslator (scripts/sam_transform.py), with NAME=VALUE parameters."""
+    if parameters not in _transformed:
+        # samtranslator pins an older pydantic than the project, so it runs in the SAM CLI's own venv.
+        python = Path(sam_cli()).parent / "python"
+        result = subprocess.run(
+            [str(python), str(ROOT / "scripts" / "sam_transform.py"), *parameters],
+            capture_output=True,
+            text=True,
+            env=sam_env(),
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        _transformed[parameters] = json.loads(result.stdout)
+    return _transformed[parameters]

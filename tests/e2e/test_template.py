@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.e2e.conftest import sam_cli, sam_env, sam_transform
 from tuma_cli.local.template import load
 
 pytestmark = pytest.mark.e2e
@@ -28,23 +27,7 @@ def template() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def transformed() -> dict[str, Any]:
-    # samtranslator pins an older pydantic than the project, so it runs in the SAM CLI's own venv.
-    python = Path(_sam()).parent / "python"
-    result = subprocess.run(
-        [
-            str(python),
-            str(ROOT / "scripts" / "sam_transform.py"),
-            f"SafaricomCallbackIps={','.join(SAFARICOM_IPS)}",
-        ],
-        capture_output=True,
-        text=True,
-        env=_sam_env(),
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    document: dict[str, Any] = json.loads(result.stdout)
-    return document
+    return sam_transform(f"SafaricomCallbackIps={','.join(SAFARICOM_IPS)}")
 
 
 def _resources(transformed, kind):
@@ -405,26 +388,13 @@ def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template
     }
 
 
-def _sam() -> str:
-    sam = os.environ.get("TUMA_SAM")
-    if not sam or not Path(sam).exists():
-        pytest.skip("TUMA_SAM is not set: `make test` installs the SAM CLI in .venv-sam and sets it")
-    return sam
-
-
-def _sam_env() -> dict[str, str]:
-    python313 = next(iter(sorted(Path("/root/.pyenv/versions").glob("3.13.*/bin"))), None)
-    path = f"{python313}:{os.environ['PATH']}" if python313 else os.environ["PATH"]
-    return {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "eu-west-1", "PATH": path}
-
-
 def _run_sam(*args: str) -> None:
     result = subprocess.run(
-        [_sam(), *args],
+        [sam_cli(), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env=_sam_env(),
+        env=sam_env(),
         timeout=600,
         check=False,
     )

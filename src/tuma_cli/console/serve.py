@@ -53,10 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 def beside(ready: dict[str, Any], port: int) -> tuple[str, Any]:
     """The console for a running local topology, served from a thread; answers its address and server."""
-    local = ready.get("tables", {})
-    tables = {name: local[key] for name, (_, key, _) in stacks.TABLES.items() if key in local}
-    found = stacks.Stack(tables, ready["aws_endpoint_url"], ready.get("region"), ready=ready)
-    server = _server(found, port, "local topology")
+    server = _server(stacks.of_ready(ready), port, "local topology")
     thread = threading.Thread(target=server.run, name="console", daemon=True)
     thread.start()
     logging.getLogger(__name__).debug("console on %s", port)

@@ -284,6 +284,18 @@ def run_daraja_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> in
     return 0 if ok else 1
 
 
+def run_doctor(topology: LocalTopology, out: IO[str]) -> int:
+    """`tuma doctor --local --test-alarm` on the demo's topology: it must be all ✓."""
+    from tuma_cli.doctor import Doctor
+    from tuma_cli.stack import of_ready
+
+    checks = Doctor(of_ready(topology.ready_info())).run(test_alarm=True, wait=30)
+    print("\ntuma doctor --local --test-alarm:", file=out)
+    for check in checks:
+        print(f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}", file=out)
+    return 0 if all(check.ok for check in checks) else 1
+
+
 def demo(
     port: int, timeout: float, delivery_callbacks: bool = True, keep: bool = False, daraja: bool = False
 ) -> int:
@@ -305,6 +317,7 @@ def demo(
         result = run_demo(topology, timeout, sys.stdout)
         if daraja:
             result = max(result, run_daraja_demo(topology, timeout, sys.stdout))
+        result = max(result, run_doctor(topology, sys.stdout))
         if not keep:
             print(
                 "\nTo look around in the operator's console: tuma local demo --keep (then open http://127.0.0.1:8900/)"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from tuma_cli.local.api_front import ApiFront, routes_from
+from tuma_cli.local.lambda_api import LambdaApi
 from tuma_cli.local.provision import Topology, client, provision
 from tuma_cli.local.scheduler import Schedule
 from tuma_cli.local.sqs_poller import SqsPoller
@@ -54,8 +55,11 @@ class LocalTopology:
         secondary_provider: bool = False,
         daraja: bool = False,
         pull_period: float = 3.0,
+        record_aws_calls: Path | None = None,
     ) -> None:
         self.root = root
+        # Every AWS call each function makes, as JSON lines (tests/e2e/test_permissions.py).
+        self._record_aws_calls = record_aws_calls
         # A Daraja simulator, and the pull job every `pull_period` seconds (every 15 minutes deployed).
         self._with_daraja = daraja
         self._pull_period = pull_period
@@ -78,6 +82,7 @@ class LocalTopology:
         self.streams: list[StreamPoller] = []
         self.schedules: list[Schedule] = []
         self.front: ApiFront | None = None
+        self.lambda_api: LambdaApi | None = None
         self.topology: Topology | None = None
         self.endpoint = ""
         self._moto: Any = None
@@ -93,6 +98,11 @@ class LocalTopology:
         self._moto.start()
         host, moto_port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{moto_port}"
+        # Every moto server of a process shares one state: a topology started where another ran
+        # (a test process) starts empty all the same.
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"))  # noqa: S310 - loopback
         self.sandbox = SandboxServer(SmsPlatform(SimulatorSettings(dlr_delay=self._dlr_delay))).start()
         overrides = self._parameters | {"ProviderBaseUrl": self.sandbox.url}
         if self._with_secondary:
@@ -130,6 +140,14 @@ class LocalTopology:
                 on_metrics=self._put_metrics,
             )
         self._start_event_sources()
+        self.lambda_api = LambdaApi(
+            {name: function.invoke for name, function in self.functions.items()},
+            {
+                alias: name
+                for name, spec in self.topology.functions.items()
+                for alias in (spec.logical_id, f"tuma-local-{spec.logical_id}")
+            },
+        ).start()
         return self.ready_info()
 
     def stop(self) -> None:
@@ -138,6 +156,8 @@ class LocalTopology:
             thread.join(timeout=5)
         if self.front is not None:
             self.front.stop()
+        if self.lambda_api is not None:
+            self.lambda_api.stop()
         for function in self.functions.values():
             function.stop()
         if self.sandbox is not None:
@@ -232,6 +252,7 @@ class LocalTopology:
             }
             # The primary is probed every few seconds here, not every minute: a laptop demo is short.
             | ({"FAILOVER_PROBE_SECONDS": "3"} if self.secondary is not None else {})
+            | ({"TUMA_LOCAL_AWS_CALLS": str(self._record_aws_calls)} if self._record_aws_calls else {})
         )
 
     def _start_event_sources(self) -> None:
@@ -333,7 +354,13 @@ class LocalTopology:
             if self.topology.conditions.get("HasDaraja")
             else None,
             "aws_endpoint_url": self.endpoint,
+            # Lambda's Invoke API for these functions (tuma local invoke, tuma doctor --local).
+            "lambda_endpoint_url": self.lambda_api.url if self.lambda_api else None,
             "region": REGION,
+            "parameters": {
+                k: ",".join(v) if isinstance(v, list) else str(v) for k, v in self.topology.parameters.items()
+            },
+            "topics": {k: v["Ref"] for k, v in resources.items() if "TopicArn" in v},
             "queues": {k: v["QueueUrl"] for k, v in resources.items() if "QueueUrl" in v},
             "tables": {
                 k: v["Ref"]

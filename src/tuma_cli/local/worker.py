@@ -25,8 +25,48 @@ class InvocationError(RuntimeError):
     """The function raised, timed out or its process died: Lambda would report a function error."""
 
 
+# The parameters of an AWS call that name what it touches: what IAM judges it on.
+RESOURCE_PARAMS = ("TableName", "IndexName", "QueueUrl", "QueueName", "SecretId", "TopicArn", "StreamArn")
+
+
+def record_aws_calls(path: str, function: str) -> None:
+    """Append every AWS call this process makes (service, operation, the resources it names) to
+    `path`, one JSON line each: tests/e2e/test_permissions.py holds them to the function's role."""
+    from botocore.client import BaseClient
+
+    # A private method of botocore's (every API call of every client passes through it): this is a
+    # test harness of the local topology, never loaded in Lambda.
+    original = BaseClient._make_api_call  # type: ignore[attr-defined]
+
+    def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        named: dict[str, Any] = {key: params[key] for key in RESOURCE_PARAMS if key in params}
+        if "RequestItems" in params:
+            named["Tables"] = sorted(params["RequestItems"])
+        if "TransactItems" in params:
+            named["Transact"] = sorted(
+                {
+                    (kind, detail["TableName"])
+                    for item in params["TransactItems"]
+                    for kind, detail in item.items()
+                }
+            )
+        entry = {
+            "function": function,
+            "service": client.meta.service_model.signing_name,
+            "operation": operation,
+            "params": named,
+        }
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(json.dumps(entry) + "\n")
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = recording  # type: ignore[attr-defined]
+
+
 def serve(directory: Path, handler: str, name: str, timeout: float) -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    if os.environ.get("TUMA_LOCAL_AWS_CALLS"):
+        record_aws_calls(os.environ["TUMA_LOCAL_AWS_CALLS"], name)
     os.dup2(2, 1)  # the function's own prints and logs join stderr
     # Line by line, so metric lines (printed, not logged) reach the parent as they happen.
     sys.stdout = os.fdopen(1, "w", buffering=1)

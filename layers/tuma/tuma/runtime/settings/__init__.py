@@ -105,13 +105,8 @@ class ProviderSettings(Env):
 
     @model_validator(mode="after")
     def _secondary_is_whole(self) -> Self:
-        if self.SMS_SECONDARY_API_BASE_URL and not (
-            self.SMS_SECONDARY_CREDENTIALS_SECRET and self.STATE_TABLE
-        ):
-            raise ValueError(
-                "SMS_SECONDARY_API_BASE_URL needs SMS_SECONDARY_CREDENTIALS_SECRET and STATE_TABLE "
-                "(where the failover breaker is kept)"
-            )
+        if self.SMS_SECONDARY_API_BASE_URL and not self.SMS_SECONDARY_CREDENTIALS_SECRET:
+            raise ValueError("SMS_SECONDARY_API_BASE_URL needs SMS_SECONDARY_CREDENTIALS_SECRET")
         return self
 
     def secondary(self) -> Self | None:

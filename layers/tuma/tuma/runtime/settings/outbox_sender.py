@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from tuma.runtime.settings import DeliveryCheckSettings, LedgerSettings, MessageSettings, ProviderSettings
 
@@ -23,3 +25,11 @@ class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings, Delivery
     # Known queue URLs spare the function sqs:GetQueueUrl when it postpones a redelivery.
     OUTBOX_QUEUE_URL: str | None = None
     FAST_OUTBOX_QUEUE_URL: str | None = None
+
+    @model_validator(mode="after")
+    def _breaker_has_a_home(self) -> Self:
+        if self.SMS_SECONDARY_API_BASE_URL and not self.STATE_TABLE:
+            raise ValueError(
+                "SMS_SECONDARY_API_BASE_URL needs STATE_TABLE (where the failover breaker is kept)"
+            )
+        return self

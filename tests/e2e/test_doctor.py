@@ -1,0 +1,103 @@
+"""`tuma doctor --local` and `tuma local invoke`, against `tuma local up` in its own process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import Local, running_local
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory) -> Iterator[tuple[Local, Path]]:
+    ready_file = tmp_path_factory.mktemp("doctor") / "ready.json"
+    with running_local("AlertRecipients=0722 000 111", ready_file=ready_file) as local:
+        yield local, ready_file
+
+
+def _tuma(ready_file: Path, *arguments: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tuma_cli.main", *arguments, "--local", "--ready-file", str(ready_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_a_fresh_local_topology_is_all_green_and_its_alarms_reach_the_outbox(topology):
+    local, ready_file = topology
+    answer = _tuma(ready_file, "doctor", "--json", "--test-alarm", "--wait", "60")
+    report = json.loads(answer.stdout)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert report["ok"] is True
+    names = [check["name"] for check in report["checks"]]
+    assert names == [
+        "provider credentials secret",
+        "webhook secret",
+        "provider reachable from the fixed egress",
+        "credit",
+        "delivery reports by callback",
+        "Powertools layer",
+        "payments stream",
+        "concurrency headroom",
+        "dead letters",
+        "alarm delivery",
+    ]
+    alarm = report["checks"][-1]["detail"]
+    assert "AlarmDeliveryTest reached the outbox" in alarm and "2547*****111" in alarm
+    assert [s for s in local.phones() if "AlarmDeliveryTest" in s["message"]]  # the SMS itself
+
+
+def test_what_is_broken_is_a_cross_with_its_fix_and_a_failing_exit(topology):
+    local, ready_file = topology
+    secrets = local.aws("secretsmanager")
+    arn = local.ready["secrets"]["ProviderCredentialsSecret"]
+    good = secrets.get_secret_value(SecretId=arn)["SecretString"]
+    queue = local.ready["queues"]["OutboxDeadLetterQueue"]
+    try:
+        secrets.put_secret_value(
+            SecretId=arn,
+            SecretString=json.dumps({"apikey": "REPLACE_ME", "partnerID": "1", "shortcode": "X"}),
+        )
+        local.aws("sqs").send_message(QueueUrl=queue, MessageBody='{"idempotency_key": "x"}')
+        answer = _tuma(ready_file, "doctor")
+        assert answer.returncode == 1
+        lines = answer.stdout.splitlines()
+        assert "✗ provider credentials secret: apikey is still REPLACE_ME" in lines
+        assert any(
+            line.startswith("    fix: aws secretsmanager put-secret-value --secret-id " + arn)
+            for line in lines
+        )
+        assert "✗ dead letters: 1 outbox messages waiting" in lines
+        assert lines[-1].endswith("2 ✗")
+    finally:
+        secrets.put_secret_value(SecretId=arn, SecretString=good)
+        local.aws("sqs").purge_queue(QueueUrl=queue)
+
+
+def test_local_invoke_runs_one_function_with_a_sample_event_against_the_topology(topology):
+    local, ready_file = topology
+    sent = _tuma(ready_file, "local", "invoke", "outbox_sender", "--event", "events/outbox_receipt.json")
+    assert sent.returncode == 0, sent.stderr
+    assert json.loads(sent.stdout) == {"batchItemFailures": []}
+    local.wait_for(
+        lambda: [s for s in local.phones() if s["message"].startswith("SFK1A2B3C4 confirmed")],
+        what="the sample receipt at the simulator",
+    )
+    balance = _tuma(ready_file, "local", "invoke", "BalanceMonitorFunction", "--json", stdin="{}")
+    assert balance.returncode == 0 and json.loads(balance.stdout)["answer"]["low"] is False
+    failed = _tuma(ready_file, "local", "invoke", "outbox_sender", stdin='{"Records": "not a list"}')
+    assert failed.returncode == 1 and "errorMessage" in failed.stderr
+    unknown = _tuma(ready_file, "local", "invoke", "no_such_function", stdin="{}")
+    assert unknown.returncode == 2 and "Function not found" in unknown.stderr

@@ -1,0 +1,324 @@
+"""Every AWS call a function makes is granted by that function's role, as CloudFormation will create it.
+
+moto grants everything, so a missing permission is found only in a real account. Here the local
+topology runs every function through a workload that reaches every adapter (the demo, Daraja, status
+events, lookups, scheduling), recording each AWS call with the resources it names
+(`tuma local up --record-aws-calls`); each call is then judged against the function's role in the
+SAM-transformed template, statement by statement, as IAM would. A new adapter call without its
+grant fails here; one that no workload reaches fails the completeness check below.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tuma.security.signing import signature
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import sam_transform
+from tuma_cli.local.template import ACCOUNT, REGION, Resolver, evaluate_conditions, parameters_with_defaults
+
+pytestmark = pytest.mark.e2e
+PREFIX = "tuma-local-"
+# Calls no function makes in a deployed stack, and why.
+NOT_MADE_BY_FUNCTIONS = {
+    # The template editors (tuma templates, the console), with the operator's own credentials.
+    ("dynamodb_templates.py", "put_item"),
+    ("dynamodb_templates.py", "transact_write_items"),
+    # Only for a queue missing from the sender's configuration, which names both lanes; best effort.
+    ("sqs_visibility.py", "get_queue_url"),
+}
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).received += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/status"
+    server.shutdown()
+
+
+PARAMETERS = {
+    "AlertRecipients": "0722 000 111",
+    "CustomerLookup": "Enabled",
+    "DeliveryCheckAfterSeconds": "1",
+}
+
+
+def _signed(topology: Any, method: str, path: str) -> httpx.Response:
+    secret = topology.webhook_secret()
+    stamp = str(int(time.time()))
+    headers = {
+        "X-Tuma-Timestamp": stamp,
+        "X-Tuma-Signature": signature(secret["hmac_key"].encode(), stamp, path.encode()),
+    }
+    return httpx.request(method, topology.front.url + path, headers=headers, timeout=30)
+
+
+def _post_signed(topology: Any, path: str, body: dict[str, Any]) -> httpx.Response:
+    secret = topology.webhook_secret()
+    raw = json.dumps(body).encode()
+    stamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Tuma-Timestamp": stamp,
+        "X-Tuma-Signature": signature(secret["hmac_key"].encode(), stamp, raw),
+    }
+    return httpx.post(topology.front.url + path, content=raw, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def calls(tmp_path_factory, receiver) -> list[dict[str, Any]]:
+    from tuma_cli.local.demo import run_daraja_demo, run_demo
+    from tuma_cli.local.runner import running
+
+    path = tmp_path_factory.mktemp("calls") / "aws-calls.jsonl"
+    parameters = PARAMETERS | {"StatusCallbackUrl": receiver}
+    with running(
+        ROOT,
+        0,
+        dlr_delay=0.3,
+        parameters=parameters,
+        schedule_period=2.0,
+        daraja=True,
+        secondary_provider=True,
+        record_aws_calls=path,
+    ) as topology:
+        out = io.StringIO()
+        assert run_demo(topology, 60, out) == 0, out.getvalue()
+        assert run_daraja_demo(topology, 60, out) == 0, out.getvalue()
+        # A scheduled receipt: the agenda, then the reconciler's release.
+        later = {
+            "reference": "SCHED-1",
+            "amount": "10",
+            "phone": "0712345678",
+            "send_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 20 * 86400)),
+        }
+        assert _post_signed(topology, "/payments", later).status_code == 202
+        soon = {
+            "reference": "SCHED-2",
+            "amount": "10",
+            "phone": "0712345678",
+            "send_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 6)),
+        }
+        assert _post_signed(topology, "/payments", soon).status_code == 202
+        assert _signed(topology, "GET", "/messages/LGR219G3EY").status_code == 200
+        # Both providers failing for a while: the sender postpones the message (SQS visibility).
+        for simulator in (topology.sandbox, topology.secondary):
+            assert simulator is not None
+            httpx.post(
+                f"{simulator.url}/_sandbox/faults", json={"count": 6, "kinds": ["5xx"]}
+            ).raise_for_status()
+        from tuma_cli.local.provision import client
+
+        client("sqs", topology.endpoint).send_message(
+            QueueUrl=topology.topology.resources["FastOutboxQueue"]["QueueUrl"],
+            MessageBody=json.dumps({"idempotency_key": "RETRY-1", "to": ["0712345678"], "text": "retry me"}),
+        )
+        assert _signed(topology, "DELETE", "/messages/SCHED-1").status_code in (200, 404)
+        deadline = time.monotonic() + 60
+        while (_Receiver.received < 5 or not _delivered(topology, "SCHED-2")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)  # one more round of every schedule
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _delivered(topology: Any, key: str) -> bool:
+    from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+
+    from tuma_cli.local.provision import client
+
+    ledger = DynamoDBLedger(client("dynamodb", topology.endpoint), topology.topology.ref("LedgerTable"))
+    return any(e.status.value in ("DELIVERED", "SENT") for e in ledger.get(key))
+
+
+# -- IAM, as far as these roles need it ------------------------------------------------------------------
+
+
+def _logical(name: str) -> str:
+    return name.removeprefix(PREFIX).split(".fifo")[0]
+
+
+def _arn(service: str, logical: str) -> str:
+    return {
+        "dynamodb": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{{{logical}}}",
+        "sqs": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{{{logical}}}",
+        "secretsmanager": f"{{{logical}}}",
+    }[service]
+
+
+SQS_BATCHES = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+TRANSACT = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def requests_of(call: dict[str, Any]) -> list[tuple[str, str]]:
+    """What IAM is asked for one call: (action, resource) pairs."""
+    service, operation, params = call["service"], call["operation"], call["params"]
+    if service == "dynamodb":
+        if "Transact" in params:
+            return [
+                (f"dynamodb:{TRANSACT[kind]}", _arn(service, _logical(table)))
+                for kind, table in params["Transact"]
+            ]
+        tables = params.get("Tables") or [params["TableName"]]
+        found = []
+        for table in tables:
+            resource = _arn(service, _logical(table))
+            if params.get("IndexName"):
+                resource += f"/index/{params['IndexName']}"
+            found.append((f"dynamodb:{operation}", resource))
+        return found
+    if service == "sqs":
+        queue = params.get("QueueUrl", "").rsplit("/", 1)[-1] or params.get("QueueName", "")
+        return [(f"sqs:{SQS_BATCHES.get(operation, operation)}", _arn(service, _logical(queue)))]
+    if service == "secretsmanager":
+        secret = params["SecretId"].split(":secret:", 1)[-1].rsplit("-", 1)[0].removeprefix("tuma-local/")
+        return [(f"secretsmanager:{operation}", _arn(service, secret))]
+    return [(f"{service}:{operation}", "*")]
+
+
+def _roles(transformed: dict[str, Any], values: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """Each function role's statements, with conditions and intrinsics resolved symbolically."""
+    resources = transformed["Resources"]
+    resolver = Resolver(
+        parameters_with_defaults(transformed, values), mappings=transformed.get("Mappings", {})
+    )
+    evaluate_conditions(transformed, resolver)
+    for name, spec in resources.items():
+        resolver.refs[name] = f"{{{name}}}"
+        kind = spec["Type"]
+        if kind == "AWS::DynamoDB::Table":
+            arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{{{name}}}"
+            resolver.attributes[(name, "Arn")] = arn
+            resolver.attributes[(name, "StreamArn")] = f"{arn}/stream/*"
+        elif kind == "AWS::SQS::Queue":
+            resolver.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{{{name}}}"
+            resolver.attributes[(name, "QueueName")] = f"{{{name}}}"
+        else:
+            resolver.placeholders.add(name)
+    roles: dict[str, list[dict[str, Any]]] = {}
+    for name, spec in resources.items():
+        if spec["Type"] != "AWS::IAM::Role" or not name.endswith("FunctionRole"):
+            continue
+        if "Condition" in spec and not resolver.conditions[spec["Condition"]]:
+            continue
+        statements = []
+        for policy in resolver.resolve(spec["Properties"].get("Policies", [])):
+            found = policy["PolicyDocument"]["Statement"]
+            statements += found if isinstance(found, list) else [found]
+        roles[name.removesuffix("Role")] = statements
+    return roles
+
+
+def _allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        granted = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        if any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions) and any(
+            fnmatch.fnmatchcase(resource, r) for r in granted
+        ):
+            return True
+    return False
+
+
+def test_every_aws_call_of_every_function_is_granted_by_its_role(calls, receiver):
+    transformed = sam_transform()
+    values = PARAMETERS | {
+        "StatusCallbackUrl": receiver,
+        "Daraja": "Enabled",
+        "SecondaryProviderBaseUrl": "https://secondary.example",
+    }
+    roles = _roles(transformed, values)
+    from tuma_cli.local.template import load
+
+    by_directory = {
+        spec["Properties"]["CodeUri"].strip("/").split("/")[-1]: name
+        for name, spec in load(ROOT / "template.yaml")["Resources"].items()
+        if spec["Type"] == "AWS::Serverless::Function"
+    }
+    functions = {call["function"] for call in calls}
+    assert functions == set(by_directory), f"not every function ran: {sorted(set(by_directory) - functions)}"
+    denied = set()
+    for call in calls:
+        statements = roles[by_directory[call["function"]]]
+        for action, resource in requests_of(call):
+            if not _allowed(statements, action, resource):
+                denied.add((call["function"], action, resource))
+    assert not denied, "denied in a real account:\n" + "\n".join(map(str, sorted(denied)))
+    print(f"\n{len(calls)} AWS calls by {len(functions)} functions, each granted by its role")
+
+
+def _boto_operations(path: Path) -> set[str]:
+    """Client methods called in a module: `<something client>.<snake_case_operation>(`."""
+    import botocore.session
+    from botocore import xform_name
+
+    session = botocore.session.get_session()
+    operations = {
+        xform_name(name)
+        for service in ("dynamodb", "sqs", "secretsmanager")
+        for name in session.get_service_model(service).operation_names
+    }
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in operations
+        ):
+            receiver = ast.unparse(node.func.value)
+            if "client" in receiver or "sqs" in receiver:
+                found.add(node.func.attr)
+    return found
+
+
+def test_the_workload_reaches_every_aws_call_the_functions_code_can_make(calls):
+    from botocore import xform_name
+
+    made = {xform_name(call["operation"]) for call in calls}
+    modules = [*(ROOT / "layers" / "tuma" / "tuma").rglob("*.py"), *(ROOT / "functions").rglob("app.py")]
+    unreached = {
+        (path.name, operation)
+        for path in modules
+        for operation in _boto_operations(path)
+        if operation not in made and (path.name, operation) not in NOT_MADE_BY_FUNCTIONS
+    }
+    assert not unreached, f"no workload makes these calls, so their grants are unchecked: {sorted(unreached)}"

@@ -99,7 +99,7 @@ def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) ->
     summary="STK Push result: queue the receipt of a payment",
 )
 def stk_callback(token: str, callback: Annotated[StkCallback, Body()]) -> dict[str, Any]:
-    outcome = intake.stk_result(callback.Body.stkCallback)
+    outcome = intake.stk_callback(callback)
     counts.count(outcome.fate.value)
     return CONFIRMED
 

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import CancelOutcome, LedgerEntry
-from tuma.services.lookup import story
+from tuma.services.lookup import keys_for, story
 
 from tuma_cli import stack
 
@@ -37,7 +37,7 @@ def _ledger(args: argparse.Namespace) -> Any:
 
 def find(ledger: Any, query: str) -> list[LedgerEntry]:
     """By key (as typed, then upper-cased as receipt numbers are), else by phone number."""
-    for key in dict.fromkeys((query.strip(), query.strip().upper())):
+    for key in keys_for(query):
         entries: list[LedgerEntry] = ledger.get(key)
         if entries:
             return entries

@@ -101,3 +101,16 @@ def test_local_invoke_runs_one_function_with_a_sample_event_against_the_topology
     assert failed.returncode == 1 and "errorMessage" in failed.stderr
     unknown = _tuma(ready_file, "local", "invoke", "no_such_function", stdin="{}")
     assert unknown.returncode == 2 and "Function not found" in unknown.stderr
+
+
+def test_the_local_api_answers_methods_api_gateway_lacks_as_api_gateway_does(topology):
+    import httpx
+
+    local, _ = topology
+    for method in ("TRACE", "CONNECT", "PROPFIND"):
+        answer = httpx.request(method, local.url("/payments"), timeout=10)
+        assert (answer.status_code, answer.json()) == (403, {"message": "Missing Authentication Token"}), (
+            method
+        )
+    options = httpx.request("OPTIONS", local.url("/payments"), timeout=10)  # ANY: the function answers
+    assert options.status_code == 405 and options.headers["Allow"] == "POST"

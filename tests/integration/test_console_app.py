@@ -83,6 +83,32 @@ def test_search_by_receipt_number_or_phone_leads_to_the_story(console):
     assert client.get("/messages/NOPE").status_code == 404
 
 
+def test_the_search_box_is_on_every_page_and_finds_a_cancelled_stk_payment_by_its_checkout_id(console):
+    client, _, backend = console
+    from tuma.models.ledger import LedgerEntry, Status
+
+    checkout = "ws_CO_210720241252432507229439"
+    backend.ledger.record_unsendable(
+        [
+            LedgerEntry(
+                f"stk:{checkout}",
+                "-",
+                "-",
+                Status.REJECTED,
+                source="stk",
+                reason="payment not completed: 1032",
+            )
+        ]
+    )
+    for page in ("/", "/health", "/templates", "/payments", "/messages/SFK1A2B3C4"):
+        assert 'role="search"' in client.get(page).text, page
+    found = client.post(
+        "/search", data={"q": f" {checkout} ", "csrf": _token(client)}, follow_redirects=False
+    )
+    assert found.status_code == 303 and found.headers["location"] == f"/messages/stk%3A{checkout}"
+    assert "1032" in client.get(found.headers["location"]).text
+
+
 def test_a_post_without_the_session_token_or_from_elsewhere_is_refused(console):
     client, _, _ = console
     assert client.post("/search", data={"q": "SFK1A2B3C4"}).status_code == 403

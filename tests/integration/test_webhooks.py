@@ -473,3 +473,65 @@ def test_the_published_openapi_document_is_current(hooks):
     }
     forbidden = ("mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
     assert not [p for p in paths for word in forbidden if word in p.lower()]
+
+
+# -- defects the held-out corpus of odd inputs found (issue 21) -------------------------------------------
+
+
+def test_text_that_is_not_unicode_is_cleaned_at_the_edge_and_the_receipt_goes_out(stack, hooks, monkeypatch):
+    # `\ud83d` alone (half of a surrogate pair) is valid JSON but not text: it used to pass the webhook
+    # and kill the receipt later as a "malformed outbox message".
+    raw = (
+        '{"TransID": "QKSURR0001", "TransAmount": "250.00", "MSISDN": "254712345678", '
+        '"FirstName": "Ama\\ud83d", "BillRefNumber": "A\\udc00-9", "TransTime": "20261201101500"}'
+    )
+    assert hooks.post(f"/payments/c2b/confirmation/{hooks.token}", raw).status == 200
+    signed = '{"reference": "INV-9\\ud800", "amount": "10", "phone": "0722345678", "name": "Otieno \\udfff"}'
+    assert hooks.signed("/payments", signed.encode()).status == 202
+    sent = _drain(stack, monkeypatch)
+    assert sent["254712345678"].startswith(
+        "QKSURR0001 confirmed. We have received KES 250.00 from Ama for account A -9"
+    )
+    assert sent["254722345678"] == "INV-9 confirmed. We have received KES 10.00 from Otieno. Thank you."
+    statuses = {e["idempotency_key"]: e["status"] for e in stack.ledger()}
+    assert statuses["QKSURR0001"] == "SENT" and "REJECTED" not in statuses.values()
+
+
+def test_an_stk_callback_without_its_body_wrapper_is_read_or_recorded_never_dropped(
+    stack, hooks, monkeypatch
+):
+    success = shared_fixture("mpesa/stk_callback_success_official.json")
+    unwrapped = success["Body"]  # {"stkCallback": {...}}: some gateways forward it without "Body"
+    assert hooks.daraja("stk", unwrapped).body == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    assert (
+        hooks.queued()[0]["idempotency_key"]
+        == success["Body"]["stkCallback"]["CallbackMetadata"]["Item"][1]["Value"]
+    )
+    for body in ({"something": "else"}, {"Result": {"ResultCode": 0}}):
+        assert hooks.daraja("stk", body).status == 200
+    rejected = [e for e in stack.ledger() if e["status"] == "REJECTED"]
+    assert len(rejected) == 2 and {e["idempotency_key"][:4] for e in rejected} == {"stk:"}
+    assert all(e["reason"] == "STK callback has no Body.stkCallback: nothing to read" for e in rejected)
+
+
+def test_a_delivery_report_tuma_does_not_know_keeps_its_text_and_claims_no_failure(stack, hooks, monkeypatch):
+    assert hooks.signed("/payments", PAYMENT).status == 202
+    _drain(stack, monkeypatch)
+    [entry] = stack.ledger()
+    for description in ("Rejected", "Expired", "Undelivered", "Failed to deliver: network says ERR_42"):
+        answer = hooks.post(
+            f"/delivery-reports/{hooks.token}",
+            {
+                "messageid": entry["provider_message_id"],
+                "description": description,
+                "timestamp": "2026-12-01 10:00:00",
+            },
+        )
+        assert answer.body in ({"result": "applied"}, {"result": "stale"})
+        [now] = stack.ledger()
+        assert now["status"] == "SENT", description  # nothing concluded from a word Tuma does not know
+        assert now["delivery_class"] == "unknown"
+    assert now["delivery_description"] == "Rejected"  # the provider's own words, kept
+    known = {"messageid": entry["provider_message_id"], "description": "DeliveredToTerminal"}
+    assert hooks.post(f"/delivery-reports/{hooks.token}", known).body == {"result": "applied"}
+    assert stack.ledger()[0]["status"] == "DELIVERED"  # a report Tuma knows replaces an unknown one

@@ -118,3 +118,11 @@ def test_every_source_of_a_payment_is_recorded_with_the_best_number_it_gave():
     record = ledger.payments["QKX1AB2CD3"]
     assert record["sources"] == {"c2b", "payments-table", "stk", "payments-api"}
     assert (record["payer"], record["payer_rank"]) == ("254712345678", 3)
+
+
+def test_an_operator_finds_a_payment_by_receipt_number_as_typed_or_a_cancelled_stk_by_its_checkout_id():
+    from tuma.services.lookup import keys_for
+
+    assert keys_for(" nlj7rt61sv ") == ["nlj7rt61sv", "NLJ7RT61SV", "stk:nlj7rt61sv"]
+    assert keys_for("ws_CO_1")[-1] == "stk:ws_CO_1"
+    assert keys_for("   ") == []

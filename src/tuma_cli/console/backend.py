@@ -98,9 +98,11 @@ class Backend:
     def search(self, query: str) -> tuple[list[LedgerEntry], str]:
         """By key (as typed, then upper-cased: receipt numbers), else by phone number. Answers what
         was found and how the query may be shown (a number masked)."""
+        from tuma.services.lookup import keys_for
+
         text = query.strip()
-        for key in dict.fromkeys((text, text.upper())):
-            found = self.ledger.get(key) if key else []
+        for key in keys_for(text):
+            found = self.ledger.get(key)
             if found:
                 return found, key
         try:

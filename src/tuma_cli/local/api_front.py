@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 import threading
@@ -49,7 +50,20 @@ class _Handler(LoopbackHandler):
         )
         self.reply(status, payload, headers)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle  # noqa: N815 - the stdlib's naming
+    # API Gateway's ANY: every method it supports reaches the route's function.
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle  # noqa: N815
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A method API Gateway does not support (TRACE, CONNECT...) or a malformed request: answered
+        as API Gateway answers what it has no integration for, not with the stdlib's HTML page."""
+        if code == 501:
+            self.reply(
+                403, b'{"message": "Missing Authentication Token"}', {"Content-Type": "application/json"}
+            )
+            return
+        self.close_connection = True
+        body = json.dumps({"message": message or "Bad Request"}).encode()
+        self.reply(code, body, {"Content-Type": "application/json"})
 
 
 class ApiFront:

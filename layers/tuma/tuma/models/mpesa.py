@@ -11,7 +11,7 @@ import hashlib
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tuma.models.payments import InvalidPayment, Payment, PaymentSource
 from tuma.models.validation import AsText, OptionalText, summarize
@@ -171,11 +171,27 @@ class StkResult(_Daraja):
 
 
 class StkBody(_Daraja):
-    stkCallback: StkResult = Field(default_factory=StkResult)  # noqa: N815 - Daraja's spelling
+    stkCallback: StkResult | None = None  # noqa: N815 - Daraja's spelling
 
 
 class StkCallback(_Daraja):
-    Body: StkBody = Field(default_factory=StkBody)
+    Body: StkBody | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrapped(cls, data: Any) -> Any:
+        # Some gateways forward the inner {"stkCallback": {...}} without Daraja's "Body" wrapper.
+        if isinstance(data, dict) and "Body" not in data and isinstance(data.get("stkCallback"), dict):
+            return {"Body": {"stkCallback": data["stkCallback"]}}
+        return data
+
+    def result(self) -> StkResult | None:
+        """The STK result, None when the callback carries none at all."""
+        return self.Body.stkCallback if self.Body is not None else None
+
+    def key(self) -> str:
+        """A ledger key for a callback with nothing to read: distinct for distinct bodies."""
+        return f"stk:{hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]}"
 
 
 # -- Transaction Status: the answer Daraja posts to the result route --------------------------------

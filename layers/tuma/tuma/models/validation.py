@@ -16,8 +16,33 @@ TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 
+def whole_text(value: str) -> str:
+    """`value` with each unpaired surrogate replaced by U+FFFD. JSON may carry `\\ud83d` alone (half
+    of a pair): valid JSON, not Unicode, and fatal wherever the text is later encoded (the ledger,
+    the outbox message). Cleaned at the edge; U+FFFD then becomes a space in an SMS like any
+    character GSM7 lacks."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
+
+
+def whole(data: Any) -> Any:
+    """Every string in parsed JSON made whole (`whole_text`), keys included."""
+    if isinstance(data, str):
+        return whole_text(data)
+    if isinstance(data, dict):
+        return {whole(key): whole(item) for key, item in data.items()}
+    if isinstance(data, list):
+        return [whole(item) for item in data]
+    return data
+
+
 def as_text(value: Any) -> Any:
     """Producers send ids and numbers as JSON numbers as often as strings: keep them as text."""
+    if isinstance(value, str):
+        return whole_text(value)
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():

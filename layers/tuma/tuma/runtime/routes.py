@@ -163,8 +163,12 @@ class Routes:
         return register
 
     def _body(self, model: type[BaseModel]) -> BaseModel:
+        from tuma.models.validation import whole
+
         try:
-            data = self.app.current_event.json_body
+            # Text that is not Unicode (a lone surrogate escape) is mended here, at the edge, for
+            # every route: further in, it would fail the ledger write or the outbox message.
+            data = whole(self.app.current_event.json_body)
         except ValueError as exc:
             raise InvalidRequest(
                 [{"loc": ("body",), "msg": f"JSON decode error: {type(exc).__name__}"}]

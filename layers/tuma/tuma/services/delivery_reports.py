@@ -29,24 +29,20 @@ class Outcome:
     kind: ReportClass
 
 
-# description (spaces removed, lower case) -> outcome. The documented statuses of the provider
-# (`sms-api.md`), then spellings other gateways of the same family are known to use.
+# description (spaces removed, lower case) -> outcome: the provider's documented statuses
+# (`sms-api.md`, the brand's delivery-status page), and nothing else. A word another gateway may use
+# ("Rejected", "Expired", "Undelivered") proves nothing about this provider's network: it is kept
+# verbatim as `unknown`, and the message stays SENT until a report Tuma knows, or the patience, ends it.
 OUTCOMES: dict[str, Outcome] = {
     "scheduled": Outcome(Status.SENT, 1, ReportClass.IN_PROGRESS),
     "senttonetwork": Outcome(Status.SENT, 2, ReportClass.IN_PROGRESS),
     "absentsubscriber": Outcome(Status.FAILED, 3, ReportClass.FINAL_FAILURE),
-    "unknown": Outcome(Status.FAILED, 3, ReportClass.FINAL_FAILURE),  # Airtel/Telkom blanket failure
+    "unknown": Outcome(
+        Status.FAILED, 3, ReportClass.FINAL_FAILURE
+    ),  # Airtel/Telkom's documented blanket failure
     "deliveryimpossible": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
     "sendernameblacklisted": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
     "deliveredtoterminal": Outcome(Status.DELIVERED, 5, ReportClass.DELIVERED),
-    "submitted": Outcome(Status.SENT, 1, ReportClass.IN_PROGRESS),
-    "pending": Outcome(Status.SENT, 1, ReportClass.IN_PROGRESS),
-    "buffered": Outcome(Status.SENT, 2, ReportClass.IN_PROGRESS),
-    "delivered": Outcome(Status.DELIVERED, 5, ReportClass.DELIVERED),
-    "deliveryfailed": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
-    "undelivered": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
-    "expired": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
-    "rejected": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
 }
 UNRECOGNISED = Outcome(Status.SENT, 0, ReportClass.UNKNOWN)
 DESCRIPTION_CAP = 200

@@ -24,7 +24,7 @@ from tuma.services.recipients import Payer, resolve
 if TYPE_CHECKING:
     # Parsed by the webhooks' routes; the payments stream, which shares this module, never loads them.
     from tuma.models.alerts import AlertRequest
-    from tuma.models.mpesa import C2BValidation, StatusResult, StkResult
+    from tuma.models.mpesa import C2BValidation, StatusResult, StkCallback, StkResult
     from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
 
 log = logging.getLogger(__name__)
@@ -200,6 +200,13 @@ class Intake:
             log.info("C2B validation rejected an unknown account")
             return reject(INVALID_ACCOUNT)
         return ACCEPT
+
+    def stk_callback(self, callback: StkCallback) -> Outcome:
+        """An STK Push callback; one with no result in it at all is recorded, never dropped."""
+        result = callback.result()
+        if result is None:
+            return self.reject(callback.key(), "STK callback has no Body.stkCallback: nothing to read", "stk")
+        return self.stk_result(result)
 
     def stk_result(self, result: StkResult) -> Outcome:
         key = result.key()

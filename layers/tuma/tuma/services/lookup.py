@@ -38,5 +38,15 @@ def recipient_view(entry: LedgerEntry, *, with_text: bool = False) -> dict[str, 
     return view
 
 
+def keys_for(query: str) -> list[str]:
+    """The ledger keys an operator's query may name, in the order to try them: as typed, upper-cased
+    (receipt numbers), and an STK Push's CheckoutRequestID, whose payment, when it was not completed,
+    is recorded under `stk:<CheckoutRequestID>` (all customer care has for it)."""
+    text = query.strip()
+    if not text:
+        return []
+    return list(dict.fromkeys((text, text.upper(), f"stk:{text}")))
+
+
 def story(entries: Sequence[LedgerEntry], *, with_text: bool = False) -> list[dict[str, Any]]:
     return [recipient_view(e, with_text=with_text) for e in sorted(entries, key=lambda e: e.recipient)]

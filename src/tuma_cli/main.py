@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from tuma.security.redaction import scrub_text
 
@@ -22,65 +23,7 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, handlers=[handler], force=True)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tuma", description="Business events to SMS.")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    from tuma_cli.sandbox import cli as sandbox_cli
-
-    sandbox = commands.add_parser("sandbox", help="run the provider simulator alone")
-    sandbox_cli.add_arguments(sandbox)
-
-    send = commands.add_parser("send", help="send one text through the configured provider")
-    send.add_argument("--to", required=True, help="numbers, comma-separated, any Kenyan form")
-    send.add_argument("--text", required=True)
-    send.add_argument("--route", choices=("sms", "otp"), default="sms")
-
-    commands.add_parser("balance", help="the provider credit balance")
-
-    dlr = commands.add_parser("dlr", help="the delivery report of one message")
-    dlr.add_argument("message_id")
-
-    from tuma_cli import templates_cli
-
-    templates = commands.add_parser(
-        "templates", help="the business's own wording: list, show, put, preview, history, use, routing"
-    )
-    templates_cli.add_arguments(templates)
-
-    from tuma_cli import messages_cli
-
-    messages_cli.add_trace_arguments(
-        commands.add_parser("trace", help="a message's story: by key, receipt number or phone")
-    )
-    messages_cli.add_cancel_arguments(
-        commands.add_parser("cancel", help="withdraw a scheduled message before it goes")
-    )
-
-    from tuma_cli import daraja_cli, payments_cli
-
-    daraja_cli.add_arguments(
-        commands.add_parser(
-            "daraja", help="Daraja: register the callback URLs and Pull; ask M-Pesa about a receipt"
-        )
-    )
-    payments_cli.add_arguments(
-        commands.add_parser("payments", help="the day's payments: how each was learnt, and its receipt")
-    )
-
-    from tuma_cli import doctor
-
-    doctor.add_arguments(
-        commands.add_parser(
-            "doctor", help="a checklist of the stack: what works, and how to mend what does not"
-        )
-    )
-
-    from tuma_cli.console import serve as console_serve
-
-    console_serve.add_arguments(commands.add_parser("console", help="the operator's web page, on 127.0.0.1"))
-
+def _local_commands(commands: Any) -> None:
     local = commands.add_parser("local", help="the whole topology on this machine")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     up = local_commands.add_parser("up", help="start everything and wait")
@@ -151,6 +94,77 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with a Daraja simulator: payments whose callbacks are dropped still get their receipts (by pull)",
     )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tuma", description="Business events to SMS.")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    from tuma_cli.sandbox import cli as sandbox_cli
+
+    sandbox = commands.add_parser("sandbox", help="run the provider simulator alone")
+    sandbox_cli.add_arguments(sandbox)
+
+    send = commands.add_parser("send", help="send one text through the configured provider")
+    send.add_argument("--to", required=True, help="numbers, comma-separated, any Kenyan form")
+    send.add_argument("--text", required=True)
+    send.add_argument("--route", choices=("sms", "otp"), default="sms")
+
+    commands.add_parser("balance", help="the provider credit balance")
+
+    dlr = commands.add_parser("dlr", help="the delivery report of one message")
+    dlr.add_argument("message_id")
+
+    from tuma_cli import templates_cli
+
+    templates = commands.add_parser(
+        "templates", help="the business's own wording: list, show, put, preview, history, use, routing"
+    )
+    templates_cli.add_arguments(templates)
+
+    from tuma_cli import messages_cli
+
+    messages_cli.add_trace_arguments(
+        commands.add_parser("trace", help="a message's story: by key, receipt number or phone")
+    )
+    messages_cli.add_cancel_arguments(
+        commands.add_parser("cancel", help="withdraw a scheduled message before it goes")
+    )
+
+    from tuma_cli import daraja_cli, payments_cli
+
+    daraja_cli.add_arguments(
+        commands.add_parser(
+            "daraja", help="Daraja: register the callback URLs and Pull; ask M-Pesa about a receipt"
+        )
+    )
+    payments_cli.add_arguments(
+        commands.add_parser("payments", help="the day's payments: how each was learnt, and its receipt")
+    )
+
+    from tuma_cli import doctor, guards_cli
+
+    guards_cli.add_caps_arguments(
+        commands.add_parser("caps", help="the caps on SMS parts: show them and today's use, or set them now")
+    )
+    for switch, words in (
+        ("pause", "hold messages (all, or one category) until resumed"),
+        ("resume", "let them go"),
+    ):
+        guards_cli.add_pause_arguments(commands.add_parser(switch, help=words))
+
+    doctor.add_arguments(
+        commands.add_parser(
+            "doctor", help="a checklist of the stack: what works, and how to mend what does not"
+        )
+    )
+
+    from tuma_cli.console import serve as console_serve
+
+    console_serve.add_arguments(commands.add_parser("console", help="the operator's web page, on 127.0.0.1"))
+
+    _local_commands(commands)
     # --stack/--local/--json, the same way before or after any subcommand.
     from tuma_cli import stack
 
@@ -198,6 +212,9 @@ TOOLS = {
     "daraja": ("tuma_cli.daraja_cli", "run"),
     "payments": ("tuma_cli.payments_cli", "run"),
     "doctor": ("tuma_cli.doctor", "run"),
+    "caps": ("tuma_cli.guards_cli", "run"),
+    "pause": ("tuma_cli.guards_cli", "run"),
+    "resume": ("tuma_cli.guards_cli", "run"),
     "trace": ("tuma_cli.messages_cli", "trace"),
     "cancel": ("tuma_cli.messages_cli", "cancel"),
 }

@@ -9,9 +9,19 @@ import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
-from tuma.models.ledger import DeliveryUpdate, LedgerEntry, PaymentSeen, ReportOutcome, Status
+from tuma.models.ledger import (
+    CancelOutcome,
+    DeliveryUpdate,
+    DueCheck,
+    LedgerEntry,
+    PaymentSeen,
+    ReportOutcome,
+    ScheduledMessage,
+    Status,
+)
 from tuma.models.outbox import OutboxMessage
 from tuma.ports import BulkMessage, Claim, Claimed, ClaimState, HttpAnswer, HttpFailure, SendResult
 from tuma.provider.answers import Balance
@@ -170,6 +180,7 @@ class MemoryOutbox:
 
     def __init__(self) -> None:
         self.messages: list[OutboxMessage] = []
+        self.parked: list[tuple[str, bool, int]] = []
         self.fail_at: set[int] = set()
         self.down = False
 
@@ -177,6 +188,11 @@ class MemoryOutbox:
         if self.down:
             raise ConnectionError("queue unavailable")
         self.messages.append(message)
+
+    def park(self, body: str, fast: bool, delay_seconds: int) -> None:
+        if self.down:
+            raise ConnectionError("queue unavailable")
+        self.parked.append((body, fast, delay_seconds))
 
     def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
         if self.down:
@@ -283,3 +299,65 @@ class MemoryStateStore:
             return False
         self.documents[name] = dict(value)
         return True
+
+
+class MemoryGuardStore(MemoryStateStore):
+    """`tuma.ports.GuardStore`: documents and counters (`{"count": n}`), read in one go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batch_reads = 0
+
+    def read_many(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        self._check()
+        self.batch_reads += 1
+        return {name: dict(self.documents[name]) for name in names if name in self.documents}
+
+    def add(self, counters: Mapping[str, int], expires_at: int) -> None:
+        self._check()
+        for name, value in counters.items():
+            current = self.documents.setdefault(name, {"count": 0})
+            current["count"] = int(current.get("count", 0)) + value
+
+
+class MemoryAgenda:
+    """`tuma.ports.Agenda`, the scheduling part: held messages, released once when due."""
+
+    def __init__(self) -> None:
+        self.held: dict[str, ScheduledMessage] = {}
+        self.released: set[str] = set()
+        self.entries: list[LedgerEntry] = []
+
+    def add_checks(self, checks: Sequence[DueCheck]) -> None:
+        return None
+
+    def due_checks(self, now: datetime, limit: int) -> list[DueCheck]:
+        return []
+
+    def reschedule_check(self, check: DueCheck, due_at: datetime) -> None:
+        return None
+
+    def drop_check(self, check: DueCheck) -> None:
+        return None
+
+    def schedule(self, message: ScheduledMessage, entries: Sequence[LedgerEntry]) -> bool:
+        if message.idempotency_key in self.held or message.idempotency_key in self.released:
+            return False
+        self.held[message.idempotency_key] = message
+        self.entries.extend(entries)
+        return True
+
+    def due_messages(self, now: datetime, limit: int) -> list[ScheduledMessage]:
+        return sorted((m for m in self.held.values() if m.due_at <= now), key=lambda m: m.due_at)[:limit]
+
+    def release(self, message: ScheduledMessage) -> bool:
+        if message.idempotency_key not in self.held:
+            return False
+        del self.held[message.idempotency_key]
+        self.released.add(message.idempotency_key)
+        return True
+
+    def cancel(self, idempotency_key: str) -> CancelOutcome:
+        if self.held.pop(idempotency_key, None) is None:
+            return CancelOutcome.NOT_SCHEDULED
+        return CancelOutcome.CANCELLED

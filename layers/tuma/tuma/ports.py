@@ -168,6 +168,12 @@ class OutboxQueue(Protocol):
         """Durably queued when this returns; raises otherwise."""
         ...
 
+    def park(self, body: str, fast: bool, delay_seconds: int) -> None:
+        """Queue a message body again to come back after `delay_seconds` (at most 15 minutes): a
+        message a guard holds waits as a fresh message, so waiting never counts towards the
+        dead-letter queue's receive limit. Raises when it could not be queued."""
+        ...
+
     def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
         """Queue several; answers the positions that could not be queued."""
         ...
@@ -296,6 +302,24 @@ class StateStore(Protocol):
     def swap(self, name: str, expected: dict[str, Any] | None, value: dict[str, Any]) -> bool:
         """Write `value` only if the document is still `expected` (None: absent); False if it changed."""
         ...
+
+
+class GuardStore(Protocol):
+    """What the guards remember (the state table): documents read in one batch, counters added."""
+
+    def read_many(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The documents that exist among `names`, in one batched read."""
+        ...
+
+    def add(self, counters: Mapping[str, int], expires_at: int) -> None:
+        """Add to each named counter (created at 0), kept until `expires_at` (unix seconds)."""
+        ...
+
+    def swap(self, name: str, expected: dict[str, Any] | None, value: dict[str, Any]) -> bool:
+        """Write `value` only if the document is still `expected` (None: absent)."""
+        ...
+
+    def write(self, name: str, value: dict[str, Any]) -> None: ...
 
 
 class LowState(Protocol):

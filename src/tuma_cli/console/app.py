@@ -198,7 +198,31 @@ class Console:
         return self.page(request, "done.html", title="Ask M-Pesa", message=message, back=back)
 
     async def health(self, request: Request) -> Response:
-        return self.page(request, "health.html", health=self.backend.health())
+        return self.page(request, "health.html", health=self.backend.health(), guards=self.backend.guards())
+
+    async def pause(self, request: Request) -> Response:
+        form = await request.form()
+        category = str(form.get("category", "")) or None
+        paused = self.backend.switches().pause(category)
+        return self.page(
+            request, "done.html", title="Paused", message=f"Paused: {', '.join(paused)}.", back="/health"
+        )
+
+    async def resume(self, request: Request) -> Response:
+        self.backend.switches().resume(None)
+        message = "Sending again: waiting messages go within two minutes, each once."
+        return self.page(request, "done.html", title="Resumed", message=message, back="/health")
+
+    async def caps(self, request: Request) -> Response:
+        form = await request.form()
+        changes = {}
+        for name in ("daily_parts", "receipt_daily_parts", "monthly_parts"):
+            try:
+                changes[name] = max(0, int(str(form.get(name, "0")) or 0))
+            except ValueError:
+                raise ConsoleError(f"{name.replace('_', ' ')} must be a whole number") from None
+        self.backend.switches().set_caps(changes)
+        return self.page(request, "done.html", title="Caps", message="The caps are saved.", back="/health")
 
     async def redrive(self, request: Request) -> Response:
         moved = self.backend.redrive()
@@ -268,6 +292,9 @@ def create_app(backend: Backend, port: int, where: str) -> Starlette:
             Route("/payments", g(console.payments)),
             Route("/health", g(console.health)),
             Route("/health/redrive", g(console.redrive), methods=["POST"]),
+            Route("/health/pause", g(console.pause), methods=["POST"]),
+            Route("/health/resume", g(console.resume), methods=["POST"]),
+            Route("/health/caps", g(console.caps), methods=["POST"]),
             Route("/templates", g(console.templates)),
             Route("/templates/{name}/{language}/use", g(console.use_version), methods=["POST"]),
             Route("/templates/{name}/{language}", g(console.template), methods=["GET", "POST"]),

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from tuma.ports import Registration
     from tuma.services.finance import DayView
 
+    from tuma_cli.guards_cli import Switches
+
 PAGE = 50
 
 
@@ -186,6 +188,17 @@ class Backend:
         return self.ledger.cancel(key)
 
     # -- health ------------------------------------------------------------------------------------
+
+    def switches(self) -> Switches:
+        from tuma_cli.guards_cli import Switches
+
+        return Switches(self.stack)
+
+    def guards(self) -> dict[str, Any] | None:
+        """Caps, today's parts and any pause; None when this stack keeps no state table."""
+        if "state" not in self.stack.tables:
+            return None
+        return self.switches().show()
 
     def health(self, now: datetime | None = None) -> Health:
         now = now or datetime.now(UTC)

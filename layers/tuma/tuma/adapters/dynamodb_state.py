@@ -4,11 +4,15 @@ and named documents (`tuma.ports.StateStore`)."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from tuma.adapters.dynamodb import is_conditional_failure
+from tuma.batching import chunked
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -77,3 +81,45 @@ class DynamoDBStateStore:
 def _json(value: dict[str, Any]) -> str:
     """One spelling per document, so that `swap` can compare what it read with what is stored."""
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+class DynamoDBGuardStore(DynamoDBStateStore):
+    """The guards' documents and counters: counters are numbers (`count`), documents JSON, both
+    keyed by `name`; one BatchGetItem reads everything a batch needs."""
+
+    def read_many(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in chunked(sorted(set(names)), 100):
+            pending: dict[str, Any] = {self._table: {"Keys": [{"name": {"S": n}} for n in chunk]}}
+            for attempt in range(8):
+                answer = self._client.batch_get_item(RequestItems=pending)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    name = item["name"]["S"]
+                    if "document" in item:
+                        value = json.loads(item["document"]["S"])
+                        found[name] = value if isinstance(value, dict) else {}
+                    else:
+                        found[name] = {"count": int(item.get("count", {}).get("N", "0"))}
+                pending = answer.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: DynamoDB asks for backoff
+        return found
+
+    def add(self, counters: Mapping[str, int], expires_at: int) -> None:
+        def one(item: tuple[str, int]) -> None:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"name": {"S": item[0]}},
+                UpdateExpression="ADD #count :n SET expires_at = :e",
+                ExpressionAttributeNames={"#count": "count"},
+                ExpressionAttributeValues={":n": {"N": str(item[1])}, ":e": {"N": str(expires_at)}},
+            )
+
+        items = [(name, n) for name, n in counters.items() if n]
+        if len(items) <= 1:
+            for item in items:
+                one(item)
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+            list(pool.map(one, items))

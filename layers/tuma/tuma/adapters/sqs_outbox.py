@@ -6,7 +6,7 @@ up to 100 gathered over two seconds so that one `sendbulk` call carries many."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tuma.batching import chunked
@@ -18,16 +18,40 @@ if TYPE_CHECKING:
 
 
 class SqsOutboxQueue:
-    def __init__(self, client: SQSClient, queue_url: str, fast_queue_url: str | None = None) -> None:
-        self._client = client
+    def __init__(
+        self,
+        client: SQSClient | None,
+        queue_url: str,
+        fast_queue_url: str | None = None,
+        *,
+        factory: Callable[[], SQSClient] | None = None,
+    ) -> None:
+        """`client`, or `factory` to make it at the first call: the sender parks and alerts rarely,
+        and a client built at init costs every cold start ~11 ms (bench/cold_start.py)."""
+        self._sqs = client
+        self._factory = factory
         self._url = queue_url
         self._fast_url = fast_queue_url or queue_url
+
+    @property
+    def _client(self) -> SQSClient:
+        if self._sqs is None:
+            assert self._factory is not None, "an SQS client or a factory for it"
+            self._sqs = self._factory()
+        return self._sqs
 
     def _lane(self, message: OutboxMessage) -> str:
         return self._fast_url if message.fast else self._url
 
     def put(self, message: OutboxMessage) -> None:
         self._client.send_message(QueueUrl=self._lane(message), MessageBody=message.to_json())
+
+    def park(self, body: str, fast: bool, delay_seconds: int) -> None:
+        self._client.send_message(
+            QueueUrl=self._fast_url if fast else self._url,
+            MessageBody=body,
+            DelaySeconds=max(0, min(900, delay_seconds)),  # SQS's longest delay
+        )
 
     def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
         failed: set[int] = set()

@@ -15,6 +15,9 @@ from tuma.security.masking import HASHED_MSISDN, MASK_CHARS, mask
 
 _SEPARATORS = re.compile(r"[\s\-.()/]")
 _KENYA = 254
+# The provider's country. A number of another country is refused before it costs anything, unless
+# the business allows that country (the sender's ALLOWED_COUNTRY_CODES).
+KENYA_ONLY = frozenset({_KENYA})
 
 
 class RecipientKind(StrEnum):
@@ -53,8 +56,9 @@ class Recipient:
         return f"{'m' if self.kind is RecipientKind.MASKED else 'n'}:{digest}"
 
 
-def parse_recipient(raw: str | int) -> Recipient:
-    """Classify and normalise one recipient; raise InvalidNumber with the reason when it is unusable."""
+def parse_recipient(raw: str | int, countries: frozenset[int] = KENYA_ONLY) -> Recipient:
+    """Classify and normalise one recipient; raise InvalidNumber with the reason when it is unusable.
+    A number is read as Kenyan unless it says otherwise (`+256…`); only `countries` are accepted."""
     text = str(raw).strip()
     if not text:
         raise InvalidNumber("empty number")
@@ -67,6 +71,12 @@ def parse_recipient(raw: str | int) -> Recipient:
         raise InvalidNumber("number contains characters other than digits")
     if len(compact.lstrip("+")) > 15:
         raise InvalidNumber("number is too long")
+    return Recipient(RecipientKind.MSISDN, _msisdn(compact, countries))
+
+
+def _msisdn(compact: str, countries: frozenset[int]) -> str:
+    """A number of one of `countries` (read as Kenyan unless it says otherwise), as the provider
+    wants it: country code and national number, digits only."""
     # Loaded at the first number parsed (~1 MB, ~30 ms here): the webhooks containers that only
     # see delivery reports and lookups never need it.
     import phonenumbers
@@ -75,16 +85,19 @@ def parse_recipient(raw: str | int) -> Recipient:
         parsed = phonenumbers.parse(compact, "KE")
     except phonenumbers.NumberParseException as exc:
         raise InvalidNumber(f"not a phone number ({exc.error_type})") from exc
-    if parsed.country_code != _KENYA:
-        raise InvalidNumber("not a Kenyan number")
+    if parsed.country_code not in countries:
+        if countries == KENYA_ONLY:
+            raise InvalidNumber("not a Kenyan number")
+        raise InvalidNumber(f"+{parsed.country_code} is not an allowed country (ALLOWED_COUNTRY_CODES)")
+    where = "Kenyan" if parsed.country_code == _KENYA else f"+{parsed.country_code}"
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidNumber("not a valid Kenyan number")
+        raise InvalidNumber(f"not a valid {where} number")
     if phonenumbers.number_type(parsed) not in (
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     ):
         raise InvalidNumber("not a mobile number")
-    return Recipient(RecipientKind.MSISDN, f"{_KENYA}{parsed.national_number}")
+    return f"{parsed.country_code}{parsed.national_number}"
 
 
 def hash_msisdn(msisdn: str) -> str:

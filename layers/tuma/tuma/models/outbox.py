@@ -71,6 +71,8 @@ class OutboxMessage(BaseModel):
     # Send later (a reminder: "fees due Friday"): ISO-8601, East Africa Time when no zone is given;
     # up to 35 days ahead. Past, or within a few seconds, means now.
     send_at: SendAt = None
+    # Tuma's own: the summary of an alert storm (tuma.services.guards), filled in when it is sent.
+    summary_of: str | None = Field(default=None, pattern=r"^collapse#[0-9a-f]{32}$")
 
     @field_validator("to", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tuma.adapters.sqs_visibility import SqsVisibility
     from tuma.daraja.client import DarajaClient
     from tuma.daraja.credentials import DarajaCredentials
-    from tuma.ports import CredentialSource, MetricsSink, Sender
+    from tuma.ports import Agenda, CredentialSource, MetricsSink, OutboxQueue, Sender
     from tuma.provider.answers import DeliveryReport
     from tuma.provider.client import ProviderClient
     from tuma.provider.failover import Transition
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tuma.runtime.settings.webhooks import WebhookSettings
     from tuma.services.balance import BalanceMonitor
     from tuma.services.dispatcher import Dispatcher
+    from tuma.services.guards import Guards
     from tuma.services.intake import Intake
     from tuma.services.pull import PullReconciler
     from tuma.services.reconciler import Reconciler
@@ -160,11 +161,25 @@ def outbox_dispatcher(
 
     client = dynamodb()
     ledger_ = ledger(settings, client)
+    queue = None
+    if settings.OUTBOX_QUEUE_URL or settings.FAST_OUTBOX_QUEUE_URL:
+        from tuma.adapters.sqs_outbox import SqsOutboxQueue
+
+        url = settings.OUTBOX_QUEUE_URL or settings.FAST_OUTBOX_QUEUE_URL or ""
+        queue = SqsOutboxQueue(
+            None,
+            url,
+            settings.FAST_OUTBOX_QUEUE_URL,
+            factory=lambda: aws.client("sqs"),
+        )
     return Dispatcher(
         sender(settings, metrics, time_left=time_left),
         ledger_,
         DynamoDBClaims(client, settings.IDEMPOTENCY_TABLE, settings.IDEMPOTENCY_TTL_SECONDS),
         metrics,
+        guards=guards(settings, client, ledger_, queue) if settings.STATE_TABLE else None,
+        parking=queue,
+        countries=frozenset(settings.ALLOWED_COUNTRY_CODES),
         max_parts=settings.SMS_MAX_PARTS,
         alert_recipients=settings.ALERT_RECIPIENTS,
         language=settings.DEFAULT_LANGUAGE,
@@ -332,4 +347,34 @@ def pull_reconciler(
         overlap=timedelta(minutes=settings.DARAJA_PULL_OVERLAP_MINUTES),
         now=now_utc,
         time_left=time_left,
+    )
+
+
+def guards(
+    settings: SenderSettings, client: DynamoDBClient, agenda: Agenda, queue: OutboxQueue | None
+) -> Guards:
+    from tuma.adapters.dynamodb_state import DynamoDBGuardStore
+    from tuma.services.guards import Category, Guards, Limits
+
+    assert settings.STATE_TABLE
+    limits = Limits(
+        daily_parts=settings.DAILY_PARTS_CAP,
+        receipt_daily_parts=settings.RECEIPT_DAILY_PARTS_CAP,
+        monthly_parts=settings.MONTHLY_PARTS_CAP,
+        hourly={
+            Category.RECEIPT: settings.RECIPIENT_HOURLY_LIMIT_RECEIPTS,
+            Category.CODE: settings.RECIPIENT_HOURLY_LIMIT_CODES,
+            Category.ALERT: settings.RECIPIENT_HOURLY_LIMIT_ALERTS,
+            Category.MESSAGE: settings.RECIPIENT_HOURLY_LIMIT,
+        },
+        collapse_seconds=settings.ALERT_COLLAPSE_SECONDS,
+        recheck_seconds=settings.GUARD_RECHECK_SECONDS,
+    )
+    return Guards(
+        DynamoDBGuardStore(client, settings.STATE_TABLE),
+        limits,
+        queue=queue,
+        agenda=agenda,
+        alert_recipients=settings.ALERT_RECIPIENTS,
+        language=settings.DEFAULT_LANGUAGE,
     )

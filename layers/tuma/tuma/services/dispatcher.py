@@ -13,13 +13,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from pydantic import ValidationError
 
 from tuma.errors import ConfigurationError
 from tuma.formatting.clock import now_utc, parse_time
-from tuma.formatting.phones import InvalidNumber, parse_recipient
+from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, parse_recipient
 from tuma.models.ledger import (
     NO_RECIPIENT_REF,
     PRIMARY,
@@ -39,6 +39,7 @@ from tuma.ports import (
     ClaimState,
     Ledger,
     MetricsSink,
+    OutboxQueue,
     Sender,
     SendResult,
     TemplateSource,
@@ -52,6 +53,9 @@ from tuma.services.planning import (
     plan_recipients,
 )
 from tuma.services.templates import Catalog
+
+if TYPE_CHECKING:
+    from tuma.services.guards import Guards
 
 log = logging.getLogger(__name__)
 # A send_at this close (or past) means now: the schedule would only add its own delay.
@@ -127,7 +131,13 @@ class Dispatcher:
         agenda: Agenda | None = None,
         first_check_seconds: int = 120,
         clock: Callable[[], datetime] = now_utc,
+        guards: Guards | None = None,
+        parking: OutboxQueue | None = None,
+        countries: frozenset[int] = KENYA_ONLY,
     ) -> None:
+        self._countries = countries
+        self._guards = guards
+        self._parking = parking
         self._agenda = agenda
         self._first_check = timedelta(seconds=first_check_seconds)
         self._clock = clock
@@ -169,16 +179,21 @@ class Dispatcher:
         catalog = replace(
             self._templates.catalog() if self._templates else Catalog(), identity=self._identity
         )
-        for item in batch:
-            message = self._parse(item, settled, catalog)
+        messages: dict[str, OutboxMessage] = {}
+        parsed = [(item, self._parse(item, settled, catalog)) for item in batch]
+        summaries = self._summaries([m for _, m in parsed if m is not None and m.summary_of])
+        for item, read in parsed:
+            message = summaries.get(read.idempotency_key) if read is not None and read.summary_of else read
             if message is None or self._held(message, catalog):
                 continue
+            messages[item.record_id] = message
             plan = plan_message(
                 item.record_id,
                 message,
                 max_parts=self._max_parts,
                 alert_recipients=self._alert_recipients,
                 catalog=catalog,
+                countries=self._countries,
             )
             settled.extend(plan.settled)
             deliveries.extend(plan.deliveries)
@@ -198,6 +213,7 @@ class Dispatcher:
         if settled:
             self._ledger.record_unsendable(settled)
         to_send, completed = self._claim(self._one_per_event(deliveries), remaining_ms, retry)
+        to_send, parked = self._guard(to_send, retry)
         # Recorded before the call: a crash mid-send leaves QUEUED entries an operator can find.
         queued_at = self._clock()
         if to_send:
@@ -208,8 +224,91 @@ class Dispatcher:
         final = self._settle(to_send, results, receive_counts, retry, queued_at)
         if final:
             self._ledger.write(final)
+        if self._guards is not None:
+            sent = {(e.idempotency_key, e.recipient_ref) for e in final if e.status is Status.SENT}
+            self._guards.record(
+                [d for d in to_send if (d.idempotency_key, d.recipient.ref) in sent], self._clock()
+            )
         self._check_later(final + self._complete(completed))
+        self._park(parked, messages, batch, retries, retry)
         return [retries.get(item.record_id, RecordOutcome(item.record_id)) for item in batch]
+
+    # -- the guards ------------------------------------------------------------------------------------
+
+    def _guard(
+        self, deliveries: list[Delivery], retry: Callable[[str, int, str], None]
+    ) -> tuple[list[Delivery], dict[str, int]]:
+        """What the guards let go now; what waits is released and recorded RETRYING (its record to be
+        parked, by how long), what they refuse or collapse is settled REJECTED with the reason."""
+        if self._guards is None or not deliveries:
+            return deliveries, {}
+        from tuma.services.guards import Verdict
+
+        now = self._clock()
+        judged = self._guards.judge(deliveries, now)
+        go = [j.delivery for j in judged if j.verdict is Verdict.SEND]
+        waiting = [j for j in judged if j.verdict is Verdict.WAIT]
+        ended = [j for j in judged if j.verdict in (Verdict.REFUSE, Verdict.COLLAPSE)]
+        if waiting:
+            self._claims.release([j.delivery.claim for j in waiting])
+            self._metrics.count("MessagesHeldByGuards", len(waiting))
+        if ended:
+            stamp = now.isoformat()
+            self._claims.settle(
+                [(j.delivery.claim, {"status": Status.REJECTED.value, "at": stamp}) for j in ended]
+            )
+            for j in ended:
+                self._metrics.count(
+                    "AlertsCollapsed" if j.verdict is Verdict.COLLAPSE else "MessagesRateLimited"
+                )
+        entries = [j.delivery.entry(Status.RETRYING, reason=j.reason, updated_at=now) for j in waiting] + [
+            j.delivery.entry(Status.REJECTED, reason=j.reason, final_at=now, final_via="send", updated_at=now)
+            for j in ended
+        ]
+        if entries:
+            self._ledger.write(entries)
+        parked: dict[str, int] = {}
+        for j in waiting:
+            parked[j.delivery.record_id] = max(parked.get(j.delivery.record_id, 0), j.wait_seconds)
+        return go, parked
+
+    def _park(
+        self,
+        parked: Mapping[str, int],
+        messages: Mapping[str, OutboxMessage],
+        batch: Sequence[Inbound],
+        retries: Mapping[str, RecordOutcome],
+        retry: Callable[[str, int, str], None],
+    ) -> None:
+        """A record whose messages wait goes back on its queue as a fresh message (its receive count
+        starts again), unless it is coming back anyway; if it cannot be queued, it waits in place."""
+        bodies = {item.record_id: item.body for item in batch}
+        for record_id, seconds in parked.items():
+            if record_id in retries:
+                continue
+            message = messages.get(record_id)
+            try:
+                if self._parking is None:
+                    raise ConnectionError("no queue to park on")
+                self._parking.park(bodies[record_id], message.fast if message else True, seconds)
+            except Exception as exc:  # any failure: the message still comes back, by its visibility
+                log.warning("could not park %s: %s", record_id, type(exc).__name__)
+                retry(record_id, seconds, "waiting for a guard")
+
+    def _summaries(self, messages: Sequence[OutboxMessage]) -> dict[str, OutboxMessage]:
+        """Alert-storm summaries, their count read now that their window has closed."""
+        if not messages or self._guards is None:
+            return {}
+        from tuma.services.guards import summary_details
+
+        windows = self._guards.windows([m.summary_of for m in messages if m.summary_of])
+        found = {}
+        for message in messages:
+            window = windows.get(message.summary_of or "")
+            if window and int(window.get("more", 0)):
+                data = {**message.data, "details": summary_details(window)}
+                found[message.idempotency_key] = message.model_copy(update={"data": data, "summary_of": None})
+        return found
 
     def _parse(self, item: Inbound, settled: list[LedgerEntry], catalog: Catalog) -> OutboxMessage | None:
         try:

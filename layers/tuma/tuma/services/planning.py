@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from tuma.formatting.gsm7 import SmsText, TextRejected, prepare
-from tuma.formatting.phones import InvalidNumber, Recipient, RecipientKind, parse_recipient
+from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, Recipient, RecipientKind, parse_recipient
 from tuma.formatting.rendering import TemplateError, render
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, Route
@@ -48,6 +48,11 @@ class Delivery:
     requested: Route = Route.SMS
     per_event: bool = False
     pinned: str | None = None  # the provider an earlier, unanswered attempt went to
+    # For the guards (tuma.services.guards): what kind of message this is, and for an alert or an
+    # alarm what makes a repeat of it (its collapse key and state) and how an operator knows it.
+    category: str = "message"
+    collapse: tuple[str, str] | None = None
+    collapse_title: str = ""
 
     @property
     def claim(self) -> tuple[str, str]:
@@ -106,10 +111,11 @@ def plan_message(
     max_parts: int,
     alert_recipients: Sequence[str] = (),
     catalog: Catalog | None = None,
+    countries: frozenset[int] = KENYA_ONLY,
 ) -> Plan:
     catalog = catalog or Catalog()
     plan = Plan(message)
-    recipients = _recipients(plan, alert_recipients, catalog)
+    recipients = _recipients(plan, alert_recipients, catalog, countries)
     if not recipients:
         return plan
     try:
@@ -119,21 +125,49 @@ def plan_message(
         for recipient in recipients:
             plan.settle(recipient.ref, recipient.masked, Status.REJECTED, exc.reason)
         return plan
+    kind = catalog.kind(message.template) if message.template else None
+    collapse, title = _collapse_of(kind, message)
     for recipient in recipients:
+        route = route_for(recipient, message.route)
         plan.deliveries.append(
             Delivery(
                 record_id=record_id,
                 idempotency_key=message.idempotency_key,
                 recipient=recipient,
                 text=text,
-                route=route_for(recipient, message.route),
+                route=route,
                 template=template,
                 source=message.source,
                 requested=message.route,
                 per_event=message.per_event,
+                category=_category(kind, route),
+                collapse=collapse,
+                collapse_title=title,
             )
         )
     return plan
+
+
+def _category(kind: str | None, route: ProviderRoute) -> str:
+    """The guards' category (tuma.services.guards.Category): a receipt is a receipt whatever its route."""
+    if kind == "receipt":
+        return "receipt"
+    if kind in ALERT_TEMPLATES:
+        return "alert"
+    return "code" if route is not ProviderRoute.SMS else "message"
+
+
+def _collapse_of(kind: str | None, message: OutboxMessage) -> tuple[tuple[str, str] | None, str]:
+    """What makes a repeat of an alert (its host and title) or of an alarm (its name), and its state."""
+    data = message.data
+    if kind == "alert":
+        title, host = str(data.get("title", "")).strip(), str(data.get("host", "")).strip()
+        shown = f"{title} on {host}" if host else title
+        return (f"alert|{host.lower()}|{title.lower()}", "alert"), shown
+    if kind in ("alarm", "alarm_ok"):
+        alarm = str(data.get("alarm", "")).strip()
+        return (f"alarm|{alarm}", "OK" if kind == "alarm_ok" else "ALARM"), alarm
+    return None, ""
 
 
 def plan_recipients(
@@ -144,7 +178,9 @@ def plan_recipients(
     return _recipients(plan, alert_recipients, catalog or Catalog()), plan.settled
 
 
-def _recipients(plan: Plan, alert_recipients: Sequence[str], catalog: Catalog) -> list[Recipient]:
+def _recipients(
+    plan: Plan, alert_recipients: Sequence[str], catalog: Catalog, countries: frozenset[int] = KENYA_ONLY
+) -> list[Recipient]:
     """The sendable recipients, each once; the others are settled with their reason."""
     raw_recipients: Sequence[str] = plan.message.to
     template = plan.message.template
@@ -159,7 +195,7 @@ def _recipients(plan: Plan, alert_recipients: Sequence[str], catalog: Catalog) -
     seen: set[str] = set()
     for raw in raw_recipients:
         try:
-            recipient = parse_recipient(raw)
+            recipient = parse_recipient(raw, countries)
         except InvalidNumber as exc:
             bad = Recipient(RecipientKind.MASKED, str(raw))  # only for a stable ref and a masked copy
             plan.settle(bad.ref, mask(str(raw))[:32], Status.REJECTED, f"invalid number: {exc.reason}")

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from tuma.runtime.settings import DeliveryCheckSettings, LedgerSettings, MessageSettings, ProviderSettings
+
+
+def _codes(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(
+            int(code.strip().lstrip("+")) for code in value.replace(";", ",").split(",") if code.strip()
+        )
+    return value
 
 
 class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings, DeliveryCheckSettings):
@@ -25,6 +33,21 @@ class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings, Delivery
     # Known queue URLs spare the function sqs:GetQueueUrl when it postpones a redelivery.
     OUTBOX_QUEUE_URL: str | None = None
     FAST_OUTBOX_QUEUE_URL: str | None = None
+    # The guards (tuma.services.guards; they need STATE_TABLE): caps on SMS parts (0: none; an
+    # operator's `tuma caps set` overrides them), messages an hour to one number per category, and
+    # the window in which repeats of one alert are one SMS (0: no collapsing).
+    DAILY_PARTS_CAP: int = Field(default=0, ge=0)
+    RECEIPT_DAILY_PARTS_CAP: int = Field(default=0, ge=0)
+    MONTHLY_PARTS_CAP: int = Field(default=0, ge=0)
+    RECIPIENT_HOURLY_LIMIT: int = Field(default=10, ge=0)
+    RECIPIENT_HOURLY_LIMIT_RECEIPTS: int = Field(default=30, ge=0)
+    RECIPIENT_HOURLY_LIMIT_CODES: int = Field(default=5, ge=0)
+    RECIPIENT_HOURLY_LIMIT_ALERTS: int = Field(default=30, ge=0)
+    ALERT_COLLAPSE_SECONDS: int = Field(default=600, ge=0, le=86400)
+    GUARD_RECHECK_SECONDS: int = Field(default=900, ge=1, le=900)  # SQS delays at most 15 minutes
+    # Countries whose numbers may be sent to (calling codes): the provider's own by default, so a
+    # number abroad is refused before it costs anything.
+    ALLOWED_COUNTRY_CODES: Annotated[tuple[int, ...], BeforeValidator(_codes)] = (254,)
 
     @model_validator(mode="after")
     def _breaker_has_a_home(self) -> Self:

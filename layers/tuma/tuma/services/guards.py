@@ -1,0 +1,442 @@
+"""Guards: no bug, loop or attacker drains the credit or floods a phone, and one switch stops it all.
+
+Checked per batch, after the claims (a duplicate never counts) and before the provider is called:
+
+- **pause**: an operator's switch (`tuma pause`), for everything or one category; paused messages wait.
+- **caps on parts**: per day and month, in total, with receipts on their own (higher) cap when one is
+  set, so that a promotion or an alert storm never starves them. At 80% one alert; at the cap,
+  messages wait until the period turns or an operator raises it (`tuma caps set`).
+- **per-recipient limits**: at most N messages an hour to one number, per category. Codes and alerts
+  beyond it are refused with the reason; the rest wait.
+- **alert storms collapse**: repeats of one alert (its host and title, or one CloudWatch alarm)
+  within the window are one SMS; an alarm flapping between ALARM and OK sends at most one pair;
+  when the window closes, one summary follows ("and 14 more since 02:10").
+
+A waiting message is not lost: it is put back on its queue to come back later (`OutboxQueue.park`),
+its ledger entry RETRYING with the reason. Everything a batch needs is read in one batched read.
+Tuma's own guard alerts pass every guard: they say why the others wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from tuma.formatting.clock import EAT, format_eat, parse_time
+
+if TYPE_CHECKING:
+    from tuma.ports import Agenda, GuardStore, OutboxQueue
+    from tuma.services.planning import Delivery
+
+log = logging.getLogger(__name__)
+CAPS = "guard#caps"
+PAUSE = "guard#pause"
+GUARD_SOURCE = "guard"  # Tuma's own guard alerts: never held by what they report
+PAUSED_WAIT = 120  # a paused message looks again this often: `tuma resume` takes effect within it
+CAPPED_WAIT = 900  # SQS's longest delay; a raised cap takes effect within it
+WARN_AT = 0.8
+
+
+class Category(StrEnum):
+    RECEIPT = "receipt"
+    CODE = "code"  # one-time codes: the OTP route, hashed numbers
+    ALERT = "alert"  # alerts, alarms and low-credit notices to the business's own people
+    MESSAGE = "message"  # everything else
+
+
+class Verdict(StrEnum):
+    SEND = "send"
+    WAIT = "wait"
+    REFUSE = "refuse"
+    COLLAPSE = "collapse"
+
+
+@dataclass(frozen=True)
+class Judged:
+    delivery: Delivery
+    verdict: Verdict
+    reason: str = ""
+    wait_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """From the function's settings; an operator's `tuma caps set` overrides the caps (CAPS)."""
+
+    daily_parts: int = 0  # 0: no cap
+    receipt_daily_parts: int = 0  # receipts' own cap; 0: receipts count towards daily_parts
+    monthly_parts: int = 0
+    hourly: Mapping[Category, int] = field(
+        default_factory=lambda: {
+            Category.RECEIPT: 30,
+            Category.CODE: 5,
+            Category.ALERT: 30,
+            Category.MESSAGE: 10,
+        }
+    )
+    collapse_seconds: int = 600
+    recheck_seconds: int = CAPPED_WAIT  # how soon a held message looks again (SQS delays at most 900 s)
+
+    def with_overrides(self, document: Mapping[str, Any]) -> Limits:
+        def number(name: str, default: int) -> int:
+            try:
+                return max(0, int(document.get(name, default)))
+            except (TypeError, ValueError):
+                return default
+
+        return Limits(
+            number("daily_parts", self.daily_parts),
+            number("receipt_daily_parts", self.receipt_daily_parts),
+            number("monthly_parts", self.monthly_parts),
+            self.hourly,
+            self.collapse_seconds,
+            self.recheck_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class Cap:
+    """One cap as it applies to a delivery: its name, limit, and the counters it sums."""
+
+    name: str  # "daily", "receipt daily", "monthly"
+    limit: int
+    counters: tuple[str, ...]
+    period: str  # the day or month it counts
+
+
+def day_of(now: datetime) -> str:
+    return now.astimezone(EAT).date().isoformat()
+
+
+def month_of(now: datetime) -> str:
+    return now.astimezone(EAT).strftime("%Y-%m")
+
+
+def usage_name(period: str, counter: str) -> str:
+    return f"usage#{period}#{counter}"
+
+
+def _rate_name(ref: str, category: Category, now: datetime) -> str:
+    return f"rate#{ref}#{category.value}#{now.astimezone(EAT).strftime('%Y-%m-%dT%H')}"
+
+
+def collapse_name(key: str) -> str:
+    return f"collapse#{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+@dataclass
+class _Batch:
+    """What one batch read, and what the batch itself adds as it is judged in order."""
+
+    documents: dict[str, dict[str, Any]]
+    added: Counter[str] = field(default_factory=Counter)
+
+    def count(self, name: str) -> int:
+        return int(self.documents.get(name, {}).get("count", 0)) + self.added[name]
+
+
+class Guards:
+    def __init__(
+        self,
+        store: GuardStore,
+        limits: Limits,
+        *,
+        queue: OutboxQueue | None = None,
+        agenda: Agenda | None = None,
+        alert_recipients: Sequence[str] = (),
+        language: str = "en",
+    ) -> None:
+        """`queue` takes the guards' own alerts (to ALERT_RECIPIENTS); `agenda` holds each alert
+        storm's summary until its window closes."""
+        self._store = store
+        self._limits = limits
+        self._queue = queue
+        self._agenda = agenda
+        self._alert_recipients = tuple(alert_recipients)
+        self._language = language
+
+    def _alert(self, key: str, title: str, details: str) -> None:
+        if self._queue is None or not self._alert_recipients:
+            return
+        from tuma.models.outbox import OutboxMessage
+
+        data = {"title": title, "details": details, "severity": "warning"}
+        self._queue.put(
+            OutboxMessage(
+                idempotency_key=key, template="alert", data=data, source=GUARD_SOURCE, language=self._language
+            )
+        )
+
+    def _schedule_summary(self, name: str, due: datetime, title: str, since: str) -> None:
+        """The storm's summary, on the agenda until its window closes; its count is read then."""
+        if self._agenda is None:
+            return
+        from tuma.formatting.phones import InvalidNumber, parse_recipient
+        from tuma.models.ledger import LedgerEntry, ScheduledMessage, Status
+        from tuma.models.outbox import OutboxMessage
+
+        key = f"alert-summary:{name.removeprefix('collapse#')}:{since}"[:200]
+        message = OutboxMessage(
+            idempotency_key=key,
+            template="alert",
+            data={"title": title},
+            source=GUARD_SOURCE,
+            summary_of=name,
+            language=self._language,
+        )
+        entries = []
+        for raw in self._alert_recipients:
+            try:
+                recipient = parse_recipient(raw)
+            except InvalidNumber:
+                continue
+            entries.append(
+                LedgerEntry(
+                    key,
+                    recipient.ref,
+                    recipient.masked,
+                    Status.SCHEDULED,
+                    template="alert",
+                    source=GUARD_SOURCE,
+                    scheduled_for=due,
+                )
+            )
+        self._agenda.schedule(ScheduledMessage(key, due, message.to_json()), entries)
+
+    # -- the state ---------------------------------------------------------------------------------
+
+    def windows(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return self._store.read_many(names)
+
+    def limits(self, documents: Mapping[str, dict[str, Any]]) -> Limits:
+        return self._limits.with_overrides(documents.get(CAPS, {}))
+
+    def caps_for(self, category: Category, limits: Limits, now: datetime) -> list[Cap]:
+        day, month = day_of(now), month_of(now)
+        caps = []
+        if category is Category.RECEIPT and limits.receipt_daily_parts:
+            caps.append(Cap("receipt daily", limits.receipt_daily_parts, ("receipt",), day))
+        elif limits.daily_parts:
+            counters = ("other",) if limits.receipt_daily_parts else ("receipt", "other")
+            caps.append(Cap("daily", limits.daily_parts, counters, day))
+        if limits.monthly_parts:
+            caps.append(Cap("monthly", limits.monthly_parts, ("receipt", "other"), month))
+        return caps
+
+    @staticmethod
+    def _counter(category: Category) -> str:
+        return "receipt" if category is Category.RECEIPT else "other"
+
+    def _names(self, deliveries: Sequence[Delivery], now: datetime) -> list[str]:
+        day, month = day_of(now), month_of(now)
+        names = [CAPS, PAUSE] + [usage_name(p, c) for p in (day, month) for c in ("receipt", "other")]
+        for delivery in deliveries:
+            names.append(_rate_name(delivery.recipient.ref, Category(delivery.category), now))
+            if delivery.collapse is not None:
+                names.append(collapse_name(delivery.collapse[0]))
+        return names
+
+    # -- judging a batch ---------------------------------------------------------------------------
+
+    def judge(self, deliveries: Sequence[Delivery], now: datetime) -> list[Judged]:
+        if not deliveries:
+            return []
+        batch = _Batch(self._store.read_many(self._names(deliveries, now)))
+        limits = self.limits(batch.documents)
+        paused = set(batch.documents.get(PAUSE, {}).get("categories", []))
+        opened: dict[str, dict[str, Any]] = {}  # collapse windows this batch opened or changed
+        judged = []
+        for delivery in deliveries:
+            category = Category(delivery.category)
+            if delivery.source == GUARD_SOURCE:
+                judged.append(Judged(delivery, Verdict.SEND))
+                continue
+            verdict = (
+                self._paused(delivery, category, paused, limits)
+                or self._collapsed(delivery, batch, limits, now, opened)
+                or self._rated(delivery, category, batch, limits, now)
+                or self._capped(delivery, category, batch, limits, now)
+            )
+            if verdict is None:
+                verdict = Judged(delivery, Verdict.SEND)
+                batch.added[_rate_name(delivery.recipient.ref, category, now)] += 1
+                for cap in self.caps_for(category, limits, now):
+                    batch.added[usage_name(cap.period, self._counter(category))] += (
+                        0  # known, counted when sent
+                    )
+            judged.append(verdict)
+        self._save_windows(opened, batch.documents, now)
+        return judged
+
+    def _paused(
+        self, delivery: Delivery, category: Category, paused: set[str], limits: Limits
+    ) -> Judged | None:
+        if "all" in paused or category.value in paused:
+            what = "everything" if "all" in paused else f"{category.value}s"
+            wait = min(PAUSED_WAIT, limits.recheck_seconds)
+            return Judged(
+                delivery, Verdict.WAIT, f"waiting: {what} paused by an operator (tuma resume)", wait
+            )
+        return None
+
+    def _rated(
+        self, delivery: Delivery, category: Category, batch: _Batch, limits: Limits, now: datetime
+    ) -> Judged | None:
+        limit = limits.hourly.get(category, 0)
+        if not limit or batch.count(_rate_name(delivery.recipient.ref, category, now)) < limit:
+            return None
+        what = {
+            Category.RECEIPT: "receipts",
+            Category.CODE: "one-time codes",
+            Category.ALERT: "alerts",
+            Category.MESSAGE: "messages",
+        }[category]
+        if category in (Category.CODE, Category.ALERT):
+            return Judged(
+                delivery, Verdict.REFUSE, f"rate limit: at most {limit} {what} an hour to one number"
+            )
+        nxt = (now.astimezone(EAT) + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        return Judged(
+            delivery,
+            Verdict.WAIT,
+            f"waiting: at most {limit} {what} an hour to one number; goes after {format_eat(nxt)[-5:]}",
+            min(limits.recheck_seconds, max(10, int((nxt - now).total_seconds()))),
+        )
+
+    def _capped(
+        self, delivery: Delivery, category: Category, batch: _Batch, limits: Limits, now: datetime
+    ) -> Judged | None:
+        parts = delivery.text.parts
+        for cap in self.caps_for(category, limits, now):
+            used = sum(batch.count(usage_name(cap.period, c)) for c in cap.counters)
+            if used + parts > cap.limit:
+                turns = "the month turns" if cap.name == "monthly" else "the day turns (East Africa Time)"
+                self._once(
+                    f"guard#reached#{cap.name}#{cap.period}",
+                    f"Tuma: {cap.name} SMS cap reached",
+                    f"{used} of {cap.limit} parts used ({cap.period}); messages wait until {turns} or the cap is raised",
+                )
+                return Judged(
+                    delivery,
+                    Verdict.WAIT,
+                    f"waiting: {cap.name} parts cap reached ({used} of {cap.limit} used); goes when {turns} "
+                    "or the cap is raised (tuma caps set)",
+                    limits.recheck_seconds,
+                )
+        for cap in self.caps_for(category, limits, now):
+            for counter in cap.counters:
+                if counter == self._counter(category):
+                    batch.added[usage_name(cap.period, counter)] += parts
+        return None
+
+    def _collapsed(
+        self,
+        delivery: Delivery,
+        batch: _Batch,
+        limits: Limits,
+        now: datetime,
+        opened: dict[str, dict[str, Any]],
+    ) -> Judged | None:
+        if delivery.collapse is None or not limits.collapse_seconds:
+            return None
+        key, state = delivery.collapse
+        name = collapse_name(key)
+        window = opened.get(name) or dict(batch.documents.get(name, {}))
+        until = window.get("until")
+        if until is None or parse_time(until) <= now:
+            # A new window: this message goes, and opens it.
+            opened[name] = {
+                "key": key,
+                "title": delivery.collapse_title,
+                "since": now.isoformat(),
+                "until": (now + timedelta(seconds=limits.collapse_seconds)).isoformat(),
+                "sent": [state],
+                "passed": [delivery.idempotency_key],
+                "collapsed": [],
+                "more": 0,
+            }
+            return None
+        window = opened.setdefault(name, window)
+        if delivery.idempotency_key in window.get("passed", []):
+            return None  # another recipient of a message this window let through
+        if state != "alert" and state not in window.get("sent", []):
+            # An alarm's first ALARM and first OK in a window both go: one pair at most.
+            window["sent"] = [*window.get("sent", []), state]
+            window["passed"] = [*window.get("passed", []), delivery.idempotency_key][-50:]
+            return None
+        if delivery.idempotency_key not in window.get("collapsed", []):
+            window["more"] = int(window.get("more", 0)) + 1
+            window["collapsed"] = [*window.get("collapsed", []), delivery.idempotency_key][-50:]
+        since = format_eat(parse_time(window["since"]))[-5:]
+        return Judged(
+            delivery,
+            Verdict.COLLAPSE,
+            f"collapsed: a repeat within the alert window since {since}; a summary follows",
+        )
+
+    def _save_windows(
+        self, opened: dict[str, dict[str, Any]], documents: Mapping[str, dict[str, Any]], now: datetime
+    ) -> None:
+        for name, window in opened.items():
+            previous = documents.get(name)
+            if window == previous:
+                continue
+            if not self._store.swap(name, previous, window):
+                # Another sender moved the window meanwhile: ours is counted on top of what it wrote.
+                current = self._store.read_many([name]).get(name) or window
+                added = int(window.get("more", 0)) - int((previous or {}).get("more", 0))
+                self._store.write(name, current | {"more": int(current.get("more", 0)) + max(0, added)})
+                continue
+            same_window = previous is not None and previous.get("since") == window["since"]
+            before = int(previous.get("more", 0)) if previous is not None and same_window else 0
+            if before == 0 < int(window.get("more", 0)):
+                # The window's first repeat: its summary goes when the window closes.
+                self._schedule_summary(
+                    name, parse_time(window["until"]), str(window.get("title", "")), window["since"]
+                )
+
+    # -- after sending ------------------------------------------------------------------------------
+
+    def record(self, sent: Sequence[Delivery], now: datetime) -> None:
+        """What went counts: parts towards the caps, messages towards each number's hour."""
+        if not sent:
+            return
+        counters: Counter[str] = Counter()
+        for delivery in sent:
+            category = Category(delivery.category)
+            counters[usage_name(day_of(now), self._counter(category))] += delivery.text.parts
+            counters[usage_name(month_of(now), self._counter(category))] += delivery.text.parts
+            counters[_rate_name(delivery.recipient.ref, category, now)] += 1
+        usage = [usage_name(p, c) for p in (day_of(now), month_of(now)) for c in ("receipt", "other")]
+        before = self._store.read_many([*counters, *usage, CAPS])
+        self._store.add(counters, int((now + timedelta(days=40)).timestamp()))
+        limits = self.limits(before)
+        for category in {Category(d.category) for d in sent}:
+            for cap in self.caps_for(category, limits, now):
+                was = sum(
+                    int(before.get(usage_name(cap.period, c), {}).get("count", 0)) for c in cap.counters
+                )
+                now_used = was + sum(counters[usage_name(cap.period, c)] for c in cap.counters)
+                if was < WARN_AT * cap.limit <= now_used:
+                    self._once(
+                        f"guard#warned#{cap.name}#{cap.period}",
+                        f"Tuma: {cap.name} SMS cap at 80%",
+                        f"{now_used} of {cap.limit} parts used ({cap.period})",
+                    )
+
+    def _once(self, name: str, title: str, details: str) -> None:
+        """One alert per cap and period, whichever sender crosses first."""
+        if self._store.swap(name, None, {"title": title}):
+            log.warning("%s: %s", title, details)
+            self._alert(name, title, details)
+
+
+def summary_details(window: Mapping[str, Any]) -> str:
+    since = format_eat(parse_time(window["since"]))[-5:]
+    return f"and {int(window.get('more', 0))} more since {since}"

@@ -319,6 +319,11 @@ class MemoryGuardStore(MemoryStateStore):
             current = self.documents.setdefault(name, {"count": 0})
             current["count"] = int(current.get("count", 0)) + value
 
+    def put_counts(self, counts: Mapping[str, int], expires_at: int) -> None:
+        self._check()
+        for name, value in counts.items():
+            self.documents[name] = {"count": value}
+
 
 class MemoryAgenda:
     """`tuma.ports.Agenda`, the scheduling part: held messages, released once when due."""

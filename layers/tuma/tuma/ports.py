@@ -315,6 +315,10 @@ class GuardStore(Protocol):
         """Add to each named counter (created at 0), kept until `expires_at` (unix seconds)."""
         ...
 
+    def put_counts(self, counts: Mapping[str, int], expires_at: int) -> None:
+        """Set each named counter, many items a call (not atomic: for approximate limits)."""
+        ...
+
     def swap(self, name: str, expected: dict[str, Any] | None, value: dict[str, Any]) -> bool:
         """Write `value` only if the document is still `expected` (None: absent)."""
         ...

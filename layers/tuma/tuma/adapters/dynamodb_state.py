@@ -123,3 +123,25 @@ class DynamoDBGuardStore(DynamoDBStateStore):
             return
         with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
             list(pool.map(one, items))
+
+    def put_counts(self, counts: Mapping[str, int], expires_at: int) -> None:
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "name": {"S": name},
+                        "count": {"N": str(n)},
+                        "expires_at": {"N": str(expires_at)},
+                    }
+                }
+            }
+            for name, n in counts.items()
+        ]
+        for chunk in chunked(requests, 25):
+            pending: list[Any] = list(chunk)
+            for attempt in range(8):
+                answer = self._client.batch_write_item(RequestItems={self._table: pending})
+                pending = answer.get("UnprocessedItems", {}).get(self._table, [])
+                if not pending:
+                    break
+                time.sleep(min(1.0, 0.05 * 2**attempt))

@@ -77,17 +77,18 @@ class Usage:
     write_units: float = 2 + 3 + 3 + 4 + 4 + 1 + 3
     # Read units: the template (cached per container, so rarely), the report's lookup by provider
     # message id (0.5 + 0.5), the status event's entry (0.5), the reconciler's query each minute;
-    # the guards' two batched reads of a receipt's fast-lane batch (about 17 small items at 0.5).
-    read_units: float = 2 + 8.5
+    # the guards' two batched reads of a receipt's fast-lane batch (about 17 small items at 0.5);
+    # the suppression list's batched read of the recipient (0.5: absent items are billed too).
+    read_units: float = 2 + 8.5 + 0.5
     scheduled_read_units: float = 60 * HOURS * 1
     # Storage: an entry and its two indexes (by-day copies everything) about 2 KB per message,
     # kept LEDGER_TTL_DAYS (180) days: six months of receipts at steady state. The payments table
     # is the business's own; its size is not counted here.
     ledger_kb_per_message: float = 2.0
     ledger_months: float = 6
-    # Secrets: the provider credentials and the webhook secret; each container reads each one at
-    # start and every five minutes while warm.
-    secrets: int = 2
+    # Secrets: the provider credentials, the webhook secret and the privacy key; each container reads
+    # the first two at start and every five minutes while warm, the privacy key once.
+    secrets: int = 3
     secret_calls: float = 7 * 12 * HOURS
     # Custom metrics: distinct metric names x the `service` dimension Powertools adds, counted from
     # the code (2026-11-26): about 30.

@@ -15,6 +15,7 @@ import gc
 # Back on at the end of the module, with init's objects frozen out of later collections.
 gc.disable()
 
+from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import unquote
 
@@ -27,6 +28,12 @@ from tuma.models.alerts import AlertRequest
 from tuma.models.ledger import CancelOutcome, ReportOutcome, Status
 from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StatusResultCallback, StkCallback
 from tuma.models.payments import InvalidPayment, PaymentRequest
+from tuma.models.privacy_requests import (
+    ConsentRequest,
+    ConsentWithdrawal,
+    SuppressionRemoval,
+    SuppressionRequest,
+)
 from tuma.provider.callbacks import DeliveryCallback
 from tuma.runtime import wiring
 from tuma.runtime.observability import CountingMetrics, build_logger
@@ -41,6 +48,7 @@ from tuma.services.lookup import story
 if TYPE_CHECKING:
     # Read by the OpenAPI document only (openapi_json), never at a cold start.
     from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+    from tuma.services.privacy import Person, Privacy
 
 logger = build_logger()
 metrics = Metrics()
@@ -58,6 +66,35 @@ JSON = content_types.APPLICATION_JSON
 
 def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
     return Response(status_code=status, content_type=JSON, body=body)
+
+
+@cache
+def optional_privacy() -> Privacy | None:
+    """The suppression list and consent record, built when first needed: most requests never do."""
+    return wiring.privacy(settings)
+
+
+def privacy() -> Privacy:
+    found = optional_privacy()
+    if found is None:
+        raise ConfigurationError("the stack has no privacy table (PRIVACY_TABLE, PRIVACY_SECRET)")
+    return found
+
+
+class InvalidNumberField(Exception):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.reason = reason
+
+
+def _person(number: str) -> Person:
+    from tuma.services.privacy import InvalidEntry
+
+    try:
+        return privacy().person(number)
+    except InvalidEntry as exc:
+        raise InvalidNumberField(exc.field, exc.reason) from None
 
 
 @routes.add(
@@ -167,6 +204,16 @@ def delivery_report(
 ) -> dict[str, str]:
     update = update_for(report, provider)
     result = ledger.apply_delivery(update)
+    # The number blocked this sender or all promotions: no more promotions go to it.
+    if (
+        update.opted_out
+        and result is ReportOutcome.APPLIED
+        and (found := optional_privacy()) is not None
+        and found.opted_out(
+            ledger.recipients_of(update.provider_message_id, provider), update.delivery_status
+        )
+    ):
+        counts.count("NumbersOptedOut")
     if result is ReportOutcome.UNKNOWN:
         # Answered 200 all the same: the provider would otherwise retry a report we can never match.
         logger.warning("delivery report for unknown message %s", update.provider_message_id)
@@ -209,6 +256,77 @@ def cancel_message(key: str) -> Response[dict[str, Any]]:
     outcome = ledger.cancel(key)
     status = {CancelOutcome.CANCELLED: 200, CancelOutcome.NOT_SCHEDULED: 404, CancelOutcome.ALREADY_GONE: 409}
     return _json(status[outcome], {"idempotency_key": key, "result": outcome.value})
+
+
+@routes.add(
+    "post",
+    "/suppressions",
+    auth=Auth.SIGNATURE,
+    body=SuppressionRequest,
+    tags=["Privacy"],
+    summary="Stop messages to a number: promotions only, or all (HMAC signed)",
+)
+def suppress(request: Annotated[SuppressionRequest, Body()]) -> Response[dict[str, Any]]:
+    person = _person(request.number)
+    added = privacy().suppress(person, request.scope, request.reason, "api")
+    logger.info(
+        "suppression %s for %s (%s)", "added" if added else "already there", person.masked, request.scope
+    )
+    return _json(
+        201 if added else 200, {"number": person.masked, "scope": request.scope.value, "added": added}
+    )
+
+
+@routes.add(
+    "post",
+    "/suppressions/remove",
+    auth=Auth.SIGNATURE,
+    body=SuppressionRemoval,
+    tags=["Privacy"],
+    summary="Send to a number again: one scope, or every scope (HMAC signed)",
+)
+def unsuppress(request: Annotated[SuppressionRemoval, Body()]) -> Response[dict[str, Any]]:
+    person = _person(request.number)
+    removed = privacy().unsuppress(person, request.scope)
+    logger.info("suppression removed for %s: %s", person.masked, ", ".join(removed) or "none was there")
+    return _json(200, {"number": person.masked, "removed": [scope.value for scope in removed]})
+
+
+@routes.add(
+    "post",
+    "/consents",
+    auth=Auth.SIGNATURE,
+    body=ConsentRequest,
+    tags=["Privacy"],
+    summary="Record a customer's consent to promotional messages (HMAC signed)",
+)
+def consent(request: Annotated[ConsentRequest, Body()]) -> Response[dict[str, Any]]:
+    person = _person(request.number)
+    privacy().consent(person, request.source, request.wording, request.at)
+    logger.info("consent recorded for %s (%s)", person.masked, request.source)
+    return _json(201, {"number": person.masked, "source": request.source, "consented": True})
+
+
+@routes.add(
+    "post",
+    "/consents/withdraw",
+    auth=Auth.SIGNATURE,
+    body=ConsentWithdrawal,
+    tags=["Privacy"],
+    summary="Withdraw a customer's consent to promotional messages (HMAC signed)",
+)
+def withdraw(request: Annotated[ConsentWithdrawal, Body()]) -> Response[dict[str, Any]]:
+    person = _person(request.number)
+    withdrawn = privacy().withdraw(person)
+    logger.info("consent withdrawn for %s: %s", person.masked, withdrawn)
+    return _json(200, {"number": person.masked, "withdrawn": withdrawn})
+
+
+@app.exception_handler(InvalidNumberField)  # type: ignore[untyped-decorator]
+def invalid_number(error: InvalidNumberField) -> Response[dict[str, Any]]:
+    return _json(
+        422, {"error": "invalid request", "fields": [{"field": error.field, "problem": error.reason}]}
+    )
 
 
 @app.exception_handler(InvalidRequest)  # type: ignore[untyped-decorator]

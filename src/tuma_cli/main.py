@@ -154,6 +154,15 @@ def _parser() -> argparse.ArgumentParser:
     ):
         guards_cli.add_pause_arguments(commands.add_parser(switch, help=words))
 
+    from tuma_cli import privacy_cli
+
+    privacy_cli.add_suppress_arguments(
+        commands.add_parser("suppress", help="the suppression list: add, remove, list, check a number")
+    )
+    privacy_cli.add_consent_arguments(
+        commands.add_parser("consent", help="consents to promotional messages: add, remove, list")
+    )
+
     doctor.add_arguments(
         commands.add_parser(
             "doctor", help="a checklist of the stack: what works, and how to mend what does not"
@@ -215,6 +224,8 @@ TOOLS = {
     "caps": ("tuma_cli.guards_cli", "run"),
     "pause": ("tuma_cli.guards_cli", "run"),
     "resume": ("tuma_cli.guards_cli", "run"),
+    "suppress": ("tuma_cli.privacy_cli", "run"),
+    "consent": ("tuma_cli.privacy_cli", "run"),
     "trace": ("tuma_cli.messages_cli", "trace"),
     "cancel": ("tuma_cli.messages_cli", "cancel"),
 }

@@ -17,6 +17,7 @@ TABLES = {
     "templates": ("TemplatesTableName", "TemplatesTable", "TEMPLATES_TABLE"),
     "state": ("StateTableName", "StateTable", "STATE_TABLE"),
     "payments": ("PaymentsTableName", "PaymentsTable", "PAYMENTS_TABLE"),
+    "privacy": ("PrivacyTableName", "PrivacyTable", "PRIVACY_TABLE"),
 }
 # Output of the stack, logical id in the local READY information.
 SECRETS = {
@@ -24,6 +25,7 @@ SECRETS = {
     "secondary": ("SecondaryCredentialsSecretArn", "SecondaryCredentialsSecret"),
     "daraja": ("DarajaSecretArn", "DarajaSecret"),
     "webhook": ("WebhookSecretArn", "WebhookSecret"),
+    "privacy": ("PrivacySecretArn", "PrivacySecret"),
 }
 
 

@@ -165,12 +165,46 @@ def test_resend_to_a_corrected_number_asks_first_and_links_the_two(local, page):
     local.wait_for(lambda: any(m["mobile"] == "254722000555" for m in local.phones()), 60, "the resend")
 
 
+def test_stop_promotions_to_a_number_check_it_record_a_consent_and_undo_both(local, page):
+    def submit(button: Any) -> None:
+        with page.expect_navigation():
+            button.click()
+
+    page.goto("/people")
+    page.locator("#stop-number").fill("0722 000 777")
+    page.get_by_label("Why").fill("called customer care")
+    submit(page.get_by_role("button", name="Stop", exact=True))
+    assert "2547*****777 will get no more promotions." in page.locator("main").inner_text()
+    page.goto("/people")
+    row = page.locator("tr", has_text="2547*****777")
+    assert "promotions" in row.inner_text() and "called customer care" in row.inner_text()
+
+    page.locator("#consent-number").fill("+254722000777")
+    page.get_by_label("What they agreed to").fill("Offers by SMS, asked at the till")
+    submit(page.get_by_role("button", name="Record"))
+    page.goto("/people")
+    page.locator("#check-number").fill("722000777")
+    submit(page.get_by_role("button", name="Check", exact=True))
+    verdict = page.locator(".card[role=status]").inner_text()
+    _shot(page, "people")
+    assert "Receipts, codes and alerts: go" in verdict and "Promotions: SUPPRESSED" in verdict
+    assert "0722000777" not in page.content() and "254722000777" not in page.content()
+
+    submit(page.locator("tr", has_text="2547*****777").get_by_role("button", name="Send again"))
+    assert "2547*****777 can be sent to again (promotional)." in page.locator("main").inner_text()
+    page.goto("/people")
+    submit(page.locator("tr", has_text="2547*****777").get_by_role("button", name="Withdraw"))
+    assert "consent withdrawn" in page.locator("main").inner_text()
+    page.goto("/people")
+    assert "2547*****777" not in page.locator("main").inner_text()
+
+
 def test_pages_are_readable_without_javascript_labelled_headed_and_usable_from_the_keyboard(
     browser, local, console_port
 ):
     context = browser.new_context(base_url=f"http://127.0.0.1:{console_port}", java_script_enabled=False)
     page = context.new_page()
-    for path in ("/", "/messages/LGR219G3EY", "/health", "/templates", "/templates/receipt/sw"):
+    for path in ("/", "/messages/LGR219G3EY", "/health", "/templates", "/templates/receipt/sw", "/people"):
         page.goto(path)
         assert page.locator("h1").count() == 1, path
         unlabelled = [

@@ -38,6 +38,8 @@ NOT_MADE_BY_FUNCTIONS = {
     ("dynamodb_templates.py", "transact_write_items"),
     # Only for a queue missing from the sender's configuration, which names both lanes; best effort.
     ("sqs_visibility.py", "get_queue_url"),
+    # The whole suppression list: `tuma suppress list`, the console's People page.
+    ("dynamodb_privacy.py", "scan"),
 }
 
 
@@ -67,6 +69,7 @@ PARAMETERS = {
     "AlertRecipients": "0722 000 111",
     "CustomerLookup": "Enabled",
     "DeliveryCheckAfterSeconds": "1",
+    "PromotionalWindow": "00:00-24:00",
 }
 
 
@@ -144,8 +147,50 @@ def calls(tmp_path_factory, receiver) -> list[dict[str, Any]]:
         deadline = time.monotonic() + 60
         while (_Receiver.received < 5 or not _delivered(topology, "SCHED-2")) and time.monotonic() < deadline:
             time.sleep(0.5)
+        _people(topology)
         time.sleep(3)  # one more round of every schedule
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _people(topology: Any) -> None:
+    """The suppression list and consents: the signed routes, a promotion's screen, and a number the
+    network reports blacklisted, once by callback (webhooks) and once by polling (the reconciler)."""
+    from tuma_cli.local.provision import client
+
+    for path, body in (
+        ("/suppressions", {"number": "0712000999", "scope": "all"}),
+        ("/consents", {"number": "0712000999", "source": "test", "wording": "Offers"}),
+        ("/suppressions/remove", {"number": "0712000999"}),
+        ("/consents/withdraw", {"number": "0712000999"}),
+        ("/consents", {"number": "0712000881", "source": "test", "wording": "Offers"}),
+        ("/consents", {"number": "0712000882", "source": "test", "wording": "Offers"}),
+    ):
+        assert _post_signed(topology, path, body).status_code in (200, 201), path
+    simulator = topology.sandbox.url
+    httpx.post(
+        f"{simulator}/_sandbox/config", json={"opted_out": ["0712000881", "0712000882"]}
+    ).raise_for_status()
+    queue = topology.topology.resources["FastOutboxQueue"]["QueueUrl"]
+    callback = httpx.get(f"{simulator}/_sandbox/config").json()["callback_url"]
+    for number, callbacks in (("0712000881", True), ("0712000882", False)):
+        if not callbacks:  # learnt by polling only
+            httpx.post(f"{simulator}/_sandbox/config", json={"callback_url": None}).raise_for_status()
+        key = f"PROMO-{number}"
+        message = {"idempotency_key": key, "to": [number], "text": "Sale", "category": "promotional"}
+        client("sqs", topology.endpoint).send_message(QueueUrl=queue, MessageBody=json.dumps(message))
+        deadline = time.monotonic() + 30
+        while not _failed(topology, key) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    httpx.post(f"{simulator}/_sandbox/config", json={"callback_url": callback}).raise_for_status()
+
+
+def _failed(topology: Any, key: str) -> bool:
+    from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+
+    from tuma_cli.local.provision import client
+
+    ledger = DynamoDBLedger(client("dynamodb", topology.endpoint), topology.topology.ref("LedgerTable"))
+    return any(e.status.value == "FAILED" for e in ledger.get(key))
 
 
 def _delivered(topology: Any, key: str) -> bool:
@@ -308,6 +353,16 @@ def _boto_operations(path: Path) -> set[str]:
             if "client" in receiver or "sqs" in receiver:
                 found.add(node.func.attr)
     return found
+
+
+def test_each_function_that_reads_or_writes_the_privacy_table_is_held_to_its_role_there(calls):
+    touched = {(c["function"], c["operation"]) for c in calls if "PrivacyTable" in json.dumps(c["params"])}
+    assert {
+        ("outbox_sender", "BatchGetItem"),  # the screen before every send
+        ("webhooks", "UpdateItem"),  # the signed routes, a blacklisted report by callback
+        ("webhooks", "DeleteItem"),  # a number left with nothing
+        ("reconciler", "UpdateItem"),  # a blacklisted report learnt by polling
+    } <= touched, touched
 
 
 def test_the_workload_reaches_every_aws_call_the_functions_code_can_make(calls):

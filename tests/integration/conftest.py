@@ -100,7 +100,12 @@ class Stack:
     def set_credentials(self, apikey: str) -> None:
         secret = self.topology.ref("ProviderCredentialsSecret")
         settings = self.sandbox.platform.settings
-        value = {"apikey": apikey, "partnerID": settings.partner_id, "shortcode": settings.shortcode}
+        value = {
+            "apikey": apikey,
+            "partnerID": settings.partner_id,
+            "shortcode": settings.shortcode,
+            "promotional_shortcode": settings.promotional_shortcode,
+        }
         self.client("secretsmanager").put_secret_value(SecretId=secret, SecretString=json.dumps(value))
 
     def ledger(self, with_payments: bool = False) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from tuma.models.ledger import (
+    PRIMARY,
     CancelOutcome,
     DeliveryUpdate,
     DueCheck,
@@ -23,7 +24,17 @@ from tuma.models.ledger import (
     Status,
 )
 from tuma.models.outbox import OutboxMessage
-from tuma.ports import BulkMessage, Claim, Claimed, ClaimState, HttpAnswer, HttpFailure, SendResult
+from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
+from tuma.ports import (
+    BulkMessage,
+    Claim,
+    Claimed,
+    ClaimState,
+    HttpAnswer,
+    HttpFailure,
+    PrivacyStore,
+    SendResult,
+)
 from tuma.provider.answers import Balance
 from tuma.provider.codes import Disposition
 from tuma.services.templates import Catalog, Routing, StoredTemplate
@@ -132,6 +143,13 @@ class MemoryLedger:
 
     def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
         raise NotImplementedError
+
+    def recipients_of(self, provider_message_id: str, provider: str) -> list[tuple[str, str]]:
+        return [
+            (e.recipient_ref, e.recipient)
+            for e in self.entries.values()
+            if e.provider_message_id == provider_message_id and (e.provider or PRIMARY) == provider
+        ]
 
     def statuses(self) -> Counter[str]:
         return Counter(e.status.value for e in self.entries.values())
@@ -366,3 +384,56 @@ class MemoryAgenda:
         if self.held.pop(idempotency_key, None) is None:
             return CancelOutcome.NOT_SCHEDULED
         return CancelOutcome.CANCELLED
+
+
+class MemoryPrivacyStore(PrivacyStore):
+    """`tuma.ports.PrivacyStore`: the suppression list and consents, by keyed hash."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, PrivacyRecord] = {}
+        self.batch_reads = 0
+
+    def read(self, keys: Sequence[str]) -> dict[str, PrivacyRecord]:
+        self.batch_reads += 1
+        return {key: self.records[key] for key in keys if key in self.records}
+
+    def _record(self, key: str, masked: str) -> PrivacyRecord:
+        return self.records.get(key) or PrivacyRecord(key, masked)
+
+    def suppress(self, key: str, masked: str, suppression: Suppression) -> bool:
+        record = self._record(key, masked)
+        if suppression.scope in record.suppressions:
+            return False
+        self.records[key] = replace(
+            record, masked=masked, suppressions={**record.suppressions, suppression.scope: suppression}
+        )
+        return True
+
+    def unsuppress(self, key: str, scopes: Sequence[Scope]) -> list[Scope]:
+        record = self.records.get(key)
+        if record is None:
+            return []
+        removed = [scope for scope in scopes if scope in record.suppressions]
+        self._keep(
+            replace(record, suppressions={s: v for s, v in record.suppressions.items() if s not in scopes})
+        )
+        return removed
+
+    def consent(self, key: str, masked: str, consent: Consent) -> None:
+        self.records[key] = replace(self._record(key, masked), masked=masked, consent=consent)
+
+    def withdraw(self, key: str) -> bool:
+        record = self.records.get(key)
+        if record is None or record.consent is None:
+            return False
+        self._keep(replace(record, consent=None))
+        return True
+
+    def everything(self, limit: int = 1000) -> list[PrivacyRecord]:
+        return list(self.records.values())[:limit]
+
+    def _keep(self, record: PrivacyRecord) -> None:
+        if record.empty:
+            self.records.pop(record.key, None)
+        else:
+            self.records[record.key] = record

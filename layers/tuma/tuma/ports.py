@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         ScheduledMessage,
     )
     from tuma.models.outbox import OutboxMessage
+    from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
     from tuma.provider.answers import Balance
     from tuma.provider.credentials import Credentials
     from tuma.security.secrets import WebhookSecret
@@ -42,6 +43,8 @@ class BulkMessage:
     message: str
     # The provider that must carry it: an earlier attempt there may have been accepted unseen.
     pinned: str | None = None
+    # Sent under the promotional sender ID (the credentials' promotional_shortcode).
+    promotional: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,10 @@ class Ledger(Protocol):
         """A report moves an entry forward only; a final one ends its delivery-report checks."""
         ...
 
+    def recipients_of(self, provider_message_id: str, provider: str) -> list[tuple[str, str]]:
+        """The (recipient ref, masked number) of the entries that provider message carried."""
+        ...
+
     def expire(self, check: DueCheck, reason: str) -> bool:
         """No report came: EXPIRED, unless a report made it final meanwhile."""
         ...
@@ -324,6 +331,32 @@ class GuardStore(Protocol):
         ...
 
     def write(self, name: str, value: dict[str, Any]) -> None: ...
+
+
+class PrivacyStore(Protocol):
+    """The suppression list and consent record (the privacy table), by the number's keyed hash."""
+
+    def read(self, keys: Sequence[str]) -> dict[str, PrivacyRecord]:
+        """The records that exist among `keys`, in one batched read."""
+        ...
+
+    def suppress(self, key: str, masked: str, suppression: Suppression) -> bool:
+        """Add (or replace) the entry of its scope; False when one of that scope was already there."""
+        ...
+
+    def unsuppress(self, key: str, scopes: Sequence[Scope]) -> list[Scope]:
+        """Remove these scopes' entries; the scopes that were there."""
+        ...
+
+    def consent(self, key: str, masked: str, consent: Consent) -> None: ...
+
+    def withdraw(self, key: str) -> bool:
+        """Remove the consent; False when there was none."""
+        ...
+
+    def everything(self, limit: int = 1000) -> list[PrivacyRecord]:
+        """Every record, newest first, for operators' lists."""
+        ...
 
 
 class LowState(Protocol):

@@ -229,6 +229,75 @@ class Console:
         message = f"{moved} message(s) sent back to the outbox queue."
         return self.page(request, "done.html", title="Dead letters", message=message, back="/health")
 
+    # -- the people Tuma texts: the suppression list and consents --------------------------------
+    # Numbers come in by POST only and go out masked: never in a URL, never whole on a page.
+
+    async def people(self, request: Request) -> Response:
+        records = self.backend.privacy().everything(500)
+        return self.page(request, "people.html", records=records, checked=None)
+
+    def _person(self, number: str) -> Any:
+        from tuma.services.privacy import InvalidEntry
+
+        try:
+            return self.backend.privacy().person(number)
+        except InvalidEntry as exc:
+            raise ConsoleError(f"That number cannot be used: {exc.reason}.") from None
+
+    async def suppress(self, request: Request) -> Response:
+        from tuma.models.privacy import Scope
+
+        form = await request.form()
+        person = self._person(str(form.get("number", "")))
+        scope = Scope.ALL if form.get("scope") == "all" else Scope.PROMOTIONAL
+        reason = str(form.get("reason", "")).strip()[:200] or "asked to stop"
+        added = self.backend.privacy().suppress(person, scope, reason, "operator")
+        what = "any message" if scope is Scope.ALL else "promotions"
+        message = (
+            f"{person.masked} will get no more {what}."
+            if added
+            else f"{person.masked} was already stopped for {what}."
+        )
+        return self.page(request, "done.html", title="Suppression list", message=message, back="/people")
+
+    async def unsuppress(self, request: Request) -> Response:
+        from tuma.models.privacy import Scope
+        from tuma.services.privacy import Person
+
+        form = await request.form()
+        key, masked = str(form.get("key", "")), str(form.get("masked", ""))
+        scope = Scope(str(form["scope"])) if form.get("scope") in ("promotional", "all") else None
+        removed = self.backend.privacy().unsuppress(Person(key, masked, ""), scope)
+        message = f"{masked} can be sent to again ({', '.join(removed) or 'nothing was stopped'})."
+        return self.page(request, "done.html", title="Suppression list", message=message, back="/people")
+
+    async def consent(self, request: Request) -> Response:
+        form = await request.form()
+        person = self._person(str(form.get("number", "")))
+        wording = str(form.get("wording", "")).strip()[:500]
+        if not wording:
+            raise ConsoleError("Say what the customer agreed to (the words they saw).")
+        source = str(form.get("source", "")).strip()[:64] or "operator"
+        self.backend.privacy().consent(person, source, wording)
+        message = f"Consent recorded for {person.masked}: promotions may go to this number."
+        return self.page(request, "done.html", title="Consents", message=message, back="/people")
+
+    async def withdraw(self, request: Request) -> Response:
+        from tuma.services.privacy import Person
+
+        form = await request.form()
+        key, masked = str(form.get("key", "")), str(form.get("masked", ""))
+        withdrawn = self.backend.privacy().withdraw(Person(key, masked, ""))
+        message = f"{masked}: consent withdrawn." if withdrawn else f"{masked} had no consent on record."
+        return self.page(request, "done.html", title="Consents", message=message, back="/people")
+
+    async def check(self, request: Request) -> Response:
+        form = await request.form()
+        person = self._person(str(form.get("number", "")))
+        record = self.backend.privacy().check(person)
+        records = self.backend.privacy().everything(500)
+        return self.page(request, "people.html", records=records, checked=record)
+
     async def templates(self, request: Request) -> Response:
         catalog = self.backend.editor.catalog()
         return self.page(
@@ -295,6 +364,12 @@ def create_app(backend: Backend, port: int, where: str) -> Starlette:
             Route("/health/pause", g(console.pause), methods=["POST"]),
             Route("/health/resume", g(console.resume), methods=["POST"]),
             Route("/health/caps", g(console.caps), methods=["POST"]),
+            Route("/people", g(console.people)),
+            Route("/people/suppress", g(console.suppress), methods=["POST"]),
+            Route("/people/unsuppress", g(console.unsuppress), methods=["POST"]),
+            Route("/people/consent", g(console.consent), methods=["POST"]),
+            Route("/people/withdraw", g(console.withdraw), methods=["POST"]),
+            Route("/people/check", g(console.check), methods=["POST"]),
             Route("/templates", g(console.templates)),
             Route("/templates/{name}/{language}/use", g(console.use_version), methods=["POST"]),
             Route("/templates/{name}/{language}", g(console.template), methods=["GET", "POST"]),

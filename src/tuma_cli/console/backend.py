@@ -26,6 +26,7 @@ from tuma_cli.stack import Stack, Unconfigured
 if TYPE_CHECKING:
     from tuma.ports import Registration
     from tuma.services.finance import DayView
+    from tuma.services.privacy import Privacy
 
     from tuma_cli.guards_cli import Switches
 
@@ -193,6 +194,14 @@ class Backend:
         from tuma_cli.guards_cli import Switches
 
         return Switches(self.stack)
+
+    def privacy(self) -> Privacy:
+        """The suppression list and consents; a ConsoleError when this stack has none."""
+        from tuma_cli.privacy_cli import privacy_of
+
+        if "privacy" not in self.stack.tables:
+            raise ConsoleError("this stack has no privacy table: redeploy it with this version of Tuma")
+        return privacy_of(self.stack)
 
     def guards(self) -> dict[str, Any] | None:
         """Caps, today's parts and any pause; None when this stack keeps no state table."""

@@ -26,7 +26,7 @@ from tuma_cli.local.provision import client
 from tuma_cli.local.runner import LocalTopology, project_root, running
 
 # What the demo waits for: every entry has its outcome (a delivery report, or why nothing was sent).
-SETTLED = {"DELIVERED", "FAILED", "REJECTED", "UNDELIVERABLE"}
+SETTLED = {"DELIVERED", "FAILED", "REJECTED", "UNDELIVERABLE", "SUPPRESSED"}
 TOKEN_PLACEHOLDER = "PATH-TOKEN"  # noqa: S105 - the placeholder events/ ship with
 DEMO_PARAMETERS = {"AlertRecipients": "0722 000 111,0733 000 222"}
 

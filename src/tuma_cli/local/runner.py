@@ -112,6 +112,7 @@ class LocalTopology:
                         apikey="sandbox-secondary-apikey-9876543210",
                         partner_id="67890",
                         shortcode="TUMA-2",
+                        promotional_shortcode="TUMA-2INFO",
                         dlr_delay=self._dlr_delay,
                     )
                 )
@@ -184,6 +185,8 @@ class LocalTopology:
                 "apikey": settings.apikey,
                 "partnerID": settings.partner_id,
                 "shortcode": settings.shortcode,
+                # A promotion works out of the box locally, under the account's second sender ID.
+                "promotional_shortcode": settings.promotional_shortcode,
             }
             client("secretsmanager", self.endpoint).put_secret_value(
                 SecretId=self.topology.ref(secret), SecretString=json.dumps(value)

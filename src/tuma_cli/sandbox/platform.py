@@ -14,6 +14,10 @@ Delivery outcomes follow the last three digits of the number (like AWS's simulat
 | 409    | 1003 invalid mobile number   | -                        |
 | 410    | 1002 network not allowed     | -                        |
 | other  | accepted                     | DeliveredToTerminal      |
+
+A number listed in the settings' `opted_out` (any Kenyan form) has blocked promotions: what goes to it
+under the promotional sender ID is accepted and reported `SenderName Blacklisted`, as Safaricom
+reports it; its transactional messages are delivered.
 """
 
 from __future__ import annotations
@@ -53,6 +57,16 @@ def network_of(mobile: str) -> int:
     if mobile.startswith(_AIRTEL):
         return 2
     return 1
+
+
+def _msisdn(value: Any) -> str:
+    """A Kenyan number as the platform keys it (2547…), from any form an operator types."""
+    digits = re.sub(r"\D", "", str(value))
+    if digits.startswith("0"):
+        digits = "254" + digits[1:]
+    elif len(digits) == 9:
+        digits = "254" + digits
+    return digits
 
 
 def _ucs2_parts(text: str) -> int:
@@ -97,6 +111,8 @@ class SimulatorSettings:
     dlr_delay: float = 1.0
     callback_url: str | None = None
     dialect: str = "advanta"  # or "wavesms": bare arrays, `respose-code`, ids as strings
+    promotional_shortcode: str = "TUMAINFO"  # the account's second sender ID, for promotions
+    opted_out: list[str] = field(default_factory=list)  # numbers that blocked promotions
     unicode: str = "reject"  # or "allow": non-GSM7 texts billed as UCS-2 parts
 
 
@@ -147,7 +163,11 @@ class SmsPlatform:
                     raise KeyError(key)
                 current = getattr(self.settings, key)
                 value = raw
-                if isinstance(current, Decimal):
+                if isinstance(current, list):
+                    if not isinstance(raw, list):
+                        raise ValueError(f"{key} is a list")
+                    value = [_msisdn(item) for item in raw]
+                elif isinstance(current, Decimal):
                     value = Decimal(str(raw))
                 elif isinstance(current, bool | int | float) and raw is not None:
                     value = type(current)(raw)
@@ -259,7 +279,7 @@ class SmsPlatform:
             scheduled_for=None if text.time_to_send in (None, "") else str(text.time_to_send),
             sent_at=now,
             report_at=now + self.settings.dlr_delay,
-            outcome=OUTCOMES.get(raw[-3:], "DeliveredToTerminal"),
+            outcome=self._outcome(raw, text),
         )
         self.messages[sent.messageid] = sent
         self.outbox.append(sent)
@@ -275,6 +295,12 @@ class SmsPlatform:
         )
         return entry, sent
 
+    def _outcome(self, number: str, text: _Text) -> str:
+        promotional = text.shortcode == self.settings.promotional_shortcode
+        if promotional and number in self.settings.opted_out:
+            return "SenderName Blacklisted"
+        return OUTCOMES.get(number[-3:], "DeliveredToTerminal")
+
     def _failed(self, code: int, description: str, target: _Target) -> dict[str, Any]:
         # The platform echoes the number as sent and, in sendbulk, the request fields, credentials included.
         entry = self._entry(code, description, target.mobile, target.index, clientsmsid=target.clientsmsid)
@@ -283,7 +309,8 @@ class SmsPlatform:
         return entry
 
     def _sender_ok(self, shortcode: Any) -> bool:
-        return bool(shortcode == self.settings.shortcode)  # case-sensitive, exactly as assigned
+        # Case-sensitive, exactly as assigned: the transactional ID or the promotional one.
+        return bool(shortcode in (self.settings.shortcode, self.settings.promotional_shortcode))
 
     def _sendsms(self, params: Mapping[str, Any], route: str = "sendsms") -> Answer:
         if not self._sender_ok(params.get("shortcode")):

@@ -292,6 +292,25 @@ class DynamoDBLedger:
                 self._delete(DUE_CHECKS, item["check_sk"]["S"])
         return outcome
 
+    def recipients_of(self, provider_message_id: str, provider: str) -> list[tuple[str, str]]:
+        found = self._client.query(
+            TableName=self._table,
+            IndexName=MESSAGE_ID_INDEX,
+            KeyConditionExpression="provider_message_id = :m",
+            ExpressionAttributeValues={":m": {"S": provider_message_id}},
+        ).get("Items", [])
+        recipients = []
+        for keys in found:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"idempotency_key": keys["idempotency_key"], "recipient_ref": keys["recipient_ref"]},
+                ProjectionExpression="recipient_ref, recipient, provider",
+            ).get("Item")
+            if item is None or item.get("provider", {}).get("S", PRIMARY) != provider:
+                continue  # message ids are the provider's own: another provider's id may be the same
+            recipients.append((item["recipient_ref"]["S"], item.get("recipient", {}).get("S", "-")))
+        return recipients
+
     def expire(self, check: DueCheck, reason: str) -> bool:
         now = datetime.now(UTC)
         try:

@@ -90,3 +90,19 @@ class SecretsManagerWebhookSecrets:
             raise ConfigurationError(
                 f"secret {self._secret.secret_id!r} needs path_token and hmac_key of 16+ characters"
             ) from None
+
+
+class SecretsManagerPrivacyKey:
+    """`{"number_key"}` from PRIVACY_SECRET: the key of the numbers' keyed hashes, as bytes."""
+
+    def __init__(self, secret: JsonSecret) -> None:
+        self._secret = secret
+
+    def __call__(self) -> bytes:
+        from tuma.security.redaction import register_secret
+
+        value = self._secret.read().get("number_key")
+        if not isinstance(value, str) or len(value) < 32:
+            raise ConfigurationError(f"secret {self._secret.secret_id!r} needs number_key of 32+ characters")
+        register_secret(value)
+        return value.encode()

@@ -63,6 +63,8 @@ DATA_LIMITS: dict[str, int] = {
     "alarm": 80,
     "region": 30,
     "reason": 300,
+    "offer": 100,
+    "until": 30,
 }
 DEFAULT_DATA_LIMIT = 60
 # Values that filters read (money, when) or that are short by construction: cleaned, never cut.

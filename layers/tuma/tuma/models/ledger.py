@@ -27,6 +27,7 @@ class Status(StrEnum):
     REJECTED = "REJECTED"  # can never be sent: bad number, text or template
     UNDELIVERABLE = "UNDELIVERABLE"  # no usable number (masked at the source and not resolved)
     CANCELLED = "CANCELLED"  # a scheduled message withdrawn before it went
+    SUPPRESSED = "SUPPRESSED"  # the recipient is on the suppression list for this kind of message
 
     @property
     def rank(self) -> int:
@@ -53,6 +54,7 @@ _RANKS = {
             Status.REJECTED,
             Status.UNDELIVERABLE,
             Status.CANCELLED,
+            Status.SUPPRESSED,
         ),
         FINAL_RANK,
     ),
@@ -102,6 +104,7 @@ class DeliveryUpdate:
     kind: str | None = None  # delivered, final_failure, in_progress or unknown
     via: str = "callback"  # or "polling": how the report reached Tuma
     provider: str = PRIMARY  # whose report it is: message ids are only unique per provider
+    opted_out: bool = False  # the number blocked the sender (tuma.services.delivery_reports)
 
     @property
     def final(self) -> bool:

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from tuma.formatting.clock import now_utc, parse_time
+from tuma.models.privacy import MessageCategory
 from tuma.models.validation import LANGUAGE, NO_CONTROL_CHARS, TEMPLATE_NAME
 
 # A message to more numbers than one provider call takes is sent in several calls (sendsms takes 1,000).
@@ -71,6 +72,9 @@ class OutboxMessage(BaseModel):
     # Send later (a reminder: "fees due Friday"): ISO-8601, East Africa Time when no zone is given;
     # up to 35 days ahead. Past, or within a few seconds, means now.
     send_at: SendAt = None
+    # transactional (receipts, codes, alerts) or promotional (consent, the opt-out footer, the
+    # sending window, the promotional sender ID). None: the template kind's; a text is transactional.
+    category: MessageCategory | None = None
     # Tuma's own: the summary of an alert storm (tuma.services.guards), filled in when it is sent.
     summary_of: str | None = Field(default=None, pattern=r"^collapse#[0-9a-f]{32}$")
 

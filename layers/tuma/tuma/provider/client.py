@@ -65,6 +65,11 @@ def failure_of(error: ProviderError) -> SendResult:
 NO_ENTRY = SendResult(
     Disposition.RETRY, "the provider's answer had no entry for this message", maybe_accepted=True
 )
+# Refused before any call: the credentials have no promotional sender ID.
+NO_PROMOTIONAL_ID = SendResult(
+    Disposition.REJECT,
+    "no promotional sender ID: add promotional_shortcode to the provider credentials secret",
+)
 
 
 class ProviderClient:
@@ -148,9 +153,13 @@ class ProviderClient:
         return result_of(answers[0]) if answers else NO_ENTRY
 
     def send_bulk(self, messages: Sequence[BulkMessage]) -> dict[str, SendResult]:
-        """Distinct texts in as few calls as the brand's list limit allows; results by clientsmsid."""
+        """Distinct texts in as few calls as the brand's list limit allows; results by clientsmsid.
+        A promotion without a promotional sender ID is refused here, before any call."""
         results: dict[str, SendResult] = {}
         pending = list(messages)
+        if any(m.promotional for m in pending) and self._credentials.get().promotional_shortcode is None:
+            results = {m.client_sms_id: NO_PROMOTIONAL_ID for m in pending if m.promotional}
+            pending = [m for m in pending if not m.promotional]
         while pending:
             size = self.bulk.size(len(pending))
             chunk, pending = pending[:size], pending[size:]
@@ -169,7 +178,9 @@ class ProviderClient:
                         "clientsmsid": m.client_sms_id,
                         "mobile": m.mobile,
                         "message": m.message,
-                        "shortcode": creds.shortcode,
+                        # Never the transactional ID for a promotion, even if the secret changed
+                        # since send_bulk looked: without one the provider refuses it (1001).
+                        "shortcode": creds.promotional_shortcode if m.promotional else creds.shortcode,
                     }
                     for m in chunk
                 ],

@@ -12,7 +12,16 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from tuma.errors import ConfigurationError
 from tuma.models.validation import AsText
@@ -27,6 +36,20 @@ class Credentials(BaseModel):
         min_length=1, validation_alias=AliasChoices("partnerID", "partner_id", "partnerId")
     )
     shortcode: str = Field(min_length=1)
+    # Safaricom keeps transactional and promotional sender IDs apart: one ID may not carry both. A
+    # promotion goes only under this one; without it, promotions are REJECTED, never sent as `shortcode`.
+    promotional_shortcode: str | None = None
+
+    @field_validator("promotional_shortcode", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _two_ids(self) -> Credentials:
+        if self.promotional_shortcode is not None and self.promotional_shortcode == self.shortcode:
+            raise ValueError("promotional_shortcode must be a different sender ID from shortcode")
+        return self
 
     def model_post_init(self, __context: Any) -> None:
         # Known from here on to the log redactor, wherever the value turns up (echoed answers included).
@@ -37,7 +60,9 @@ class Credentials(BaseModel):
         try:
             creds = cls.model_validate(raw)
         except ValidationError as exc:
-            fields = ", ".join(sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]}))
+            fields = ", ".join(
+                sorted({str(e["loc"][0]) if e["loc"] else "promotional_shortcode" for e in exc.errors()})
+            )
             raise ConfigurationError(f"{where} lacks valid provider credentials ({fields})") from None
         return creds
 

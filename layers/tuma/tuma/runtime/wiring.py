@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tuma.provider.answers import DeliveryReport
     from tuma.provider.client import ProviderClient
     from tuma.provider.failover import Transition
-    from tuma.runtime.settings import DarajaSettings, LedgerSettings, ProviderSettings
+    from tuma.runtime.settings import DarajaSettings, LedgerSettings, PrivacySettings, ProviderSettings
     from tuma.runtime.settings.balance_monitor import BalanceSettings
     from tuma.runtime.settings.daraja_pull import PullSettings
     from tuma.runtime.settings.outbox_sender import SenderSettings
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from tuma.services.dispatcher import Dispatcher
     from tuma.services.guards import Guards
     from tuma.services.intake import Intake
+    from tuma.services.privacy import Privacy, SendWindow
     from tuma.services.pull import PullReconciler
     from tuma.services.reconciler import Reconciler
 
@@ -190,6 +191,35 @@ def outbox_dispatcher(
         agenda=ledger_,
         first_check_seconds=settings.DLR_FIRST_CHECK_SECONDS,
         identity={"business": settings.BUSINESS_NAME, "business_contact": settings.BUSINESS_CONTACT},
+        privacy=privacy(settings, client, require_consent=settings.REQUIRE_PROMOTIONAL_CONSENT),
+        window=send_window(settings.PROMOTIONAL_WINDOW),
+        footer=settings.PROMOTIONAL_FOOTER,
+    )
+
+
+def send_window(spec: str) -> SendWindow:
+    from tuma.services.privacy import SendWindow
+
+    return SendWindow(spec)
+
+
+def privacy(
+    settings: PrivacySettings, client: DynamoDBClient | None = None, *, require_consent: bool = True
+) -> Privacy | None:
+    """The suppression list and consent record; None when the stack has no privacy table."""
+    if not settings.PRIVACY_TABLE or not settings.PRIVACY_SECRET:
+        return None
+    from tuma.adapters.dynamodb_privacy import DynamoDBPrivacyStore
+    from tuma.adapters.secrets import SecretsManagerPrivacyKey
+    from tuma.security.number_keys import NumberKeys
+    from tuma.services.privacy import Privacy
+
+    # Read once per container: the key never changes.
+    key = SecretsManagerPrivacyKey(json_secret(settings.PRIVACY_SECRET, 10**9))
+    return Privacy(
+        DynamoDBPrivacyStore(client or dynamodb(), settings.PRIVACY_TABLE),
+        NumberKeys(key),
+        require_consent=require_consent,
     )
 
 
@@ -295,6 +325,7 @@ def reconciler(
             rate=settings.DLR_CALLS_PER_SECOND,
         ),
         time_left=time_left,
+        privacy=privacy(settings),
     )
 
 

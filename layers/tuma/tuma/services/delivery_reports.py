@@ -27,6 +27,10 @@ class Outcome:
     status: Status
     rank: int  # a higher rank replaces a lower one
     kind: ReportClass
+    # The number blocked this sender or all promotions (the brand's delivery-status page): it goes on
+    # the suppression list for promotions (tuma.services.privacy). The provider documents no send
+    # code that means this; its reports are the only place an opt-out shows.
+    opted_out: bool = False
 
 
 # description (spaces removed, lower case) -> outcome: the provider's documented statuses
@@ -41,7 +45,7 @@ OUTCOMES: dict[str, Outcome] = {
         Status.FAILED, 3, ReportClass.FINAL_FAILURE
     ),  # Airtel/Telkom's documented blanket failure
     "deliveryimpossible": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
-    "sendernameblacklisted": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE),
+    "sendernameblacklisted": Outcome(Status.FAILED, 4, ReportClass.FINAL_FAILURE, opted_out=True),
     "deliveredtoterminal": Outcome(Status.DELIVERED, 5, ReportClass.DELIVERED),
 }
 UNRECOGNISED = Outcome(Status.SENT, 0, ReportClass.UNKNOWN)
@@ -67,4 +71,5 @@ def update_for(callback: DeliveryCallback, provider: str = PRIMARY) -> DeliveryU
         reported_at=callback.timestamp,
         description=callback.description[:DESCRIPTION_CAP],
         kind=outcome.kind.value,
+        opted_out=outcome.opted_out,
     )

@@ -30,6 +30,7 @@ from tuma.models.ledger import (
     Status,
 )
 from tuma.models.outbox import OutboxMessage, key_of
+from tuma.models.privacy import MessageCategory
 from tuma.models.validation import summarize
 from tuma.ports import (
     Agenda,
@@ -49,6 +50,7 @@ from tuma.services.planning import (
     RANK,
     Delivery,
     ProviderRoute,
+    category_of,
     plan_message,
     plan_recipients,
 )
@@ -57,7 +59,9 @@ from tuma.services.templates import Catalog
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from tuma.models.privacy import PrivacyRecord
     from tuma.services.guards import Guards
+    from tuma.services.privacy import Privacy, SendWindow
 
 log = logging.getLogger(__name__)
 # A send_at this close (or past) means now: the schedule would only add its own delay.
@@ -136,8 +140,14 @@ class Dispatcher:
         guards: Guards | None = None,
         parking: OutboxQueue | None = None,
         countries: frozenset[int] = KENYA_ONLY,
+        privacy: Privacy | None = None,
+        window: SendWindow | None = None,
+        footer: str | None = None,
     ) -> None:
         self._countries = countries
+        self._privacy = privacy
+        self._window = window
+        self._footer = footer
         self._guards = guards
         self._parking = parking
         self._agenda = agenda
@@ -177,10 +187,7 @@ class Dispatcher:
             if current is None or current.delay_seconds < delay:
                 retries[record_id] = RecordOutcome(record_id, retry=True, delay_seconds=delay, reason=reason)
 
-        # One snapshot of the templates for the whole batch: no message mixes two wordings.
-        catalog = replace(
-            self._templates.catalog() if self._templates else Catalog(), identity=self._identity
-        )
+        catalog = self._catalog()
         messages: dict[str, OutboxMessage] = {}
         parsed = [(item, self._parse(item, settled, catalog)) for item in batch]
         summaries = self._summaries([m for _, m in parsed if m is not None and m.summary_of])
@@ -215,9 +222,9 @@ class Dispatcher:
         if settled:
             self._ledger.record_unsendable(settled)
         candidates = self._one_per_event(deliveries)
-        # The guards' one read runs while the claims are written: no extra round trip.
-        prefetched = self._guards.prefetch(candidates, self._clock()) if self._guards and candidates else None
+        prefetched, wishes = self._prefetch(candidates)
         to_send, completed = self._claim(candidates, remaining_ms, retry)
+        to_send = self._screen(to_send, wishes)
         to_send, parked = self._guard(to_send, retry, prefetched)
         # Recorded before the call: a crash mid-send leaves QUEUED entries an operator can find.
         queued_at = self._clock()
@@ -237,6 +244,62 @@ class Dispatcher:
         self._check_later(final + self._complete(completed))
         self._park(parked, messages, batch, retries, retry)
         return [retries.get(item.record_id, RecordOutcome(item.record_id)) for item in batch]
+
+    def _catalog(self) -> Catalog:
+        """One snapshot of the templates for the whole batch: no message mixes two wordings."""
+        catalog = replace(
+            self._templates.catalog() if self._templates else Catalog(), identity=self._identity
+        )
+        return catalog if self._footer is None else replace(catalog, footer=self._footer)
+
+    def _prefetch(
+        self, candidates: list[Delivery]
+    ) -> tuple[Future[dict[str, dict[str, Any]]] | None, Future[dict[str, PrivacyRecord]] | None]:
+        """The guards' and the suppression list's reads, started now to run while the claims are
+        written: no extra round trip."""
+        if not candidates:
+            return None, None
+        guards = self._guards.prefetch(candidates, self._clock()) if self._guards else None
+        wishes = self._privacy.prefetch(candidates) if self._privacy else None
+        return guards, wishes
+
+    # -- the people's wishes ----------------------------------------------------------------------------
+
+    def _screen(
+        self, deliveries: list[Delivery], prefetched: Future[dict[str, PrivacyRecord]] | None
+    ) -> list[Delivery]:
+        """What the suppression list and the consent record let go; the rest is settled for good:
+        SUPPRESSED (costs nothing, never retried) or REJECTED (a promotion without consent)."""
+        if not deliveries:
+            return deliveries
+        if self._privacy is None:
+            # Without the privacy table nobody's wishes can be read: promotions cannot go at all.
+            refused = [d for d in deliveries if d.message_category is MessageCategory.PROMOTIONAL]
+            stopped = [
+                (d, Status.REJECTED, "promotions need the privacy table (PRIVACY_TABLE)") for d in refused
+            ]
+            go = [d for d in deliveries if d.message_category is not MessageCategory.PROMOTIONAL]
+        else:
+            go, screened = self._privacy.screen(deliveries, prefetched)
+            stopped = [
+                (s.delivery, Status.SUPPRESSED if s.suppressed else Status.REJECTED, s.reason)
+                for s in screened
+            ]
+        if not stopped:
+            return go
+        now = self._clock()
+        self._claims.settle(
+            [(d.claim, {"status": status.value, "at": now.isoformat()}) for d, status, _ in stopped]
+        )
+        entries = []
+        for delivery, status, reason in stopped:
+            self._metrics.count("MessagesSuppressed" if status is Status.SUPPRESSED else "MessagesRejected")
+            log.info("not sending %s to %s: %s", delivery.idempotency_key, delivery.recipient.masked, reason)
+            entries.append(
+                delivery.entry(status, reason=reason, final_at=now, final_via="send", updated_at=now)
+            )
+        self._ledger.write(entries)
+        return go
 
     # -- the guards ------------------------------------------------------------------------------------
 
@@ -574,10 +637,17 @@ class Dispatcher:
         )
 
     def _held(self, message: OutboxMessage, catalog: Catalog) -> bool:
-        """A message for later is put on the agenda, its recipients SCHEDULED; True when held."""
+        """A message for later is put on the agenda, its recipients SCHEDULED; True when held. A
+        promotion due outside the sending window waits for its next opening."""
         now = self._clock()
-        if message.send_at is None or message.send_at <= now + SEND_NOW_MARGIN or self._agenda is None:
+        due = message.send_at
+        if self._window is not None and self._agenda is not None:
+            kind = catalog.kind(message.template) if message.template else None
+            if category_of(message, kind) is MessageCategory.PROMOTIONAL:
+                due = self._window.next_opening(max(now, due or now)) or due
+        if due is None or due <= now + SEND_NOW_MARGIN or self._agenda is None:
             return False
+        message = message.model_copy(update={"send_at": due})
         recipients, _ = plan_recipients(message, self._alert_recipients, catalog)
         entries = [
             LedgerEntry(
@@ -587,13 +657,13 @@ class Dispatcher:
                 Status.SCHEDULED,
                 template=message.template,
                 source=message.source,
-                scheduled_for=message.send_at,
+                scheduled_for=due,
                 updated_at=now,
             )
             for r in recipients
         ]
         body = message.model_copy(update={"send_at": None}).to_json()
-        if self._agenda.schedule(ScheduledMessage(message.idempotency_key, message.send_at, body), entries):
+        if self._agenda.schedule(ScheduledMessage(message.idempotency_key, due, body), entries):
             self._metrics.count("MessagesScheduled")
         else:
             self._metrics.count("DuplicatesSkipped")
@@ -610,7 +680,11 @@ def send_all(sender: Sender, deliveries: Sequence[Delivery]) -> Mapping[int, Sen
     try:
         bulk = [
             BulkMessage(
-                client_sms_id=str(i + 1), mobile=d.recipient.value, message=d.text.text, pinned=d.pinned
+                client_sms_id=str(i + 1),
+                mobile=d.recipient.value,
+                message=d.text.text,
+                pinned=d.pinned,
+                promotional=d.message_category is MessageCategory.PROMOTIONAL,
             )
             for i, d in enumerate(deliveries)
             if d.route is ProviderRoute.SMS

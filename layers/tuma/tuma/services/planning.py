@@ -15,6 +15,7 @@ from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, Recipient, Recipie
 from tuma.formatting.rendering import TemplateError, render
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, Route
+from tuma.models.privacy import MessageCategory, with_footer
 from tuma.security.masking import mask
 from tuma.services.templates import KINDS, Catalog, routed
 
@@ -53,6 +54,9 @@ class Delivery:
     category: str = "message"
     collapse: tuple[str, str] | None = None
     collapse_title: str = ""
+    # Transactional or promotional (tuma.services.privacy): what the suppression list, consent and the
+    # promotional sender ID are judged by.
+    message_category: MessageCategory = MessageCategory.TRANSACTIONAL
 
     @property
     def claim(self) -> tuple[str, str]:
@@ -118,17 +122,33 @@ def plan_message(
     recipients = _recipients(plan, alert_recipients, catalog, countries)
     if not recipients:
         return plan
+    kind = catalog.kind(message.template) if message.template else None
+    category = category_of(message, kind)
+    refused = _category_refusal(message, kind, category)
+    if refused:
+        for recipient in recipients:
+            plan.settle(recipient.ref, recipient.masked, Status.REJECTED, refused)
+        return plan
     try:
         body, template = _body(message, catalog)
+        if category is MessageCategory.PROMOTIONAL:
+            body = with_footer(body, catalog.footer)
         text = prepare(body, max_parts=max_parts)
     except (TemplateError, TextRejected) as exc:
         for recipient in recipients:
             plan.settle(recipient.ref, recipient.masked, Status.REJECTED, exc.reason)
         return plan
-    kind = catalog.kind(message.template) if message.template else None
     collapse, title = _collapse_of(kind, message)
     for recipient in recipients:
         route = route_for(recipient, message.route)
+        if category is MessageCategory.PROMOTIONAL and route is ProviderRoute.HASHED:
+            plan.settle(
+                recipient.ref,
+                recipient.masked,
+                Status.REJECTED,
+                "a hashed number can receive only transactional texts (the provider's hashed route)",
+            )
+            continue
         plan.deliveries.append(
             Delivery(
                 record_id=record_id,
@@ -143,9 +163,31 @@ def plan_message(
                 category=_category(kind, route),
                 collapse=collapse,
                 collapse_title=title,
+                message_category=category,
             )
         )
     return plan
+
+
+def category_of(message: OutboxMessage, kind: str | None) -> MessageCategory:
+    """The message's own category, else its template kind's; a ready text is transactional."""
+    if message.category is not None:
+        return message.category
+    found = KINDS.get(kind or "")
+    return found.category if found else MessageCategory.TRANSACTIONAL
+
+
+def _category_refusal(message: OutboxMessage, kind: str | None, category: MessageCategory) -> str | None:
+    """Why a message cannot be of its category, if it cannot."""
+    found = KINDS.get(kind or "")
+    if category is MessageCategory.PROMOTIONAL:
+        if kind in ALERT_TEMPLATES:
+            return "alerts to the business's own people are transactional; they cannot be promotional"
+        if message.route is Route.OTP:
+            return "a promotion cannot use the OTP route (transactional only)"
+    elif found is not None and found.category is MessageCategory.PROMOTIONAL:
+        return f"a {kind} template is promotional; it cannot be sent as transactional"
+    return None
 
 
 def _category(kind: str | None, route: ProviderRoute) -> str:

@@ -14,12 +14,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tuma.models.ledger import DeliveryUpdate, DueCheck, ReportOutcome
 from tuma.models.outbox import OutboxMessage
 from tuma.ports import Agenda, Ledger, MetricsSink, OutboxQueue
 from tuma.provider.answers import DeliveryReport, ProviderError
 from tuma.services.delivery_reports import outcome_of
+
+if TYPE_CHECKING:
+    from tuma.services.privacy import Privacy
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,10 @@ class Reconciler:
         patience: Patience | None = None,
         sleep: Callable[[float], None] = time.sleep,
         time_left: Callable[[], float] | None = None,
+        privacy: Privacy | None = None,
     ) -> None:
+        """`privacy`: where a report that the number blocked the sender puts it (None: nowhere)."""
+        self._privacy = privacy
         self._ledger = ledger
         self._agenda = agenda
         self._reports = reports
@@ -141,8 +148,13 @@ class Reconciler:
             kind=outcome.kind.value,
             via="polling",
             provider=check.provider,
+            opted_out=outcome.opted_out,
         )
         applied = self._ledger.apply_delivery(update)
+        if update.opted_out and applied is ReportOutcome.APPLIED and self._privacy is not None:
+            recipients = self._ledger.recipients_of(check.provider_message_id, check.provider)
+            if self._privacy.opted_out(recipients, update.delivery_status):
+                self._metrics.count("NumbersOptedOut")
         if update.final:
             self._agenda.drop_check(check)
             if applied is ReportOutcome.APPLIED:

@@ -27,6 +27,7 @@ from tuma.formatting.rendering import (
     packaged,
     render_source,
 )
+from tuma.models.privacy import DEFAULT_FOOTER, MessageCategory, with_footer
 from tuma.models.validation import LANGUAGE, TEMPLATE_NAME
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ class Kind:
     must_show: tuple[str, ...]
     best: Mapping[str, Any]  # the shortest data a real message carries
     worst: Mapping[str, Any]  # the longest, beyond the data rules' limits
+    # A promotional kind's messages carry the opt-out footer, go only inside the sending window and
+    # only to numbers that consented (tuma.services.privacy).
+    category: MessageCategory = MessageCategory.TRANSACTIONAL
 
     def data(self, given: Mapping[str, Any], identity: Mapping[str, str] | None = None) -> dict[str, Any]:
         """What a template of this kind is filled with: every variable it may use is there (empty
@@ -124,6 +128,21 @@ KINDS: dict[str, Kind] = {
         {"credit": "120.00", "threshold": "500.00"},
         {"credit": "9,999,999.99", "threshold": "9,999,999.99", "provider": "secondary"},
     ),
+    "promotion": Kind(
+        "promotion",
+        ("name", "offer", "until", "account", *IDENTITY),
+        ("offer",),
+        {"offer": "20% off school uniforms"},
+        {
+            "name": _longest("name"),
+            "offer": _longest("offer"),
+            "until": _longest("until"),
+            "account": _longest("account"),
+            "business": _longest("business"),
+            "business_contact": _longest("business_contact"),
+        },
+        MessageCategory.PROMOTIONAL,
+    ),
 }
 
 
@@ -149,9 +168,15 @@ class Verdict:
 
 
 def validate(
-    kind_name: str, text: str, *, max_parts: int, identity: Mapping[str, str] | None = None
+    kind_name: str,
+    text: str,
+    *,
+    max_parts: int,
+    identity: Mapping[str, str] | None = None,
+    footer: str = DEFAULT_FOOTER,
 ) -> Verdict:
-    """Check a template before it is saved; every refusal says what to change."""
+    """Check a template before it is saved; every refusal says what to change. A promotional kind is
+    measured with the opt-out footer it will carry."""
     kind = KINDS.get(kind_name)
     if kind is None:
         return Verdict([f"unknown kind {kind_name!r}: choose one of {', '.join(KINDS)}"])
@@ -171,7 +196,7 @@ def validate(
         reasons.append(f"its own words have characters an SMS cannot carry ({exc.reason.split(': ', 1)[-1]})")
     if reasons:
         return Verdict(reasons, folded)
-    return _measure(kind, text, folded, max_parts, identity or {})
+    return _measure(kind, text, folded, max_parts, identity=identity or {}, footer=footer)
 
 
 def _vocabulary(kind: Kind, tree: nodes.Template) -> list[str]:
@@ -203,13 +228,17 @@ def _vocabulary(kind: Kind, tree: nodes.Template) -> list[str]:
 
 
 def _measure(
-    kind: Kind, text: str, folded: str | None, max_parts: int, identity: Mapping[str, str]
+    kind: Kind, text: str, folded: str | None, max_parts: int, *, identity: Mapping[str, str], footer: str
 ) -> Verdict:
     best_data = kind.data(kind.best, identity)
     worst_data = kind.data(kind.worst)
+
+    def sent(rendered: str) -> str:
+        return with_footer(rendered, footer) if kind.category is MessageCategory.PROMOTIONAL else rendered
+
     try:
-        best = prepare(render_source(text, best_data, kind.name), max_parts=10)
-        worst_raw = fold(render_source(text, worst_data, kind.name))
+        best = prepare(sent(render_source(text, best_data, kind.name)), max_parts=10)
+        worst_raw = fold(sent(render_source(text, worst_data, kind.name)))
     except (TemplateError, TextRejected) as exc:
         return Verdict([f"it cannot be filled in: {exc.reason}"], folded)
     reasons = []
@@ -300,6 +329,7 @@ class Catalog:
     templates: Mapping[tuple[str, str], StoredTemplate] = field(default_factory=dict)
     routing: Routing = field(default_factory=Routing)
     identity: Mapping[str, str] = field(default_factory=dict)
+    footer: str = DEFAULT_FOOTER  # what a promotion ends with (PromotionalFooter)
 
     @cached_property
     def sources(self) -> dict[tuple[str, str], str]:
@@ -376,14 +406,20 @@ class TemplateEditor:
     and the operator's console both use."""
 
     def __init__(
-        self, store: TemplateStore, *, max_parts: int, identity: Mapping[str, str] | None = None
+        self,
+        store: TemplateStore,
+        *,
+        max_parts: int,
+        identity: Mapping[str, str] | None = None,
+        footer: str = DEFAULT_FOOTER,
     ) -> None:
         self._store = store
         self._max_parts = max_parts
         self._identity = {k: v for k, v in (identity or {}).items() if v}
+        self._footer = footer
 
     def catalog(self) -> Catalog:
-        return replace(self._store.catalog(), identity=self._identity)
+        return replace(self._store.catalog(), identity=self._identity, footer=self._footer)
 
     def current(self, name: str, language: str) -> StoredTemplate | None:
         for template in self.catalog().all():
@@ -403,7 +439,9 @@ class TemplateEditor:
         kind = kind or self.catalog().kind(name)
         if kind is None:
             return None, Verdict([f"{name!r} is a new template: say which kind it is ({', '.join(KINDS)})"])
-        return kind, validate(kind, text, max_parts=self._max_parts, identity=self._identity)
+        return kind, validate(
+            kind, text, max_parts=self._max_parts, identity=self._identity, footer=self._footer
+        )
 
     def put(
         self, name: str, language: str, text: str, kind: str | None = None, note: str | None = None
@@ -431,7 +469,10 @@ class TemplateEditor:
         kind_name, verdict = self.check(name, language, source, kind_name)
         kind = KINDS[kind_name] if kind_name else None
         filled = kind.data({**kind.best, **(data or {})}, self._identity) if kind else dict(data or {})
-        sms = prepare(render_source(source, filled, name), max_parts=10)
+        rendered = render_source(source, filled, name)
+        if kind is not None and kind.category is MessageCategory.PROMOTIONAL:
+            rendered = with_footer(rendered, self._footer)
+        sms = prepare(rendered, max_parts=10)
         return Preview(sms.text, sms.parts, sms.septets, verdict)
 
     def history(self, name: str, language: str) -> list[StoredTemplate]:

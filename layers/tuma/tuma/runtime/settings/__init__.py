@@ -177,3 +177,18 @@ class DarajaSettings(Env):
     @classmethod
     def _base(cls, value: str) -> str:
         return value.rstrip("/")
+
+
+class PrivacySettings(Env):
+    """The suppression list and consent record (tuma.services.privacy)."""
+
+    PRIVACY_TABLE: str | None = None
+    # {"number_key": ...}: the key of the numbers' keyed hashes. Never rotated: a new key would
+    # orphan every entry of the list.
+    PRIVACY_SECRET: str | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> Self:
+        if bool(self.PRIVACY_TABLE) != bool(self.PRIVACY_SECRET):
+            raise ValueError("PRIVACY_TABLE and PRIVACY_SECRET go together")
+        return self

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Self
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from tuma.runtime.settings import DeliveryCheckSettings, LedgerSettings, MessageSettings, ProviderSettings
+from tuma.models.privacy import DEFAULT_FOOTER
+from tuma.runtime.settings import (
+    DeliveryCheckSettings,
+    Flag,
+    LedgerSettings,
+    MessageSettings,
+    PrivacySettings,
+    ProviderSettings,
+)
 
 
 def _codes(value: Any) -> Any:
@@ -17,7 +25,9 @@ def _codes(value: Any) -> Any:
     return value
 
 
-class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings, DeliveryCheckSettings):
+class SenderSettings(
+    ProviderSettings, LedgerSettings, MessageSettings, DeliveryCheckSettings, PrivacySettings
+):
     """functions/outbox_sender"""
 
     IDEMPOTENCY_TABLE: str
@@ -48,6 +58,18 @@ class SenderSettings(ProviderSettings, LedgerSettings, MessageSettings, Delivery
     # Countries whose numbers may be sent to (calling codes): the provider's own by default, so a
     # number abroad is refused before it costs anything.
     ALLOWED_COUNTRY_CODES: Annotated[tuple[int, ...], BeforeValidator(_codes)] = (254,)
+    # Promotions (tuma.services.privacy): when they may go (HH:MM-HH:MM, East Africa Time), what
+    # they end with, and whether a consent must be on record for each number.
+    PROMOTIONAL_WINDOW: str = "08:00-18:00"
+    PROMOTIONAL_FOOTER: str = Field(default=DEFAULT_FOOTER, min_length=1, max_length=40)
+    REQUIRE_PROMOTIONAL_CONSENT: Flag = True
+
+    @field_validator("PROMOTIONAL_WINDOW")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        from tuma.services.privacy import SendWindow
+
+        return SendWindow(value).spec
 
     @model_validator(mode="after")
     def _breaker_has_a_home(self) -> Self:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from tuma.runtime.settings import DeliveryCheckSettings, LedgerSettings, OutboxSettings, ProviderSettings
+from tuma.runtime.settings import (
+    DeliveryCheckSettings,
+    LedgerSettings,
+    OutboxSettings,
+    PrivacySettings,
+    ProviderSettings,
+)
 
 
-class ReconcilerSettings(ProviderSettings, LedgerSettings, OutboxSettings, DeliveryCheckSettings):
+class ReconcilerSettings(
+    ProviderSettings, LedgerSettings, OutboxSettings, DeliveryCheckSettings, PrivacySettings
+):
     """functions/reconciler"""

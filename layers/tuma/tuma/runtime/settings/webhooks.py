@@ -10,10 +10,13 @@ from tuma.runtime.settings import (
     MessageSettings,
     OutboxSettings,
     PaymentSettings,
+    PrivacySettings,
 )
 
 
-class WebhookSettings(OutboxSettings, LedgerSettings, CustomerSettings, PaymentSettings, MessageSettings):
+class WebhookSettings(
+    OutboxSettings, LedgerSettings, CustomerSettings, PaymentSettings, MessageSettings, PrivacySettings
+):
     """functions/webhooks"""
 
     WEBHOOK_SECRET: str

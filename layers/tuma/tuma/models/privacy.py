@@ -1,0 +1,79 @@
+"""What Tuma keeps about a person's wishes: the suppression list and the consent record.
+
+Both are keyed by the number's keyed hash (tuma.security.number_keys), never by the number: the list
+itself reveals no number to whoever reads the table. A masked copy is kept for operators' eyes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+# Safaricom's opt-out instruction, which every promotional SMS must carry (PromotionalFooter).
+DEFAULT_FOOTER = "STOP*456*9*5#"
+
+
+class MessageCategory(StrEnum):
+    """Safaricom's split, and Kenya's Data Protection Act's: what may be sent without consent."""
+
+    TRANSACTIONAL = "transactional"  # receipts, codes, alerts: what the customer's own dealings need
+    PROMOTIONAL = "promotional"  # marketing: consent, the opt-out footer, the sending window
+
+
+def with_footer(text: str, footer: str) -> str:
+    """A promotion as it goes: its words, then the opt-out instruction (counted in its parts)."""
+    return f"{text.rstrip()} {footer.strip()}" if footer.strip() else text
+
+
+class Scope(StrEnum):
+    PROMOTIONAL = "promotional"  # no more promotions; receipts and codes still go
+    ALL = "all"  # the customer asked the business to stop every message
+
+    def covers(self, category: MessageCategory) -> bool:
+        return self is Scope.ALL or category is MessageCategory.PROMOTIONAL
+
+
+class Source(StrEnum):
+    """Where an entry came from, for the business's accountability records."""
+
+    OPERATOR = "operator"  # tuma suppress / tuma consent, the console
+    API = "api"  # the business's own systems, through the signed routes
+    DELIVERY_REPORT = "delivery-report"  # the network said the number blocked the sender
+
+
+@dataclass(frozen=True)
+class Suppression:
+    scope: Scope
+    reason: str
+    source: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Consent:
+    source: str  # where the customer said yes: "web form", "shop counter", an app's name
+    wording: str  # what they agreed to, as they saw it
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PrivacyRecord:
+    """Everything kept about one number's wishes."""
+
+    key: str  # the number's keyed hash
+    masked: str
+    suppressions: dict[Scope, Suppression] = field(default_factory=dict)
+    consent: Consent | None = None
+
+    def suppression_for(self, category: MessageCategory) -> Suppression | None:
+        """The entry that stops a message of `category`, the widest first."""
+        for scope in (Scope.ALL, Scope.PROMOTIONAL):
+            found = self.suppressions.get(scope)
+            if found is not None and scope.covers(category):
+                return found
+        return None
+
+    @property
+    def empty(self) -> bool:
+        return not self.suppressions and self.consent is None

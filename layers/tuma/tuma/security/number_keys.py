@@ -1,0 +1,33 @@
+"""A number's keyed hash: how the suppression list and the consent record name a person.
+
+An unkeyed digest of a Kenyan number is no secret: there are about a billion numbers, and hashing
+them all takes minutes. Keyed with the stack's privacy key (PRIVACY_SECRET, never rotated: a new key
+would orphan every entry), the list reveals nothing to whoever reads the table.
+
+The key is taken over the recipient ref's digest (the first 96 bits of SHA-256 of the `254…` form,
+tuma.formatting.phones.Recipient.ref), so the number, Safaricom's hash of it, and a ledger entry's
+ref all lead to the same key: a delivery report, which knows only the ledger entry, can add its
+number to the list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+
+
+class NumberKeys:
+    def __init__(self, key: Callable[[], bytes]) -> None:
+        """`key`: the privacy key, read when first needed (a secret: at most one read per container)."""
+        self._source = key
+        self._key: bytes | None = None
+
+    def of_ref(self, recipient_ref: str) -> str:
+        """The keyed hash behind a recipient ref (`n:…` for a number, `h:…` for Safaricom's hash)."""
+        prefix, _, digest = recipient_ref.partition(":")
+        if prefix not in ("n", "h") or len(digest) != 24:
+            raise ValueError("not the ref of a sendable number")
+        if self._key is None:
+            self._key = self._source()
+        return hmac.new(self._key, digest.lower().encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,202 @@
+"""The people Tuma texts: who asked not to be texted, who agreed to promotions, and when promotions
+may go (Kenya's Data Protection Act 2019, regulation 15 of its General Regulations 2021; Safaricom's
+promotional rules).
+
+- **Suppression**: before every send the sender looks each recipient up (one batched read per batch,
+  overlapping the claims). A recipient suppressed for the message's category is SUPPRESSED, with the
+  reason: it costs nothing and is never retried. Scope `promotional` stops promotions only; `all`
+  stops every message (the customer asked the business to stop everything).
+- **Opt-outs learnt from the network**: a delivery report that says the number blocked the sender
+  (tuma.services.delivery_reports, `opted_out`) adds the number for promotions.
+- **Consent**: a promotion goes only to a number with a consent on record, unless the business set
+  RequirePromotionalConsent=false and took that responsibility.
+- **The window**: promotions go only between the window's opening and closing, East Africa Time;
+  outside it they are held (SCHEDULED) for its next opening.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from tuma.formatting.clock import EAT, now_utc
+from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, parse_recipient
+from tuma.models.privacy import Consent, MessageCategory, PrivacyRecord, Scope, Suppression
+
+if TYPE_CHECKING:
+    from tuma.ports import PrivacyStore
+    from tuma.security.number_keys import NumberKeys
+    from tuma.services.planning import Delivery
+
+log = logging.getLogger(__name__)
+DEFAULT_WINDOW = "08:00-18:00"
+NO_CONSENT = "no consent to promotional messages is on record (tuma consent add)"
+
+
+class SendWindow:
+    """When promotions may go: `HH:MM-HH:MM`, East Africa Time, opening inclusive; `24:00` closes at
+    the end of the day (`00:00-24:00`: always open)."""
+
+    def __init__(self, spec: str = DEFAULT_WINDOW) -> None:
+        try:
+            first, last = (part.strip() for part in spec.split("-"))
+            opening = time.fromisoformat(first)
+            closing = time.max if last == "24:00" else time.fromisoformat(last)
+        except ValueError:
+            raise ValueError(f"a sending window is HH:MM-HH:MM, not {spec!r}") from None
+        if len(first) != 5 or len(last) != 5 or opening >= closing:
+            raise ValueError(f"the window {spec!r} is not HH:MM-HH:MM, opening before closing")
+        self.opening, self.closing = opening, closing
+        self.spec = f"{first}-{last}"
+
+    def next_opening(self, moment: datetime) -> datetime | None:
+        """None when `moment` is inside the window; otherwise when it next opens."""
+        local = moment.astimezone(EAT)
+        if self.opening <= local.time() < self.closing:
+            return None
+        day = local.date() if local.time() < self.opening else local.date() + timedelta(days=1)
+        return datetime.combine(day, self.opening, tzinfo=EAT)
+
+
+@dataclass(frozen=True)
+class Screened:
+    delivery: Delivery
+    suppressed: bool  # True: SUPPRESSED; False: REJECTED (a promotion without consent)
+    reason: str
+
+
+class InvalidEntry(ValueError):
+    """A request about a number that cannot be acted on; `field` names what to fix."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Person:
+    """A number as the privacy records know it."""
+
+    key: str
+    masked: str
+    ref: str
+
+
+class Privacy:
+    def __init__(
+        self,
+        store: PrivacyStore,
+        keys: NumberKeys,
+        *,
+        require_consent: bool = True,
+        clock: Callable[[], datetime] = now_utc,
+        countries: frozenset[int] = KENYA_ONLY,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._require_consent = require_consent
+        self._clock = clock
+        self._countries = countries
+        self._pool: ThreadPoolExecutor | None = None
+
+    # -- the sender's screen ---------------------------------------------------------------------
+
+    def prefetch(self, deliveries: Sequence[Delivery]) -> Future[dict[str, PrivacyRecord]]:
+        """Start the one read `screen` needs, so that it overlaps the claims."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="privacy")
+        return self._pool.submit(self._read, deliveries)
+
+    def _read(self, deliveries: Sequence[Delivery]) -> dict[str, PrivacyRecord]:
+        keys = {self._keys.of_ref(d.recipient.ref) for d in deliveries}
+        return self._store.read(sorted(keys)) if keys else {}
+
+    def screen(
+        self, deliveries: Sequence[Delivery], prefetched: Future[dict[str, PrivacyRecord]] | None = None
+    ) -> tuple[list[Delivery], list[Screened]]:
+        """What may go, and what may not (with why). `prefetched`: `prefetch` of these or more."""
+        if not deliveries:
+            return [], []
+        records = prefetched.result() if prefetched is not None else self._read(deliveries)
+        go: list[Delivery] = []
+        stopped: list[Screened] = []
+        for delivery in deliveries:
+            record = records.get(self._keys.of_ref(delivery.recipient.ref))
+            category = delivery.message_category
+            suppression = record.suppression_for(category) if record else None
+            if suppression is not None:
+                stopped.append(Screened(delivery, True, _suppressed_reason(suppression)))
+            elif (
+                category is MessageCategory.PROMOTIONAL
+                and self._require_consent
+                and (record is None or record.consent is None)
+            ):
+                stopped.append(Screened(delivery, False, NO_CONSENT))
+            else:
+                go.append(delivery)
+        return go, stopped
+
+    # -- what the network tells ------------------------------------------------------------------
+
+    def opted_out(self, recipients: Sequence[tuple[str, str]], description: str) -> int:
+        """Numbers a delivery report says blocked the sender (`(ref, masked)` of its ledger entries),
+        added for promotions; how many were new."""
+        added = 0
+        for ref, masked in recipients:
+            try:
+                key = self._keys.of_ref(ref)
+            except ValueError:
+                continue
+            entry = Suppression(
+                Scope.PROMOTIONAL,
+                f"the network reported {description!r}: the number blocked the sender or all promotions",
+                "delivery-report",
+                self._clock(),
+            )
+            if self._store.suppress(key, masked, entry):
+                added += 1
+                log.warning("suppressed %s for promotions: %s", masked, description)
+        return added
+
+    # -- operators and the business's own systems ------------------------------------------------
+
+    def person(self, number: str, field: str = "number") -> Person:
+        """A number in any Kenyan form, or Safaricom's hash of one; InvalidEntry otherwise."""
+        try:
+            recipient = parse_recipient(number, self._countries)
+        except InvalidNumber as exc:
+            raise InvalidEntry(field, exc.reason) from None
+        if not recipient.sendable:
+            raise InvalidEntry(field, "a masked number cannot name one person: give the whole number")
+        return Person(self._keys.of_ref(recipient.ref), recipient.masked, recipient.ref)
+
+    def check(self, person: Person) -> PrivacyRecord:
+        return self._store.read([person.key]).get(person.key) or PrivacyRecord(person.key, person.masked)
+
+    def suppress(self, person: Person, scope: Scope, reason: str, source: str) -> bool:
+        return self._store.suppress(
+            person.key, person.masked, Suppression(scope, reason or "asked to stop", source, self._clock())
+        )
+
+    def unsuppress(self, person: Person, scope: Scope | None = None) -> list[Scope]:
+        return self._store.unsuppress(person.key, [scope] if scope else list(Scope))
+
+    def consent(self, person: Person, source: str, wording: str, at: datetime | None = None) -> None:
+        self._store.consent(person.key, person.masked, Consent(source, wording, at or self._clock()))
+
+    def withdraw(self, person: Person) -> bool:
+        return self._store.withdraw(person.key)
+
+    def everything(self, limit: int = 1000) -> list[PrivacyRecord]:
+        return self._store.everything(limit)
+
+
+def _suppressed_reason(suppression: Suppression) -> str:
+    what = "every message" if suppression.scope is Scope.ALL else "promotional messages"
+    since = suppression.at.astimezone(EAT).strftime("%Y-%m-%d")
+    return f"suppressed for {what} since {since} ({suppression.source}): {suppression.reason}"[:500]

@@ -1,0 +1,189 @@
+"""`tuma suppress add|remove|list|check` and `tuma consent add|remove|list`: the people's wishes.
+
+A number may be typed in any Kenyan form, or as Safaricom's hash of it; what is printed is masked.
+The privacy table keeps neither: only the number's keyed hash (tuma.security.number_keys).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tuma_cli import stack
+
+if TYPE_CHECKING:
+    from tuma.models.privacy import PrivacyRecord
+    from tuma.services.privacy import Privacy
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+SCOPES = ("promotional", "all")
+
+
+def add_suppress_arguments(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="suppress_command", required=True)
+    add = commands.add_parser("add", help="stop messages to a number (promotions only, unless --scope all)")
+    add.add_argument("number")
+    add.add_argument("--scope", choices=SCOPES, default="promotional")
+    add.add_argument("--reason", default="asked to stop")
+    remove = commands.add_parser("remove", help="send to a number again (every scope, unless --scope)")
+    remove.add_argument("number")
+    remove.add_argument("--scope", choices=SCOPES)
+    listing = commands.add_parser("list", help="every suppressed number (masked), newest first")
+    listing.add_argument("number", nargs="?", help="only this number")
+    check = commands.add_parser("check", help="would a message to this number go?")
+    check.add_argument("number")
+
+
+def add_consent_arguments(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="consent_command", required=True)
+    add = commands.add_parser("add", help="record that a customer agreed to promotional messages")
+    add.add_argument("number")
+    add.add_argument("--source", default="operator", help="where they agreed: shop counter, web form...")
+    add.add_argument("--wording", required=True, help="what they agreed to, as they saw it")
+    remove = commands.add_parser("remove", help="the customer withdrew their consent")
+    remove.add_argument("number")
+    listing = commands.add_parser("list", help="every consent on record (masked), newest first")
+    listing.add_argument("number", nargs="?", help="only this number")
+
+
+def privacy_of(found: stack.Stack) -> Privacy:
+    """The stack's suppression list and consent record, read with the operator's credentials."""
+    from tuma.adapters.dynamodb_privacy import DynamoDBPrivacyStore
+    from tuma.security.number_keys import NumberKeys
+    from tuma.services.privacy import Privacy
+
+    table = found.table("privacy")
+
+    def key() -> bytes:
+        value = found.secret("privacy").get("number_key")
+        if not isinstance(value, str) or len(value) < 32:
+            raise stack.Unconfigured("the privacy secret has no number_key")
+        return value.encode()
+
+    return Privacy(DynamoDBPrivacyStore(found.client("dynamodb"), table), NumberKeys(key))
+
+
+def record_json(record: PrivacyRecord) -> dict[str, Any]:
+    return {
+        "number": record.masked,
+        "suppressed": {
+            scope.value: {"since": s.at.isoformat(), "source": s.source, "reason": s.reason}
+            for scope, s in record.suppressions.items()
+        },
+        "consent": None
+        if record.consent is None
+        else {
+            "since": record.consent.at.isoformat(),
+            "source": record.consent.source,
+            "wording": record.consent.wording,
+        },
+    }
+
+
+@dataclass
+class _Out:
+    args: argparse.Namespace
+    out: TextIO
+
+    def say(self, data: Any, text: str) -> int:
+        print(json.dumps(data, indent=2) if self.args.json else text, file=self.out)
+        return EXIT_OK
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+    from tuma.errors import ConfigurationError
+    from tuma.services.privacy import InvalidEntry
+
+    try:
+        privacy = privacy_of(stack.locate(args))
+        if args.command == "suppress":
+            return _suppress(privacy, args, _Out(args, out))
+        return _consent(privacy, args, _Out(args, out))
+    except InvalidEntry as exc:
+        print(f"invalid {exc.field}: {exc.reason}", file=err)
+        return EXIT_FAILED
+    except (stack.Unconfigured, ConfigurationError) as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    except (ClientError, BotoCoreError) as exc:
+        print(f"AWS refused: {type(exc).__name__}", file=err)
+        return EXIT_CONFIG
+
+
+def _suppress(privacy: Privacy, args: argparse.Namespace, out: _Out) -> int:
+    from tuma.models.privacy import MessageCategory, Scope
+
+    command = args.suppress_command
+    if command == "list":
+        records = _listed(privacy, args.number, lambda r: bool(r.suppressions))
+        lines = [
+            f"{r.masked:<16} {scope.value:<12} since {s.at:%Y-%m-%d %H:%M} ({s.source}): {s.reason}"
+            for r in records
+            for scope, s in r.suppressions.items()
+        ]
+        return out.say([record_json(r) for r in records], "\n".join(lines) or "no suppressed numbers")
+    person = privacy.person(args.number)
+    if command == "add":
+        added = privacy.suppress(person, Scope(args.scope), args.reason, "operator")
+        what = "every message" if args.scope == "all" else "promotional messages"
+        text = (
+            f"{person.masked}: suppressed for {what}"
+            if added
+            else f"{person.masked}: already suppressed ({args.scope})"
+        )
+        return out.say({"number": person.masked, "scope": args.scope, "added": added}, text)
+    if command == "remove":
+        removed = privacy.unsuppress(person, Scope(args.scope) if args.scope else None)
+        text = (
+            f"{person.masked}: no longer suppressed ({', '.join(removed)})"
+            if removed
+            else f"{person.masked}: was not suppressed"
+        )
+        return out.say({"number": person.masked, "removed": [s.value for s in removed]}, text)
+    record = privacy.check(person)
+    verdicts = {}
+    for category in MessageCategory:
+        suppression = record.suppression_for(category)
+        if suppression is not None:
+            verdicts[category.value] = f"SUPPRESSED since {suppression.at:%Y-%m-%d} ({suppression.source})"
+        elif category is MessageCategory.PROMOTIONAL and record.consent is None:
+            verdicts[category.value] = "refused: no consent on record"
+        else:
+            verdicts[category.value] = "goes"
+    text = "\n".join([person.masked, *(f"  {c:<14} {v}" for c, v in verdicts.items())])
+    return out.say(record_json(record) | {"verdicts": verdicts}, text)
+
+
+def _consent(privacy: Privacy, args: argparse.Namespace, out: _Out) -> int:
+    command = args.consent_command
+    if command == "list":
+        records = _listed(privacy, args.number, lambda r: r.consent is not None)
+        lines = [
+            f"{r.masked:<16} since {r.consent.at:%Y-%m-%d %H:%M} ({r.consent.source}): {r.consent.wording}"
+            for r in records
+            if r.consent is not None
+        ]
+        return out.say([record_json(r) for r in records], "\n".join(lines) or "no consents on record")
+    person = privacy.person(args.number)
+    if command == "add":
+        privacy.consent(person, args.source, args.wording)
+        return out.say(
+            {"number": person.masked, "source": args.source, "consented": True},
+            f"{person.masked}: consent recorded ({args.source})",
+        )
+    withdrawn = privacy.withdraw(person)
+    text = (
+        f"{person.masked}: consent withdrawn" if withdrawn else f"{person.masked}: had no consent on record"
+    )
+    return out.say({"number": person.masked, "withdrawn": withdrawn}, text)
+
+
+def _listed(privacy: Privacy, number: str | None, keep: Any) -> list[PrivacyRecord]:
+    if number:
+        record = privacy.check(privacy.person(number))
+        return [record] if keep(record) else []
+    return [r for r in privacy.everything() if keep(r)]

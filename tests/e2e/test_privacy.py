@@ -1,0 +1,176 @@
+"""The people Tuma texts, end to end: `tuma local up` driven from outside (the signed routes,
+`tuma suppress`/`tuma consent`, the outbox queue, the simulator's opted-out numbers). The figures the
+issue asks for are printed (run with -s)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tuma.formatting.clock import EAT
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import Local, running_local
+
+pytestmark = pytest.mark.e2e
+FOOTER = "STOP*456*9*5#"
+
+
+@pytest.fixture(scope="module")
+def open_all_day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Local, Path]]:
+    # Promotions at any hour: what is measured must not depend on when the suite runs.
+    ready_file = tmp_path_factory.mktemp("privacy") / "ready.json"
+    with running_local(
+        "PromotionalWindow=00:00-24:00", ready_file=ready_file, options=("--schedule-period", "2")
+    ) as local:
+        yield local, ready_file
+
+
+def tuma(ready_file: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tuma_cli.main", *arguments, "--local", "--ready-file", str(ready_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _queue(local: Local, body: dict[str, Any]) -> None:
+    local.aws("sqs").send_message(QueueUrl=local.ready["queues"]["OutboxQueue"], MessageBody=json.dumps(body))
+
+
+def _promotion(key: str, *to: str) -> dict[str, Any]:
+    return {
+        "idempotency_key": key,
+        "to": list(to),
+        "template": "promotion",
+        "data": {"offer": "20% off school uniforms", "until": "Friday"},
+    }
+
+
+def _final(local: Local, key: str, count: int) -> list[dict[str, Any]]:
+    finals = ("DELIVERED", "FAILED", "SUPPRESSED", "REJECTED")
+
+    def settled() -> list[dict[str, Any]] | None:
+        entries = local.ledger(key)
+        return entries if len(entries) == count and all(e["status"] in finals for e in entries) else None
+
+    found: list[dict[str, Any]] = local.wait_for(settled, timeout=60, what=f"{key} settled")
+    return found
+
+
+def test_a_promotion_to_five_numbers_one_suppressed_one_without_consent(
+    open_all_day: tuple[Local, Path],
+) -> None:
+    local, ready_file = open_all_day
+    numbers = ["0711 100 001", "0711 100 002", "0711 100 003", "0711 100 004", "0711 100 005"]
+    for number in numbers[:4]:
+        added = tuma(
+            ready_file, "consent", "add", number, "--source", "shop counter", "--wording", "Offers by SMS"
+        )
+        assert added.returncode == 0, added.stderr
+        assert "2547*****" in added.stdout and number.replace(" ", "")[1:] not in added.stdout
+    answer = local.post_signed(
+        "/suppressions", {"number": numbers[3], "reason": "replied STOP to our shortcode"}
+    )
+    assert answer.status_code == 201
+
+    _queue(local, _promotion("back-to-school", *numbers))
+    entries = {e["recipient"]: e for e in _final(local, "back-to-school", 5)}
+    print("\npromotion to five numbers (1 suppressed, 1 without consent):")
+    for masked, entry in sorted(entries.items()):
+        print(f"  {masked}: {entry['status']:<10} {entry.get('reason') or ''}")
+    received = [p for p in local.phones() if p["message"].startswith("20% off")]
+    for sms in received:
+        print(
+            f"  {sms['mobile'][:4]}*****{sms['mobile'][-3:]} got ({sms['parts']} part, sender {sms['shortcode']}): {sms['message']}"
+        )
+    assert sorted(e["status"] for e in entries.values()) == ["DELIVERED"] * 3 + ["REJECTED", "SUPPRESSED"]
+    assert entries["2547*****004"]["status"] == "SUPPRESSED"
+    assert "replied STOP" in entries["2547*****004"]["reason"]
+    assert entries["2547*****005"]["reason"].startswith("no consent to promotional messages")
+    assert len(received) == 3 and all(
+        s["message"].endswith(" " + FOOTER) and s["shortcode"] == "TUMAINFO" and s["parts"] == 1
+        for s in received
+    )
+    assert sorted(s["mobile"] for s in received) == ["254711100001", "254711100002", "254711100003"]
+
+
+def test_a_number_the_network_reports_blacklisted_is_suppressed_for_promotions_and_still_gets_receipts(
+    open_all_day: tuple[Local, Path],
+) -> None:
+    local, ready_file = open_all_day
+    number = "0711 200 006"
+    local.simulator("/_sandbox/config", "POST", json={"opted_out": [number]})
+    assert tuma(ready_file, "consent", "add", number, "--wording", "Offers by SMS").returncode == 0
+    _queue(local, _promotion("promo-blacklisted", number))
+    [entry] = _final(local, "promo-blacklisted", 1)
+    assert (entry["status"], entry["delivery_status"]) == ("FAILED", "SenderName Blacklisted")
+
+    checked = tuma(ready_file, "suppress", "check", number, "--json")
+    assert checked.returncode == 0, checked.stderr
+    verdicts = json.loads(checked.stdout)
+    print(f"\nafter the blacklisted report: {verdicts['number']} {verdicts['verdicts']}")
+    assert verdicts["verdicts"]["transactional"] == "goes"
+    assert verdicts["verdicts"]["promotional"].startswith("SUPPRESSED")
+    assert verdicts["suppressed"]["promotional"]["source"] == "delivery-report"
+
+    payment = {
+        "reference": "SKB4PRIV06",
+        "amount": "750.00",
+        "phone": number,
+        "name": "Wanjiru",
+    }
+    assert local.post_signed("/payments", payment).status_code == 202
+    _queue(local, _promotion("promo-after", number))
+    [receipt] = _final(local, "SKB4PRIV06", 1)
+    [after] = _final(local, "promo-after", 1)
+    print(f"  its receipt: {receipt['status']}; the next promotion: {after['status']} ({after['reason']})")
+    assert receipt["status"] == "DELIVERED"
+    assert after["status"] == "SUPPRESSED"
+    listed = json.loads(tuma(ready_file, "suppress", "list", "--json").stdout)
+    assert {r["number"] for r in listed if "promotional" in r["suppressed"]} >= {
+        "2547*****006",
+        "2547*****004",
+    }
+
+
+def test_a_promotion_queued_outside_the_window_waits_for_its_next_opening(tmp_path: Path) -> None:
+    # A one-hour window that opens two hours from now: closed whenever this runs.
+    now = datetime.now(UTC).astimezone(EAT)
+    opening = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
+    if opening.hour >= 23:  # a window may not run past midnight: take the morning instead
+        opening = opening.replace(hour=8, minute=0)
+    window = f"{opening:%H:%M}-{opening.hour + 1:02d}:{opening.minute:02d}"
+    with running_local(f"PromotionalWindow={window}", "RequirePromotionalConsent=false") as local:
+        _queue(local, _promotion("promo-evening", "0711 300 007"))
+        [entry] = local.wait_for(
+            lambda: local.ledger("promo-evening"), timeout=60, what="the promotion's entry"
+        )
+        _queue(
+            local,
+            {
+                "idempotency_key": "RCPT-NOW",
+                "to": ["0711 300 007"],
+                "template": "receipt",
+                "data": {"reference": "RCPT-NOW", "amount": "10"},
+            },
+        )
+        [receipt] = _final(local, "RCPT-NOW", 1)
+    scheduled = datetime.fromisoformat(entry["scheduled_for"]).astimezone(EAT)
+    print(
+        f"\nqueued at {now:%H:%M} EAT with the window {window}: {entry['status']} for {scheduled:%Y-%m-%d %H:%M} EAT;"
+        f" a receipt at the same moment: {receipt['status']}"
+    )
+    assert entry["status"] == "SCHEDULED"
+    assert (scheduled.hour, scheduled.minute) == (opening.hour, opening.minute)
+    assert timedelta(0) < scheduled - now <= timedelta(days=1)
+    assert receipt["status"] == "DELIVERED"

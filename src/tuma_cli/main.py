@@ -162,6 +162,9 @@ def _parser() -> argparse.ArgumentParser:
     privacy_cli.add_consent_arguments(
         commands.add_parser("consent", help="consents to promotional messages: add, remove, list")
     )
+    privacy_cli.add_privacy_arguments(
+        commands.add_parser("privacy", help="one person's data: export it, erase it; the requests' log")
+    )
 
     doctor.add_arguments(
         commands.add_parser(
@@ -226,6 +229,7 @@ TOOLS = {
     "resume": ("tuma_cli.guards_cli", "run"),
     "suppress": ("tuma_cli.privacy_cli", "run"),
     "consent": ("tuma_cli.privacy_cli", "run"),
+    "privacy": ("tuma_cli.privacy_cli", "run"),
     "trace": ("tuma_cli.messages_cli", "trace"),
     "cancel": ("tuma_cli.messages_cli", "cancel"),
 }

@@ -45,7 +45,9 @@ def find(ledger: Any, query: str) -> list[LedgerEntry]:
         recipient = parse_recipient(query)
     except InvalidNumber:
         return []
-    found: list[LedgerEntry] = ledger.by_recipient(recipient.ref)
+    # The number and Safaricom's hash of it share one digest: entries sent either way are theirs.
+    digest = recipient.ref.partition(":")[2]
+    found: list[LedgerEntry] = [e for prefix in ("n", "h") for e in ledger.by_recipient(f"{prefix}:{digest}")]
     return found
 
 

@@ -1,4 +1,5 @@
-"""`tuma suppress add|remove|list|check` and `tuma consent add|remove|list`: the people's wishes.
+"""`tuma suppress add|remove|list|check`, `tuma consent add|remove|list`: the people's wishes; and
+`tuma privacy export|erase|log`: one person's access and erasure requests.
 
 A number may be typed in any Kenyan form, or as Safaricom's hash of it; what is printed is masked.
 The privacy table keeps neither: only the number's keyed hash (tuma.security.number_keys).
@@ -16,6 +17,9 @@ from tuma_cli import stack
 
 if TYPE_CHECKING:
     from tuma.models.privacy import PrivacyRecord
+    from tuma.ports import AuditLog, PersonalRecords
+    from tuma.security.number_keys import NumberKeys
+    from tuma.services.personal_data import PersonalData
     from tuma.services.privacy import Privacy
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -49,13 +53,55 @@ def add_consent_arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("number", nargs="?", help="only this number")
 
 
-def privacy_of(found: stack.Stack) -> Privacy:
-    """The stack's suppression list and consent record, read with the operator's credentials."""
-    from tuma.adapters.dynamodb_privacy import DynamoDBPrivacyStore
-    from tuma.security.number_keys import NumberKeys
-    from tuma.services.privacy import Privacy
+def add_privacy_arguments(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="privacy_command", required=True)
+    export = commands.add_parser("export", help="everything kept about a number, as one JSON document")
+    export.add_argument("number")
+    export.add_argument("--reference", default="", help="your request's reference, for the audit log")
+    erase = commands.add_parser("erase", help="remove or anonymise everything about a number")
+    erase.add_argument("number")
+    erase.add_argument("--reference", default="", help="your request's reference, for the audit log")
+    commands.add_parser("log", help="the access and erasure requests carried out (no numbers)")
 
-    table = found.table("privacy")
+
+def personal_data_of(found: stack.Stack) -> tuple[PersonalData, AuditLog]:
+    """Every table that can hold something about a person, read with the operator's credentials."""
+    from tuma.adapters import dynamodb_personal as personal
+    from tuma.services.personal_data import PersonalData
+
+    client = found.client("dynamodb")
+    stores: list[PersonalRecords] = [
+        personal.PrivacyPersonalRecords(client, found.table("privacy")),
+        personal.StatePersonalRecords(client, found.table("state")),
+        personal.ClaimsPersonalRecords(client, found.table("claims")),
+    ]
+    # The business's own tables, when the stack has them: a row is theirs by any attribute
+    # holding the number. A directory entry goes whole; a payment keeps all but the number and name.
+    if "customers" in found.tables:
+        stores.append(
+            personal.DirectoryPersonalRecords(
+                client, found.table("customers"), "customers", ("account",), delete_rows=True
+            )
+        )
+    if "payments" in found.tables:
+        stores.append(
+            personal.DirectoryPersonalRecords(
+                client,
+                found.table("payments"),
+                "payments",
+                ("payment_id",),
+                delete_rows=False,
+                also=("name",),
+            )
+        )
+    audit = personal.DynamoDBAuditLog(client, found.table("state"))
+    ledger = personal.LedgerPersonalRecords(client, found.table("ledger"))
+    return PersonalData(ledger, stores, number_keys_of(found), audit), audit
+
+
+def number_keys_of(found: stack.Stack) -> NumberKeys:
+    """The stack's keyed hash of numbers, its key read with the operator's credentials when needed."""
+    from tuma.security.number_keys import NumberKeys
 
     def key() -> bytes:
         value = found.secret("privacy").get("number_key")
@@ -63,7 +109,17 @@ def privacy_of(found: stack.Stack) -> Privacy:
             raise stack.Unconfigured("the privacy secret has no number_key")
         return value.encode()
 
-    return Privacy(DynamoDBPrivacyStore(found.client("dynamodb"), table), NumberKeys(key))
+    return NumberKeys(key)
+
+
+def privacy_of(found: stack.Stack) -> Privacy:
+    """The stack's suppression list and consent record, read with the operator's credentials."""
+    from tuma.adapters.dynamodb_privacy import DynamoDBPrivacyStore
+    from tuma.services.privacy import Privacy
+
+    return Privacy(
+        DynamoDBPrivacyStore(found.client("dynamodb"), found.table("privacy")), number_keys_of(found)
+    )
 
 
 def record_json(record: PrivacyRecord) -> dict[str, Any]:
@@ -99,7 +155,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     from tuma.services.privacy import InvalidEntry
 
     try:
-        privacy = privacy_of(stack.locate(args))
+        found = stack.locate(args)
+        if args.command == "privacy":
+            return _privacy(found, args, _Out(args, out))
+        privacy = privacy_of(found)
         if args.command == "suppress":
             return _suppress(privacy, args, _Out(args, out))
         return _consent(privacy, args, _Out(args, out))
@@ -187,3 +246,38 @@ def _listed(privacy: Privacy, number: str | None, keep: Any) -> list[PrivacyReco
         record = privacy.check(privacy.person(number))
         return [record] if keep(record) else []
     return [r for r in privacy.everything() if keep(r)]
+
+
+def _privacy(found: stack.Stack, args: argparse.Namespace, out: _Out) -> int:
+    personal, audit = personal_data_of(found)
+    command = args.privacy_command
+    if command == "log":
+        rows = audit.entries()
+        lines = [f"{r['at']}  {r['action']:<7} {r.get('reference') or '-'}  {_counts(r)}" for r in rows]
+        return out.say(rows, "\n".join(lines) or "no access or erasure requests yet")
+    subject = personal.subject(args.number)
+    if command == "export":
+        # Always JSON: the document is what the person is given.
+        print(
+            json.dumps(personal.export(subject, args.reference), indent=2, ensure_ascii=False), file=out.out
+        )
+        return EXIT_OK
+    erasure = personal.erase(subject, args.reference)
+    lines = [f"{subject.masked}: erased ({erasure.total} records changed)"]
+    lines += [
+        f"  {store:<10} {what}: {count}"
+        for store, counts in erasure.changed.items()
+        for what, count in counts.items()
+    ]
+    lines.append("  kept: the receipts' claims, and each message's status, parts and times, under no number")
+    return out.say({"subject": subject.masked, **erasure.document()}, "\n".join(lines))
+
+
+def _counts(row: dict[str, Any]) -> str:
+    figures = row.get("changed") or row.get("found") or {}
+    parts = [
+        f"{store} {sum(v.values()) if isinstance(v, dict) else v}"
+        for store, v in figures.items()
+        if (sum(v.values()) if isinstance(v, dict) else v)
+    ]
+    return ", ".join(parts) or "nothing"

@@ -18,6 +18,8 @@ TABLES = {
     "state": ("StateTableName", "StateTable", "STATE_TABLE"),
     "payments": ("PaymentsTableName", "PaymentsTable", "PAYMENTS_TABLE"),
     "privacy": ("PrivacyTableName", "PrivacyTable", "PRIVACY_TABLE"),
+    "claims": ("ClaimsTableName", "IdempotencyTable", "IDEMPOTENCY_TABLE"),
+    "customers": ("CustomersTableName", "CustomersTable", "CUSTOMERS_TABLE"),
 }
 # Output of the stack, logical id in the local READY information.
 SECRETS = {

@@ -33,6 +33,7 @@ from tuma.ports import (
     HttpAnswer,
     HttpFailure,
     PrivacyStore,
+    RetentionStore,
     SendResult,
 )
 from tuma.provider.answers import Balance
@@ -437,3 +438,32 @@ class MemoryPrivacyStore(PrivacyStore):
             self.records.pop(record.key, None)
         else:
             self.records[record.key] = record
+
+
+class MemoryRetention(RetentionStore):
+    """Records by day (East Africa date), each a dict of fields; pages by position in the day."""
+
+    def __init__(self, days: Mapping[str, list[dict[str, Any]]]) -> None:
+        self.days = {day: [dict(r) for r in records] for day, records in days.items()}
+        self.saved: tuple[str, dict[str, Any] | None] | None = None
+        self.queries: list[str] = []
+
+    def checkpoint(self) -> tuple[str, dict[str, Any] | None] | None:
+        return self.saved
+
+    def save_checkpoint(self, day: str, start: dict[str, Any] | None) -> None:
+        self.saved = (day, start)
+
+    def redact(self, day: str, start: dict[str, Any] | None, limit: int) -> tuple[int, dict[str, Any] | None]:
+        self.queries.append(day)
+        records = self.days.get(day, [])
+        first = int(start["at"]) if start else 0
+        page = records[first : first + limit]
+        count = 0
+        for record in page:
+            if {"text", "payer", "account"} & set(record):
+                for name in ("text", "payer", "account"):
+                    record.pop(name, None)
+                count += 1
+        after = first + limit
+        return count, ({"at": after} if after < len(records) else None)

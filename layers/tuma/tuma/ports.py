@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tuma.provider.answers import Balance
     from tuma.provider.credentials import Credentials
     from tuma.security.secrets import WebhookSecret
+    from tuma.services.personal_data import Subject
     from tuma.services.templates import Catalog, Routing, StoredTemplate
 
 
@@ -356,6 +357,50 @@ class PrivacyStore(Protocol):
 
     def everything(self, limit: int = 1000) -> list[PrivacyRecord]:
         """Every record, newest first, for operators' lists."""
+        ...
+
+
+class PersonalRecords(Protocol):
+    """What one store holds about one person, for an access request, and its erasure
+    (tuma.services.personal_data)."""
+
+    name: str
+
+    def about(self, subject: Subject) -> list[dict[str, Any]]:
+        """Everything held about the person, as the person may read it (numbers masked)."""
+        ...
+
+    def erase(self, subject: Subject) -> dict[str, int]:
+        """Remove or anonymise it; how many of each kind of record changed. Idempotent."""
+        ...
+
+
+class PersonalLedger(PersonalRecords, Protocol):
+    def messages_of(self, subject: Subject) -> list[tuple[str, str]]:
+        """(idempotency key, recipient ref) of every ledger entry about the person."""
+        ...
+
+
+class AuditLog(Protocol):
+    """Access and erasure requests, for the business's accountability: never the number."""
+
+    def record(self, action: str, at: datetime, details: Mapping[str, Any]) -> None: ...
+
+    def entries(self) -> list[dict[str, Any]]: ...
+
+
+class RetentionStore(Protocol):
+    """Where the retention sweep (tuma.services.retention) finds a day's personal data."""
+
+    def checkpoint(self) -> tuple[str, dict[str, Any] | None] | None:
+        """The day the sweep is on and where in it (None: at its start); None before the first run."""
+        ...
+
+    def save_checkpoint(self, day: str, start: dict[str, Any] | None) -> None: ...
+
+    def redact(self, day: str, start: dict[str, Any] | None, limit: int) -> tuple[int, dict[str, Any] | None]:
+        """Remove the personal fields of up to `limit` records of `day` (East Africa date) from
+        `start`; how many, and where the next page starts (None: the day is done)."""
         ...
 
 

@@ -65,6 +65,8 @@ DATA_LIMITS: dict[str, int] = {
     "reason": 300,
     "offer": 100,
     "until": 30,
+    "code": 10,
+    "purpose": 30,
 }
 DEFAULT_DATA_LIMIT = 60
 # Values that filters read (money, when) or that are short by construction: cleaned, never cut.

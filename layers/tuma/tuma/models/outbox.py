@@ -44,7 +44,7 @@ def when_to_send(value: Any) -> Any:
 SendAt = Annotated[datetime | None, BeforeValidator(when_to_send)]
 
 
-FAST_TEMPLATES = frozenset({"receipt", "alert", "alarm", "alarm_ok", "low_credit"})
+FAST_TEMPLATES = frozenset({"receipt", "code", "alert", "alarm", "alarm_ok", "low_credit"})
 
 
 class Route(StrEnum):

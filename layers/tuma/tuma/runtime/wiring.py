@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from tuma.services.privacy import Privacy, SendWindow
     from tuma.services.pull import PullReconciler
     from tuma.services.reconciler import Reconciler
+    from tuma.services.retention import RetentionSweep
 
 
 def dynamodb() -> DynamoDBClient:
@@ -310,7 +311,8 @@ def reconciler(
     from tuma.adapters.sqs_outbox import SqsOutboxQueue
     from tuma.services.reconciler import Patience, Reconciler
 
-    ledger_ = ledger(settings)
+    ledger_client = dynamodb()
+    ledger_ = ledger(settings, ledger_client)
     return Reconciler(
         ledger_,
         ledger_,
@@ -326,6 +328,20 @@ def reconciler(
         ),
         time_left=time_left,
         privacy=privacy(settings),
+        retention=retention(settings, ledger_client),
+    )
+
+
+def retention(settings: ReconcilerSettings, client: DynamoDBClient) -> RetentionSweep | None:
+    if settings.RETENTION_DAYS == 0:
+        return None
+    from tuma.adapters.dynamodb_retention import DynamoDBRetention
+    from tuma.services.retention import RetentionSweep
+
+    return RetentionSweep(
+        DynamoDBRetention(client, settings.LEDGER_TABLE),
+        settings.RETENTION_DAYS,
+        oldest_days=settings.LEDGER_TTL_DAYS,
     )
 
 

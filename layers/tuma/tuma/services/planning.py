@@ -16,7 +16,7 @@ from tuma.formatting.rendering import TemplateError, render
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, Route
 from tuma.models.privacy import MessageCategory, with_footer
-from tuma.security.masking import mask
+from tuma.security.masking import mask, mask_codes
 from tuma.services.templates import KINDS, Catalog, routed
 
 # Templates addressed to operators: with no `to`, they go to ALERT_RECIPIENTS.
@@ -57,6 +57,9 @@ class Delivery:
     # Transactional or promotional (tuma.services.privacy): what the suppression list, consent and the
     # promotional sender ID are judged by.
     message_category: MessageCategory = MessageCategory.TRANSACTIONAL
+    # What the ledger keeps of the text when it differs from what is sent: a one-time code's digits
+    # masked (the OTP route, a template kind for codes), so that whoever reads the ledger cannot use it.
+    stored_text: str | None = None
 
     @property
     def claim(self) -> tuple[str, str]:
@@ -77,7 +80,7 @@ class Delivery:
             route=self.route.value,
             source=self.source,
             parts=self.text.parts,
-            text=self.text.text,
+            text=self.text.text if self.stored_text is None else self.stored_text,
             **fields,  # type: ignore[arg-type]
         )
 
@@ -139,6 +142,9 @@ def plan_message(
             plan.settle(recipient.ref, recipient.masked, Status.REJECTED, exc.reason)
         return plan
     collapse, title = _collapse_of(kind, message)
+    stored = None
+    if message.route is Route.OTP or (kind in KINDS and KINDS[kind].secret):
+        stored = mask_codes(text.text, tuple(str(v) for k, v in message.data.items() if k == "code"))
     for recipient in recipients:
         route = route_for(recipient, message.route)
         if category is MessageCategory.PROMOTIONAL and route is ProviderRoute.HASHED:
@@ -164,6 +170,7 @@ def plan_message(
                 collapse=collapse,
                 collapse_title=title,
                 message_category=category,
+                stored_text=stored,
             )
         )
     return plan
@@ -196,7 +203,7 @@ def _category(kind: str | None, route: ProviderRoute) -> str:
         return "receipt"
     if kind in ALERT_TEMPLATES:
         return "alert"
-    return "code" if route is not ProviderRoute.SMS else "message"
+    return "code" if kind == "code" or route is not ProviderRoute.SMS else "message"
 
 
 def _collapse_of(kind: str | None, message: OutboxMessage) -> tuple[tuple[str, str] | None, str]:

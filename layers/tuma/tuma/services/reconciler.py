@@ -24,6 +24,7 @@ from tuma.services.delivery_reports import outcome_of
 
 if TYPE_CHECKING:
     from tuma.services.privacy import Privacy
+    from tuma.services.retention import RetentionSweep
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class RunReport:
     not_yet: int = 0
     expired: int = 0
     errors: int = 0
+    redacted: int = 0  # records whose personal data the retention schedule removed
     seconds_to_final: list[float] = field(default_factory=list)
 
 
@@ -66,9 +68,12 @@ class Reconciler:
         sleep: Callable[[float], None] = time.sleep,
         time_left: Callable[[], float] | None = None,
         privacy: Privacy | None = None,
+        retention: RetentionSweep | None = None,
     ) -> None:
-        """`privacy`: where a report that the number blocked the sender puts it (None: nowhere)."""
+        """`privacy`: where a report that the number blocked the sender puts it (None: nowhere).
+        `retention`: the sweep that removes personal data past RetentionDays (None: keep it)."""
         self._privacy = privacy
+        self._retention = retention
         self._ledger = ledger
         self._agenda = agenda
         self._reports = reports
@@ -82,11 +87,15 @@ class Reconciler:
         report = RunReport()
         self._release(now, report)
         self._check(now, report)
+        # Last, and only with time to spare: sending and delivery truth come first.
+        if self._retention is not None and (self._time_left is None or self._time_left() > 15):
+            report.redacted = self._retention.run()
         for name, value in (
             ("MessagesReleased", report.released),
             ("DeliveryReportsByPolling", report.final_by_polling),
             ("MessagesExpired", report.expired),
             ("DeliveryChecksNotYet", report.not_yet),
+            ("RecordsRedacted", report.redacted),
         ):
             if value:
                 self._metrics.count(name, value)

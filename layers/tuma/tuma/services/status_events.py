@@ -48,6 +48,8 @@ def event_from_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | No
     internal or backward step)."""
     if (
         not new
+        # An erasure re-keys an entry (tuma.services.personal_data): nothing happened to the message.
+        or new.get("erased_at")
         or str(new.get("recipient_ref", "#")).startswith("#")
         or str(new.get("idempotency_key", "#")).startswith("#")
     ):

@@ -1,6 +1,6 @@
 """The business's own words: templates kept as data, checked when they are saved, never at send time.
 
-A template has a kind (receipt, alert, alarm, alarm_ok, low_credit): the kind says which variables
+A template has a kind (receipt, code, alert, alarm, alarm_ok, low_credit, promotion): the kind says which variables
 it may use, which of them it must show, and the longest value each can carry after Tuma's data rules
 (`tuma.formatting.rendering.DATA_LIMITS`). Saving renders it with the best and the worst data its
 kind allows: a template that would fail, or cost more than `SMS_MAX_PARTS`, is refused with a
@@ -52,6 +52,8 @@ class Kind:
     # A promotional kind's messages carry the opt-out footer, go only inside the sending window and
     # only to numbers that consented (tuma.services.privacy).
     category: MessageCategory = MessageCategory.TRANSACTIONAL
+    # Its messages carry a one-time code: the ledger, and so the console, keep them with digits masked.
+    secret: bool = False
 
     def data(self, given: Mapping[str, Any], identity: Mapping[str, str] | None = None) -> dict[str, Any]:
         """What a template of this kind is filled with: every variable it may use is there (empty
@@ -127,6 +129,20 @@ KINDS: dict[str, Kind] = {
         ("credit",),
         {"credit": "120.00", "threshold": "500.00"},
         {"credit": "9,999,999.99", "threshold": "9,999,999.99", "provider": "secondary"},
+    ),
+    "code": Kind(
+        "code",
+        ("code", "minutes", "purpose", *IDENTITY),
+        ("code",),
+        {"code": "4821"},
+        {
+            "code": _longest("code"),
+            "minutes": "999",
+            "purpose": _longest("purpose"),
+            "business": _longest("business"),
+            "business_contact": _longest("business_contact"),
+        },
+        secret=True,
     ),
     "promotion": Kind(
         "promotion",

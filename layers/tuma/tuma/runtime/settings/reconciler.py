@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from tuma.runtime.settings import (
     DeliveryCheckSettings,
     LedgerSettings,
@@ -15,3 +17,6 @@ class ReconcilerSettings(
     ProviderSettings, LedgerSettings, OutboxSettings, DeliveryCheckSettings, PrivacySettings
 ):
     """functions/reconciler"""
+
+    # Days after which message texts and payers' numbers leave the ledger (RetentionDays); 0: kept.
+    RETENTION_DAYS: int = Field(default=90, ge=0, le=3650)

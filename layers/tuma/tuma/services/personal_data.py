@@ -1,0 +1,140 @@
+"""One person's data: everything Tuma keeps about a number, for an access request (Kenya's Data
+Protection Act 2019, section 26: answered within 7 days) and for erasure (section 40: within 14).
+
+Each store that can hold something about a person (`tuma.ports.PersonalRecords`) says what it holds
+and erases it. The ledger keeps what billing needs (key, status, parts, provider message id, times)
+under a fresh anonymous ref, with the number and the text gone; a receipt's claim is kept, because it
+names the payment and not the person, so that a callback repeated after the erasure sends nothing.
+
+A person is named by a number in any Kenyan form or by Safaricom's hash of it; a malformed one is
+refused before anything changes. Erasure is idempotent: run again after an interruption, it finishes
+what was left and changes nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from tuma.formatting.clock import now_utc
+from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, parse_recipient
+from tuma.services.privacy import InvalidEntry
+
+if TYPE_CHECKING:
+    from tuma.ports import AuditLog, PersonalLedger, PersonalRecords
+    from tuma.security.number_keys import NumberKeys
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A person as every store can recognise them, without the number itself being needed: the
+    digest behind their ledger refs (`n:` for the number, `h:` for Safaricom's hash of it)."""
+
+    digest: str
+    masked: str
+    number_key: str  # the privacy table's keyed hash
+    countries: frozenset[int] = KENYA_ONLY
+    # (idempotency key, recipient ref) of every ledger entry about them: what their claims are named by.
+    messages: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def refs(self) -> tuple[str, str]:
+        return (f"n:{self.digest}", f"h:{self.digest}")
+
+    def matches(self, value: object) -> bool:
+        """Is `value` (a number in any form, or a hash) this person's number?"""
+        if isinstance(value, Decimal) and value == value.to_integral_value():
+            value = int(value)  # a number attribute, as DynamoDB gives it back
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            return False
+        text = str(value).strip()
+        if not 9 <= len(text) <= 70:
+            return False
+        try:
+            recipient = parse_recipient(text, self.countries)
+        except InvalidNumber:
+            return False
+        return recipient.sendable and recipient.ref.partition(":")[2] == self.digest
+
+
+@dataclass
+class Erasure:
+    """What an erasure changed, by store and by what was changed."""
+
+    at: datetime
+    reference: str
+    changed: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(sum(counts.values()) for counts in self.changed.values())
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "action": "erase",
+            "at": self.at.isoformat(timespec="seconds"),
+            "reference": self.reference,
+            "changed": self.changed,
+        }
+
+
+class PersonalData:
+    def __init__(
+        self,
+        ledger: PersonalLedger,
+        stores: Sequence[PersonalRecords],
+        keys: NumberKeys,
+        audit: AuditLog,
+        *,
+        clock: Callable[[], datetime] = now_utc,
+        countries: frozenset[int] = KENYA_ONLY,
+    ) -> None:
+        self._ledger = ledger
+        self._stores = stores
+        self._keys = keys
+        self._audit = audit
+        self._clock = clock
+        self._countries = countries
+
+    def subject(self, number: str, field_name: str = "number") -> Subject:
+        """InvalidEntry (naming `field_name`) for anything that is not one person's number."""
+        try:
+            recipient = parse_recipient(number, self._countries)
+        except InvalidNumber as exc:
+            raise InvalidEntry(field_name, exc.reason) from None
+        if not recipient.sendable:
+            raise InvalidEntry(field_name, "a masked number cannot name one person: give the whole number")
+        subject = Subject(
+            recipient.ref.partition(":")[2],
+            recipient.masked,
+            self._keys.of_ref(recipient.ref),
+            self._countries,
+        )
+        return replace(subject, messages=tuple(self._ledger.messages_of(subject)))
+
+    def export(self, subject: Subject, reference: str = "") -> dict[str, Any]:
+        """Everything held about the person, by store: empty lists when nothing is."""
+        at = self._clock()
+        records = {store.name: store.about(subject) for store in (self._ledger, *self._stores)}
+        self._audit.record(
+            "export",
+            at,
+            {"reference": reference, "found": {name: len(rows) for name, rows in records.items()}},
+        )
+        return {
+            "subject": subject.masked,
+            "generated_at": at.isoformat(timespec="seconds"),
+            "records": records,
+        }
+
+    def erase(self, subject: Subject, reference: str = "") -> Erasure:
+        """Erase everywhere; the ledger last, because the claims and scheduled sends are found from
+        its entries (a second run after an interruption finds what is left)."""
+        erasure = Erasure(self._clock(), reference)
+        for store in (*self._stores, self._ledger):
+            erasure.changed[store.name] = {k: v for k, v in store.erase(subject).items() if v}
+        self._audit.record("erase", erasure.at, {"reference": reference, "changed": erasure.changed})
+        return erasure

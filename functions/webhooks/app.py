@@ -64,6 +64,16 @@ gate = WebhookGate(routes, wiring.webhook_secrets(settings), max_body=settings.W
 JSON = content_types.APPLICATION_JSON
 
 
+# Daraja's callbacks are acknowledged whatever they carry, so that Safaricom does not retry: a body that
+# cannot make a receipt is recorded (REJECTED in the ledger, with the reason), never refused with a 4xx.
+ACKNOWLEDGED = {200: ("acknowledged, whatever the body: what cannot make a receipt is recorded", "DarajaAck")}
+CANCEL_ANSWERS = {
+    200: ("cancelled", "Cancelled"),
+    404: ("no scheduled message under that key", "Cancelled"),
+    409: ("already released to the sender, or cancelled before", "Cancelled"),
+}
+
+
 def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
     return Response(status_code=status, content_type=JSON, body=body)
 
@@ -102,6 +112,8 @@ def _person(number: str) -> Person:
     "/payments/c2b/validation/<token>",
     auth=Auth.PATH_TOKEN,
     body=C2BValidation,
+    answers={200: ("accepted or rejected, in Daraja's words", "DarajaAck")},
+    lenient=True,
     tags=["Daraja"],
     summary="C2B validation: accept or reject",
 )
@@ -114,6 +126,8 @@ def c2b_validation(token: str, request: Annotated[C2BValidation, Body()]) -> dic
     "/payments/c2b/confirmation/<token>",
     auth=Auth.PATH_TOKEN,
     body=C2BConfirmation,
+    answers=ACKNOWLEDGED,
+    lenient=True,
     tags=["Daraja"],
     summary="C2B confirmation: queue the receipt",
 )
@@ -132,6 +146,8 @@ def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) ->
     "/payments/stk/<token>",
     auth=Auth.PATH_TOKEN,
     body=StkCallback,
+    answers=ACKNOWLEDGED,
+    lenient=True,
     tags=["Daraja"],
     summary="STK Push result: queue the receipt of a payment",
 )
@@ -146,6 +162,8 @@ def stk_callback(token: str, callback: Annotated[StkCallback, Body()]) -> dict[s
     "/payments/status-results/<token>",
     auth=Auth.PATH_TOKEN,
     body=StatusResultCallback,
+    answers=ACKNOWLEDGED,
+    lenient=True,
     tags=["Daraja"],
     summary="Transaction Status result: a payment Tuma never saw gets its receipt",
 )
@@ -161,12 +179,23 @@ def status_result(token: str, callback: Annotated[StatusResultCallback, Body()])
     "/payments",
     auth=Auth.SIGNATURE,
     body=PaymentRequest,
+    answers={202: ("queued for its receipt, or recorded as not sent with the reason", "Queued")},
     tags=["Signed"],
     summary="A payment from your own systems (HMAC signed)",
 )
 def payment(request: Annotated[PaymentRequest, Body()]) -> Response[dict[str, Any]]:
+    from pydantic import ValidationError
+
     try:
-        outcome = intake.receipt(request.payment(), answerable=True)
+        # The request's fields read as a payment (paid_at as a time): a value only that reading
+        # refuses is a 422 naming its field, as the request's own validation answers.
+        paid = request.payment()
+    except ValidationError as exc:
+        raise InvalidRequest(
+            [{"loc": ("body", *e["loc"]), "msg": e["msg"]} for e in exc.errors(include_url=False)]
+        ) from None
+    try:
+        outcome = intake.receipt(paid, answerable=True)
     except PaymentRefused as refused:
         return _json(
             422, {"error": "invalid request", "fields": [{"field": refused.field, "problem": refused.reason}]}
@@ -180,6 +209,7 @@ def payment(request: Annotated[PaymentRequest, Body()]) -> Response[dict[str, An
     "/alerts",
     auth=Auth.SIGNATURE,
     body=AlertRequest,
+    answers={202: ("queued for the alert recipients, or not sent with the reason", "Queued")},
     tags=["Signed"],
     summary="An alert from monitoring (HMAC signed)",
 )
@@ -193,6 +223,7 @@ def alert(request: Annotated[AlertRequest, Body()]) -> Response[dict[str, Any]]:
     auth=Auth.PATH_TOKEN,
     body=DeliveryCallback,
     query={"provider": ("primary", "secondary")},
+    answers={200: ("recorded; `unknown` when no message carries its id (not retried)", "ReportResult")},
     tags=["Provider"],
     summary="The provider's delivery-report callback",
 )
@@ -233,6 +264,10 @@ def delivery_report(
     "get",
     "/messages/<key>",
     auth=Auth.SIGNATURE,
+    answers={
+        200: ("every recipient of the message", "MessageStory"),
+        404: ("no message under that key", "Problem"),
+    },
     tags=["Signed"],
     summary="Every recipient of a message: status, reason, times (HMAC signed)",
 )
@@ -248,6 +283,7 @@ def message_story(key: str) -> Response[dict[str, Any]]:
     "delete",
     "/messages/<key>",
     auth=Auth.SIGNATURE,
+    answers=CANCEL_ANSWERS,
     tags=["Signed"],
     summary="Cancel a scheduled message (HMAC signed)",
 )
@@ -263,6 +299,7 @@ def cancel_message(key: str) -> Response[dict[str, Any]]:
     "/suppressions",
     auth=Auth.SIGNATURE,
     body=SuppressionRequest,
+    answers={201: ("added", "Suppressed"), 200: ("already suppressed for that scope", "Suppressed")},
     tags=["Privacy"],
     summary="Stop messages to a number: promotions only, or all (HMAC signed)",
 )
@@ -282,6 +319,7 @@ def suppress(request: Annotated[SuppressionRequest, Body()]) -> Response[dict[st
     "/suppressions/remove",
     auth=Auth.SIGNATURE,
     body=SuppressionRemoval,
+    answers={200: ("removed (`removed` is empty when the number was not suppressed)", "Unsuppressed")},
     tags=["Privacy"],
     summary="Send to a number again: one scope, or every scope (HMAC signed)",
 )
@@ -297,6 +335,7 @@ def unsuppress(request: Annotated[SuppressionRemoval, Body()]) -> Response[dict[
     "/consents",
     auth=Auth.SIGNATURE,
     body=ConsentRequest,
+    answers={201: ("recorded", "Consented")},
     tags=["Privacy"],
     summary="Record a customer's consent to promotional messages (HMAC signed)",
 )
@@ -312,6 +351,7 @@ def consent(request: Annotated[ConsentRequest, Body()]) -> Response[dict[str, An
     "/consents/withdraw",
     auth=Auth.SIGNATURE,
     body=ConsentWithdrawal,
+    answers={200: ("withdrawn, or there was none", "Withdrawn")},
     tags=["Privacy"],
     summary="Withdraw a customer's consent to promotional messages (HMAC signed)",
 )

@@ -40,6 +40,9 @@ class Secrets:
         return WebhookSecret(path_token=SecretStr(TOKEN), hmac_key=SecretStr(KEY))
 
 
+OK = {200: ("done", "Problem")}
+
+
 def test_payer_resolution():
     assert resolve("254708374149", None, None).recipient == "254708374149"
     assert resolve("a" * 64, None, None).recipient == "a" * 64
@@ -76,11 +79,11 @@ def _event(path, body=b"{}", method="POST", headers=None, encoded=False):
 def _routes() -> Routes:
     """A route of each kind, declared as functions/webhooks declares its own."""
     routes = Routes(APIGatewayRestResolver())
-    routes.add("post", "/payments/stk/<token>", auth=Auth.PATH_TOKEN)(lambda token: {})
-    routes.add("post", "/delivery-reports/<token>", auth=Auth.PATH_TOKEN)(lambda token: {})
-    routes.add("post", "/payments", auth=Auth.SIGNATURE)(lambda: {})
-    routes.add("get", "/messages/<key>", auth=Auth.SIGNATURE)(lambda key: {})
-    routes.add("delete", "/messages/<key>", auth=Auth.SIGNATURE)(lambda key: {})
+    routes.add("post", "/payments/stk/<token>", auth=Auth.PATH_TOKEN, answers=OK)(lambda token: {})
+    routes.add("post", "/delivery-reports/<token>", auth=Auth.PATH_TOKEN, answers=OK)(lambda token: {})
+    routes.add("post", "/payments", auth=Auth.SIGNATURE, answers=OK)(lambda: {})
+    routes.add("get", "/messages/<key>", auth=Auth.SIGNATURE, answers=OK)(lambda key: {})
+    routes.add("delete", "/messages/<key>", auth=Auth.SIGNATURE, answers=OK)(lambda key: {})
     return routes
 
 
@@ -122,7 +125,9 @@ def test_a_route_cannot_be_declared_without_its_authentication():
     with pytest.raises(TypeError, match="auth must be an Auth"):
         routes.add("post", "/open", auth="none")(lambda: {})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="needs <token>"):
-        routes.add("post", "/results/<key>", auth=Auth.PATH_TOKEN)(lambda key: {})
+        routes.add("post", "/results/<key>", auth=Auth.PATH_TOKEN, answers=OK)(lambda key: {})
+    with pytest.raises(ValueError, match="declare what the route answers"):
+        routes.add("post", "/results", auth=Auth.SIGNATURE)(lambda: {})
     assert routes.declared == ()
 
 

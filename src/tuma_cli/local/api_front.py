@@ -56,12 +56,13 @@ class _Handler(LoopbackHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """A method API Gateway does not support (TRACE, CONNECT...) or a malformed request: answered
         as API Gateway answers what it has no integration for, not with the stdlib's HTML page."""
+        # Its body is never read: on a kept-alive connection it would be taken for the next request.
+        self.close_connection = True
         if code == 501:
             self.reply(
                 403, b'{"message": "Missing Authentication Token"}', {"Content-Type": "application/json"}
             )
             return
-        self.close_connection = True
         body = json.dumps({"message": message or "Bad Request"}).encode()
         self.reply(code, body, {"Content-Type": "application/json"})
 
@@ -102,7 +103,7 @@ class ApiFront:
                     path_parameters=match.groupdict() or None,
                     headers=headers,
                     body=body,
-                    query=parse_qs(split.query),
+                    query=parse_qs(split.query, keep_blank_values=True),  # as API Gateway keeps `?provider=`
                     source_ip=source_ip,
                 )
                 try:

@@ -20,7 +20,10 @@ def parse_time(value: object) -> datetime:
         if _COMPACT.match(text):
             moment = datetime.strptime(text, "%Y%m%d%H%M%S")
         else:
-            return datetime.fromtimestamp(float(value), tz=UTC).astimezone(EAT)
+            try:
+                return datetime.fromtimestamp(float(value), tz=UTC).astimezone(EAT)
+            except (OverflowError, OSError, ValueError):  # beyond the years a datetime can hold
+                raise ValueError(f"not a recognised time: {text[:40]!r}") from None
     elif isinstance(value, str):
         text = value.strip()
         if _COMPACT.match(text):

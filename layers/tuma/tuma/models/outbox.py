@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -40,8 +41,13 @@ def when_to_send(value: Any) -> Any:
     return moment
 
 
-# ISO-8601 (East Africa Time when no zone is given), at most 35 days ahead.
-SendAt = Annotated[datetime | None, BeforeValidator(when_to_send)]
+# ISO-8601 (East Africa Time when no zone is given), or unix seconds; at most 35 days ahead.
+SEND_AT_SCHEMA = {
+    "description": "when to send: ISO-8601 (East Africa Time when no zone is given) or unix seconds, "
+    "at most 35 days ahead; past, absent or null: now",
+    "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "null"}],
+}
+SendAt = Annotated[datetime | None, BeforeValidator(when_to_send), WithJsonSchema(SEND_AT_SCHEMA)]
 
 
 FAST_TEMPLATES = frozenset({"receipt", "code", "alert", "alarm", "alarm_ok", "low_credit"})

@@ -7,14 +7,22 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from tuma.formatting.clock import parse_time
 from tuma.formatting.money import parse_amount
 from tuma.models.outbox import OutboxMessage, SendAt
 from tuma.models.validation import AsText, FreeText, Reference
 
-Amount = Annotated[Decimal, BeforeValidator(parse_amount)]
+# What parse_amount accepts, as the OpenAPI document says it (MAX_PAYMENT_AMOUNT is 1,000,000 unless set).
+AMOUNT_SCHEMA = {
+    "description": "KES, more than 0: a JSON number, or text with at most two decimals and `,` only between thousands",
+    "anyOf": [
+        {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000},
+        {"type": "string", "pattern": r"^\s*[0-9]{1,3}(,?[0-9]{3})*(\.[0-9]{1,2})?\s*$", "maxLength": 32},
+    ],
+}
+Amount = Annotated[Decimal, BeforeValidator(parse_amount), WithJsonSchema(AMOUNT_SCHEMA)]
 Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
 
 

@@ -58,7 +58,20 @@ def required_text(value: Any) -> Any:
     return as_text(value)
 
 
-AsText = Annotated[str, BeforeValidator(as_text)]
+class Scalars:
+    """In the OpenAPI document, text a producer may also send as a JSON number or boolean (as_text
+    reads those as their text): the string's own constraints, or one of `types`."""
+
+    def __init__(self, *types: str) -> None:
+        self.types = types
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return {"anyOf": [handler(core_schema), *({"type": kind} for kind in self.types)]}
+
+
+AsText = Annotated[str, BeforeValidator(as_text), Scalars("number", "boolean")]
+# An id: a number sent for it must be whole (its text must fit the id's pattern).
+IdText = Annotated[str, BeforeValidator(as_text), Scalars("integer", "boolean")]
 OptionalText = Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else as_text(v))]
 # A business event's reference (an M-Pesa receipt number, an invoice number): trimmed and upper-cased,
 # so that `nlj7rt61sv ` from one source and `NLJ7RT61SV` from another key the same payment. The

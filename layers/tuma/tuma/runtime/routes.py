@@ -16,11 +16,12 @@ validating resolver, only when asked (scripts/openapi.py, a test).
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from pydantic import BaseModel, ValidationError
@@ -57,6 +58,10 @@ class Route:
     auth: Auth
     handler: Callable[..., Any]
     options: dict[str, Any] = field(default_factory=dict)
+    # What the handler answers, by status: (when, the name of its model in tuma.models.answers).
+    answers: dict[int, tuple[str, str]] = field(default_factory=dict)
+    body: bool = False
+    lenient: bool = False  # any JSON object is acknowledged (Daraja's callbacks)
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -117,15 +122,21 @@ class Routes:
         auth: Auth,
         body: type[BaseModel] | None = None,
         query: Mapping[str, tuple[str, ...]] | None = None,
+        answers: Mapping[int, tuple[str, str]] | None = None,
+        lenient: bool = False,
         **options: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register `handler` for `path`, callable only as `auth` says; its body parameter gets `body`
         validated, its query parameters (each with its allowed values) the query string's value when
-        one is given."""
+        one is given. `answers`: what the handler itself answers, by status (the gate's answers, and
+        the invalid-request 422, follow from `auth` and `body`). `lenient`: the handler reads any JSON
+        object (`body` says what it looks for) and answers it as `answers` says, never 422."""
         if not isinstance(auth, Auth):
             raise TypeError(f"{method.upper()} {path}: auth must be an Auth, not {auth!r}")
         if auth is Auth.PATH_TOKEN and "<token>" not in path:
             raise ValueError(f"{method.upper()} {path}: a path-token route needs <token> in its path")
+        if not answers:
+            raise ValueError(f"{method.upper()} {path}: declare what the route answers (answers=)")
         allowed = dict(query or {})
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -157,7 +168,9 @@ class Routes:
 
             run.__name__ = handler.__name__
             getattr(self.app, method)(path, **options)(run)
-            self._routes.append(Route(method.upper(), path, auth, handler, options))
+            self._routes.append(
+                Route(method.upper(), path, auth, handler, options, dict(answers), body is not None, lenient)
+            )
             return handler
 
         return register
@@ -190,5 +203,93 @@ class Routes:
         documented = APIGatewayRestResolver(enable_validation=True)
         for route in self._routes:
             getattr(documented, route.method.lower())(route.path, **route.options)(route.handler)
-        document: str = documented.get_openapi_json_schema(title=title, version=version)
+        document = json.loads(documented.get_openapi_json_schema(title=title, version=version))
+        return json.dumps(self._complete(document))
+
+    def _complete(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Every status each route can answer, with its body; the security schemes; the path token."""
+        from pydantic.json_schema import models_json_schema
+
+        from tuma.models import answers
+
+        used = {"Problem", "InvalidRequest"} | {name for r in self._routes for _, name in r.answers.values()}
+        models: list[tuple[type[BaseModel], Literal["validation", "serialization"]]] = [
+            (getattr(answers, name), "serialization") for name in sorted(used)
+        ]
+        _, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")
+        components = document.setdefault("components", {})
+        schemas = components.setdefault("schemas", {})
+        schemas.update(definitions.get("$defs", {}))
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        components["securitySchemes"] = SECURITY_SCHEMES
+        for route in self._routes:
+            operation = document["paths"][route.resource][route.method.lower()]
+            found: dict[int, tuple[str, str]] = dict(route.answers)
+            found[405] = (
+                "the path exists, but not with this method (`Allow` names the ones it has)",
+                "Problem",
+            )
+            found[500] = ("the stack is misconfigured (a table or secret it needs is missing)", "Problem")
+            found[503] = ("the request could not be recorded now; retry", "Problem")
+            if route.body:
+                found[400] = ("the body is not a JSON object, or nests too deep", "Problem")
+                found[413] = ("the body is too large", "Problem")
+                if route.lenient:
+                    content = operation["requestBody"]["content"][JSON_TYPE]
+                    content["schema"] = {
+                        "description": LENIENT_DESCRIPTION,
+                        "anyOf": [content["schema"], {"type": "object"}],
+                    }
+                else:
+                    found[422] = ("a field is missing or invalid: each is named", "InvalidRequest")
+            if route.auth is Auth.SIGNATURE:
+                operation["security"] = [{"tumaSignature": [], "tumaTimestamp": []}]
+                found[401] = ("X-Tuma-Signature or X-Tuma-Timestamp missing, stale or wrong", "Problem")
+            else:
+                operation["security"] = []
+                found[404] = (
+                    "the path token is wrong: answered as for a path that does not exist",
+                    "Problem",
+                )
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("in") == "path" and parameter.get("name") == "token":
+                        parameter["description"] = PATH_PARAMETER_DESCRIPTION
+            operation["responses"] = {
+                str(status): {
+                    "description": description,
+                    "content": {JSON_TYPE: {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+                    **({"headers": {"Allow": {"schema": {"type": "string"}}}} if status == 405 else {}),
+                }
+                for status, (description, name) in sorted(found.items())
+            }
         return document
+
+
+JSON_TYPE = "application/json"
+LENIENT_DESCRIPTION = (
+    "Any JSON object is acknowledged, so that Safaricom does not retry: the first schema is what is "
+    "read; a callback that cannot make a receipt is recorded in the ledger (REJECTED, with the reason)."
+)
+PATH_PARAMETER_DESCRIPTION = (
+    "The webhook secret's `path_token` (WebhookSecretArn): for callers that cannot sign, Daraja and "
+    "the SMS provider. A wrong token is answered 404, as a path that does not exist."
+)
+SECURITY_SCHEMES = {
+    "tumaSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Tuma-Signature",
+        "description": (
+            "`sha256=` and the hex HMAC-SHA256, keyed with the webhook secret's `hmac_key`, of the "
+            "X-Tuma-Timestamp value, a `.`, and the raw request body (for GET and DELETE, the request's "
+            "path instead of the body)."
+        ),
+    },
+    "tumaTimestamp": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-Tuma-Timestamp",
+        "description": "Unix seconds when the request was signed; refused when more than 5 minutes away.",
+    },
+}

@@ -1,0 +1,55 @@
+"""The contract: Schemathesis, fed only docs/openapi.json, against `tuma local up`, every check on
+every operation, signing where the document's security scheme says. The checks configured off, each
+for named operations with its reason, are in tests/e2e/schemathesis.toml. The summary is printed
+(run with -s)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import running_local
+
+pytestmark = pytest.mark.e2e
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+
+
+def test_the_published_document_holds_against_the_running_api(tmp_path: Path) -> None:
+    with running_local() as local:
+        config = tmp_path / "schemathesis.toml"
+        # base-url and the path token are the topology's own (a table last: TOML keys after a table
+        # header belong to it).
+        config.write_text(
+            f'base-url = "{local.ready["webhook_base_url"]}"\n'
+            + CONFIG.read_text()
+            + f'\n[parameters]\n"path.token" = "{local.ready["webhook_token"]}"\n'
+        )
+        env = {
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
+            "TUMA_HMAC_KEY": local.ready["hmac_secret"],
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+            "NO_COLOR": "1",
+        }
+        st = Path(sys.executable).with_name("st")
+        run = subprocess.run(
+            [str(st), "--config-file", str(config), "run", str(ROOT / "docs" / "openapi.json")],
+            cwd=tmp_path,  # its cache and reports stay out of the repository
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    summary = run.stdout[run.stdout.find("SUMMARY") :]
+    print("\n" + summary)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert re.search(r"Selected: 13/13\s+Tested: 13", summary), summary
+    assert "Failures:" not in summary and "Errors:" not in summary, summary
+    assert "Seed: 20261202" in summary, summary

@@ -171,7 +171,7 @@ def locate(args: argparse.Namespace) -> Stack:
 
 
 def _local(ready_file: Path | None) -> Stack:
-    from tuma_cli.local.runner import ready_file as default_ready_file
+    from tuma_cli.ready import ready_file as default_ready_file
 
     path = ready_file or default_ready_file()
     if not path.is_file():

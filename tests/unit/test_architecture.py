@@ -4,6 +4,7 @@ handlers take their settings from one validated model."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,17 +17,31 @@ from tuma.runtime.settings.webhooks import WebhookSettings
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "layers" / "tuma" / "tuma"
-DOMAIN = ("models", "services", "formatting", "security")
-FORBIDDEN = (
-    "tuma.adapters",
-    "tuma.runtime",
-    "tuma.provider.client",
-    "boto3",
-    "botocore",
-    "urllib3",
-    "httpx",
-    "aws_lambda_powertools",
+# The domain, as docs/design.md ("Dependencies") names it: the packages and modules that do no I/O,
+# including the provider's and Daraja's vocabularies (what their answers and codes mean).
+DOMAIN_PACKAGES = ("models", "services", "formatting", "security")
+DOMAIN_MODULES = (
+    "tuma.ports",
+    "tuma.errors",
+    "tuma.batching",
+    "tuma.provider.codes",
+    "tuma.provider.answers",
+    "tuma.provider.callbacks",
+    "tuma.provider.credentials",
+    "tuma.daraja.credentials",
 )
+# What the domain may import besides itself and the standard library.
+THIRD_PARTY = ("pydantic", "pydantic_core", "jinja2", "phonenumbers", "markupsafe")
+
+
+def _module(path: Path) -> str:
+    return ".".join(("tuma", *path.relative_to(PACKAGE).with_suffix("").parts)).removesuffix(".__init__")
+
+
+def _domain() -> dict[str, Path]:
+    found = {_module(p): p for package in DOMAIN_PACKAGES for p in (PACKAGE / package).rglob("*.py")}
+    found |= {name: PACKAGE.joinpath(*name.split(".")[1:]).with_suffix(".py") for name in DOMAIN_MODULES}
+    return found
 
 
 def _imports(path: Path) -> set[str]:
@@ -34,20 +49,49 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return names
 
 
-@pytest.mark.parametrize("package", DOMAIN)
-def test_domain_code_imports_no_adapter_and_no_aws(package):
+def _allowed(name: str, domain: set[str]) -> bool:
+    top = name.split(".", maxsplit=1)[0]
+    if top == "tuma":
+        return (
+            name in domain
+            or name in {"tuma.provider", "tuma.daraja"}
+            or name.startswith(tuple(f"tuma.{p}." for p in DOMAIN_PACKAGES))
+            or name in {f"tuma.{p}" for p in DOMAIN_PACKAGES}
+        )
+    return top in sys.stdlib_module_names or top in THIRD_PARTY or top == "__future__"
+
+
+def test_the_domain_imports_only_the_domain_pydantic_jinja_and_phonenumbers() -> None:
+    domain = _domain()
+    assert all(path.exists() for path in domain.values())
     offenders = {
-        f"{path.relative_to(PACKAGE)}: {name}"
-        for path in (PACKAGE / package).rglob("*.py")
-        for name in _imports(path)
-        if name.startswith(FORBIDDEN)
+        f"{name}: {imported}"
+        for name, path in domain.items()
+        for imported in _imports(path)
+        if not _allowed(imported, set(domain))
     }
     assert offenders == set()
+
+
+def test_the_rule_catches_what_it_forbids() -> None:
+    domain = set(_domain())
+    for forbidden in (
+        "tuma.adapters.dynamodb_ledger",
+        "tuma.runtime.wiring",
+        "tuma.provider.client",
+        "tuma.provider.failover",
+        "tuma.daraja.client",
+        "boto3",
+        "botocore.exceptions",
+        "urllib3",
+        "aws_lambda_powertools",
+    ):
+        assert not _allowed(forbidden, domain), forbidden
 
 
 def test_ports_is_the_one_module_of_protocols():
@@ -117,3 +161,41 @@ def test_a_function_loaded_in_process_leaves_the_collector_on_even_when_its_init
     with pytest.raises(RuntimeError, match="bad setting"):
         load_module(tmp_path)
     assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def _cli_graph() -> dict[str, set[str]]:
+    root = ROOT / "src" / "tuma_cli"
+
+    def name(path: Path) -> str:
+        return ".".join(("tuma_cli", *path.relative_to(root).with_suffix("").parts)).removesuffix(".__init__")
+
+    modules = {name(p): p for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for module, path in modules.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tuma_cli"):
+                # `from tuma_cli import stack` names a module; `from tuma_cli.stack import x` names one too.
+                for alias in node.names:
+                    candidate = f"{node.module}.{alias.name}"
+                    found.add(candidate if candidate in modules else node.module)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name in modules)
+        graph[module] = {m for m in found if m in modules and m not in (module, "tuma_cli")}
+    return graph
+
+
+def test_the_cli_has_no_import_circle_even_through_deferred_imports() -> None:
+    graph = _cli_graph()
+    circles: list[list[str]] = []
+
+    def visit(module: str, path: list[str]) -> None:
+        for following in sorted(graph[module]):
+            if following in path:
+                circles.append([*path[path.index(following) :], following])
+            elif len(path) < 12:
+                visit(following, [*path, following])
+
+    for start in sorted(graph):
+        visit(start, [start])
+    assert circles == []

@@ -23,7 +23,8 @@ from boto3.dynamodb.types import TypeDeserializer
 from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 
 from tuma_cli.local.provision import client
-from tuma_cli.local.runner import LocalTopology, project_root, running
+from tuma_cli.local.runner import LocalTopology, running
+from tuma_cli.ready import project_root
 
 # What the demo waits for: every entry has its outcome (a delivery report, or why nothing was sent).
 SETTLED = {"DELIVERED", "FAILED", "REJECTED", "UNDELIVERABLE", "SUPPRESSED"}

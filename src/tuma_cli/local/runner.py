@@ -24,6 +24,7 @@ from tuma_cli.local.sqs_poller import SqsPoller
 from tuma_cli.local.stream_poller import StreamPoller
 from tuma_cli.local.template import REGION
 from tuma_cli.local.worker import FunctionProcess
+from tuma_cli.ready import project_root, ready_file
 from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
 from tuma_cli.sandbox.server import SandboxServer
 
@@ -32,14 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
-
-
-def project_root() -> Path:
-    """The checkout holding template.yaml: the current directory or one of its parents."""
-    for folder in (Path.cwd(), *Path.cwd().parents):
-        if (folder / "template.yaml").is_file() and (folder / "functions").is_dir():
-            return folder
-    raise SystemExit("template.yaml not found: run tuma local from the Tuma checkout")
 
 
 class LocalTopology:
@@ -391,11 +384,6 @@ def running(
         yield topology
     finally:
         topology.stop()
-
-
-def ready_file() -> Path:
-    """Where `tuma local up` says where it is, for commands run with --local."""
-    return project_root() / ".local" / "ready.json"
 
 
 def up(

@@ -472,16 +472,6 @@ class DynamoDBLedger:
                 return entries, records
             query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def records(self, idempotency_key: str) -> list[dict[str, Any]]:
-        """Every record of a key that is not a recipient's entry (payment, schedule, resend links)."""
-        answer = self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="idempotency_key = :k AND begins_with(recipient_ref, :hash)",
-            ExpressionAttributeValues={":k": {"S": idempotency_key}, ":hash": {"S": "#"}},
-            ConsistentRead=True,
-        )
-        return [python_item(i) for i in answer.get("Items", [])]
-
     # -- the agenda: what is due later ------------------------------------------------------------
 
     def add_checks(self, checks: Sequence[DueCheck]) -> None:

@@ -10,7 +10,7 @@ gets, by source and by paybill or till number.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -357,9 +357,6 @@ class Catalog:
                 return template.kind
         return kind_of(name)
 
-    def known(self, name: str) -> bool:
-        return self.kind(name) is not None
-
     def all(self) -> list[StoredTemplate]:
         """Every template a message can use: the stored ones, then the packaged defaults they replace."""
         merged = {
@@ -368,14 +365,6 @@ class Catalog:
         }
         merged.update(self.templates)
         return sorted(merged.values(), key=lambda t: (t.name, t.language))
-
-
-def packaged_catalog() -> Catalog:
-    return Catalog()
-
-
-def language_of(language: str | None) -> str:
-    return language if language and LANGUAGE.match(language) else FALLBACK_LANGUAGE
 
 
 def routed(
@@ -400,10 +389,6 @@ def check_routing(routing: Routing, catalog: Catalog) -> list[str]:
         elif kind != "receipt":
             reasons.append(f"rule {position}: {rule.template!r} is a {kind} template, not a receipt")
     return reasons
-
-
-def describe_kinds() -> dict[str, Sequence[str]]:
-    return {name: kind.variables for name, kind in KINDS.items()}
 
 
 # -- editing ------------------------------------------------------------------------------------

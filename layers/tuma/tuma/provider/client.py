@@ -25,7 +25,7 @@ from tuma.provider.answers import (
     read_answer,
     read_send_answer,
 )
-from tuma.provider.codes import Disposition
+from tuma.provider.codes import Disposition, meaning
 from tuma.provider.credentials import Credentials
 from tuma.provider.limits import BulkLimit
 
@@ -217,8 +217,7 @@ class ProviderClient:
         try:
             payload = self._post("getdlr", lambda creds: self._auth(creds) | {"messageID": message_id})
         except ProviderError as error:
-            # The code list says 1008; the documented sample answers 1009 "No dlr". Both mean "not yet".
-            if error.code in (1008, 1009):
+            if meaning(error.code).no_report_yet:
                 return None
             raise
         return DeliveryReport.model_validate(payload)

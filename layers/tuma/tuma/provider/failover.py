@@ -30,7 +30,7 @@ from typing import Any
 from tuma.models.ledger import PRIMARY, SECONDARY
 from tuma.models.outbox import OutboxMessage
 from tuma.ports import BulkMessage, Sender, SendResult, StateStore
-from tuma.provider.codes import Disposition
+from tuma.provider.codes import Disposition, meaning
 from tuma.security.redaction import scrub_text
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,11 @@ STATE = "provider-breaker"
 
 
 def provider_down(result: SendResult) -> bool:
-    """The kinds of failure that say the provider, not the message, is at fault."""
-    return result.disposition is Disposition.RETRY or result.code == 4090
+    """The kinds of failure that say the provider, not the message, is at fault (tuma.provider.codes:
+    `outage`; no code at all is one too)."""
+    if result.code is None:  # no answer, a 5xx, no entry for the message (retried): the provider's
+        return result.disposition is Disposition.RETRY
+    return meaning(result.code).outage
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,7 @@ class FailoverSender:
 def _soon(result: SendResult) -> SendResult:
     """The primary's "try again in 5 minutes" (4090) is its own: with a secondary to go to, the
     message comes back as soon as any transient failure does."""
-    if result.provider == PRIMARY and result.code == 4090 and not result.maybe_accepted:
+    if result.provider == PRIMARY and meaning(result.code).own_wait and not result.maybe_accepted:
         return replace(result, disposition=Disposition.RETRY)
     return result
 

@@ -45,7 +45,7 @@ from tuma.ports import (
     SendResult,
     TemplateSource,
 )
-from tuma.provider.codes import Disposition
+from tuma.provider.codes import CONFIGURATION_ALARM, Disposition, meaning
 from tuma.services.planning import (
     RANK,
     Delivery,
@@ -620,12 +620,12 @@ class Dispatcher:
                 **times,
             )
         self._metrics.count("SendRetried")
-        if result.disposition in (Disposition.CONFIG, Disposition.CREDENTIALS):
-            self._metrics.count("ProviderConfigurationErrors")
-            log.error("provider configuration error (%s): %s", result.code, result.description)
-        elif result.code == 1004:
-            self._metrics.count("LowCredit")
-            log.error("provider credit exhausted: messages wait for a top-up")
+        alarm = meaning(result.code).alarm if result.code is not None else None
+        if alarm is None and result.disposition in (Disposition.CONFIG, Disposition.CREDENTIALS):
+            alarm = CONFIGURATION_ALARM  # refused before any call (no promotional sender ID, say)
+        if alarm is not None:
+            self._metrics.count(alarm)
+            log.error("provider %s (%s): %s", alarm, result.code, result.description)
         delay = self._delays.for_result(result.disposition, receive_count)
         retry(delivery.record_id, delay, result.description)
         return delivery.entry(

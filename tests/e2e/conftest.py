@@ -143,6 +143,18 @@ def running_local(
             process.kill()
 
 
+def tuma_local(ready_file: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """A `tuma` command against the local topology that wrote `ready_file`, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "tuma_cli.main", *arguments, "--local", "--ready-file", str(ready_file)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def local() -> Iterator[Local]:
     # Per module: a topology left running would take CPU from every test after it.

@@ -5,8 +5,6 @@ The figures the issue asks for are printed (run with -s)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import Local, running_local
+from tests.e2e.conftest import Local, running_local, tuma_local
 
 pytestmark = pytest.mark.e2e
 OPERATORS = "0722 000 111"
@@ -33,17 +30,6 @@ def guarded(tmp_path_factory) -> Iterator[tuple[Local, Path]]:
         options=("--schedule-period", "2"),
     ) as local:
         yield local, ready_file
-
-
-def _tuma(ready_file: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tuma_cli.main", *arguments, "--local", "--ready-file", str(ready_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _operator_sms(local: Local, words: str) -> list[str]:
@@ -125,12 +111,12 @@ def test_a_daily_cap_of_20_parts_holds_the_rest_alerts_at_80_percent_and_goes_wh
     # Earlier tests' alerts count towards the day's parts too: what is left of 20 went, the rest waits.
     assert len(receipts) + len(waiting) == 30 and waiting and warned
     assert waiting[0]["reason"].startswith("waiting: daily parts cap reached")
-    shown = json.loads(_tuma(ready_file, "caps", "show", "--json").stdout)
+    shown = json.loads(tuma_local(ready_file, "caps", "show", "--json").stdout)
     assert (
         shown["caps"]["daily_parts"] == 20
         and shown["today"]["receipt_parts"] + shown["today"]["other_parts"] >= 16
     )
-    raised = _tuma(ready_file, "caps", "set", "--daily-parts", "100")
+    raised = tuma_local(ready_file, "caps", "set", "--daily-parts", "100")
     assert raised.returncode == 0 and "daily cap:          100 parts" in raised.stdout
     local.wait_for(
         lambda: len([s for s in local.phones() if s["message"].startswith("CAP")]) == 30,
@@ -150,8 +136,8 @@ def test_a_daily_cap_of_20_parts_holds_the_rest_alerts_at_80_percent_and_goes_wh
 
 def test_pause_then_resume_loses_nothing_and_sends_nothing_twice(guarded):
     local, ready_file = guarded
-    assert _tuma(ready_file, "caps", "set", "--daily-parts", "0").returncode == 0
-    paused = _tuma(ready_file, "pause")
+    assert tuma_local(ready_file, "caps", "set", "--daily-parts", "0").returncode == 0
+    paused = tuma_local(ready_file, "pause")
     assert paused.returncode == 0 and "paused: everything" in paused.stdout
     time.sleep(1)
     for n in range(15):
@@ -164,8 +150,8 @@ def test_pause_then_resume_loses_nothing_and_sends_nothing_twice(guarded):
     assert not [s for s in local.phones() if s["message"].startswith("PAUSE")]
     held = [e for e in local.ledger() if e["idempotency_key"].startswith("PAUSE")]
     assert held and {e["status"] for e in held} == {"RETRYING"}
-    assert json.loads(_tuma(ready_file, "caps", "show", "--json").stdout)["paused"] == ["all"]
-    assert _tuma(ready_file, "resume").returncode == 0
+    assert json.loads(tuma_local(ready_file, "caps", "show", "--json").stdout)["paused"] == ["all"]
+    assert tuma_local(ready_file, "resume").returncode == 0
     local.wait_for(
         lambda: len([s for s in local.phones() if s["message"].startswith("PAUSE")]) == 15,
         timeout=90,

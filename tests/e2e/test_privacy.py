@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +16,8 @@ import pytest
 from tuma.adapters.dynamodb_claims import claim_id
 from tuma.formatting.clock import EAT
 
-from tests.conftest import ROOT, shared_fixture
-from tests.e2e.conftest import Local, running_local
+from tests.conftest import shared_fixture
+from tests.e2e.conftest import Local, running_local, tuma_local
 
 pytestmark = pytest.mark.e2e
 FOOTER = "STOP*456*9*5#"
@@ -33,17 +31,6 @@ def open_all_day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Loc
         "PromotionalWindow=00:00-24:00", ready_file=ready_file, options=("--schedule-period", "2")
     ) as local:
         yield local, ready_file
-
-
-def tuma(ready_file: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tuma_cli.main", *arguments, "--local", "--ready-file", str(ready_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _queue(local: Local, body: dict[str, Any]) -> None:
@@ -76,7 +63,7 @@ def test_a_promotion_to_five_numbers_one_suppressed_one_without_consent(
     local, ready_file = open_all_day
     numbers = ["0711 100 001", "0711 100 002", "0711 100 003", "0711 100 004", "0711 100 005"]
     for number in numbers[:4]:
-        added = tuma(
+        added = tuma_local(
             ready_file, "consent", "add", number, "--source", "shop counter", "--wording", "Offers by SMS"
         )
         assert added.returncode == 0, added.stderr
@@ -113,12 +100,12 @@ def test_a_number_the_network_reports_blacklisted_is_suppressed_for_promotions_a
     local, ready_file = open_all_day
     number = "0711 200 006"
     local.simulator("/_sandbox/config", "POST", json={"opted_out": [number]})
-    assert tuma(ready_file, "consent", "add", number, "--wording", "Offers by SMS").returncode == 0
+    assert tuma_local(ready_file, "consent", "add", number, "--wording", "Offers by SMS").returncode == 0
     _queue(local, _promotion("promo-blacklisted", number))
     [entry] = _final(local, "promo-blacklisted", 1)
     assert (entry["status"], entry["delivery_status"]) == ("FAILED", "SenderName Blacklisted")
 
-    checked = tuma(ready_file, "suppress", "check", number, "--json")
+    checked = tuma_local(ready_file, "suppress", "check", number, "--json")
     assert checked.returncode == 0, checked.stderr
     verdicts = json.loads(checked.stdout)
     print(f"\nafter the blacklisted report: {verdicts['number']} {verdicts['verdicts']}")
@@ -139,7 +126,7 @@ def test_a_number_the_network_reports_blacklisted_is_suppressed_for_promotions_a
     print(f"  its receipt: {receipt['status']}; the next promotion: {after['status']} ({after['reason']})")
     assert receipt["status"] == "DELIVERED"
     assert after["status"] == "SUPPRESSED"
-    listed = json.loads(tuma(ready_file, "suppress", "list", "--json").stdout)
+    listed = json.loads(tuma_local(ready_file, "suppress", "list", "--json").stdout)
     assert "2547*****006" in {r["number"] for r in listed if "promotional" in r["suppressed"]}
 
 
@@ -237,8 +224,10 @@ def test_export_then_erase_leaves_no_trace_of_the_number_and_a_repeated_callback
     assert receipt["status"] == "DELIVERED"
     _queue(local, {"idempotency_key": "uniform-ready", "to": [number], "text": "Your uniform is ready."})
     assert _final(local, "uniform-ready", 1)[0]["status"] == "DELIVERED"
-    assert tuma(ready_file, "consent", "add", number, "--wording", "Offers by SMS").returncode == 0
-    assert tuma(ready_file, "suppress", "add", number, "--reason", "asked at the counter").returncode == 0
+    assert tuma_local(ready_file, "consent", "add", number, "--wording", "Offers by SMS").returncode == 0
+    assert (
+        tuma_local(ready_file, "suppress", "add", number, "--reason", "asked at the counter").returncode == 0
+    )
     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     _queue(local, _promotion("promo-for-erasure", number, "0711 300 008") | {"send_at": later})
     local.wait_for(lambda: len(local.ledger("promo-for-erasure")) == 2, what="the held promotion")
@@ -251,7 +240,7 @@ def test_export_then_erase_leaves_no_trace_of_the_number_and_a_repeated_callback
     assert before["PrivacyTable"]["keyed hash"] == 1
     assert before["IdempotencyTable"]["claim"] == 1
 
-    exported = tuma(ready_file, "privacy", "export", "+254 711 300 007", "--reference", "DPA-2026-14")
+    exported = tuma_local(ready_file, "privacy", "export", "+254 711 300 007", "--reference", "DPA-2026-14")
     assert exported.returncode == 0, exported.stderr
     document = json.loads(exported.stdout)
     kinds = sorted(row["kind"] for rows in document["records"].values() for row in rows)
@@ -264,9 +253,9 @@ def test_export_then_erase_leaves_no_trace_of_the_number_and_a_repeated_callback
     assert any(r["kind"] == "scheduled" for r in ledger_rows)
     assert {r["kind"] for r in document["records"]["privacy"]} == {"suppression", "consent"}
 
-    bad = tuma(ready_file, "privacy", "erase", "0711 300 00")
+    bad = tuma_local(ready_file, "privacy", "erase", "0711 300 00")
     assert bad.returncode == 1 and bad.stderr.startswith("invalid number:"), bad.stderr
-    erased = tuma(ready_file, "privacy", "erase", hashlib.sha256(msisdn.encode()).hexdigest(), "--json")
+    erased = tuma_local(ready_file, "privacy", "erase", hashlib.sha256(msisdn.encode()).hexdigest(), "--json")
     assert erased.returncode == 0, erased.stderr
     changed = json.loads(erased.stdout)["changed"]
     print(f"  erase (by Safaricom's hash of the number): {changed}")
@@ -277,8 +266,8 @@ def test_export_then_erase_leaves_no_trace_of_the_number_and_a_repeated_callback
     after = _scan(local, patterns)
     _print_scan("after", after)
     assert all(count == 0 for counts in after.values() for count in counts.values()), after
-    assert tuma(ready_file, "trace", number).returncode == 1
-    emptied = json.loads(tuma(ready_file, "privacy", "export", number).stdout)
+    assert tuma_local(ready_file, "trace", number).returncode == 1
+    emptied = json.loads(tuma_local(ready_file, "privacy", "export", number).stdout)
     assert all(rows == [] for rows in emptied["records"].values()), emptied
     [kept] = local.ledger("SKB4ERASE1")
     assert (kept["status"], kept["parts"], kept["recipient"]) == ("DELIVERED", 1, "erased")
@@ -295,6 +284,6 @@ def test_export_then_erase_leaves_no_trace_of_the_number_and_a_repeated_callback
     print(f"  the payment's callback repeated after the erasure: {len(repeated)} SMS")
     assert repeated == []
     assert all(count == 0 for counts in _scan(local, patterns).values() for count in counts.values())
-    log = json.loads(tuma(ready_file, "privacy", "log", "--json").stdout)
+    log = json.loads(tuma_local(ready_file, "privacy", "log", "--json").stdout)
     assert [row["action"] for row in log[:3]] == ["export", "erase", "export"]
     assert msisdn not in json.dumps(log) and patterns["masked"] not in json.dumps(log)

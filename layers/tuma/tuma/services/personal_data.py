@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuma.formatting.clock import now_utc
 from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, parse_recipient
-from tuma.services.privacy import InvalidEntry
+from tuma.services.privacy import one_person
 
 if TYPE_CHECKING:
     from tuma.ports import AuditLog, PersonalLedger, PersonalRecords
@@ -101,12 +101,7 @@ class PersonalData:
 
     def subject(self, number: str, field_name: str = "number") -> Subject:
         """InvalidEntry (naming `field_name`) for anything that is not one person's number."""
-        try:
-            recipient = parse_recipient(number, self._countries)
-        except InvalidNumber as exc:
-            raise InvalidEntry(field_name, exc.reason) from None
-        if not recipient.sendable:
-            raise InvalidEntry(field_name, "a masked number cannot name one person: give the whole number")
+        recipient = one_person(number, field_name, self._countries)
         subject = Subject(
             recipient.ref.partition(":")[2],
             recipient.masked,

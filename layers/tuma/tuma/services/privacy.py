@@ -24,7 +24,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from tuma.formatting.clock import EAT, now_utc
-from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, parse_recipient
+from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, Recipient, parse_recipient
 from tuma.models.privacy import Consent, MessageCategory, PrivacyRecord, Scope, Suppression
 
 if TYPE_CHECKING:
@@ -167,12 +167,7 @@ class Privacy:
 
     def person(self, number: str, field: str = "number") -> Person:
         """A number in any Kenyan form, or Safaricom's hash of one; InvalidEntry otherwise."""
-        try:
-            recipient = parse_recipient(number, self._countries)
-        except InvalidNumber as exc:
-            raise InvalidEntry(field, exc.reason) from None
-        if not recipient.sendable:
-            raise InvalidEntry(field, "a masked number cannot name one person: give the whole number")
+        recipient = one_person(number, field, self._countries)
         return Person(self._keys.of_ref(recipient.ref), recipient.masked, recipient.ref)
 
     def check(self, person: Person) -> PrivacyRecord:
@@ -194,6 +189,18 @@ class Privacy:
 
     def everything(self, limit: int = 1000) -> list[PrivacyRecord]:
         return self._store.everything(limit)
+
+
+def one_person(number: str, field: str = "number", countries: frozenset[int] = KENYA_ONLY) -> Recipient:
+    """The recipient a number names, in any Kenyan form or as Safaricom's hash of it: InvalidEntry
+    (naming `field`) when it is malformed, or masked and so cannot name one person."""
+    try:
+        recipient = parse_recipient(number, countries)
+    except InvalidNumber as exc:
+        raise InvalidEntry(field, exc.reason) from None
+    if not recipient.sendable:
+        raise InvalidEntry(field, "a masked number cannot name one person: give the whole number")
+    return recipient
 
 
 def _suppressed_reason(suppression: Suppression) -> str:

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from tuma.formatting.rendering import TemplateError
-from tuma.services.templates import KINDS, Preview, Routing, StoredTemplate, TemplateEditor, Verdict
+from tuma.models.kinds import KINDS, TemplateError
+from tuma.services.templates import Preview, Routing, StoredTemplate, TemplateEditor, Verdict
 
 from tuma_cli import stack
 

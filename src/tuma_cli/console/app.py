@@ -26,9 +26,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from tuma.formatting.clock import EAT
+from tuma.models.kinds import KINDS
 from tuma.models.ledger import Status
 from tuma.models.payments import PaymentSource
-from tuma.services.templates import KINDS
 
 from tuma_cli.console.backend import Backend, ConsoleError
 

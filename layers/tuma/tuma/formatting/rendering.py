@@ -19,18 +19,11 @@ from jinja2.sandbox import SandboxedEnvironment
 from tuma.formatting.clock import format_eat, parse_time
 from tuma.formatting.gsm7 import clean, shorten
 from tuma.formatting.money import format_money, parse_amount
+from tuma.models.kinds import TemplateError, data_limit
 from tuma.models.validation import LANGUAGE, TEMPLATE_NAME
 
 FALLBACK_LANGUAGE = "en"
 _WHITESPACE = re.compile(r"\s+")
-
-
-class TemplateError(ValueError):
-    """The message cannot be rendered: unknown template, missing or malformed data."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 def money(value: object, currency: object = "KES") -> str:
@@ -46,35 +39,6 @@ def when(value: object) -> str:
         return format_eat(parse_time(value))
     except ValueError as exc:
         raise TemplateError(str(exc)) from None
-
-
-# How long each data field may be in an SMS, after cleaning (`gsm7.clean`); longer values end in
-# "...". Only the SMS is shortened: the outbox message and the ledger keep what was received.
-DATA_LIMITS: dict[str, int] = {
-    "name": 30,
-    "account": 24,
-    "reference": 24,
-    "business": 40,
-    "business_contact": 40,
-    "title": 50,
-    "host": 24,
-    "severity": 12,
-    "details": 80,
-    "alarm": 80,
-    "region": 30,
-    "reason": 300,
-    "offer": 100,
-    "until": 30,
-    "code": 10,
-    "purpose": 30,
-}
-DEFAULT_DATA_LIMIT = 60
-# Values that filters read (money, when) or that are short by construction: cleaned, never cut.
-UNSHORTENED = frozenset({"amount", "currency", "paid_at", "at", "credit", "threshold", "state"})
-
-
-def data_limit(field: str) -> int | None:
-    return None if field in UNSHORTENED else DATA_LIMITS.get(field, DEFAULT_DATA_LIMIT)
 
 
 def prepare_data(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from tuma.formatting.clock import now_utc, parse_time
+from tuma.models.kinds import FAST_KINDS, PER_EVENT_KINDS
 from tuma.models.privacy import MessageCategory
 from tuma.models.validation import LANGUAGE, NO_CONTROL_CHARS, TEMPLATE_NAME
 
@@ -50,7 +51,8 @@ SEND_AT_SCHEMA = {
 SendAt = Annotated[datetime | None, BeforeValidator(when_to_send), WithJsonSchema(SEND_AT_SCHEMA)]
 
 
-FAST_TEMPLATES = frozenset({"receipt", "code", "alert", "alarm", "alarm_ok", "low_credit"})
+# The packaged templates are named after their kinds (tuma.models.kinds says which are waited for).
+FAST_TEMPLATES = FAST_KINDS
 
 
 class Route(StrEnum):
@@ -117,7 +119,7 @@ class OutboxMessage(BaseModel):
 
     @property
     def per_event(self) -> bool:
-        return self.dedupe == "event" or (self.dedupe is None and self.template == "receipt")
+        return self.dedupe == "event" or (self.dedupe is None and self.template in PER_EVENT_KINDS)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json", exclude_defaults=True), separators=(",", ":"))

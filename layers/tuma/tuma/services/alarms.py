@@ -9,8 +9,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from tuma.formatting.gsm7 import TextRejected, prepare
-from tuma.formatting.rendering import TemplateError, render
+from tuma.formatting.rendering import render
 from tuma.models.alerts import CloudWatchAlarm, SnsNotification
+from tuma.models.kinds import TemplateError
 from tuma.models.outbox import OutboxMessage
 from tuma.services.templates import Catalog
 

@@ -12,15 +12,16 @@ from enum import StrEnum
 
 from tuma.formatting.gsm7 import SmsText, TextRejected, prepare
 from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, Recipient, RecipientKind, parse_recipient
-from tuma.formatting.rendering import TemplateError, render
+from tuma.formatting.rendering import render
+from tuma.models.kinds import KINDS, OPERATOR_KINDS, TemplateError
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, Route
 from tuma.models.privacy import MessageCategory, with_footer
 from tuma.security.masking import mask, mask_codes
-from tuma.services.templates import KINDS, Catalog, routed
+from tuma.services.templates import Catalog, routed
 
 # Templates addressed to operators: with no `to`, they go to ALERT_RECIPIENTS.
-ALERT_TEMPLATES = frozenset({"alert", "alarm", "alarm_ok", "low_credit"})
+ALERT_TEMPLATES = OPERATOR_KINDS  # for the business's own people (tuma.models.kinds)
 
 
 class ProviderRoute(StrEnum):
@@ -199,11 +200,10 @@ def _category_refusal(message: OutboxMessage, kind: str | None, category: Messag
 
 def _category(kind: str | None, route: ProviderRoute) -> str:
     """The guards' category (tuma.services.guards.Category): a receipt is a receipt whatever its route."""
-    if kind == "receipt":
-        return "receipt"
-    if kind in ALERT_TEMPLATES:
-        return "alert"
-    return "code" if kind == "code" or route is not ProviderRoute.SMS else "message"
+    found = KINDS.get(kind or "")
+    if found is not None and found.guard != "message":
+        return found.guard
+    return "code" if route is not ProviderRoute.SMS else "message"
 
 
 def _collapse_of(kind: str | None, message: OutboxMessage) -> tuple[tuple[str, str] | None, str]:

@@ -2,7 +2,7 @@
 
 A template has a kind (receipt, code, alert, alarm, alarm_ok, low_credit, promotion): the kind says which variables
 it may use, which of them it must show, and the longest value each can carry after Tuma's data rules
-(`tuma.formatting.rendering.DATA_LIMITS`). Saving renders it with the best and the worst data its
+(`tuma.models.kinds.DATA_LIMITS`). Saving renders it with the best and the worst data its
 kind allows: a template that would fail, or cost more than `SMS_MAX_PARTS`, is refused with a
 reason its author can act on. Routing rules pick which receipt template (and language) a payment
 gets, by source and by paybill or till number.
@@ -21,150 +21,22 @@ from tuma.formatting.gsm7 import TextRejected, count_parts, count_septets, fold,
 from tuma.formatting.rendering import (
     FALLBACK_LANGUAGE,
     FILTERS,
-    TemplateError,
-    data_limit,
     environment,
     packaged,
     render_source,
 )
+from tuma.models.kinds import KINDS, Kind, TemplateError, kind_of
 from tuma.models.privacy import DEFAULT_FOOTER, MessageCategory, with_footer
 from tuma.models.validation import LANGUAGE, TEMPLATE_NAME
 
 if TYPE_CHECKING:
     from tuma.ports import TemplateStore
 
-IDENTITY = ("business", "business_contact")  # the business's own name and contact, in every kind
 # Jinja's own filters a non-developer may need; anything else (and every function call) is refused.
 SAFE_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "default", "trim"})
 ALLOWED_FILTERS = SAFE_FILTERS | frozenset(FILTERS)
 ALLOWED_TESTS = frozenset({"defined", "none", "undefined"})
 SOURCES = ("c2b", "stk", "payments-api", "payments-table", "outbox")
-WIDE = "€"  # a GSM7 extension character: two septets, the costliest a cleaned value can hold
-
-
-@dataclass(frozen=True)
-class Kind:
-    name: str
-    variables: tuple[str, ...]
-    must_show: tuple[str, ...]
-    best: Mapping[str, Any]  # the shortest data a real message carries
-    worst: Mapping[str, Any]  # the longest, beyond the data rules' limits
-    # A promotional kind's messages carry the opt-out footer, go only inside the sending window and
-    # only to numbers that consented (tuma.services.privacy).
-    category: MessageCategory = MessageCategory.TRANSACTIONAL
-    # Its messages carry a one-time code: the ledger, and so the console, keep them with digits masked.
-    secret: bool = False
-
-    def data(self, given: Mapping[str, Any], identity: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """What a template of this kind is filled with: every variable it may use is there (empty
-        when the message has no value for it), so `{% if name %}` never fails on a missing name.
-        What the kind must show cannot be missing: a receipt without its receipt number is refused."""
-        missing = [v for v in self.must_show if given.get(v) in (None, "")]
-        if missing:
-            raise TemplateError(f"a {self.name} needs {' and '.join(missing)} in its data")
-        return {**dict.fromkeys(self.variables, ""), **(identity or {}), **given}
-
-
-def _longest(field_name: str) -> str:
-    limit = data_limit(field_name) or 30
-    return WIDE * limit
-
-
-KINDS: dict[str, Kind] = {
-    "receipt": Kind(
-        "receipt",
-        ("reference", "amount", "currency", "name", "account", "paid_at", "short_code", "source", *IDENTITY),
-        ("reference", "amount"),
-        {"reference": "QKX1AB2CD3", "amount": "50", "currency": "KES"},
-        {
-            "reference": "Q" * 24,
-            "amount": "999999999.99",
-            "currency": "KES",
-            "name": _longest("name"),
-            "account": _longest("account"),
-            "paid_at": "2026-12-31T23:59:00+03:00",
-            "short_code": "9" * 10,
-            "source": "payments-table",
-            "business": _longest("business"),
-            "business_contact": _longest("business_contact"),
-        },
-    ),
-    "alert": Kind(
-        "alert",
-        ("title", "host", "severity", "details", "at", *IDENTITY),
-        ("title",),
-        {"title": "Disk full"},
-        {
-            "title": _longest("title"),
-            "host": _longest("host"),
-            "severity": _longest("severity"),
-            "details": _longest("details"),
-            "at": "2026-12-31T23:59:00+03:00",
-            "business": _longest("business"),
-            "business_contact": _longest("business_contact"),
-        },
-    ),
-    "alarm": Kind(
-        "alarm",
-        ("alarm", "state", "region", "reason", *IDENTITY),
-        ("alarm",),
-        {"alarm": "tuma-LowCredit", "state": "ALARM"},
-        {
-            "alarm": _longest("alarm"),
-            "state": "INSUFFICIENT_DATA",
-            "region": _longest("region"),
-            "reason": "",
-        },
-    ),
-    "alarm_ok": Kind(
-        "alarm_ok",
-        ("alarm", "state", "region", "reason", *IDENTITY),
-        ("alarm",),
-        {"alarm": "tuma-LowCredit", "state": "OK"},
-        {"alarm": _longest("alarm"), "state": "OK", "region": _longest("region"), "reason": ""},
-    ),
-    "low_credit": Kind(
-        "low_credit",
-        ("credit", "threshold", "provider", *IDENTITY),
-        ("credit",),
-        {"credit": "120.00", "threshold": "500.00"},
-        {"credit": "9,999,999.99", "threshold": "9,999,999.99", "provider": "secondary"},
-    ),
-    "code": Kind(
-        "code",
-        ("code", "minutes", "purpose", *IDENTITY),
-        ("code",),
-        {"code": "4821"},
-        {
-            "code": _longest("code"),
-            "minutes": "999",
-            "purpose": _longest("purpose"),
-            "business": _longest("business"),
-            "business_contact": _longest("business_contact"),
-        },
-        secret=True,
-    ),
-    "promotion": Kind(
-        "promotion",
-        ("name", "offer", "until", "account", *IDENTITY),
-        ("offer",),
-        {"offer": "20% off school uniforms"},
-        {
-            "name": _longest("name"),
-            "offer": _longest("offer"),
-            "until": _longest("until"),
-            "account": _longest("account"),
-            "business": _longest("business"),
-            "business_contact": _longest("business_contact"),
-        },
-        MessageCategory.PROMOTIONAL,
-    ),
-}
-
-
-def kind_of(name: str) -> str | None:
-    """The kind of a packaged template (each is named after its kind)."""
-    return name if name in KINDS else None
 
 
 @dataclass(frozen=True)

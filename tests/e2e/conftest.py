@@ -150,7 +150,7 @@ def tuma_local(ready_file: Path, *arguments: str) -> subprocess.CompletedProcess
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,  # a ceiling: `tuma daraja status` waits for M-Pesa's answer
         check=False,
     )
 

@@ -8,8 +8,6 @@ the finance view lists every payment. The figures the issue asks for are printed
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
-from tests.e2e.conftest import Local, running_local
+from tests.e2e.conftest import Local, running_local, tuma_local
 
 pytestmark = pytest.mark.e2e
 PAYMENTS = 50
@@ -31,28 +28,17 @@ def daraja(tmp_path_factory) -> Iterator[tuple[Local, Path]]:
         yield topology, ready_file
 
 
-def _tuma(ready_file: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tuma_cli.main", *arguments, "--local", "--ready-file", str(ready_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def _daraja(local: Local, path: str, method: str = "GET", **kwargs) -> dict:
     return local.simulator_at("daraja_simulator_url", path, method, **kwargs)
 
 
 def test_registering_twice_succeeds_twice_and_says_already_registered(daraja):
     local, ready_file = daraja
-    first = _tuma(ready_file, "daraja", "register", "--json")
+    first = tuma_local(ready_file, "daraja", "register", "--json")
     assert first.returncode == 0, first.stderr
     outcomes = [(s["call"], s["outcome"]) for s in json.loads(first.stdout)["steps"]]
     assert outcomes == [("Register URL v2", "registered"), ("Pull register", "registered")]
-    second = _tuma(ready_file, "--json", "daraja", "register")  # --json before the subcommand too
+    second = tuma_local(ready_file, "--json", "daraja", "register")  # --json before the subcommand too
     assert second.returncode == 0, second.stderr
     again = json.loads(second.stdout)
     assert [(s["outcome"], s["code"]) for s in again["steps"]] == [
@@ -61,7 +47,7 @@ def test_registering_twice_succeeds_twice_and_says_already_registered(daraja):
     ]
     assert again["stk_callback_url"].endswith("/payments/stk/{token}")
     assert local.ready["webhook_token"] not in first.stdout + second.stdout
-    wrong = _tuma(ready_file, "daraja", "register", "--version", "v1")
+    wrong = tuma_local(ready_file, "daraja", "register", "--version", "v1")
     assert (
         wrong.returncode == 1
         and "401.003.01" in wrong.stdout
@@ -71,7 +57,9 @@ def test_registering_twice_succeeds_twice_and_says_already_registered(daraja):
 
 def test_fifty_payments_with_callbacks_delivered_dropped_or_late_each_get_exactly_one_receipt(daraja):
     local, ready_file = daraja
-    assert _tuma(ready_file, "daraja", "register").returncode == 0  # idempotent: already registered is fine
+    assert (
+        tuma_local(ready_file, "daraja", "register").returncode == 0
+    )  # idempotent: already registered is fine
     modes = ["deliver", "drop", "late"]
     paid: dict[str, tuple[str, float]] = {}
     for i in range(PAYMENTS):
@@ -124,7 +112,7 @@ def test_fifty_payments_with_callbacks_delivered_dropped_or_late_each_get_exactl
 def test_the_days_payments_list_every_one_with_how_it_was_learnt_and_its_receipt(daraja):
     local, ready_file = daraja
     local.wait_for(lambda: len(local.phones()) >= PAYMENTS, timeout=90, what="the receipts")
-    answer = _tuma(ready_file, "payments", "--json")
+    answer = tuma_local(ready_file, "payments", "--json")
     assert answer.returncode == 0, answer.stderr
     view = json.loads(answer.stdout)
     rows = {row["receipt"]: row for row in view["payments"] if row["receipt"].startswith("QKE")}
@@ -133,18 +121,18 @@ def test_the_days_payments_list_every_one_with_how_it_was_learnt_and_its_receipt
     assert {row["learnt_by"] for row in rows.values()} <= {"callback", "pull"}
     assert view["totals"]["by_learnt"]["pull"] >= PAYMENTS // 3
     assert rows["QKE0000001"]["amount"] == "101.00" and rows["QKE0000001"]["account"] == "INV-1"
-    table = _tuma(ready_file, "payments")
+    table = tuma_local(ready_file, "payments")
     assert table.returncode == 0 and "by how learnt:" in table.stdout and "2547120" not in table.stdout
-    traced = _tuma(ready_file, "trace", "QKE0000001")
+    traced = tuma_local(ready_file, "trace", "QKE0000001")
     assert traced.returncode == 0 and "source         pull" in traced.stdout
 
 
 def test_asking_mpesa_about_a_receipt_brings_its_answer(daraja):
     _, ready_file = daraja
-    asked = _tuma(ready_file, "daraja", "status", "QKE0000001", "--json")
+    asked = tuma_local(ready_file, "daraja", "status", "QKE0000001", "--json")
     assert asked.returncode == 0, asked.stderr
     result = json.loads(asked.stdout)
     assert result["answer"]["transaction_status"] == "Completed"
     assert [r["status"] for r in result["receipt_status"]] != []
-    unknown = _tuma(ready_file, "daraja", "status", "QKNOSUCH99")
+    unknown = tuma_local(ready_file, "daraja", "status", "QKNOSUCH99")
     assert unknown.returncode == 0 and "R000002" in unknown.stdout

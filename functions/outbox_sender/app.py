@@ -35,7 +35,7 @@ deadline = Deadline()
 dispatcher = wiring.outbox_dispatcher(
     settings, CountingMetrics(metrics, settings.METRICS), time_left=deadline.seconds_left
 )
-visibility = wiring.visibility(settings)
+visibility = wiring.visibility(settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL)
 
 
 @logger.inject_lambda_context

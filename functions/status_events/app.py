@@ -14,49 +14,29 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from tuma.batching import chunked
-from tuma.runtime.aws import client
+from tuma.runtime import wiring
 from tuma.runtime.batch import BatchResponse, item_failures
 from tuma.runtime.events import stream_records
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import load
 from tuma.runtime.settings.status_events import StatusEventSettings
-from tuma.services.status_events import StatusEvent, event_from_change
+from tuma.services.status_events import Change
 
 logger = build_logger()
 metrics = Metrics()
 settings = load(StatusEventSettings)
-counts = CountingMetrics(metrics, settings.METRICS)
-sqs = client("sqs")
+publisher = wiring.status_publisher(settings, CountingMetrics(metrics, settings.METRICS))
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
-    events: list[tuple[str, StatusEvent]] = []
+    changes = []
     for record in stream_records(event):
-        _, old, new = record.images()
-        status = event_from_change(old, new)
-        if status is not None and record.sequence_number:
-            events.append((record.sequence_number, status))
-    failed: list[str] = []
-    for chunk in chunked(events, 10):
-        answer = sqs.send_message_batch(
-            QueueUrl=settings.STATUS_EVENTS_QUEUE_URL,
-            Entries=[
-                {
-                    "Id": str(i),
-                    "MessageBody": e.body().decode(),
-                    "MessageGroupId": e.group,
-                    "MessageDeduplicationId": e.event_id,
-                }
-                for i, (_, e) in enumerate(chunk)
-            ],
-        )
-        failed += [chunk[int(f["Id"])][0] for f in answer.get("Failed", [])]
-    if len(events) > len(failed):
-        counts.count("StatusEventsQueued", len(events) - len(failed))
-    return item_failures(failed)
+        if record.sequence_number:
+            _, old, new = record.images()
+            changes.append(Change(record.sequence_number, old, new))
+    return item_failures(publisher.publish(changes))
 
 
 gc.freeze()

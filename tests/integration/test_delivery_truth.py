@@ -273,6 +273,7 @@ def test_every_status_change_reaches_the_business_signed_once_and_in_order_acros
     for headers, body in handler.events:
         assert verify(key, headers["X-Tuma-Timestamp"], headers["X-Tuma-Signature"], body) is None
         event = json.loads(body)
+        assert headers["X-Tuma-Event-Id"] == event["event_id"]
         ids.append(event["event_id"])
         seen.setdefault(event["idempotency_key"], []).append(event["sequence"])
         assert "0712" not in body.decode()  # numbers masked

@@ -12,6 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from pydantic import SecretStr
 from tuma.models.ledger import (
     PRIMARY,
     CancelOutcome,
@@ -35,9 +36,13 @@ from tuma.ports import (
     PrivacyStore,
     RetentionStore,
     SendResult,
+    StatusEventQueue,
+    WebhookSecrets,
 )
 from tuma.provider.answers import Balance
 from tuma.provider.codes import Disposition
+from tuma.security.secrets import WebhookSecret
+from tuma.services.status_events import StatusEvent
 from tuma.services.templates import Catalog, Routing, StoredTemplate
 
 OK = SendResult(Disposition.SUCCESS, "Success", 200, "m-1")
@@ -192,6 +197,26 @@ class ListMetrics:
 
     def measure(self, name: str, seconds: float) -> None:
         self.measures.setdefault(name, []).append(seconds)
+
+
+class MemoryStatusQueue(StatusEventQueue):
+    """The status-events queue; `fail_at` positions are refused."""
+
+    def __init__(self, fail_at: Sequence[int] = ()) -> None:
+        self.events: list[StatusEvent] = []
+        self.fail_at = set(fail_at)
+
+    def put_many(self, events: Sequence[StatusEvent]) -> set[int]:
+        self.events += [e for i, e in enumerate(events) if i not in self.fail_at]
+        return {i for i in self.fail_at if i < len(events)}
+
+
+class StaticWebhookSecrets(WebhookSecrets):
+    def __init__(self, token: str = "t" * 32, key: str = "k" * 32) -> None:
+        self.secret = WebhookSecret(path_token=SecretStr(token), hmac_key=SecretStr(key))
+
+    def current(self) -> WebhookSecret:
+        return self.secret
 
 
 class MemoryOutbox:

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from tuma.models.ledger import DueCheck
+from tuma.ports import HttpAnswer, HttpFailure
 from tuma.security.signing import verify
 from tuma.services.reconciler import Patience
-from tuma.services.status_events import event_from_change, signed_headers
+from tuma.services.status_events import (
+    Change,
+    StatusNotifier,
+    StatusPublisher,
+    Waiting,
+    event_from_change,
+    redelivery_delay,
+    signed_headers,
+)
+
+from tests.unit.fakes import ListMetrics, MemoryStatusQueue, ScriptedHttp, StaticWebhookSecrets
 
 ENTRY = {
     "idempotency_key": "QKX1",
@@ -79,3 +91,77 @@ def test_delivery_checks_back_off_up_to_their_ceiling():
         timedelta(minutes=32),
     ]
     assert waits[-1] == timedelta(hours=2) and patience.next_check(check, now) > now
+
+
+def _changes() -> list[Change]:
+    return [
+        Change("100", None, ENTRY | {"status": "QUEUED"}),
+        Change("101", ENTRY | {"status": "QUEUED"}, ENTRY | {"status": "RETRYING"}),  # not pushed
+        Change("102", ENTRY | {"status": "QUEUED"}, ENTRY | {"status": "SENT"}),
+        Change("103", ENTRY | {"status": "SENT"}, ENTRY | {"status": "DELIVERED"}),
+    ]
+
+
+def test_the_publisher_queues_one_event_per_change_worth_one_and_counts_them() -> None:
+    queue, metrics = MemoryStatusQueue(), ListMetrics()
+    assert StatusPublisher(queue, metrics).publish(_changes()) == []
+    assert [e.status for e in queue.events] == ["queued", "sent", "delivered"]
+    assert len({e.group for e in queue.events}) == 1
+    assert metrics.counts["StatusEventsQueued"] == 3
+
+
+def test_the_publisher_names_the_stream_positions_the_queue_refused() -> None:
+    queue, metrics = MemoryStatusQueue(fail_at=[1]), ListMetrics()
+    # The second event worth queueing (SENT) is refused: the stream must retry from its change.
+    assert StatusPublisher(queue, metrics).publish(_changes()) == ["102"]
+    assert [e.status for e in queue.events] == ["queued", "delivered"]
+    assert metrics.counts["StatusEventsQueued"] == 2
+
+
+def _waiting(status: str, group: str, count: int = 1) -> Waiting:
+    event = event_from_change(None, ENTRY | {"status": status, "idempotency_key": group})
+    assert event is not None
+    return Waiting(f"sqs-{group}-{status}", event.body().decode(), event.group, count)
+
+
+def test_the_notifier_signs_each_event_with_its_own_id_and_the_clock_given() -> None:
+    http, metrics = ScriptedHttp(lambda url, body: HttpAnswer(204, b"")), ListMetrics()
+    notifier = StatusNotifier(
+        http, StaticWebhookSecrets(), "https://shop.example/tuma", metrics, lambda: 1764151200
+    )
+    event = _waiting("QUEUED", "A")
+    assert notifier.deliver([event]) == []
+    [(url, body, headers)] = http.requests
+    assert url == "https://shop.example/tuma" and body == event.body.encode()
+    assert headers["X-Tuma-Timestamp"] == "1764151200"
+    # The receiver deduplicates on the event's id, the same however often the change is queued.
+    assert headers["X-Tuma-Event-Id"] == json.loads(body)["event_id"] != event.record_id
+    assert verify(b"k" * 32, "1764151200", headers["X-Tuma-Signature"], body, lambda: 1764151200) is None
+    assert metrics.counts == {"StatusEventsDelivered": 1}
+
+
+def test_a_refused_event_holds_back_its_message_only_and_comes_back_later_each_time() -> None:
+    down = {"A"}
+
+    def receiver(url: str, body: bytes) -> HttpAnswer | HttpFailure:
+        key = json.loads(body)["idempotency_key"]
+        if key in down:
+            return HttpFailure("timeout", maybe_sent=True) if key == "A" else HttpAnswer(503, b"")
+        return HttpAnswer(200, b"")
+
+    http, metrics = ScriptedHttp(receiver), ListMetrics()
+    notifier = StatusNotifier(http, StaticWebhookSecrets(), "https://shop.example/tuma", metrics)
+    batch = [_waiting("QUEUED", "A", 1), _waiting("SENT", "A", 3), _waiting("QUEUED", "B", 2)]
+    refused = notifier.deliver(batch)
+    assert [(r.record_id, r.problem, r.delay_seconds) for r in refused] == [
+        ("sqs-A-QUEUED", "timeout", 10),
+        ("sqs-A-SENT", "behind an earlier event of its message", 40),
+    ]
+    assert len(http.requests) == 2  # A's later event was not sent ahead of its first
+    assert metrics.counts == {"StatusEventsDelivered": 1, "StatusEventsRetried": 2}
+    down.add("B")
+    assert [r.problem for r in notifier.deliver([_waiting("QUEUED", "B")])] == ["HTTP 503"]
+
+
+def test_redelivery_waits_double_up_to_fifteen_minutes() -> None:
+    assert [redelivery_delay(n) for n in (1, 2, 3, 4, 5, 6, 7, 25)] == [10, 20, 40, 80, 160, 320, 640, 900]

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tuma.provider.credentials import Credentials
     from tuma.security.secrets import WebhookSecret
     from tuma.services.personal_data import Subject
+    from tuma.services.status_events import StatusEvent
     from tuma.services.templates import Catalog, Routing, StoredTemplate
 
 
@@ -180,6 +181,13 @@ class OutboxQueue(Protocol):
 
     def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
         """Queue several; answers the positions that could not be queued."""
+        ...
+
+
+class StatusEventQueue(Protocol):
+    def put_many(self, events: Sequence[StatusEvent]) -> set[int]:
+        """Queue each event in its message's ordered group, deduplicated by its id; answers the
+        positions that could not be queued."""
         ...
 
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from tuma.runtime.settings.outbox_sender import SenderSettings
     from tuma.runtime.settings.payment_stream import StreamSettings
     from tuma.runtime.settings.reconciler import ReconcilerSettings
+    from tuma.runtime.settings.status_events import StatusEventSettings
     from tuma.runtime.settings.status_notifier import StatusNotifierSettings
     from tuma.runtime.settings.webhooks import WebhookSettings
     from tuma.services.balance import BalanceMonitor
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from tuma.services.pull import PullReconciler
     from tuma.services.reconciler import Reconciler
     from tuma.services.retention import RetentionSweep
+    from tuma.services.status_events import StatusNotifier, StatusPublisher
 
 
 def dynamodb() -> DynamoDBClient:
@@ -231,12 +233,29 @@ def templates(settings: SenderSettings, client: DynamoDBClient | None = None) ->
     return DynamoDBTemplates(client or dynamodb(), settings.TEMPLATES_TABLE, settings.TEMPLATE_CACHE_SECONDS)
 
 
-def visibility(settings: SenderSettings) -> SqsVisibility:
+def visibility(*queue_urls: str | None) -> SqsVisibility:
+    """Postpones redeliveries; the function's own queues are known by URL, without sqs:GetQueueUrl."""
     from tuma.adapters.sqs_visibility import SqsVisibility
 
-    return SqsVisibility(
-        lambda: aws.client("sqs"),
-        known_urls=[settings.OUTBOX_QUEUE_URL or "", settings.FAST_OUTBOX_QUEUE_URL or ""],
+    return SqsVisibility(lambda: aws.client("sqs"), known_urls=[url for url in queue_urls if url])
+
+
+def status_publisher(settings: StatusEventSettings, metrics: MetricsSink) -> StatusPublisher:
+    from tuma.adapters.sqs_status_events import SqsStatusEventQueue
+    from tuma.services.status_events import StatusPublisher
+
+    return StatusPublisher(SqsStatusEventQueue(aws.client("sqs"), settings.STATUS_EVENTS_QUEUE_URL), metrics)
+
+
+def status_notifier(settings: StatusNotifierSettings, metrics: MetricsSink) -> StatusNotifier:
+    from tuma.adapters.http import Urllib3Http
+    from tuma.services.status_events import StatusNotifier
+
+    return StatusNotifier(
+        Urllib3Http(connect_timeout=3.0, read_timeout=10.0),
+        webhook_secrets(settings),
+        settings.STATUS_CALLBACK_URL,
+        metrics,
     )
 
 

@@ -11,12 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuma.models.ledger import Status
+from tuma.ports import HttpFailure
 from tuma.security.signing import signature
+
+if TYPE_CHECKING:
+    from tuma.ports import Http, MetricsSink, StatusEventQueue, WebhookSecrets
+
+log = logging.getLogger(__name__)
+# A refused event comes back after 10 s, 20 s, 40 s ... (docs/design.md, "Status events"), never
+# later than SQS's longest visibility postponement worth waiting for here.
+FIRST_WAIT_SECONDS = 10
+LONGEST_WAIT_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -88,3 +100,109 @@ def signed_headers(body: bytes, key: bytes, timestamp: str, event_id: str) -> di
         "X-Tuma-Signature": signature(key, timestamp, body),
         "X-Tuma-Event-Id": event_id,
     }
+
+
+@dataclass(frozen=True)
+class Change:
+    """One ledger change, as the stream carried it; `position` names it to the stream on failure."""
+
+    position: str
+    old: Mapping[str, Any] | None
+    new: Mapping[str, Any] | None
+
+
+class StatusPublisher:
+    """functions/status_events: the ledger's changes in, the events they are worth onto the queue.
+    Returns the positions of changes whose event the queue did not take, for the stream to retry."""
+
+    def __init__(self, queue: StatusEventQueue, metrics: MetricsSink) -> None:
+        self._queue = queue
+        self._metrics = metrics
+
+    def publish(self, changes: Sequence[Change]) -> list[str]:
+        worth = [(c.position, e) for c in changes if (e := event_from_change(c.old, c.new)) is not None]
+        refused = self._queue.put_many([e for _, e in worth])
+        if len(worth) > len(refused):
+            self._metrics.count("StatusEventsQueued", len(worth) - len(refused))
+        return [worth[i][0] for i in sorted(refused)]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A queued event: its queue message's id, body, ordered group and how often it has come."""
+
+    record_id: str
+    body: str
+    group: str
+    receive_count: int = 1
+
+
+@dataclass(frozen=True)
+class Refused:
+    record_id: str
+    problem: str
+    delay_seconds: int
+
+
+def redelivery_delay(receive_count: int) -> int:
+    """The wait before the next try: doubling from FIRST_WAIT_SECONDS, at most LONGEST_WAIT_SECONDS."""
+    return min(LONGEST_WAIT_SECONDS, FIRST_WAIT_SECONDS << min(16, max(0, receive_count - 1)))
+
+
+def _event_id(body: str, fallback: str) -> str:
+    """The event's own id (the same for the same change, however often it is queued)."""
+    try:
+        value = json.loads(body).get("event_id")
+    except (ValueError, AttributeError):
+        return fallback
+    return value if isinstance(value, str) and value else fallback
+
+
+class StatusNotifier:
+    """functions/status_notifier: each event POSTed to the business's receiver, signed like Tuma's
+    own webhooks. Returns the events the receiver did not take, each with the wait before its next
+    try; behind a refused event, the later events of its group wait too (one message's events go in
+    order). The receiver's URL is never logged."""
+
+    def __init__(
+        self,
+        http: Http,
+        secrets: WebhookSecrets,
+        url: str,
+        metrics: MetricsSink,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._http = http
+        self._secrets = secrets
+        self._url = url
+        self._metrics = metrics
+        self._clock = clock
+
+    def _post(self, event: Waiting) -> str | None:
+        raw = event.body.encode()
+        key = self._secrets.current().hmac_key.get_secret_value().encode()
+        headers = signed_headers(raw, key, str(int(self._clock())), _event_id(event.body, event.record_id))
+        try:
+            answer = self._http.post(self._url, raw, headers)
+        except HttpFailure as exc:
+            return exc.kind
+        return None if 200 <= answer.status < 300 else f"HTTP {answer.status}"
+
+    def deliver(self, events: Sequence[Waiting]) -> list[Refused]:
+        refused: list[Refused] = []
+        blocked: set[str] = set()
+        for event in events:
+            if event.group in blocked:
+                problem: str | None = "behind an earlier event of its message"
+            else:
+                problem = self._post(event)
+                if problem is not None:
+                    log.warning("status event not delivered: %s", problem)
+                    blocked.add(event.group)
+            if problem is not None:
+                refused.append(Refused(event.record_id, problem, redelivery_delay(event.receive_count)))
+        if len(events) > len(refused):
+            self._metrics.count("StatusEventsDelivered", len(events) - len(refused))
+        if refused:
+            self._metrics.count("StatusEventsRetried", len(refused))
+        return refused

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ def _port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _timed(call, runs: int = 5) -> tuple[float, float]:
+def _timed(call: Callable[[], object], runs: int = 5) -> tuple[float, float]:
     took = []
     for _ in range(runs):
         started = time.perf_counter()

@@ -44,7 +44,7 @@ class Local:
     process: subprocess.Popen[str]
 
     def aws(self, service: str) -> Any:
-        return boto3.client(
+        return boto3.client(  # type: ignore[call-overload]  # any service, by name
             service,
             endpoint_url=self.ready["aws_endpoint_url"],
             region_name=self.ready["region"],
@@ -53,7 +53,7 @@ class Local:
         )
 
     def url(self, path: str) -> str:
-        return self.ready["webhook_base_url"] + path.replace("{token}", self.ready["webhook_token"])
+        return str(self.ready["webhook_base_url"]) + path.replace("{token}", str(self.ready["webhook_token"]))
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
         return httpx.post(self.url(path), json=body, timeout=30)

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import schemathesis
+from requests.structures import CaseInsensitiveDict
 from tuma.security.signing import signature
 
 KEY = os.environ.get("TUMA_HMAC_KEY", "").encode()
@@ -33,17 +34,14 @@ def serialize_json(ctx: schemathesis.SerializationContext, value: Any) -> bytes:
 class TumaSignature:
     """X-Tuma-Timestamp and X-Tuma-Signature over the raw body, or over the path for GET and DELETE."""
 
-    def get(self, case: schemathesis.Case, ctx: schemathesis.AuthContext) -> bytes:
+    def get(self, case: schemathesis.Case[Any], ctx: schemathesis.AuthContext) -> bytes:
         return KEY
 
-    def set(self, case: schemathesis.Case, data: bytes, ctx: schemathesis.AuthContext) -> None:
+    def set(self, case: schemathesis.Case[Any], data: bytes, ctx: schemathesis.AuthContext) -> None:
         security = case.operation.definition.raw.get("security") or []
         if not any("tumaSignature" in requirement for requirement in security):
             return
         stamp = str(int(time.time()))
         signed = case.formatted_path.encode() if case.method.upper() in ("GET", "DELETE") else _raw(case.body)
-        case.headers = {
-            **(case.headers or {}),
-            "X-Tuma-Timestamp": stamp,
-            "X-Tuma-Signature": signature(data, stamp, signed),
-        }
+        case.headers = case.headers or CaseInsensitiveDict()
+        case.headers.update({"X-Tuma-Timestamp": stamp, "X-Tuma-Signature": signature(data, stamp, signed)})

@@ -92,7 +92,7 @@ class Case:
             return False
         # Cross-source cases give only a count: an early entry (a masked report's) is not the end.
         if "sms" in self.expect or self.expect.get("sms_count", 0) > 0:
-            return len(self.texts(ledger, phones)) >= self.expect.get("sms_count", 1)
+            return len(self.texts(ledger, phones)) >= int(self.expect.get("sms_count", 1))
         return bool(entries)
 
     def problems(self, ledger: list[dict[str, Any]], phones: dict[str, dict[str, Any]]) -> list[str]:
@@ -100,7 +100,7 @@ class Case:
         return self._answer_problems() + self._sms_problems(texts) + self._ledger_problems(ledger, texts)
 
     def _answer_problems(self) -> list[str]:
-        expect, found = self.expect, []
+        expect, found = self.expect, list[str]()
         if "http" in expect and (self.answer is None or self.answer.status_code != expect["http"]):
             found.append(f"answered {self.answer.status_code if self.answer else None}, not {expect['http']}")
         if expect.get("field") and self.answer is not None:
@@ -110,7 +110,7 @@ class Case:
         return found
 
     def _sms_problems(self, texts: list[dict[str, Any]]) -> list[str]:
-        expect, found = self.expect, []
+        expect, found = self.expect, list[str]()
         if "sms" not in expect and "sms_count" not in expect:
             return found
         if len(texts) != expect.get("sms_count", 1):
@@ -172,7 +172,7 @@ def fire_c2b(local: Local, case: Case) -> None:
 
 
 def _stk_body(case: Case) -> dict[str, Any]:
-    body = copy.deepcopy(STK_BASE)
+    body: dict[str, Any] = copy.deepcopy(STK_BASE)
     callback = body["Body"]["stkCallback"]
     callback["CheckoutRequestID"] = f"ws_CO_{case.ref}"
     items = {i["Name"]: i["Value"] for i in callback["CallbackMetadata"]["Item"]}
@@ -273,7 +273,7 @@ def _judge(local: Local, cases: list[Case], timeout: float = 90) -> list[str]:
         if all(c.settled(ledger, phones) for c in cases) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    failures, counts = [], Counter()
+    failures, counts = list[str](), Counter[tuple[str, str]]()
     for case in cases:
         problems = case.problems(ledger, phones)
         counts[(case.vector["class"], "failed" if problems else "passed")] += 1
@@ -289,7 +289,7 @@ def _judge(local: Local, cases: list[Case], timeout: float = 90) -> list[str]:
 
 
 @pytest.mark.parametrize("source", list(SOURCES))
-def test_every_vector_of_the_source_ends_in_its_expected_outcome(local, source):
+def test_every_vector_of_the_source_ends_in_its_expected_outcome(local: Local, source: str) -> None:
     name, fire = SOURCES[source]
     cases = [Case(source, vector) for vector in _load(name)]
     for case in cases:
@@ -298,7 +298,7 @@ def test_every_vector_of_the_source_ends_in_its_expected_outcome(local, source):
     assert failures == [], "\n".join(failures)
 
 
-def test_one_payment_reported_by_several_sources_sends_one_receipt(local):
+def test_one_payment_reported_by_several_sources_sends_one_receipt(local: Local) -> None:
     cases = []
     for vector in _load("cross_source.json"):
         case = Case("cross-source", vector)

@@ -79,7 +79,9 @@ def _search(page: Any, query: str) -> None:
         page.keyboard.press("Enter")
 
 
-def test_search_a_receipt_and_see_it_delivered_without_the_full_number_anywhere(local, page):
+def test_search_a_receipt_and_see_it_delivered_without_the_full_number_anywhere(
+    local: Local, page: Any
+) -> None:
     assert local.post("/payments/c2b/confirmation/{token}", C2B).status_code == 200
     _settled(local, "LGR219G3EY", "DELIVERED")
     _search(page, "lgr219g3ey")
@@ -95,7 +97,7 @@ def test_search_a_receipt_and_see_it_delivered_without_the_full_number_anywhere(
     _shot(page, "messages")
 
 
-def test_a_rejected_payment_shows_why(local, page):
+def test_a_rejected_payment_shows_why(local: Local, page: Any) -> None:
     body = C2B | {"TransID": "CNS0000002", "TransAmount": "1.500,00"}
     assert local.post("/payments/c2b/confirmation/{token}", body).status_code == 200
     _settled(local, "CNS0000002", "REJECTED")
@@ -105,7 +107,7 @@ def test_a_rejected_payment_shows_why(local, page):
     _shot(page, "rejected")
 
 
-def test_edit_a_template_preview_save_and_the_next_receipt_uses_it(local, page):
+def test_edit_a_template_preview_save_and_the_next_receipt_uses_it(local: Local, page: Any) -> None:
     page.goto("/templates")
     page.get_by_role("link", name="receipt").first.click()
     assert page.url.endswith("/templates/receipt/en")
@@ -137,7 +139,7 @@ def test_edit_a_template_preview_save_and_the_next_receipt_uses_it(local, page):
     assert "back at version 1" in page.get_by_role("status").inner_text()
 
 
-def test_move_dead_letters_back_from_the_health_page(local, page):
+def test_move_dead_letters_back_from_the_health_page(local: Local, page: Any) -> None:
     dead = local.ready["queues"]["OutboxDeadLetterQueue"]
     body = {"idempotency_key": "CNS-DEAD-1", "to": ["0712000777"], "text": "Back from the dead letters."}
     local.aws("sqs").send_message(QueueUrl=dead, MessageBody=json.dumps(body))
@@ -151,7 +153,7 @@ def test_move_dead_letters_back_from_the_health_page(local, page):
     )
 
 
-def test_resend_to_a_corrected_number_asks_first_and_links_the_two(local, page):
+def test_resend_to_a_corrected_number_asks_first_and_links_the_two(local: Local, page: Any) -> None:
     assert (
         local.post("/payments/c2b/confirmation/{token}", C2B | {"TransID": "CNS0000005"}).status_code == 200
     )
@@ -165,7 +167,7 @@ def test_resend_to_a_corrected_number_asks_first_and_links_the_two(local, page):
     local.wait_for(lambda: any(m["mobile"] == "254722000555" for m in local.phones()), 60, "the resend")
 
 
-def test_stop_promotions_to_a_number_check_it_record_a_consent_and_undo_both(local, page):
+def test_stop_promotions_to_a_number_check_it_record_a_consent_and_undo_both(local: Local, page: Any) -> None:
     def submit(button: Any) -> None:
         with page.expect_navigation():
             button.click()
@@ -200,8 +202,8 @@ def test_stop_promotions_to_a_number_check_it_record_a_consent_and_undo_both(loc
 
 
 def test_pages_are_readable_without_javascript_labelled_headed_and_usable_from_the_keyboard(
-    browser, local, console_port
-):
+    browser: Any, local: Local, console_port: int
+) -> None:
     context = browser.new_context(base_url=f"http://127.0.0.1:{console_port}", java_script_enabled=False)
     page = context.new_page()
     for path in ("/", "/messages/LGR219G3EY", "/health", "/templates", "/templates/receipt/sw", "/people"):
@@ -228,7 +230,7 @@ def test_pages_are_readable_without_javascript_labelled_headed_and_usable_from_t
     keyboard.context.close()
 
 
-def test_an_action_from_another_site_or_without_the_token_is_refused(local, console_port):
+def test_an_action_from_another_site_or_without_the_token_is_refused(local: Local, console_port: int) -> None:
     import httpx
 
     base = f"http://127.0.0.1:{console_port}"

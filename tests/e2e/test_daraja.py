@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,17 +23,18 @@ PAYMENTS = 50
 
 
 @pytest.fixture(scope="module")
-def daraja(tmp_path_factory) -> Iterator[tuple[Local, Path]]:
+def daraja(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Local, Path]]:
     ready_file = tmp_path_factory.mktemp("daraja") / "ready.json"
     with running_local(ready_file=ready_file, options=("--daraja",)) as topology:
         yield topology, ready_file
 
 
-def _daraja(local: Local, path: str, method: str = "GET", **kwargs) -> dict:
-    return local.simulator_at("daraja_simulator_url", path, method, **kwargs)
+def _daraja(local: Local, path: str, method: str = "GET", **kwargs: Any) -> dict[str, Any]:
+    answer: dict[str, Any] = local.simulator_at("daraja_simulator_url", path, method, **kwargs)
+    return answer
 
 
-def test_registering_twice_succeeds_twice_and_says_already_registered(daraja):
+def test_registering_twice_succeeds_twice_and_says_already_registered(daraja: tuple[Local, Path]) -> None:
     local, ready_file = daraja
     first = tuma_local(ready_file, "daraja", "register", "--json")
     assert first.returncode == 0, first.stderr
@@ -55,7 +57,9 @@ def test_registering_twice_succeeds_twice_and_says_already_registered(daraja):
     )
 
 
-def test_fifty_payments_with_callbacks_delivered_dropped_or_late_each_get_exactly_one_receipt(daraja):
+def test_fifty_payments_with_callbacks_delivered_dropped_or_late_each_get_exactly_one_receipt(
+    daraja: tuple[Local, Path],
+) -> None:
     local, ready_file = daraja
     assert (
         tuma_local(ready_file, "daraja", "register").returncode == 0
@@ -109,7 +113,9 @@ def test_fifty_payments_with_callbacks_delivered_dropped_or_late_each_get_exactl
     assert tokens == 1  # a token lives an hour: one for every query of this run, and for the CLI's
 
 
-def test_the_days_payments_list_every_one_with_how_it_was_learnt_and_its_receipt(daraja):
+def test_the_days_payments_list_every_one_with_how_it_was_learnt_and_its_receipt(
+    daraja: tuple[Local, Path],
+) -> None:
     local, ready_file = daraja
     local.wait_for(lambda: len(local.phones()) >= PAYMENTS, timeout=90, what="the receipts")
     answer = tuma_local(ready_file, "payments", "--json")
@@ -127,7 +133,7 @@ def test_the_days_payments_list_every_one_with_how_it_was_learnt_and_its_receipt
     assert traced.returncode == 0 and "source         pull" in traced.stdout
 
 
-def test_asking_mpesa_about_a_receipt_brings_its_answer(daraja):
+def test_asking_mpesa_about_a_receipt_brings_its_answer(daraja: tuple[Local, Path]) -> None:
     _, ready_file = daraja
     asked = tuma_local(ready_file, "daraja", "status", "QKE0000001", "--json")
     assert asked.returncode == 0, asked.stderr

@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.e2e
 
 
-def test_the_demo_settles_every_message_by_polling_when_no_callback_comes():
+def test_the_demo_settles_every_message_by_polling_when_no_callback_comes() -> None:
     command = [
         sys.executable,
         "-m",

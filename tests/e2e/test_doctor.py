@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def topology(tmp_path_factory) -> Iterator[tuple[Local, Path]]:
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Local, Path]]:
     ready_file = tmp_path_factory.mktemp("doctor") / "ready.json"
     with running_local("AlertRecipients=0722 000 111", ready_file=ready_file) as local:
         yield local, ready_file
@@ -35,7 +35,9 @@ def _tuma(ready_file: Path, *arguments: str, stdin: str | None = None) -> subpro
     )
 
 
-def test_a_fresh_local_topology_is_all_green_and_its_alarms_reach_the_outbox(topology):
+def test_a_fresh_local_topology_is_all_green_and_its_alarms_reach_the_outbox(
+    topology: tuple[Local, Path],
+) -> None:
     local, ready_file = topology
     answer = _tuma(ready_file, "doctor", "--json", "--test-alarm", "--wait", "60")
     report = json.loads(answer.stdout)
@@ -59,7 +61,7 @@ def test_a_fresh_local_topology_is_all_green_and_its_alarms_reach_the_outbox(top
     assert [s for s in local.phones() if "AlarmDeliveryTest" in s["message"]]  # the SMS itself
 
 
-def test_what_is_broken_is_a_cross_with_its_fix_and_a_failing_exit(topology):
+def test_what_is_broken_is_a_cross_with_its_fix_and_a_failing_exit(topology: tuple[Local, Path]) -> None:
     local, ready_file = topology
     secrets = local.aws("secretsmanager")
     arn = local.ready["secrets"]["ProviderCredentialsSecret"]
@@ -86,7 +88,9 @@ def test_what_is_broken_is_a_cross_with_its_fix_and_a_failing_exit(topology):
         local.aws("sqs").purge_queue(QueueUrl=queue)
 
 
-def test_local_invoke_runs_one_function_with_a_sample_event_against_the_topology(topology):
+def test_local_invoke_runs_one_function_with_a_sample_event_against_the_topology(
+    topology: tuple[Local, Path],
+) -> None:
     local, ready_file = topology
     sent = _tuma(ready_file, "local", "invoke", "outbox_sender", "--event", "events/outbox_receipt.json")
     assert sent.returncode == 0, sent.stderr
@@ -103,7 +107,9 @@ def test_local_invoke_runs_one_function_with_a_sample_event_against_the_topology
     assert unknown.returncode == 2 and "Function not found" in unknown.stderr
 
 
-def test_the_local_api_answers_methods_api_gateway_lacks_as_api_gateway_does(topology):
+def test_the_local_api_answers_methods_api_gateway_lacks_as_api_gateway_does(
+    topology: tuple[Local, Path],
+) -> None:
     import httpx
 
     local, _ = topology

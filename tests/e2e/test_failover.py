@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,8 +20,9 @@ def local() -> Iterator[Local]:
         yield topology
 
 
-def _at(local: Local, simulator: str) -> list[dict]:
-    return local.simulator_at(simulator, "/_sandbox/outbox")
+def _at(local: Local, simulator: str) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = local.simulator_at(simulator, "/_sandbox/outbox")
+    return sent
 
 
 def _receipts(local: Local, prefix: str, count: int) -> tuple[list[str], float]:
@@ -43,12 +45,14 @@ def _carried(local: Local, references: list[str]) -> dict[str, Counter[str]]:
     return counts
 
 
-def test_ready_names_the_secondary_simulator(local):
+def test_ready_names_the_secondary_simulator(local: Local) -> None:
     assert local.ready["secondary_simulator_url"].startswith("http://127.0.0.1:")
     assert local.ready["secondary_simulator_url"] != local.ready["simulator_url"]
 
 
-def test_a_dead_primary_sends_everything_once_through_the_secondary_and_traffic_returns_when_it_heals(local):
+def test_a_dead_primary_sends_everything_once_through_the_secondary_and_traffic_returns_when_it_heals(
+    local: Local,
+) -> None:
     # The primary fails every request, definitely (it never takes the message): 5xx, 1005, 4090.
     local.simulator_at(
         "simulator_url", "/_sandbox/faults", "POST", json={"rate": 1.0, "kinds": ["5xx", "1005", "4090"]}

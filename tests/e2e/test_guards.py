@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ OPERATORS = "0722 000 111"
 
 
 @pytest.fixture(scope="module")
-def guarded(tmp_path_factory) -> Iterator[tuple[Local, Path]]:
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Local, Path]]:
     ready_file = tmp_path_factory.mktemp("guards") / "ready.json"
     with running_local(
         f"AlertRecipients={OPERATORS}",
@@ -36,12 +37,12 @@ def _operator_sms(local: Local, words: str) -> list[str]:
     return [s["message"] for s in local.phones() if s["mobile"] == "254722000111" and words in s["message"]]
 
 
-def _queue(local: Local, body: dict, fast: bool = True) -> None:
+def _queue(local: Local, body: dict[str, Any], fast: bool = True) -> None:
     name = "FastOutboxQueue" if fast else "OutboxQueue"
     local.aws("sqs").send_message(QueueUrl=local.ready["queues"][name], MessageBody=json.dumps(body))
 
 
-def test_five_hundred_alerts_of_one_incident_are_one_sms_and_one_summary(guarded):
+def test_five_hundred_alerts_of_one_incident_are_one_sms_and_one_summary(guarded: tuple[Local, Path]) -> None:
     local, _ = guarded
     sqs, url = local.aws("sqs"), local.ready["queues"]["FastOutboxQueue"]
     started = time.monotonic()
@@ -67,7 +68,7 @@ def test_five_hundred_alerts_of_one_incident_are_one_sms_and_one_summary(guarded
     print(f"\n500 alerts for one incident in {time.monotonic() - started:.0f} s: {len(sms)} SMS: {sms}")
 
 
-def test_a_flapping_alarm_sends_one_pair_per_window(guarded):
+def test_a_flapping_alarm_sends_one_pair_per_window(guarded: tuple[Local, Path]) -> None:
     local, _ = guarded
     sns, topic = local.aws("sns"), local.ready["topics"]["AlarmTopic"]
     for n in range(20):  # ALARM, OK, ALARM... every half second for ten seconds
@@ -93,7 +94,9 @@ def test_a_flapping_alarm_sends_one_pair_per_window(guarded):
     print(f"\n20 alarm state changes in 10 s: {len(sms)} SMS: {kinds}; summary: {sms[-1]!r}")
 
 
-def test_a_daily_cap_of_20_parts_holds_the_rest_alerts_at_80_percent_and_goes_when_raised(guarded):
+def test_a_daily_cap_of_20_parts_holds_the_rest_alerts_at_80_percent_and_goes_when_raised(
+    guarded: tuple[Local, Path],
+) -> None:
     local, ready_file = guarded
     before = len([s for s in local.phones() if s["message"].startswith("CAP")])
     for n in range(30):
@@ -123,7 +126,7 @@ def test_a_daily_cap_of_20_parts_holds_the_rest_alerts_at_80_percent_and_goes_wh
         timeout=60,
         what="the held receipts after the cap was raised",
     )
-    counts = {}
+    counts: dict[str, int] = {}
     for sms in local.phones():
         if sms["message"].startswith("CAP"):
             counts[sms["message"].split(" ")[0]] = counts.get(sms["message"].split(" ")[0], 0) + 1
@@ -134,7 +137,7 @@ def test_a_daily_cap_of_20_parts_holds_the_rest_alerts_at_80_percent_and_goes_wh
     )
 
 
-def test_pause_then_resume_loses_nothing_and_sends_nothing_twice(guarded):
+def test_pause_then_resume_loses_nothing_and_sends_nothing_twice(guarded: tuple[Local, Path]) -> None:
     local, ready_file = guarded
     assert tuma_local(ready_file, "caps", "set", "--daily-parts", "0").returncode == 0
     paused = tuma_local(ready_file, "pause")

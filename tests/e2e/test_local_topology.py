@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from tests.e2e.conftest import Local
 pytestmark = pytest.mark.e2e
 
 
-def _delivered(local: Local, key: str) -> list[dict]:
+def _delivered(local: Local, key: str) -> list[dict[str, Any]]:
     """The entries of `key` once every one carries the network's delivery report."""
     entries = local.ledger(key)
     reported = entries and all(
@@ -23,11 +24,11 @@ def _delivered(local: Local, key: str) -> list[dict]:
     return entries if reported else []
 
 
-def _sms_for(local: Local, message_id: str) -> list[dict]:
+def _sms_for(local: Local, message_id: str) -> list[dict[str, Any]]:
     return [p for p in local.phones() if p["messageid"] == message_id]
 
 
-def test_ready_line_names_everything_a_caller_needs(local):
+def test_ready_line_names_everything_a_caller_needs(local: Local) -> None:
     ready = local.ready
     assert ready["webhook_base_url"].startswith("http://127.0.0.1:")
     assert len(ready["webhook_token"]) >= 16 and len(ready["hmac_secret"]) >= 16
@@ -43,7 +44,7 @@ def test_ready_line_names_everything_a_caller_needs(local):
     assert attributes["Attributes"]["VisibilityTimeout"] == "360"  # both straight from template.yaml
 
 
-def test_a_c2b_confirmation_ends_as_one_delivered_sms(local):
+def test_a_c2b_confirmation_ends_as_one_delivered_sms(local: Local) -> None:
     body = shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json") | {"TransID": "E2EC2B0001"}
     answer = local.post("/payments/c2b/confirmation/{token}", body)
     assert answer.status_code == 200 and answer.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
@@ -62,7 +63,7 @@ def test_a_c2b_confirmation_ends_as_one_delivered_sms(local):
     assert len([p for p in local.phones() if p["message"].startswith("E2EC2B0001")]) == 1
 
 
-def test_an_stk_callback_ends_as_one_delivered_sms(local):
+def test_an_stk_callback_ends_as_one_delivered_sms(local: Local) -> None:
     callback = copy.deepcopy(shared_fixture("mpesa/stk_callback_success_official.json"))
     items = callback["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
     for item in items:
@@ -79,7 +80,7 @@ def test_an_stk_callback_ends_as_one_delivered_sms(local):
     assert sms["message"] == "E2ESTK0001 confirmed. We have received KES 1.00 on 19/12/2019 10:21. Thank you."
 
 
-def test_a_payments_insert_ends_as_one_delivered_sms(local):
+def test_a_payments_insert_ends_as_one_delivered_sms(local: Local) -> None:
     dynamodb = local.aws("dynamodb")
     table = local.ready["tables"]["PaymentsTable"]
     item = {
@@ -100,7 +101,7 @@ def test_a_payments_insert_ends_as_one_delivered_sms(local):
     assert len([p for p in local.phones() if p["message"].startswith("E2EPAY0001")]) == 1
 
 
-def test_an_alert_reaches_the_alert_recipients_with_delivery_status(local):
+def test_an_alert_reaches_the_alert_recipients_with_delivery_status(local: Local) -> None:
     answer = local.post_signed("/alerts", {"id": "e2e-disk", "title": "Disk full", "host": "db-1"})
     assert answer.status_code == 202
     entries = local.wait_for(
@@ -112,10 +113,11 @@ def test_an_alert_reaches_the_alert_recipients_with_delivery_status(local):
     assert {e["delivery_status"] for e in entries} == {"DeliveredToTerminal"}
 
 
-def test_the_scheduled_balance_check_records_the_metric_and_alerts_once(local):
-    def credit_metric():
+def test_the_scheduled_balance_check_records_the_metric_and_alerts_once(local: Local) -> None:
+    def credit_metric() -> list[dict[str, Any]]:
         answer = local.aws("cloudwatch").list_metrics(Namespace="Tuma", MetricName="ProviderCredit")
-        return answer["Metrics"]
+        metrics: list[dict[str, Any]] = answer["Metrics"]
+        return metrics
 
     assert local.wait_for(credit_metric, what="the ProviderCredit metric")
     alerts = local.wait_for(
@@ -125,7 +127,7 @@ def test_the_scheduled_balance_check_records_the_metric_and_alerts_once(local):
     assert sorted(a["mobile"] for a in alerts) == ["254722000111", "254733000222"]
 
 
-def test_a_provider_outage_delays_messages_but_loses_none(local):
+def test_a_provider_outage_delays_messages_but_loses_none(local: Local) -> None:
     local.simulator("/_sandbox/faults", "POST", json={"rate": 1.0, "kinds": ["5xx", "drop", "1005"]})
     queue = local.ready["queues"]["OutboxQueue"]
     keys = [f"E2EOUT{i:04d}" for i in range(6)]

@@ -98,7 +98,7 @@ def _post_signed(topology: Any, path: str, body: dict[str, Any]) -> httpx.Respon
 
 
 @pytest.fixture(scope="module")
-def calls(tmp_path_factory, receiver) -> list[dict[str, Any]]:
+def calls(tmp_path_factory: pytest.TempPathFactory, receiver: str) -> list[dict[str, Any]]:
     from tuma_cli.local.demo import run_daraja_demo, run_demo
     from tuma_cli.local.runner import running
 
@@ -141,6 +141,7 @@ def calls(tmp_path_factory, receiver) -> list[dict[str, Any]]:
             ).raise_for_status()
         from tuma_cli.local.provision import client
 
+        assert topology.topology is not None
         client("sqs", topology.endpoint).send_message(
             QueueUrl=topology.topology.resources["FastOutboxQueue"]["QueueUrl"],
             MessageBody=json.dumps({"idempotency_key": "RETRY-1", "to": ["0712345678"], "text": "retry me"}),
@@ -306,7 +307,9 @@ def _allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bo
     return False
 
 
-def test_every_aws_call_of_every_function_is_granted_by_its_role(calls, receiver):
+def test_every_aws_call_of_every_function_is_granted_by_its_role(
+    calls: list[dict[str, Any]], receiver: str
+) -> None:
     transformed = sam_transform()
     values = PARAMETERS | {
         "StatusCallbackUrl": receiver,
@@ -357,7 +360,9 @@ def _boto_operations(path: Path) -> set[str]:
     return found
 
 
-def test_each_function_that_reads_or_writes_the_privacy_table_is_held_to_its_role_there(calls):
+def test_each_function_that_reads_or_writes_the_privacy_table_is_held_to_its_role_there(
+    calls: list[dict[str, Any]],
+) -> None:
     touched = {(c["function"], c["operation"]) for c in calls if "PrivacyTable" in json.dumps(c["params"])}
     assert {
         ("outbox_sender", "BatchGetItem"),  # the screen before every send
@@ -367,7 +372,7 @@ def test_each_function_that_reads_or_writes_the_privacy_table_is_held_to_its_rol
     } <= touched, touched
 
 
-def test_the_workload_reaches_every_aws_call_the_functions_code_can_make(calls):
+def test_the_workload_reaches_every_aws_call_the_functions_code_can_make(calls: list[dict[str, Any]]) -> None:
     from botocore import xform_name
 
     made = {xform_name(call["operation"]) for call in calls}

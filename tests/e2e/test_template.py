@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import sam_cli, sam_env, sam_transform
 from tuma_cli.local.template import load
+
+if TYPE_CHECKING:
+    from tuma_cli.local.template import Resolver
 
 pytestmark = pytest.mark.e2e
 SAFARICOM_IPS = ("196.201.214.200", "196.201.214.206")  # example values for the transform
@@ -30,11 +35,11 @@ def transformed() -> dict[str, Any]:
     return sam_transform(f"SafaricomCallbackIps={','.join(SAFARICOM_IPS)}")
 
 
-def _resources(transformed, kind):
+def _resources(transformed: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: spec for name, spec in transformed["Resources"].items() if spec["Type"] == kind}
 
 
-def _functions_calling_the_provider(template) -> set[str]:
+def _functions_calling_the_provider(template: dict[str, Any]) -> set[str]:
     found = set()
     for name, spec in template["Resources"].items():
         if spec["Type"] == "AWS::Serverless::Function":
@@ -44,7 +49,7 @@ def _functions_calling_the_provider(template) -> set[str]:
     return found
 
 
-def test_the_functions_of_design_md_exist(template):
+def test_the_functions_of_design_md_exist(template: dict[str, Any]) -> None:
     functions = {
         spec["Properties"]["CodeUri"].strip("/").split("/")[-1]
         for spec in template["Resources"].values()
@@ -64,7 +69,9 @@ def test_the_functions_of_design_md_exist(template):
         assert (ROOT / "functions" / name / "app.py").is_file()
 
 
-def test_provider_callers_are_in_the_private_subnets_behind_one_nat(template, transformed):
+def test_provider_callers_are_in_the_private_subnets_behind_one_nat(
+    template: dict[str, Any], transformed: dict[str, Any]
+) -> None:
     callers = _functions_calling_the_provider(template)
     assert callers == {"OutboxSenderFunction", "BalanceMonitorFunction", "ReconcilerFunction"}
     resources = transformed["Resources"]
@@ -105,7 +112,7 @@ def test_provider_callers_are_in_the_private_subnets_behind_one_nat(template, tr
     assert transformed["Outputs"]["ProviderEgressIp"]["Value"] == {"Ref": "NatEip"}
 
 
-def _built(template, mode: str) -> set[str]:
+def _built(template: dict[str, Any], mode: str) -> set[str]:
     """The resources CloudFormation creates with NetworkMode=`mode` (conditions evaluated)."""
     from tuma_cli.local.template import Resolver, evaluate_conditions, parameters_with_defaults
 
@@ -126,7 +133,7 @@ def _built(template, mode: str) -> set[str]:
     }
 
 
-def test_each_network_mode_builds_one_way_out(template):
+def test_each_network_mode_builds_one_way_out(template: dict[str, Any]) -> None:
     gateway, instance, existing = (
         _built(template, m) for m in ("CreateVpc", "CreateVpcNatInstance", "ExistingSubnets")
     )
@@ -146,7 +153,9 @@ def test_each_network_mode_builds_one_way_out(template):
     assert not (nat_instance | {"NatGateway"}) & existing
 
 
-def test_the_nat_instance_takes_the_fixed_address_and_the_route_and_recovers_by_itself(transformed):
+def test_the_nat_instance_takes_the_fixed_address_and_the_route_and_recovers_by_itself(
+    transformed: dict[str, Any],
+) -> None:
     resources = transformed["Resources"]
     group = resources["NatAutoScalingGroup"]["Properties"]
     assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == ("1", "1", "1")
@@ -204,7 +213,7 @@ def test_the_nat_instance_takes_the_fixed_address_and_the_route_and_recovers_by_
     assert transformed["Outputs"]["ProviderEgressIp"]["Condition"] == "CreateVpc"
 
 
-def test_every_asynchronous_source_has_a_failure_destination(transformed):
+def test_every_asynchronous_source_has_a_failure_destination(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     mappings = _resources(transformed, "AWS::Lambda::EventSourceMapping")
     assert mappings
@@ -230,7 +239,7 @@ def test_every_asynchronous_source_has_a_failure_destination(transformed):
             assert "RedrivePolicy" in resources[queue]["Properties"], name
 
 
-def test_every_function_runs_on_the_powertools_layer_then_tumas(transformed):
+def test_every_function_runs_on_the_powertools_layer_then_tumas(transformed: dict[str, Any]) -> None:
     functions = _resources(transformed, "AWS::Lambda::Function")
     assert len(functions) == 8
     for name, function in functions.items():
@@ -248,7 +257,7 @@ def test_every_function_runs_on_the_powertools_layer_then_tumas(transformed):
         assert default.startswith(f"/aws/service/powertools/python/{architecture}/{runtime}/"), name
 
 
-def test_the_outbox_queue_outlasts_the_sender_and_respects_the_provider(transformed):
+def test_the_outbox_queue_outlasts_the_sender_and_respects_the_provider(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     timeout = resources["OutboxSenderFunction"]["Properties"]["Timeout"]
     for queue in ("OutboxQueue", "FastOutboxQueue"):
@@ -276,12 +285,12 @@ def test_the_outbox_queue_outlasts_the_sender_and_respects_the_provider(transfor
     assert "MaximumBatchingWindowInSeconds" not in mappings["FastOutboxQueue"]
 
 
-def _unless(value):
+def _unless(value: Any) -> Any:
     """The branch of a condition that grants something (the other is AWS::NoValue)."""
     return value["Fn::If"][1] if isinstance(value, dict) and "Fn::If" in value else value
 
 
-def _statements(transformed):
+def _statements(transformed: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     for role_name, role in _resources(transformed, "AWS::IAM::Role").items():
         for policy in role["Properties"].get("Policies", []):
             statements = _unless(policy)["PolicyDocument"]["Statement"]
@@ -300,7 +309,7 @@ STAR_ONLY = {
 }
 
 
-def test_no_function_gets_star_on_a_resource_it_does_not_need(transformed):
+def test_no_function_gets_star_on_a_resource_it_does_not_need(transformed: dict[str, Any]) -> None:
     checked = 0
     for role, statement in _statements(transformed):
         checked += 1
@@ -312,13 +321,13 @@ def test_no_function_gets_star_on_a_resource_it_does_not_need(transformed):
             assert set(actions) <= STAR_ONLY, (role, actions)
         assert not any(a == "*" or a.endswith(":*") for a in actions), (role, actions)
     assert checked >= 10
-    for role in _resources(transformed, "AWS::IAM::Role").values():
-        for arn in role["Properties"].get("ManagedPolicyArns", []):
+    for role_spec in _resources(transformed, "AWS::IAM::Role").values():
+        for arn in role_spec["Properties"].get("ManagedPolicyArns", []):
             text = json.dumps(arn)
             assert "AdministratorAccess" not in text and "FullAccess" not in text
 
 
-def test_webhook_routes_are_the_published_ones_and_safe_for_safaricom(template):
+def test_webhook_routes_are_the_published_ones_and_safe_for_safaricom(template: dict[str, Any]) -> None:
     paths = {
         event["Properties"]["Path"]
         for spec in template["Resources"].values()
@@ -333,13 +342,15 @@ def test_webhook_routes_are_the_published_ones_and_safe_for_safaricom(template):
     assert not [u for u in urls for word in FORBIDDEN_IN_CALLBACKS if word in u.split("/v1", 1)[-1].lower()]
 
 
-def test_every_webhook_route_takes_every_method_so_that_the_function_answers_405(transformed):
+def test_every_webhook_route_takes_every_method_so_that_the_function_answers_405(
+    transformed: dict[str, Any],
+) -> None:
     [api] = _resources(transformed, "AWS::ApiGateway::RestApi").values()
     paths = api["Properties"]["Body"]["paths"]
     assert paths and all(list(methods) == ["x-amazon-apigateway-any-method"] for methods in paths.values())
 
 
-def test_callback_routes_can_be_limited_to_safaricom(transformed):
+def test_callback_routes_can_be_limited_to_safaricom(transformed: dict[str, Any]) -> None:
     [api] = _resources(transformed, "AWS::ApiGateway::RestApi").values()
     allow, deny = api["Properties"]["Body"]["x-amazon-apigateway-policy"]["Statement"]
     assert allow["Effect"] == "Allow"
@@ -354,7 +365,9 @@ def test_callback_routes_can_be_limited_to_safaricom(transformed):
     assert statement["Condition"]["NotIpAddress"]["aws:SourceIp"] == list(SAFARICOM_IPS)
 
 
-def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template(template, tmp_path):
+def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template(
+    template: dict[str, Any], tmp_path: Path
+) -> None:
     from moto.server import ThreadedMotoServer
 
     from tuma_cli.local.provision import CREATORS, provision
@@ -401,11 +414,11 @@ def _run_sam(*args: str) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
-def test_sam_validate_lint_passes():
+def test_sam_validate_lint_passes() -> None:
     _run_sam("validate", "--lint")
 
 
-def test_sam_build_produces_an_arm64_layer_with_the_package(tmp_path):
+def test_sam_build_produces_an_arm64_layer_with_the_package(tmp_path: Path) -> None:
     _run_sam("build", "--build-dir", str(tmp_path / "build"))
     layer = tmp_path / "build" / "TumaLayer" / "python"
     assert (layer / "tuma" / "templates" / "receipt.sw.j2").is_file()
@@ -425,7 +438,7 @@ def test_sam_build_produces_an_arm64_layer_with_the_package(tmp_path):
     assert all(p.name.endswith(".cpython-313.pyc") for p in layer.rglob("*.pyc"))
 
 
-def test_every_resource_sam_generates_is_in_the_cost_model(transformed):
+def test_every_resource_sam_generates_is_in_the_cost_model(transformed: dict[str, Any]) -> None:
     from bench import cost
 
     types = {resource["Type"] for resource in transformed["Resources"].values()}
@@ -467,7 +480,9 @@ def _design_config() -> dict[str, tuple[set[str], bool]]:
     return found
 
 
-def test_each_function_gets_exactly_the_variables_its_model_reads_and_design_md_names(template):
+def test_each_function_gets_exactly_the_variables_its_model_reads_and_design_md_names(
+    template: dict[str, Any],
+) -> None:
     import importlib
 
     globals_ = set(template["Globals"]["Function"]["Environment"]["Variables"])
@@ -507,11 +522,13 @@ def test_each_function_gets_exactly_the_variables_its_model_reads_and_design_md_
 # -- what a real account enforces and moto does not (issue 19): each trap, held on the transformed template
 
 
-def _statements_of(transformed, role_name):
+def _statements_of(transformed: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
     return [statement for role, statement in _statements(transformed) if role == role_name]
 
 
-def test_no_topic_or_queue_an_aws_service_writes_to_is_under_an_aws_managed_key(transformed):
+def test_no_topic_or_queue_an_aws_service_writes_to_is_under_an_aws_managed_key(
+    transformed: dict[str, Any],
+) -> None:
     resources = transformed["Resources"]
     written_by_services: dict[str, str] = {}
     for name, alarm in _resources(transformed, "AWS::CloudWatch::Alarm").items():
@@ -536,7 +553,7 @@ def test_no_topic_or_queue_an_aws_service_writes_to_is_under_an_aws_managed_key(
             assert not str(spec["Properties"].get("KmsMasterKeyId", "")).startswith("alias/aws/"), name
 
 
-def test_the_api_has_one_stage_v1_with_its_throttling_and_logs(transformed):
+def test_the_api_has_one_stage_v1_with_its_throttling_and_logs(transformed: dict[str, Any]) -> None:
     stages = _resources(transformed, "AWS::ApiGateway::Stage")
     assert [s["Properties"]["StageName"] for s in stages.values()] == ["v1"]
     [stage] = stages.values()
@@ -544,7 +561,7 @@ def test_the_api_has_one_stage_v1_with_its_throttling_and_logs(transformed):
     assert stage["Properties"]["AccessLogSetting"]["DestinationArn"]
 
 
-def _rules_pass(template, values: dict[str, str]) -> bool:
+def _rules_pass(template: dict[str, Any], values: dict[str, str]) -> bool:
     """Evaluate the template's Rules for these parameter values, as CloudFormation does at deploy."""
     from tuma_cli.local.template import Resolver
 
@@ -559,7 +576,7 @@ def _rules_pass(template, values: dict[str, str]) -> bool:
     return ok
 
 
-def _evaluate_rule(resolver, expression):
+def _evaluate_rule(resolver: Resolver, expression: Any) -> Any:
     if isinstance(expression, dict) and "Fn::Contains" in expression:
         items, value = expression["Fn::Contains"]
         return str(resolver.resolve(value)) in [str(i) for i in items]
@@ -570,7 +587,9 @@ def _evaluate_rule(resolver, expression):
     return resolver.resolve(expression)
 
 
-def test_reserved_concurrency_is_bounded_and_never_below_what_the_provider_may_take(template):
+def test_reserved_concurrency_is_bounded_and_never_below_what_the_provider_may_take(
+    template: dict[str, Any],
+) -> None:
     caps = template["Parameters"]["FunctionConcurrencyCap"]["AllowedValues"]
     providers = template["Parameters"]["ProviderMaxConcurrency"]["AllowedValues"]
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
@@ -584,7 +603,7 @@ def test_reserved_concurrency_is_bounded_and_never_below_what_the_provider_may_t
             assert _rules_pass(template, values) is expected, (provider, cap)
 
 
-def test_every_queue_a_function_reads_outlasts_six_of_its_timeouts(transformed):
+def test_every_queue_a_function_reads_outlasts_six_of_its_timeouts(transformed: dict[str, Any]) -> None:
     resources = transformed["Resources"]
     checked = 0
     for mapping in _resources(transformed, "AWS::Lambda::EventSourceMapping").values():
@@ -598,7 +617,9 @@ def test_every_queue_a_function_reads_outlasts_six_of_its_timeouts(transformed):
     assert checked == 3  # the two outbox lanes and the status events
 
 
-def test_a_payments_stream_without_new_images_reaches_the_function_instead_of_being_dropped(transformed):
+def test_a_payments_stream_without_new_images_reaches_the_function_instead_of_being_dropped(
+    transformed: dict[str, Any],
+) -> None:
     from tuma_cli.local.stream_poller import matches
 
     [mapping] = [
@@ -628,7 +649,9 @@ def test_a_payments_stream_without_new_images_reaches_the_function_instead_of_be
     assert not any(matches(p, pending) for p in patterns)
 
 
-def test_an_existing_secret_must_be_a_full_arn_and_its_customer_key_is_granted(transformed):
+def test_an_existing_secret_must_be_a_full_arn_and_its_customer_key_is_granted(
+    transformed: dict[str, Any],
+) -> None:
     pattern = re.compile(transformed["Parameters"]["ExistingCredentialsSecretArn"]["AllowedPattern"])
     assert pattern.match("") and pattern.match(
         "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tuma/provider-AbC123"
@@ -648,7 +671,9 @@ def test_an_existing_secret_must_be_a_full_arn_and_its_customer_key_is_granted(t
         assert "kms:ViaService" in decrypt["Condition"]["StringEquals"]
 
 
-def test_a_nat_instance_that_boots_badly_or_stops_forwarding_is_replaced_or_alarmed(transformed):
+def test_a_nat_instance_that_boots_badly_or_stops_forwarding_is_replaced_or_alarmed(
+    transformed: dict[str, Any],
+) -> None:
     resources = transformed["Resources"]
     script = resources["NatLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"][
         "Fn::Sub"
@@ -689,7 +714,7 @@ SAM_MANAGED = {
 }
 
 
-def test_the_narrow_grants_are_narrow_and_the_broad_ones_are_known(transformed):
+def test_the_narrow_grants_are_narrow_and_the_broad_ones_are_known(transformed: dict[str, Any]) -> None:
     for role in ("WebhooksFunctionRole", "PaymentStreamFunctionRole", "DarajaPullFunctionRole"):
         customers = [
             s for s in _statements_of(transformed, role) if "CustomersTable" in json.dumps(s.get("Resource"))
@@ -711,14 +736,16 @@ def test_the_narrow_grants_are_narrow_and_the_broad_ones_are_known(transformed):
     named = {json.dumps(s) for s in sources}
     for rule in rules:
         assert any(rule in text for text in named), f"{rule} may not dead-letter into the queue"
-    for name, role in _resources(transformed, "AWS::IAM::Role").items():
-        for arn in role["Properties"].get("ManagedPolicyArns", []):
+    for name, role_spec in _resources(transformed, "AWS::IAM::Role").items():
+        for arn in role_spec["Properties"].get("ManagedPolicyArns", []):
             policy_name = json.dumps(arn).rsplit("/", 1)[-1].strip('"}')
             if name.endswith("FunctionRole"):
                 assert policy_name in SAM_MANAGED, (name, policy_name)
 
 
-def test_a_lean_stack_keeps_the_alarms_that_protect_receipts_and_emits_only_what_they_read(template):
+def test_a_lean_stack_keeps_the_alarms_that_protect_receipts_and_emits_only_what_they_read(
+    template: dict[str, Any],
+) -> None:
     from tuma.runtime.observability import ESSENTIAL_METRICS
 
     from tuma_cli.local.template import Resolver, evaluate_conditions, parameters_with_defaults

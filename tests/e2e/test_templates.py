@@ -66,7 +66,9 @@ def _text(local: Local, reference: str) -> str:
     return text
 
 
-def test_a_saved_receipt_template_reaches_the_next_receipts_and_any_version_comes_back(local, ready_file):
+def test_a_saved_receipt_template_reaches_the_next_receipts_and_any_version_comes_back(
+    local: Local, ready_file: Path
+) -> None:
     listed = json.loads(tuma(ready_file, "--json", "list").stdout)
     assert {(t["name"], t["language"], t["version"]) for t in listed} >= {
         ("receipt", "en", 1),
@@ -103,7 +105,7 @@ def test_a_saved_receipt_template_reaches_the_next_receipts_and_any_version_come
     assert [v["version"] for v in history] == [2, 1] and history[0]["note"] == "ACME wording"
 
 
-def test_two_paybills_get_their_own_words(local, ready_file):
+def test_two_paybills_get_their_own_words(local: Local, ready_file: Path) -> None:
     for name, words in (
         ("receipt_water", "{{ reference }}: ACME Water got {{ amount | money }} for meter {{ account }}."),
         (
@@ -130,7 +132,7 @@ def test_two_paybills_get_their_own_words(local, ready_file):
     assert _text(local, "TPL0000203").startswith("TPL0000203 confirmed.")  # no rule: the default
 
 
-def test_preview_shows_the_sms_its_parts_and_the_worst_case(ready_file):
+def test_preview_shows_the_sms_its_parts_and_the_worst_case(ready_file: Path) -> None:
     preview = tuma(
         ready_file,
         "--json",
@@ -155,8 +157,8 @@ def tuma_cli(ready_file: Path, command: str, *args: str) -> subprocess.Completed
 
 
 def test_trace_tells_a_payments_story_by_receipt_number_or_phone_and_cancel_withdraws_a_scheduled_one(
-    local, ready_file
-):
+    local: Local, ready_file: Path
+) -> None:
     _pay(local, "TRC0000001")
     _text(local, "TRC0000001")
     by_receipt = tuma_cli(ready_file, "trace", "trc0000001", "--json")

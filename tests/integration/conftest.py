@@ -86,10 +86,12 @@ class Stack:
         return bodies
 
     def outbox(self) -> list[dict[str, Any]]:
-        return httpx.get(f"{self.sandbox.url}/_sandbox/outbox").json()
+        sent: list[dict[str, Any]] = httpx.get(f"{self.sandbox.url}/_sandbox/outbox").json()
+        return sent
 
     def sandbox_stats(self) -> dict[str, Any]:
-        return httpx.get(f"{self.sandbox.url}/_sandbox/stats").json()
+        stats: dict[str, Any] = httpx.get(f"{self.sandbox.url}/_sandbox/stats").json()
+        return stats
 
     def faults(self, **plan: Any) -> None:
         httpx.post(f"{self.sandbox.url}/_sandbox/faults", json=plan).raise_for_status()

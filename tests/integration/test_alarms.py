@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from tuma.formatting.gsm7 import count_parts
 
-from tests.integration.conftest import load_function, outbox_poller
+from tests.integration.conftest import Stack, load_function, outbox_poller
 
 pytestmark = pytest.mark.integration
 
@@ -15,13 +16,13 @@ RECIPIENTS = "0722000000,0733000000"
 
 
 def _alarm(
-    state,
-    old,
-    reason="Threshold Crossed: 1 datapoint [5.0 (24/11/26 10:00:00)] was greater than or equal "
+    state: str,
+    old: str,
+    reason: str = "Threshold Crossed: 1 datapoint [5.0 (24/11/26 10:00:00)] was greater than or equal "
     "to the threshold (1.0).",
-    name="tuma-OutboxDeadLetters",
-    changed="2026-11-24T10:00:00.000+0000",
-):
+    name: str = "tuma-OutboxDeadLetters",
+    changed: str = "2026-11-24T10:00:00.000+0000",
+) -> str:
     return json.dumps(
         {
             "AlarmName": name,
@@ -38,11 +39,11 @@ def _alarm(
     )
 
 
-def _publish(stack, message):
+def _publish(stack: Stack, message: str) -> None:
     stack.client("sns").publish(TopicArn=stack.topology.ref("AlarmTopic"), Subject="ALARM", Message=message)
 
 
-def _drain(stack, monkeypatch):
+def _drain(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     poller = outbox_poller(
         stack, load_function(stack, "outbox_sender", monkeypatch, ALERT_RECIPIENTS=RECIPIENTS)
     )
@@ -51,7 +52,9 @@ def _drain(stack, monkeypatch):
     return stack.outbox()
 
 
-def test_an_alarm_reaches_every_alert_recipient_in_at_most_two_parts(stack, monkeypatch):
+def test_an_alarm_reaches_every_alert_recipient_in_at_most_two_parts(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _publish(stack, _alarm("ALARM", "OK", reason="Threshold Crossed: " + "very long explanation " * 30))
     sms = _drain(stack, monkeypatch)
     assert sorted(m["mobile"] for m in sms) == ["254722000000", "254733000000"]
@@ -61,7 +64,7 @@ def test_an_alarm_reaches_every_alert_recipient_in_at_most_two_parts(stack, monk
     assert count_parts(text) <= 2 and sms[0]["parts"] <= 2
 
 
-def test_recovery_is_short_and_repeats_send_once(stack, monkeypatch):
+def test_recovery_is_short_and_repeats_send_once(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     _publish(stack, _alarm("ALARM", "OK"))
     _publish(stack, _alarm("ALARM", "OK"))  # SNS delivers again: same state change
     _publish(stack, _alarm("OK", "ALARM", changed="2026-11-24T10:05:00.000+0000"))
@@ -73,7 +76,9 @@ def test_recovery_is_short_and_repeats_send_once(stack, monkeypatch):
     assert texts[0].startswith("ALARM: tuma-OutboxDeadLetters is ALARM")
 
 
-def test_an_sns_notification_that_is_not_an_alarm_is_rejected_not_retried(stack, monkeypatch, caplog):
+def test_an_sns_notification_that_is_not_an_alarm_is_rejected_not_retried(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     _publish(stack, "just a string")
     poller = outbox_poller(
         stack, load_function(stack, "outbox_sender", monkeypatch, ALERT_RECIPIENTS=RECIPIENTS)

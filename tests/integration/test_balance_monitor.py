@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.conftest import load_function, outbox_poller
+from tests.integration.conftest import Stack, load_function, outbox_poller
 
 pytestmark = pytest.mark.integration
 
 
-def _queued(stack):
+def _queued(stack: Stack) -> list[dict[str, Any]]:
     return stack.queued()
 
 
-def test_one_alert_per_crossing(stack, monkeypatch, capsys):
+def test_one_alert_per_crossing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monitor = load_function(
         stack, "balance_monitor", monkeypatch, LOW_CREDIT_THRESHOLD="500", POWERTOOLS_METRICS_DISABLED="false"
     )
@@ -41,7 +44,7 @@ def test_one_alert_per_crossing(stack, monkeypatch, capsys):
     assert [v for m in metrics for v in m["ProviderCredit"]] == [800.0, 120.0, 120.0, 5000.0, 10.0]
 
 
-def test_the_alert_reaches_the_alert_recipients(stack, monkeypatch):
+def test_the_alert_reaches_the_alert_recipients(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monitor = load_function(stack, "balance_monitor", monkeypatch, LOW_CREDIT_THRESHOLD="500")
     stack.configure_sandbox(credit=42)
     monitor(json.loads((ROOT / "events" / "schedule_balance.json").read_text()))
@@ -54,7 +57,9 @@ def test_the_alert_reaches_the_alert_recipients(stack, monkeypatch):
     )
 
 
-def test_a_provider_failure_is_a_function_error_not_a_silent_pass(stack, monkeypatch):
+def test_a_provider_failure_is_a_function_error_not_a_silent_pass(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tuma.provider.answers import ProviderError
 
     monitor = load_function(stack, "balance_monitor", monkeypatch)

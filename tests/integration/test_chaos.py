@@ -11,11 +11,12 @@ import json
 import os
 import random
 from collections import Counter
+from typing import Any
 
 import pytest
 
 from tests.conftest import shared_fixture
-from tests.integration.conftest import load_function, outbox_poller
+from tests.integration.conftest import Stack, load_function, outbox_poller
 from tests.integration.webhook_client import WebhookClient
 from tuma_cli.local.events import dynamodb_stream_event
 
@@ -30,7 +31,7 @@ def _phone(n: int) -> str:
     return f"0713{n:04d}99"  # ends in x99: never one of the simulator's failing endings (401-410)
 
 
-def _stream_event(stack) -> dict:
+def _stream_event(stack: Stack) -> dict[str, Any]:
     streams = stack.client("dynamodbstreams")
     arn = stack.topology.resources["PaymentsTable"]["StreamArn"]
     records = []
@@ -46,13 +47,15 @@ def _stream_event(stack) -> dict:
 
 
 @pytest.mark.timeout(420)
-def test_mixed_events_and_their_duplicates_with_faults_send_one_sms_per_payment(stack, monkeypatch):
+def test_mixed_events_and_their_duplicates_with_faults_send_one_sms_per_payment(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     chance = random.Random(3)
     hooks = WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
     c2b_base = shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json")
     stk_base = shared_fixture("mpesa/stk_callback_success_official.json")
     payments: dict[str, str] = {}  # reference -> the payer's number (254 form)
-    events = Counter()
+    events = Counter[str]()
 
     for n in range(PER_SOURCE):  # C2B, a quarter of them delivered twice
         reference = f"CHC{n:07d}"

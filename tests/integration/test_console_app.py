@@ -36,7 +36,7 @@ def _located(stack: Stack) -> Located:
 
 
 @pytest.fixture
-def console(stack: Stack, monkeypatch: pytest.MonkeyPatch):
+def console(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, Stack, Backend]:
     backend = Backend(_located(stack))
     backend.editor.seed()
     sender = load_function(stack, "outbox_sender", monkeypatch)
@@ -57,7 +57,9 @@ def _token(client: TestClient) -> str:
     return str(client.cookies.get(CSRF_COOKIE))
 
 
-def test_the_day_lists_every_message_filterable_and_never_a_full_number(console):
+def test_the_day_lists_every_message_filterable_and_never_a_full_number(
+    console: tuple[TestClient, Stack, Backend],
+) -> None:
     client, _, _ = console
     page = client.get("/")
     assert page.status_code == 200
@@ -69,7 +71,9 @@ def test_the_day_lists_every_message_filterable_and_never_a_full_number(console)
     assert "SFK1A2B3C4" not in client.get("/", params={"source": "c2b"}).text
 
 
-def test_search_by_receipt_number_or_phone_leads_to_the_story(console):
+def test_search_by_receipt_number_or_phone_leads_to_the_story(
+    console: tuple[TestClient, Stack, Backend],
+) -> None:
     client, _, _ = console
     found = client.post("/search", data={"q": "sfk1a2b3c4", "csrf": _token(client)}, follow_redirects=False)
     assert found.status_code == 303 and found.headers["location"] == "/messages/SFK1A2B3C4"
@@ -83,7 +87,9 @@ def test_search_by_receipt_number_or_phone_leads_to_the_story(console):
     assert client.get("/messages/NOPE").status_code == 404
 
 
-def test_the_search_box_is_on_every_page_and_finds_a_cancelled_stk_payment_by_its_checkout_id(console):
+def test_the_search_box_is_on_every_page_and_finds_a_cancelled_stk_payment_by_its_checkout_id(
+    console: tuple[TestClient, Stack, Backend],
+) -> None:
     client, _, backend = console
     from tuma.models.ledger import LedgerEntry, Status
 
@@ -109,7 +115,9 @@ def test_the_search_box_is_on_every_page_and_finds_a_cancelled_stk_payment_by_it
     assert "1032" in client.get(found.headers["location"]).text
 
 
-def test_a_post_without_the_session_token_or_from_elsewhere_is_refused(console):
+def test_a_post_without_the_session_token_or_from_elsewhere_is_refused(
+    console: tuple[TestClient, Stack, Backend],
+) -> None:
     client, _, _ = console
     assert client.post("/search", data={"q": "SFK1A2B3C4"}).status_code == 403
     assert client.post("/search", data={"q": "x", "csrf": "forged"}).status_code == 403
@@ -122,7 +130,9 @@ def test_a_post_without_the_session_token_or_from_elsewhere_is_refused(console):
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
-def test_resend_asks_first_shows_only_the_masked_number_and_links_both_messages(console):
+def test_resend_asks_first_shows_only_the_masked_number_and_links_both_messages(
+    console: tuple[TestClient, Stack, Backend],
+) -> None:
     client, stack, _ = console
     story = client.get("/messages/SFK1A2B3C4").text
     ref = re.search(r'name="recipient_ref" value="([^"]+)"', story)
@@ -167,7 +177,7 @@ def test_resend_asks_first_shows_only_the_masked_number_and_links_both_messages(
     assert refused.status_code == 400 and "never rendered" in refused.text
 
 
-def test_a_scheduled_message_is_cancelled_once(console):
+def test_a_scheduled_message_is_cancelled_once(console: tuple[TestClient, Stack, Backend]) -> None:
     client, _, backend = console
     assert "SCHEDULED" in client.get("/messages/fees-friday").text
     first = client.post("/messages/fees-friday/cancel", data={"csrf": _token(client)})
@@ -177,7 +187,7 @@ def test_a_scheduled_message_is_cancelled_once(console):
     assert {e.status.value for e in backend.ledger.get("fees-friday")} == {"CANCELLED"}
 
 
-def test_health_counts_the_day_and_dead_letters_go_back(console):
+def test_health_counts_the_day_and_dead_letters_go_back(console: tuple[TestClient, Stack, Backend]) -> None:
     client, stack, _ = console
     dlq = stack.topology.resources["OutboxDeadLetterQueue"]["QueueUrl"]
     stack.client("sqs").send_message(QueueUrl=dlq, MessageBody=json.dumps({"idempotency_key": "lost"}))
@@ -192,7 +202,9 @@ def test_health_counts_the_day_and_dead_letters_go_back(console):
     assert left["ApproximateNumberOfMessages"] == "0"
 
 
-def test_a_template_is_previewed_refused_with_its_reason_saved_and_rolled_back(console):
+def test_a_template_is_previewed_refused_with_its_reason_saved_and_rolled_back(
+    console: tuple[TestClient, Stack, Backend],
+) -> None:
     client, _, backend = console
     listing = client.get("/templates")
     assert listing.status_code == 200 and "/templates/receipt/en" in listing.text
@@ -206,7 +218,8 @@ def test_a_template_is_previewed_refused_with_its_reason_saved_and_rolled_back(c
         data={"text": "Thanks {{ name }}.", "action": "save", "csrf": _token(client)},
     )
     assert "amount" in missing_amount.text
-    assert backend.editor.current("receipt", "en").version == before.version  # refused, not saved
+    after = backend.editor.current("receipt", "en")
+    assert after is not None and after.version == before.version  # refused, not saved
 
     broken = client.post(
         "/templates/receipt/en", data={"text": "{{ amount ", "action": "preview", "csrf": _token(client)}
@@ -232,7 +245,7 @@ def test_a_template_is_previewed_refused_with_its_reason_saved_and_rolled_back(c
     assert current is not None and current.text == before.text
 
 
-def test_when_aws_cannot_be_reached_the_page_says_so_instead_of_failing(stack):
+def test_when_aws_cannot_be_reached_the_page_says_so_instead_of_failing(stack: Stack) -> None:
     located = _located(stack)
     located.endpoint = "http://127.0.0.1:9"  # nothing listens there
     client = TestClient(create_app(Backend(located), PORT, "test"), base_url=f"http://127.0.0.1:{PORT}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -59,7 +59,7 @@ class Daraja:
 
 
 @pytest.fixture
-def daraja(stack_factory, monkeypatch) -> Iterator[Daraja]:
+def daraja(stack_factory: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch) -> Iterator[Daraja]:
     simulator = DarajaSimulator().start()
     stack = stack_factory(Daraja="Enabled", DarajaBaseUrl=simulator.url)
     stack.client("secretsmanager").put_secret_value(
@@ -86,8 +86,6 @@ def _register(stack: Stack, simulator: DarajaSimulator, urls: CallbackUrls) -> N
     from tuma.daraja.credentials import DarajaCredentials
     from tuma.services.daraja_setup import register
 
-    from tuma_cli.local.provision import client
-
     credentials = DarajaCredentials.model_validate(simulator.platform.settings.secret())
     steps = register(
         DarajaClient(simulator.url, lambda: credentials, Urllib3Http(2, 5)),
@@ -97,10 +95,9 @@ def _register(stack: Stack, simulator: DarajaSimulator, urls: CallbackUrls) -> N
         response_type="Completed",
     )
     assert {s.result.outcome for s in steps} == {"registered"}
-    assert client  # the stack's AWS is moto's
 
 
-def _sms(stack: Stack, monkeypatch) -> dict[str, list[str]]:
+def _sms(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     sender = load_function(stack, "outbox_sender", monkeypatch)
     poller = outbox_poller(stack, sender)
     while poller.poll_once().received:
@@ -111,7 +108,9 @@ def _sms(stack: Stack, monkeypatch) -> dict[str, list[str]]:
     return texts
 
 
-def test_a_payment_whose_callback_was_dropped_gets_one_receipt_learnt_by_pull(daraja, monkeypatch):
+def test_a_payment_whose_callback_was_dropped_gets_one_receipt_learnt_by_pull(
+    daraja: Daraja, monkeypatch: pytest.MonkeyPatch
+) -> None:
     daraja.simulator.platform.configure({"late_seconds": 3})
     daraja.pay("QKDELIVER1", "deliver")
     daraja.pay("QKDROPPED1", "drop")
@@ -134,7 +133,9 @@ def test_a_payment_whose_callback_was_dropped_gets_one_receipt_learnt_by_pull(da
 
 
 @pytest.mark.parametrize("fault", ["500", "401", "garbage", "down", "slow"])
-def test_daraja_misbehaving_keeps_the_window_and_the_next_run_recovers_it(daraja, monkeypatch, fault):
+def test_daraja_misbehaving_keeps_the_window_and_the_next_run_recovers_it(
+    daraja: Daraja, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
     daraja.pay("QKFAULT001", "drop")
     httpx.post(
         f"{daraja.simulator.url}/_sandbox/faults", json={"kind": fault, "count": 2, "slow_seconds": 0.5}
@@ -151,7 +152,9 @@ def test_daraja_misbehaving_keeps_the_window_and_the_next_run_recovers_it(daraja
     assert {k: len(v) for k, v in _sms(daraja.stack, monkeypatch).items()} == {"QKFAULT001": 1}
 
 
-def test_a_transaction_status_answer_sends_the_receipt_of_a_payment_tuma_never_saw(daraja, monkeypatch):
+def test_a_transaction_status_answer_sends_the_receipt_of_a_payment_tuma_never_saw(
+    daraja: Daraja, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tuma.adapters.http import Urllib3Http
     from tuma.daraja.client import DarajaClient
     from tuma.daraja.credentials import DarajaCredentials

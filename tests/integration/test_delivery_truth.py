@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,7 +38,9 @@ def _statuses(stack: Stack) -> dict[str, dict[str, Any]]:
     return {e["idempotency_key"]: e for e in stack.ledger()}
 
 
-def test_without_callbacks_reports_arrive_by_polling_and_silence_ends_expired(stack, monkeypatch):
+def test_without_callbacks_reports_arrive_by_polling_and_silence_ends_expired(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch, **FAST)
     numbers = {"ok": "0712000111", "absent": "0712000401", "limbo": "0712000404"}
     _put(
@@ -95,7 +97,9 @@ def test_without_callbacks_reports_arrive_by_polling_and_silence_ends_expired(st
     ]
 
 
-def test_a_scheduled_message_goes_once_at_its_time_and_a_cancelled_one_never(stack, monkeypatch):
+def test_a_scheduled_message_goes_once_at_its_time_and_a_cancelled_one_never(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch, **FAST)
     hooks = WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
     soon = (datetime.now(UTC) + timedelta(seconds=8)).isoformat()
@@ -144,7 +148,9 @@ def test_a_scheduled_message_goes_once_at_its_time_and_a_cancelled_one_never(sta
     assert ledger["fees-friday"]["status"] == "SENT" and ledger["withdrawn"]["status"] == "CANCELLED"
 
 
-def test_a_message_story_is_answered_to_a_signed_get_with_numbers_masked(stack, monkeypatch):
+def test_a_message_story_is_answered_to_a_signed_get_with_numbers_masked(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch, **FAST)
     hooks = WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
     _put(stack, {"idempotency_key": "INV/42 story", "to": ["0712000555", "0712"], "text": "Your invoice."})
@@ -211,8 +217,10 @@ def _ledger_stream(stack: Stack, after: str | None) -> tuple[dict[str, Any], str
 
 
 def test_every_status_change_reaches_the_business_signed_once_and_in_order_across_an_outage(
-    stack_factory, receiver, monkeypatch
-):
+    stack_factory: Callable[..., Stack],
+    receiver: tuple[str, type[_Receiver]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     url, handler = receiver
     stack = stack_factory(StatusCallbackUrl=url)
     sender = load_function(stack, "outbox_sender", monkeypatch, **FAST)

@@ -53,7 +53,7 @@ def _answer(handler: BaseHTTPRequestHandler, status: int, body: bytes, **headers
     handler.wfile.write(body)
 
 
-def test_the_body_and_headers_go_as_given_and_the_answer_comes_back_whole():
+def test_the_body_and_headers_go_as_given_and_the_answer_comes_back_whole() -> None:
     seen: list[tuple[bytes, str, str]] = []
 
     def echo(handler: BaseHTTPRequestHandler, body: bytes) -> None:
@@ -70,7 +70,7 @@ def test_the_body_and_headers_go_as_given_and_the_answer_comes_back_whole():
     assert seen == [(b'{"a":1}', "application/json", "e1"), (b"{}", "application/json", "e2")]
 
 
-def test_a_redirect_is_an_answer_not_followed():
+def test_a_redirect_is_an_answer_not_followed() -> None:
     calls: list[str] = []
 
     def redirect(handler: BaseHTTPRequestHandler, body: bytes) -> None:
@@ -82,7 +82,7 @@ def test_a_redirect_is_an_answer_not_followed():
     assert calls == [SECRET_PATH]
 
 
-def test_nothing_listening_was_certainly_not_sent():
+def test_nothing_listening_was_certainly_not_sent() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed when the block ends: nothing listens there
@@ -93,7 +93,7 @@ def test_nothing_listening_was_certainly_not_sent():
     assert failure.value.__suppress_context__
 
 
-def test_no_answer_in_time_may_have_been_acted_on():
+def test_no_answer_in_time_may_have_been_acted_on() -> None:
     def slow(handler: BaseHTTPRequestHandler, body: bytes) -> None:
         time.sleep(1.5)
         _answer(handler, 200, b"{}")
@@ -104,7 +104,7 @@ def test_no_answer_in_time_may_have_been_acted_on():
     assert (failure.value.kind, failure.value.maybe_sent) == ("ReadTimeoutError", True)
 
 
-def test_a_connection_dropped_after_the_request_may_have_been_acted_on():
+def test_a_connection_dropped_after_the_request_may_have_been_acted_on() -> None:
     def hang_up(handler: BaseHTTPRequestHandler, body: bytes) -> None:
         handler.close_connection = True
         handler.connection.shutdown(socket.SHUT_RDWR)
@@ -116,7 +116,7 @@ def test_a_connection_dropped_after_the_request_may_have_been_acted_on():
     assert "token" not in failure.value.kind
 
 
-def test_a_certificate_nobody_vouches_for_is_refused_before_anything_is_sent(tmp_path: Path):
+def test_a_certificate_nobody_vouches_for_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
     received: list[bytes] = []
     cert, key = _self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Stack, load_function, outbox_poller
+from tests.integration.conftest import Lanes, Stack, load_function, outbox_poller
 
 pytestmark = pytest.mark.integration
 
 
-def _put(stack: Stack, *bodies: dict) -> None:
+def _put(stack: Stack, *bodies: dict[str, Any]) -> None:
     sqs = stack.client("sqs")
     url = stack.topology.resources["OutboxQueue"]["QueueUrl"]
     for start in range(0, len(bodies), 10):
@@ -22,7 +23,7 @@ def _put(stack: Stack, *bodies: dict) -> None:
         sqs.send_message_batch(QueueUrl=url, Entries=entries)
 
 
-def _drain(stack: Stack, poller, max_rounds: int = 30, fast_forward: bool = True) -> list:
+def _drain(stack: Stack, poller: Lanes, max_rounds: int = 30, fast_forward: bool = True) -> list[Any]:
     """Poll until the queue is empty; failed records are made visible again at once (time passes)."""
     results = []
     for _ in range(max_rounds):
@@ -35,7 +36,7 @@ def _drain(stack: Stack, poller, max_rounds: int = 30, fast_forward: bool = True
     return results
 
 
-def _receipt(key: str, phone: str, name: str = "Wanjiku", amount: str = "1500") -> dict:
+def _receipt(key: str, phone: str, name: str = "Wanjiku", amount: str = "1500") -> dict[str, Any]:
     return {
         "idempotency_key": key,
         "to": [phone],
@@ -50,7 +51,9 @@ def _receipt(key: str, phone: str, name: str = "Wanjiku", amount: str = "1500") 
     }
 
 
-def test_outbox_messages_reach_the_phone_rendered_and_the_ledger_says_sent(stack, monkeypatch):
+def test_outbox_messages_reach_the_phone_rendered_and_the_ledger_says_sent(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch)
     _put(
         stack,
@@ -90,7 +93,9 @@ def test_outbox_messages_reach_the_phone_rendered_and_the_ledger_says_sent(stack
     assert all(e["parts"] == 1 and e["expires_at"] > time.time() for e in ledger.values())
 
 
-def test_a_redelivered_record_or_a_repeated_key_sends_nothing_new(stack, monkeypatch):
+def test_a_redelivered_record_or_a_repeated_key_sends_nothing_new(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch)
     _put(stack, _receipt("RKTQDM7W6S", "0712345678"))
     poller = outbox_poller(stack, sender)
@@ -112,7 +117,9 @@ def test_a_redelivered_record_or_a_repeated_key_sends_nothing_new(stack, monkeyp
     assert [e["status"] for e in stack.ledger()] == ["SENT"]
 
 
-def test_invalid_number_is_rejected_while_its_batch_mates_are_sent(stack, monkeypatch):
+def test_invalid_number_is_rejected_while_its_batch_mates_are_sent(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch)
     _put(
         stack,
@@ -141,7 +148,7 @@ def test_invalid_number_is_rejected_while_its_batch_mates_are_sent(stack, monkey
     assert sorted(m["mobile"] for m in stack.outbox()) == ["254712345678", "254722000002"]
 
 
-def test_a_batch_of_100_takes_one_provider_call(stack, monkeypatch):
+def test_a_batch_of_100_takes_one_provider_call(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch)
     _put(stack, *[_receipt(f"QX{i:08d}", f"0712{i:06d}") for i in range(100)])
     poller = outbox_poller(stack, sender, batch_size=100)
@@ -152,7 +159,9 @@ def test_a_batch_of_100_takes_one_provider_call(stack, monkeypatch):
     assert len(stack.outbox()) == 100
 
 
-def test_a_brand_with_a_lower_list_limit_is_learnt_once_and_kept_across_cold_starts(stack, monkeypatch):
+def test_a_brand_with_a_lower_list_limit_is_learnt_once_and_kept_across_cold_starts(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack.configure_sandbox(bulk_limit=20)
     for batch in range(3):
         sender = load_function(stack, "outbox_sender", monkeypatch)  # a cold start each time
@@ -166,7 +175,9 @@ def test_a_brand_with_a_lower_list_limit_is_learnt_once_and_kept_across_cold_sta
 
 
 @pytest.mark.parametrize("dialect", ["advanta", "wavesms"])
-def test_both_answer_dialects_are_understood(stack, monkeypatch, dialect):
+def test_both_answer_dialects_are_understood(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, dialect: str
+) -> None:
     stack.configure_sandbox(dialect=dialect)
     sender = load_function(stack, "outbox_sender", monkeypatch)
     _put(stack, _receipt("D1", "0712345678"), _receipt("D2", "0712345409"), _receipt("D3", "0722000000"))
@@ -190,7 +201,9 @@ def test_both_answer_dialects_are_understood(stack, monkeypatch, dialect):
         ["5xx", "drop", "1005", "4090", "slow", "empty"],
     ],
 )
-def test_with_faults_only_retryable_records_fail_and_every_message_arrives_once(stack, monkeypatch, kinds):
+def test_with_faults_only_retryable_records_fail_and_every_message_arrives_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, kinds: list[str]
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch, SMS_READ_TIMEOUT="0.5", SMS_BULK_LIMIT="5")
     stack.faults(rate=0.4, kinds=kinds, seed=7, slow_seconds=1.0)
     good = [_receipt(f"FT{i:08d}", f"0712{i:06d}") for i in range(30)]
@@ -207,7 +220,9 @@ def test_with_faults_only_retryable_records_fail_and_every_message_arrives_once(
     assert set(statuses.values()) == {"SENT"}
 
 
-def test_failed_records_are_postponed_by_the_queue_not_the_function(stack, monkeypatch):
+def test_failed_records_are_postponed_by_the_queue_not_the_function(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch)
     stack.faults(count=10, kinds=["4090"])
     _put(stack, _receipt("LATER1", "0712345678"))
@@ -224,7 +239,7 @@ def test_failed_records_are_postponed_by_the_queue_not_the_function(stack, monke
     assert stack.outbox() == []
 
 
-def test_low_credit_waits_for_a_top_up_then_sends(stack, monkeypatch):
+def test_low_credit_waits_for_a_top_up_then_sends(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     stack.configure_sandbox(credit=1)
     sender = load_function(stack, "outbox_sender", monkeypatch)
     _put(stack, _receipt("CR1", "0712345678"), _receipt("CR2", "0722000000"))
@@ -244,7 +259,9 @@ def test_low_credit_waits_for_a_top_up_then_sends(stack, monkeypatch):
     assert {e["status"] for e in stack.ledger()} == {"SENT"}
 
 
-def test_a_rotated_apikey_is_picked_up_without_a_failed_message(stack, monkeypatch):
+def test_a_rotated_apikey_is_picked_up_without_a_failed_message(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch)
     poller = outbox_poller(stack, sender)
     _put(stack, _receipt("ROT1", "0712345678"))
@@ -261,7 +278,9 @@ def test_a_rotated_apikey_is_picked_up_without_a_failed_message(stack, monkeypat
     assert {e["status"] for e in stack.ledger()} == {"SENT"}
 
 
-def test_a_wrong_sender_id_is_a_configuration_error_that_keeps_the_message(stack, monkeypatch):
+def test_a_wrong_sender_id_is_a_configuration_error_that_keeps_the_message(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack.configure_sandbox(shortcode="Tuma")  # the secret says TUMA: case matters
     sender = load_function(stack, "outbox_sender", monkeypatch)
     _put(stack, _receipt("CFG1", "0712345678"))
@@ -271,7 +290,9 @@ def test_a_wrong_sender_id_is_a_configuration_error_that_keeps_the_message(stack
     assert entry["status"] == "RETRYING" and entry["provider_code"] == 1001
 
 
-def test_a_malformed_body_is_dropped_with_a_record_and_does_not_block_the_batch(stack, monkeypatch, caplog):
+def test_a_malformed_body_is_dropped_with_a_record_and_does_not_block_the_batch(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch)
     sqs = stack.client("sqs")
     url = stack.topology.resources["OutboxQueue"]["QueueUrl"]
@@ -286,7 +307,9 @@ def test_a_malformed_body_is_dropped_with_a_record_and_does_not_block_the_batch(
     assert "0712345678" not in logs and "254722000000" not in logs
 
 
-def test_more_than_a_thousand_recipients_in_one_message_are_all_sent(stack, monkeypatch):
+def test_more_than_a_thousand_recipients_in_one_message_are_all_sent(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch)
     # Not ending in 401-410: the simulator's failing numbers.
     numbers = [f"07{n:08d}" for n in range(10_000_000, 10_001_700) if not 401 <= n % 1000 <= 410][:1500]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.integration
 _cursor: dict[str, str] = {}
 
 
-def stream_event(stack: Stack) -> dict:
+def stream_event(stack: Stack) -> dict[str, Any]:
     """Every record written since the previous call, as Lambda would deliver it."""
     streams = stack.client("dynamodbstreams")
     arn = stack.topology.resources["PaymentsTable"]["StreamArn"]
@@ -40,20 +41,20 @@ def stream_event(stack: Stack) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cursor():
+def _fresh_cursor() -> None:
     _cursor.clear()
 
 
-def _put(stack, **item):
+def _put(stack: Stack, **item: Any) -> None:
     attributes = {k: ({"N": str(v)} if isinstance(v, int | Decimal) else {"S": v}) for k, v in item.items()}
     stack.client("dynamodb").put_item(TableName=stack.topology.ref("PaymentsTable"), Item=attributes)
 
 
-def _queued(stack):
+def _queued(stack: Stack) -> list[dict[str, Any]]:
     return stack.queued(delete=False)
 
 
-def test_only_a_change_to_completed_yields_a_receipt(stack, monkeypatch):
+def test_only_a_change_to_completed_yields_a_receipt(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     stream = load_function(stack, "payment_stream", monkeypatch)
     first = {
         "payment_id": "p1",
@@ -100,7 +101,9 @@ def test_only_a_change_to_completed_yields_a_receipt(stack, monkeypatch):
     assert queued[0]["source"] == "payments-table"
 
 
-def test_a_completed_payment_that_cannot_make_a_receipt_is_recorded_not_retried(stack, monkeypatch):
+def test_a_completed_payment_that_cannot_make_a_receipt_is_recorded_not_retried(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stream = load_function(stack, "payment_stream", monkeypatch)
     _put(stack, payment_id="p9", status="COMPLETED", amount=10, phone="0712345678")  # no reference
     _put(
@@ -118,7 +121,9 @@ def test_a_completed_payment_that_cannot_make_a_receipt_is_recorded_not_retried(
     assert ledger["SFK0000011"]["status"] == "UNDELIVERABLE"
 
 
-def test_attribute_names_of_an_existing_table_are_configurable(stack, monkeypatch):
+def test_attribute_names_of_an_existing_table_are_configurable(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stream = load_function(
         stack,
         "payment_stream",
@@ -132,18 +137,20 @@ def test_attribute_names_of_an_existing_table_are_configurable(stack, monkeypatc
     assert [(m["idempotency_key"], m["to"]) for m in _queued(stack)] == [("SFK0000020", ["254733123456"])]
 
 
-def test_the_sam_sample_stream_event_yields_nothing(stack, monkeypatch):
+def test_the_sam_sample_stream_event_yields_nothing(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     stream = load_function(stack, "payment_stream", monkeypatch)
     sample = json.loads((ROOT / "tests/fixtures/aws/sam-cli/dynamodb_update.json").read_text())
     assert stream(sample) == {"batchItemFailures": []}
     assert _queued(stack) == [] and stack.ledger() == []
 
 
-def _put_raw(stack, item: dict) -> None:
+def _put_raw(stack: Stack, item: dict[str, Any]) -> None:
     stack.client("dynamodb").put_item(TableName=stack.topology.ref("PaymentsTable"), Item=item)
 
 
-def test_every_attribute_type_reaches_the_function_and_every_record_gets_an_outcome(stack, monkeypatch):
+def test_every_attribute_type_reaches_the_function_and_every_record_gets_an_outcome(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stream = load_function(stack, "payment_stream", monkeypatch)
     base = {"status": {"S": "COMPLETED"}, "amount": {"N": "250"}}
     _put_raw(
@@ -212,10 +219,12 @@ def test_every_attribute_type_reaches_the_function_and_every_record_gets_an_outc
     assert ledger["SFKB000005"]["status"] == "REJECTED" and "European" in ledger["SFKB000005"]["reason"]
 
 
-def test_records_lambda_would_deliver_but_no_table_of_ours_writes_still_get_an_outcome(stack, monkeypatch):
+def test_records_lambda_would_deliver_but_no_table_of_ours_writes_still_get_an_outcome(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stream = load_function(stack, "payment_stream", monkeypatch)
 
-    def record(n: int, name: str, **change) -> dict:
+    def record(n: int, name: str, **change: Any) -> dict[str, Any]:
         return {
             "eventID": f"e{n}",
             "eventName": name,

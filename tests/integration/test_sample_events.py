@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.conftest import load_function
+from tests.integration.conftest import Stack, load_function
 from tests.integration.webhook_client import WebhookClient
 
 pytestmark = pytest.mark.integration
 EVENTS = ROOT / "events"
 
 
-def _load(name):
-    return json.loads((EVENTS / name).read_text())
+def _load(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
 
 
 @pytest.mark.parametrize(
@@ -32,7 +34,9 @@ def _load(name):
         ("webhook_delivery_report.json", 200, {"result": "unknown"}),
     ],
 )
-def test_webhook_samples(stack, monkeypatch, name, status, answer):
+def test_webhook_samples(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, name: str, status: int, answer: dict[str, Any]
+) -> None:
     hooks = WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
     event = _load(name)
     assert (
@@ -45,7 +49,7 @@ def test_webhook_samples(stack, monkeypatch, name, status, answer):
     assert (result.status, result.body) == (status, answer)
 
 
-def test_outbox_samples(stack, monkeypatch):
+def test_outbox_samples(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     sender = load_function(stack, "outbox_sender", monkeypatch, ALERT_RECIPIENTS="0722000111")
     for name in sorted(p.name for p in EVENTS.glob("outbox_*.json")):
         assert sender(_load(name)) == {"batchItemFailures": []}, name
@@ -58,7 +62,7 @@ def test_outbox_samples(stack, monkeypatch):
     ]
 
 
-def test_payments_stream_sample(stack, monkeypatch):
+def test_payments_stream_sample(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     stream = load_function(stack, "payment_stream", monkeypatch)
     assert stream(_load("payments_stream_insert.json")) == {"batchItemFailures": []}
     [body] = stack.queued()

@@ -14,6 +14,8 @@ import random
 import threading
 import time
 from collections import Counter
+from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -28,7 +30,7 @@ KILLS = 3
 TIMEOUT = 3.0  # the function's timeout: an abandoned claim frees itself after it
 
 
-def _worker(stack: Stack, log) -> FunctionProcess:
+def _worker(stack: Stack, log: IO[str]) -> FunctionProcess:
     spec = stack.topology.functions["outbox_sender"]
     passed = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PYTHONPATH", "LANG")}
     environment = (
@@ -62,7 +64,9 @@ def _queued(stack: Stack) -> int:
 
 
 @pytest.mark.timeout(240)
-def test_killing_the_sender_mid_batch_loses_nothing_and_repeats_only_what_was_in_flight(stack, tmp_path):
+def test_killing_the_sender_mid_batch_loses_nothing_and_repeats_only_what_was_in_flight(
+    stack: Stack, tmp_path: Path
+) -> None:
     sqs = stack.client("sqs")
     queue = stack.topology.resources["OutboxQueue"]
     # The template's six-minute visibility timeout, shortened so that a crashed batch returns soon;

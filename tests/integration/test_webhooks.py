@@ -5,22 +5,24 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT, shared_fixture
-from tests.integration.conftest import load_function, outbox_poller
-from tests.integration.webhook_client import WebhookClient
+from tests.integration.conftest import Stack, load_function, outbox_poller
+from tests.integration.webhook_client import Answer, WebhookClient
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def hooks(stack, monkeypatch) -> WebhookClient:
+def hooks(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> WebhookClient:
     return WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
 
 
-def _drain(stack, monkeypatch, **env):
+def _drain(stack: Stack, monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, str]:
     sender = load_function(stack, "outbox_sender", monkeypatch, **env)
     poller = outbox_poller(stack, sender)
     while poller.poll_once().received:
@@ -28,14 +30,16 @@ def _drain(stack, monkeypatch, **env):
     return {m["mobile"]: m["message"] for m in stack.outbox()}
 
 
-def _ledger(stack):
+def _ledger(stack: Stack) -> dict[tuple[str, str], dict[str, Any]]:
     return {(e["idempotency_key"], e["status"]): e for e in stack.ledger()}
 
 
 # -- Daraja C2B ---------------------------------------------------------------------------------------
 
 
-def test_c2b_confirmation_queues_the_receipt_and_answers_daraja(stack, hooks, monkeypatch):
+def test_c2b_confirmation_queues_the_receipt_and_answers_daraja(
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     answer = hooks.daraja(
         "c2b/confirmation", shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json")
     )
@@ -55,7 +59,9 @@ def test_c2b_confirmation_queues_the_receipt_and_answers_daraja(stack, hooks, mo
         "c2b_callback_v2_masked_msisdn_official.json",
     ],
 )
-def test_c2b_with_a_masked_number_and_no_directory_is_undeliverable(stack, hooks, name):
+def test_c2b_with_a_masked_number_and_no_directory_is_undeliverable(
+    stack: Stack, hooks: WebhookClient, name: str
+) -> None:
     payload = shared_fixture(f"mpesa/{name}")
     answer = hooks.daraja("c2b/confirmation", payload)
     assert answer.status == 200 and answer.body["ResultCode"] == 0
@@ -67,7 +73,9 @@ def test_c2b_with_a_masked_number_and_no_directory_is_undeliverable(stack, hooks
     assert entry["recipient"] == payload["MSISDN"]  # masked at the source already
 
 
-def test_c2b_with_a_masked_number_resolved_through_the_customer_directory(stack_factory, monkeypatch):
+def test_c2b_with_a_masked_number_resolved_through_the_customer_directory(
+    stack_factory: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack = stack_factory(CustomerLookup="Enabled")
     topology = stack.topology
     stack.client("dynamodb").put_item(
@@ -91,8 +99,8 @@ def test_c2b_with_a_masked_number_resolved_through_the_customer_directory(stack_
 
 
 def test_c2b_with_a_hashed_number_goes_by_the_hashed_route_or_is_refused_without_a_receipt_number(
-    stack, hooks, monkeypatch
-):
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     minimal = shared_fixture("mpesa/c2b_callback_hashed_msisdn_minimised_2023.json")
     # The minimised sample has no TransID or amount: Daraja is acknowledged, nothing is sent, and the
     # rejection is recorded with the fields that were missing.
@@ -111,7 +119,7 @@ def test_c2b_with_a_hashed_number_goes_by_the_hashed_route_or_is_refused_without
     assert sms["route"] == "hashed" and sms["mobile"] == minimal["MSISDN"]
 
 
-def test_c2b_validation_accepts_without_an_account_check_and_sends_nothing(hooks):
+def test_c2b_validation_accepts_without_an_account_check_and_sends_nothing(hooks: WebhookClient) -> None:
     expected = shared_fixture("mpesa/c2b_validation_response_accept_official.json")
     for name in ("c2b_validation_request_legacy_docs.json", "c2b_callback_hashed_msisdn_minimised_2023.json"):
         answer = hooks.daraja("c2b/validation", shared_fixture(f"mpesa/{name}"))
@@ -119,7 +127,9 @@ def test_c2b_validation_accepts_without_an_account_check_and_sends_nothing(hooks
     assert hooks.queued() == []
 
 
-def test_c2b_validation_rejects_an_unknown_account_when_checking(stack_factory, monkeypatch):
+def test_c2b_validation_rejects_an_unknown_account_when_checking(
+    stack_factory: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
     stack = stack_factory(CustomerLookup="Enabled", C2BAccountCheck="true")
     topology = stack.topology
     stack.client("dynamodb").put_item(
@@ -158,14 +168,22 @@ def test_c2b_validation_rejects_an_unknown_account_when_checking(stack_factory, 
         ),
     ],
 )
-def test_stk_success_queues_the_receipt(stack, hooks, monkeypatch, name, receipt, phone, text):
+def test_stk_success_queues_the_receipt(
+    stack: Stack,
+    hooks: WebhookClient,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    receipt: str,
+    phone: str,
+    text: str,
+) -> None:
     answer = hooks.daraja("stk", shared_fixture(f"mpesa/{name}"))
     assert (answer.status, answer.body) == (200, {"ResultCode": 0, "ResultDesc": "Accepted"})
     assert [q["idempotency_key"] for q in hooks.queued()] == [receipt]
     assert _drain(stack, monkeypatch) == {phone: text}
 
 
-def test_stk_metadata_in_any_order_and_without_a_phone(stack, hooks):
+def test_stk_metadata_in_any_order_and_without_a_phone(stack: Stack, hooks: WebhookClient) -> None:
     callback = shared_fixture("mpesa/stk_callback_success_official.json")
     items = callback["Body"]["stkCallback"]["CallbackMetadata"]["Item"]
     callback["Body"]["stkCallback"]["CallbackMetadata"]["Item"] = [
@@ -181,7 +199,9 @@ def test_stk_metadata_in_any_order_and_without_a_phone(stack, hooks):
 @pytest.mark.parametrize(
     "name", ["stk_callback_cancelled_1032_legacy_docs.json", "stk_callback_cancelled_1032_official.json"]
 )
-def test_a_cancelled_stk_payment_sends_nothing_and_is_recorded(stack, hooks, name):
+def test_a_cancelled_stk_payment_sends_nothing_and_is_recorded(
+    stack: Stack, hooks: WebhookClient, name: str
+) -> None:
     payload = shared_fixture(f"mpesa/{name}")
     answer = hooks.daraja("stk", payload)
     assert (answer.status, answer.body) == (200, {"ResultCode": 0, "ResultDesc": "Accepted"})
@@ -200,7 +220,9 @@ def test_a_cancelled_stk_payment_sends_nothing_and_is_recorded(stack, hooks, nam
     ],
     ids=lambda r: str(r["ResultCode"]),
 )
-def test_every_failure_code_numeric_or_not_sends_nothing(stack, hooks, result):
+def test_every_failure_code_numeric_or_not_sends_nothing(
+    stack: Stack, hooks: WebhookClient, result: dict[str, Any]
+) -> None:
     callback = copy.deepcopy(shared_fixture("mpesa/stk_callback_cancelled_1032_official.json"))
     callback["Body"]["stkCallback"].update(
         {"ResultCode": result["ResultCode"], "ResultDesc": result["ResultDesc"]}
@@ -211,7 +233,9 @@ def test_every_failure_code_numeric_or_not_sends_nothing(stack, hooks, result):
     assert entry["reason"].startswith(f"payment not completed: {result['ResultCode']}")
 
 
-def test_one_payment_seen_by_c2b_stk_and_the_stream_sends_one_sms(stack, hooks, monkeypatch):
+def test_one_payment_seen_by_c2b_stk_and_the_stream_sends_one_sms(
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     c2b = shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json") | {"TransID": "NLJ7RT61SV"}
     stk = shared_fixture("mpesa/stk_callback_success_official.json")
     assert hooks.daraja("c2b/confirmation", c2b).status == 200
@@ -249,7 +273,9 @@ PAYMENT = {
 }
 
 
-def test_a_signed_payment_is_queued_with_202(stack, hooks, monkeypatch):
+def test_a_signed_payment_is_queued_with_202(
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     answer = hooks.signed("/payments", PAYMENT)
     assert answer.status == 202
     assert answer.body == {"status": "queued", "idempotency_key": "INV-2024-001"}
@@ -266,7 +292,9 @@ def test_a_signed_payment_is_queued_with_202(stack, hooks, monkeypatch):
         ({"skew": 400}, "outside the 5-minute window"),
     ],
 )
-def test_bad_signatures_and_replays_are_refused(hooks, tamper, problem):
+def test_bad_signatures_and_replays_are_refused(
+    hooks: WebhookClient, tamper: dict[str, Any], problem: str
+) -> None:
     if "skew" in tamper:
         tamper = {"timestamp": int(time.time()) + tamper["skew"]}
     answer = hooks.signed("/payments", PAYMENT, **tamper)
@@ -274,7 +302,7 @@ def test_bad_signatures_and_replays_are_refused(hooks, tamper, problem):
     assert hooks.queued() == []
 
 
-def test_a_tampered_body_or_missing_headers_are_refused(hooks):
+def test_a_tampered_body_or_missing_headers_are_refused(hooks: WebhookClient) -> None:
     raw = json.dumps(PAYMENT).encode()
     headers = hooks.signed_headers(raw)
     assert hooks.post("/payments", raw.replace(b"2500", b"25000"), headers).status == 401
@@ -285,7 +313,9 @@ def test_a_tampered_body_or_missing_headers_are_refused(hooks):
     assert hooks.queued() == []
 
 
-def test_a_signed_alert_goes_to_the_alert_recipients(stack, hooks, monkeypatch):
+def test_a_signed_alert_goes_to_the_alert_recipients(
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     answer = hooks.signed(
         "/alerts", {"id": "42", "title": "Disk full", "host": "db-1", "severity": "critical"}
     )
@@ -298,7 +328,7 @@ def test_a_signed_alert_goes_to_the_alert_recipients(stack, hooks, monkeypatch):
     }
 
 
-def test_missing_fields_are_a_422_naming_them(hooks):
+def test_missing_fields_are_a_422_naming_them(hooks: WebhookClient) -> None:
     answer = hooks.signed("/payments", {"reference": "X1", "phone": "0712345678"})
     assert answer.status == 422
     assert [f["field"] for f in answer.body["fields"]] == ["amount"]
@@ -313,7 +343,7 @@ def test_missing_fields_are_a_422_naming_them(hooks):
 @pytest.mark.parametrize(
     "route", ["payments/c2b/validation", "payments/c2b/confirmation", "payments/stk", "delivery-reports"]
 )
-def test_a_wrong_token_is_404_and_records_nothing(stack, hooks, route):
+def test_a_wrong_token_is_404_and_records_nothing(stack: Stack, hooks: WebhookClient, route: str) -> None:
     body = shared_fixture("mpesa/c2b_confirmation_request_legacy_docs.json")
     for token in ["wrong", hooks.token[:-1], hooks.token + "x", ""]:
         answer = hooks.post(f"/{route}/{token}", body)
@@ -321,7 +351,7 @@ def test_a_wrong_token_is_404_and_records_nothing(stack, hooks, route):
     assert hooks.queued() == [] and stack.ledger() == []
 
 
-def test_body_problems_are_clear_4xx(hooks, monkeypatch):
+def test_body_problems_are_clear_4xx(hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch) -> None:
     path = f"/payments/c2b/confirmation/{hooks.token}"
     assert hooks.post(path, "not json").status == 400
     assert hooks.post(path, "[1, 2]").status == 400
@@ -353,7 +383,9 @@ def test_body_problems_are_clear_4xx(hooks, monkeypatch):
     assert len(hooks.queued()) == 1  # only the valid base64 one
 
 
-def test_every_route_declares_its_authentication_and_the_template_declares_the_same_routes(hooks):
+def test_every_route_declares_its_authentication_and_the_template_declares_the_same_routes(
+    hooks: WebhookClient,
+) -> None:
     import importlib
 
     from tuma.runtime.routes import Auth
@@ -376,13 +408,18 @@ def test_every_route_declares_its_authentication_and_the_template_declares_the_s
     assert in_template == {resource for _, resource in declared}
 
 
-def test_a_handler_registered_past_the_declared_routes_never_runs(stack, hooks):
+def test_a_handler_registered_past_the_declared_routes_never_runs(stack: Stack, hooks: WebhookClient) -> None:
     import importlib
 
     module = importlib.import_module("tuma_function_webhooks_app")
-    ran = []
+    ran: list[int] = []
+
+    def sneaky() -> dict[str, bool]:
+        ran.append(1)
+        return {"ok": True}
+
     # As a route added to the resolver (and to template.yaml) but not through `routes.add` would be.
-    module.app.post("/payments/sneaky")(lambda: ran.append(1) or {"ok": True})
+    module.app.post("/payments/sneaky")(sneaky)
     answer = hooks.post("/payments/sneaky", {"reference": "X1"})
     assert (answer.status, answer.body, ran) == (404, {"error": "not found"}, [])
     assert hooks.post("/payments/stk", {}).status == 404  # a declared route's prefix is not a route
@@ -392,7 +429,9 @@ def test_a_handler_registered_past_the_declared_routes_never_runs(stack, hooks):
 # -- delivery reports ------------------------------------------------------------------------------------
 
 
-def test_delivery_reports_move_statuses_forward_only(stack, hooks, monkeypatch):
+def test_delivery_reports_move_statuses_forward_only(
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert hooks.signed("/payments", PAYMENT).status == 202
     _drain(stack, monkeypatch)
     [entry] = stack.ledger()
@@ -409,7 +448,7 @@ def test_delivery_reports_move_statuses_forward_only(stack, hooks, monkeypatch):
     assert (entry["status"], entry["delivery_status"]) == ("DELIVERED", "DeliveredToTerminal")
 
 
-def test_a_report_for_an_unknown_message_is_200(hooks):
+def test_a_report_for_an_unknown_message_is_200(hooks: WebhookClient) -> None:
     answer = hooks.post(
         f"/delivery-reports/{hooks.token}", shared_fixture("provider/advanta_dlr_callback.json")
     )
@@ -418,7 +457,9 @@ def test_a_report_for_an_unknown_message_is_200(hooks):
     assert bad.status == 422
 
 
-def test_the_simulator_reports_reach_the_ledger(stack, hooks, monkeypatch):
+def test_the_simulator_reports_reach_the_ledger(
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import httpx
 
     stack.configure_sandbox(callback_url="http://127.0.0.1:9/unused", dlr_delay=0.01)
@@ -433,7 +474,7 @@ def test_the_simulator_reports_reach_the_ledger(stack, hooks, monkeypatch):
         "timestamp": sms["time"],
     }
 
-    def with_provider(provider: str):
+    def with_provider(provider: str) -> Answer:
         event = hooks.event(f"/delivery-reports/{hooks.token}", report)
         event["queryStringParameters"] = {"provider": provider}
         event["multiValueQueryStringParameters"] = {"provider": [provider]}
@@ -453,7 +494,7 @@ def test_the_simulator_reports_reach_the_ledger(stack, hooks, monkeypatch):
 # -- the published contract ------------------------------------------------------------------------------
 
 
-def test_the_published_openapi_document_is_current(hooks):
+def test_the_published_openapi_document_is_current(hooks: WebhookClient) -> None:
     import importlib
 
     module = importlib.import_module("tuma_function_webhooks_app")
@@ -482,7 +523,9 @@ def test_the_published_openapi_document_is_current(hooks):
 # -- defects the held-out corpus of odd inputs found (issue 21) -------------------------------------------
 
 
-def test_text_that_is_not_unicode_is_cleaned_at_the_edge_and_the_receipt_goes_out(stack, hooks, monkeypatch):
+def test_text_that_is_not_unicode_is_cleaned_at_the_edge_and_the_receipt_goes_out(
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # `\ud83d` alone (half of a surrogate pair) is valid JSON but not text: it used to pass the webhook
     # and kill the receipt later as a "malformed outbox message".
     raw = (
@@ -502,8 +545,8 @@ def test_text_that_is_not_unicode_is_cleaned_at_the_edge_and_the_receipt_goes_ou
 
 
 def test_an_stk_callback_without_its_body_wrapper_is_read_or_recorded_never_dropped(
-    stack, hooks, monkeypatch
-):
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     success = shared_fixture("mpesa/stk_callback_success_official.json")
     unwrapped = success["Body"]  # {"stkCallback": {...}}: some gateways forward it without "Body"
     assert hooks.daraja("stk", unwrapped).body == {"ResultCode": 0, "ResultDesc": "Accepted"}
@@ -518,7 +561,9 @@ def test_an_stk_callback_without_its_body_wrapper_is_read_or_recorded_never_drop
     assert all(e["reason"] == "STK callback has no Body.stkCallback: nothing to read" for e in rejected)
 
 
-def test_a_delivery_report_tuma_does_not_know_keeps_its_text_and_claims_no_failure(stack, hooks, monkeypatch):
+def test_a_delivery_report_tuma_does_not_know_keeps_its_text_and_claims_no_failure(
+    stack: Stack, hooks: WebhookClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert hooks.signed("/payments", PAYMENT).status == 202
     _drain(stack, monkeypatch)
     [entry] = stack.ledger()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import json
 from collections import Counter
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import shared_fixture
-from tests.integration.conftest import load_function
+from tests.integration.conftest import Stack, load_function
 from tests.integration.webhook_client import WebhookClient
 
 pytestmark = pytest.mark.integration
@@ -44,9 +45,9 @@ json_value = st.recursive(
 
 
 @st.composite
-def mutated(draw, seed: dict):
+def mutated(draw: st.DrawFn, seed: dict[str, Any]) -> dict[str, Any]:
     """A plausible payload with some fields removed, retyped or replaced."""
-    body = json.loads(json.dumps(seed))
+    body: dict[str, Any] = json.loads(json.dumps(seed))
     for key in draw(st.lists(st.sampled_from(sorted(body)), max_size=4, unique=True)):
         action = draw(st.sampled_from(["drop", "replace"]))
         if action == "drop":
@@ -56,7 +57,7 @@ def mutated(draw, seed: dict):
     return body
 
 
-def bodies(route: str):
+def bodies(route: str) -> st.SearchStrategy[bytes]:
     return st.one_of(
         st.binary(max_size=200),
         st.text(max_size=200).map(str.encode),
@@ -84,7 +85,7 @@ headers = st.dictionaries(
 )
 
 
-def _counts(stack):
+def _counts(stack: Stack) -> tuple[int, int]:
     queued = 0
     for lane in ("FastOutboxQueue", "OutboxQueue"):
         attributes = stack.client("sqs").get_queue_attributes(
@@ -101,12 +102,14 @@ def _counts(stack):
 
 
 @pytest.fixture
-def hooks(stack, monkeypatch):
+def hooks(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> WebhookClient:
     return WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
 
 
 @pytest.mark.parametrize("route", ROUTES)
-def test_no_input_gets_a_5xx_and_no_4xx_queues_anything(hooks, stack, route):
+def test_no_input_gets_a_5xx_and_no_4xx_queues_anything(
+    hooks: WebhookClient, stack: Stack, route: str
+) -> None:
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -121,7 +124,9 @@ def test_no_input_gets_a_5xx_and_no_4xx_queues_anything(hooks, stack, route):
         token_ok=st.sampled_from([True, True, True, False]) if not route.startswith("/") else st.just(True),
         method=st.sampled_from(["POST", "POST", "POST", "GET", "PUT"]),
     )
-    def check(body, extra, encode, sign, token_ok, method):
+    def check(
+        body: bytes, extra: dict[str, str], encode: bool, sign: bool, token_ok: bool, method: str
+    ) -> None:
         if route.startswith("/"):
             path = route
         else:

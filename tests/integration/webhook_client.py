@@ -49,7 +49,7 @@ class WebhookClient:
     def event(
         self,
         path: str,
-        body: bytes | str | dict | None,
+        body: bytes | str | dict[str, Any] | None,
         headers: dict[str, str] | None = None,
         method: str = "POST",
         base64_body: bool = False,
@@ -103,7 +103,7 @@ class WebhookClient:
             "X-Tuma-Signature": signature((key or self.hmac_key).encode(), stamp, body),
         }
 
-    def signed(self, path: str, body: dict | bytes, **kwargs: Any) -> Answer:
+    def signed(self, path: str, body: dict[str, Any] | bytes, **kwargs: Any) -> Answer:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         return self.post(path, raw, self.signed_headers(raw, **kwargs))
 

@@ -13,7 +13,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import SecretStr
+from tuma.formatting.clock import now_utc
 from tuma.models.ledger import (
+    FINAL_RANK,
     PRIMARY,
     CancelOutcome,
     DeliveryUpdate,
@@ -27,16 +29,29 @@ from tuma.models.ledger import (
 from tuma.models.outbox import OutboxMessage
 from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
 from tuma.ports import (
+    Agenda,
+    BalanceReader,
     BulkMessage,
     Claim,
     Claimed,
+    Claims,
     ClaimState,
+    CustomerDirectory,
+    GuardStore,
+    Http,
     HttpAnswer,
     HttpFailure,
+    Ledger,
+    LowState,
+    MetricsSink,
+    OutboxQueue,
     PrivacyStore,
     RetentionStore,
+    Sender,
     SendResult,
+    StateStore,
     StatusEventQueue,
+    TemplateStore,
     WebhookSecrets,
 )
 from tuma.provider.answers import Balance
@@ -52,7 +67,7 @@ def reply(payload: Any, status: int = 200) -> HttpAnswer:
     return HttpAnswer(status, json.dumps(payload).encode())
 
 
-class ScriptedHttp:
+class ScriptedHttp(Http):
     """The network as a script: `answer(url, body)` gives the HTTP answer, or the failure to raise."""
 
     def __init__(self, answer: Callable[[str, bytes], HttpAnswer | HttpFailure]) -> None:
@@ -70,7 +85,7 @@ class ScriptedHttp:
         return self.post(url, b"", headers)
 
 
-class FakeSender:
+class FakeSender(Sender):
     def __init__(
         self, decide: Callable[[str, str], SendResult] | None = None, name: str | None = None
     ) -> None:
@@ -104,11 +119,18 @@ class FakeSender:
         ]
 
 
-class MemoryLedger:
-    def __init__(self) -> None:
+class MemoryLedger(Ledger):
+    """`tuma.ports.Ledger`: entries by (key, recipient ref), reports only moving forward. Given the
+    agenda, a final report ends the entry's check there, as the table's shared partition does."""
+
+    def __init__(self, agenda: MemoryAgenda | None = None) -> None:
         self.entries: dict[tuple[str, str], LedgerEntry] = {}
+        self.delivery_ranks: dict[tuple[str, str], int] = {}
         self.payments: dict[str, dict[str, Any]] = {}
         self.status_answers: dict[str, dict[str, str]] = {}
+        self.agenda = agenda
+        if agenda is not None:
+            agenda.ledger = self
 
     def note_payment(self, seen: PaymentSeen) -> None:
         record = self.payments.setdefault(seen.reference, {"sources": set(), "payer_rank": 0})
@@ -148,7 +170,30 @@ class MemoryLedger:
         return [e for (k, _), e in sorted(self.entries.items()) if k == idempotency_key]
 
     def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
-        raise NotImplementedError
+        carrying = [
+            key for key, e in self.entries.items() if e.provider_message_id == update.provider_message_id
+        ]
+        if not carrying:
+            return ReportOutcome.UNKNOWN
+        outcome = ReportOutcome.STALE
+        for key in carrying:
+            entry = self.entries[key]
+            if (entry.provider or PRIMARY) != update.provider or self.delivery_ranks.get(
+                key, -1
+            ) >= update.rank:
+                continue
+            now = now_utc()
+            entry = replace(
+                entry, status=update.status, delivery_status=update.delivery_status, updated_at=now
+            )
+            if update.final:
+                entry = replace(entry, final_at=now, final_via=update.via)
+            self.entries[key] = entry
+            self.delivery_ranks[key] = update.rank
+            outcome = ReportOutcome.APPLIED
+            if update.final and self.agenda is not None:
+                self.agenda.drop_entry_checks(*key)
+        return outcome
 
     def recipients_of(self, provider_message_id: str, provider: str) -> list[tuple[str, str]]:
         return [
@@ -157,11 +202,40 @@ class MemoryLedger:
             if e.provider_message_id == provider_message_id and (e.provider or PRIMARY) == provider
         ]
 
+    def expire(self, check: DueCheck, reason: str) -> bool:
+        key = (check.idempotency_key, check.recipient_ref)
+        entry = self.entries.get(key)
+        try:
+            if (
+                entry is None
+                or entry.status is not Status.SENT
+                or self.delivery_ranks.get(key, -1) >= FINAL_RANK
+            ):
+                return False
+            now = now_utc()
+            self.entries[key] = replace(
+                entry,
+                status=Status.EXPIRED,
+                reason=reason[:500],
+                final_at=now,
+                final_via="expiry",
+                updated_at=now,
+            )
+            self.delivery_ranks[key] = 2  # a late final report may still replace it
+            return True
+        finally:
+            if self.agenda is not None:
+                self.agenda.drop_check(check)
+
+    def by_recipient(self, recipient_ref: str, limit: int = 50) -> list[LedgerEntry]:
+        mine = [e for e in self.entries.values() if e.recipient_ref == recipient_ref]
+        return sorted(mine, key=lambda e: e.updated_at, reverse=True)[:limit]
+
     def statuses(self) -> Counter[str]:
         return Counter(e.status.value for e in self.entries.values())
 
 
-class MemoryClaims:
+class MemoryClaims(Claims):
     def __init__(self) -> None:
         self.records: dict[Claim, dict[str, Any] | None] = {}
         self.pins: dict[Claim, str] = {}
@@ -187,7 +261,7 @@ class MemoryClaims:
                 self.pins[key] = pins[key]
 
 
-class ListMetrics:
+class ListMetrics(MetricsSink):
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.measures: dict[str, list[float]] = {}
@@ -219,7 +293,7 @@ class StaticWebhookSecrets(WebhookSecrets):
         return self.secret
 
 
-class MemoryOutbox:
+class MemoryOutbox(OutboxQueue):
     """The outbox queue; `fail_at` positions are refused by put_many, `down` refuses everything."""
 
     def __init__(self) -> None:
@@ -245,7 +319,7 @@ class MemoryOutbox:
         return {i for i in self.fail_at if i < len(messages)}
 
 
-class MemoryDirectory:
+class MemoryDirectory(CustomerDirectory):
     def __init__(self, phones: dict[str, str]) -> None:
         self.phones = phones
 
@@ -256,7 +330,7 @@ class MemoryDirectory:
         return account.strip() in self.phones
 
 
-class MemoryLowState:
+class MemoryLowState(LowState):
     def __init__(self) -> None:
         self.low: dict[str, bool] = {}
 
@@ -267,7 +341,7 @@ class MemoryLowState:
         return True
 
 
-class FixedBalance:
+class FixedBalance(BalanceReader):
     def __init__(self, credit: str) -> None:
         self.credit = credit
 
@@ -275,7 +349,7 @@ class FixedBalance:
         return Balance.model_validate({"response-code": 200, "credit": self.credit})
 
 
-class MemoryTemplates:
+class MemoryTemplates(TemplateStore):
     """The template store: versions per (name, language), one current each, and the routing."""
 
     def __init__(self) -> None:
@@ -315,7 +389,7 @@ class MemoryTemplates:
         return self.routing
 
 
-class MemoryStateStore:
+class MemoryStateStore(StateStore):
     """`tuma.ports.StateStore`; `broken` makes every call fail, as an unreachable table would."""
 
     def __init__(self) -> None:
@@ -345,7 +419,7 @@ class MemoryStateStore:
         return True
 
 
-class MemoryGuardStore(MemoryStateStore):
+class MemoryGuardStore(MemoryStateStore, GuardStore):
     """`tuma.ports.GuardStore`: documents and counters (`{"count": n}`), read in one go."""
 
     def __init__(self) -> None:
@@ -369,31 +443,45 @@ class MemoryGuardStore(MemoryStateStore):
             self.documents[name] = {"count": value}
 
 
-class MemoryAgenda:
-    """`tuma.ports.Agenda`, the scheduling part: held messages, released once when due."""
+class MemoryAgenda(Agenda):
+    """`tuma.ports.Agenda`: report checks by when they are due, and held messages released once."""
 
     def __init__(self) -> None:
+        self.checks: dict[tuple[datetime, str, str], DueCheck] = {}
         self.held: dict[str, ScheduledMessage] = {}
         self.released: set[str] = set()
+        self.cancelled: set[str] = set()
         self.entries: list[LedgerEntry] = []
+        # The ledger sharing the agenda's table, as in DynamoDB: scheduled entries are written there.
+        self.ledger: MemoryLedger | None = None
 
     def add_checks(self, checks: Sequence[DueCheck]) -> None:
-        return None
+        for check in checks:
+            self.checks[(check.due_at, check.idempotency_key, check.recipient_ref)] = check
 
     def due_checks(self, now: datetime, limit: int) -> list[DueCheck]:
-        return []
+        return [check for when, check in sorted(self.checks.items()) if when[0] <= now][:limit]
 
     def reschedule_check(self, check: DueCheck, due_at: datetime) -> None:
-        return None
+        self.drop_check(check)
+        self.add_checks([replace(check, due_at=due_at, attempts=check.attempts + 1)])
 
     def drop_check(self, check: DueCheck) -> None:
-        return None
+        self.checks.pop((check.due_at, check.idempotency_key, check.recipient_ref), None)
+
+    def drop_entry_checks(self, idempotency_key: str, recipient_ref: str) -> None:
+        for when in [w for w in self.checks if w[1:] == (idempotency_key, recipient_ref)]:
+            del self.checks[when]
 
     def schedule(self, message: ScheduledMessage, entries: Sequence[LedgerEntry]) -> bool:
-        if message.idempotency_key in self.held or message.idempotency_key in self.released:
+        key = message.idempotency_key
+        if key in self.held or key in self.released or key in self.cancelled:
             return False
-        self.held[message.idempotency_key] = message
+        self.held[key] = message
         self.entries.extend(entries)
+        if self.ledger is not None:
+            for entry in entries:
+                self.ledger.entries.setdefault((entry.idempotency_key, entry.recipient_ref), entry)
         return True
 
     def due_messages(self, now: datetime, limit: int) -> list[ScheduledMessage]:
@@ -407,9 +495,16 @@ class MemoryAgenda:
         return True
 
     def cancel(self, idempotency_key: str) -> CancelOutcome:
-        if self.held.pop(idempotency_key, None) is None:
-            return CancelOutcome.NOT_SCHEDULED
-        return CancelOutcome.CANCELLED
+        if self.held.pop(idempotency_key, None) is not None:
+            self.cancelled.add(idempotency_key)
+            if self.ledger is not None:
+                for entry in self.ledger.get(idempotency_key):
+                    if entry.status is Status.SCHEDULED:
+                        self.ledger.write([replace(entry, status=Status.CANCELLED, final_via="cancel")])
+            return CancelOutcome.CANCELLED
+        if idempotency_key in self.released or idempotency_key in self.cancelled:
+            return CancelOutcome.ALREADY_GONE
+        return CancelOutcome.NOT_SCHEDULED
 
 
 class MemoryPrivacyStore(PrivacyStore):

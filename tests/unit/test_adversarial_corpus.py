@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ VECTORS = [(path.name, vector) for path in FILES for vector in json.loads(path.r
 OUTCOMES = {"sms", "sms_count", "status", "http"}
 
 
-def test_every_class_of_odd_input_is_in_the_corpus():
+def test_every_class_of_odd_input_is_in_the_corpus() -> None:
     classes = Counter(vector["class"] for _, vector in VECTORS)
     assert set(classes) >= {
         "money",
@@ -31,7 +32,7 @@ def test_every_class_of_odd_input_is_in_the_corpus():
 
 
 @pytest.mark.parametrize(("file", "vector"), VECTORS, ids=[f"{f}:{v['name']}" for f, v in VECTORS])
-def test_every_vector_says_what_must_happen(file, vector):
+def test_every_vector_says_what_must_happen(file: str, vector: dict[str, Any]) -> None:
     assert set(vector) == {"class", "name", "input", "expect"}
     assert OUTCOMES & set(vector["expect"]), "a vector must expect an SMS, a recorded status or an answer"
     if "status" in vector["expect"]:

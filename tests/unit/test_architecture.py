@@ -94,27 +94,27 @@ def test_the_rule_catches_what_it_forbids() -> None:
         assert not _allowed(forbidden, domain), forbidden
 
 
-def test_ports_is_the_one_module_of_protocols():
+def test_ports_is_the_one_module_of_protocols() -> None:
     declaring = {
         str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py") if "(Protocol)" in path.read_text()
     }
     assert declaring == {"ports.py"}
 
 
-def test_handlers_read_their_settings_through_one_model():
+def test_handlers_read_their_settings_through_one_model() -> None:
     for app in (ROOT / "functions").glob("*/app.py"):
         source = app.read_text()
         assert "os.environ" not in source, app
         assert "load(" in source and "Settings" in source, app
 
 
-def test_a_missing_variable_is_named_at_init():
+def test_a_missing_variable_is_named_at_init() -> None:
     with pytest.raises(ConfigurationError) as caught:
         load(SenderSettings, {"SMS_API_BASE_URL": "https://sms.example.com"})
     assert str(caught.value) == "SenderSettings: missing LEDGER_TABLE, IDEMPOTENCY_TABLE"
 
 
-def test_a_malformed_variable_is_named_with_its_problem():
+def test_a_malformed_variable_is_named_with_its_problem() -> None:
     base = {"OUTBOX_QUEUE_URL": "q", "LEDGER_TABLE": "l", "WEBHOOK_SECRET": "s"}
     with pytest.raises(ConfigurationError, match="WEBHOOK_MAX_BODY_BYTES"):
         load(WebhookSettings, base | {"WEBHOOK_MAX_BODY_BYTES": "lots"})
@@ -122,7 +122,7 @@ def test_a_malformed_variable_is_named_with_its_problem():
         load(WebhookSettings, base | {"C2B_ACCOUNT_CHECK": "true"})
 
 
-def test_empty_variables_count_as_unset_as_the_template_writes_them():
+def test_empty_variables_count_as_unset_as_the_template_writes_them() -> None:
     settings = load(
         StreamSettings,
         {"OUTBOX_QUEUE_URL": "q", "LEDGER_TABLE": "l", "CUSTOMERS_TABLE": "", "ALERT_RECIPIENTS": ""},
@@ -142,7 +142,7 @@ def _is_import_after_gc(node: ast.stmt) -> bool:
 
 
 @pytest.mark.parametrize("app", sorted((ROOT / "functions").glob("*/app.py")), ids=lambda p: p.parent.name)
-def test_the_collector_is_off_for_the_imports_and_back_on_with_init_frozen(app):
+def test_the_collector_is_off_for_the_imports_and_back_on_with_init_frozen(app: Path) -> None:
     body = ast.parse(app.read_text()).body
     statements = [ast.unparse(node) for node in body]
     first_import = next(i for i, node in enumerate(body) if _is_import_after_gc(node))
@@ -150,7 +150,9 @@ def test_the_collector_is_off_for_the_imports_and_back_on_with_init_frozen(app):
     assert statements[-2:] == ["gc.freeze()", "gc.enable()"]
 
 
-def test_a_function_loaded_in_process_leaves_the_collector_on_even_when_its_init_fails(tmp_path):
+def test_a_function_loaded_in_process_leaves_the_collector_on_even_when_its_init_fails(
+    tmp_path: Path,
+) -> None:
     import gc
 
     from tuma_cli.local.functions import load_module

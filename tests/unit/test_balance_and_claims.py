@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -13,15 +15,18 @@ from tuma.services.balance import STATE, BalanceMonitor
 
 from tests.unit.fakes import FixedBalance, MemoryLowState, MemoryOutbox
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 NOON = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 
-def _monitor(credit: str):
+def _monitor(credit: str) -> tuple[BalanceMonitor, FixedBalance, MemoryLowState, MemoryOutbox]:
     provider, state, outbox = FixedBalance(credit), MemoryLowState(), MemoryOutbox()
     return BalanceMonitor(provider, state, outbox, Decimal(500), "en"), provider, state, outbox
 
 
-def test_one_alert_per_fall_below_the_threshold():
+def test_one_alert_per_fall_below_the_threshold() -> None:
     monitor, provider, state, outbox = _monitor("1,200.00")
     assert not monitor.check(NOON).alerted
     provider.credit = "499.50"
@@ -37,7 +42,7 @@ def test_one_alert_per_fall_below_the_threshold():
     assert monitor.check(NOON).alerted and len(outbox.messages) == 2  # the next fall alerts again
 
 
-def test_an_alert_that_could_not_be_queued_is_tried_again_on_the_next_run():
+def test_an_alert_that_could_not_be_queued_is_tried_again_on_the_next_run() -> None:
     monitor, _, _, outbox = _monitor("10")
     outbox.down = True
     with pytest.raises(ConnectionError):
@@ -47,7 +52,7 @@ def test_an_alert_that_could_not_be_queued_is_tried_again_on_the_next_run():
 
 
 @pytest.fixture
-def table(monkeypatch):
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoDBClient]:
     """The idempotency table's shape in moto's in-process DynamoDB (no server, no network)."""
     from moto import mock_aws
 
@@ -70,11 +75,11 @@ def states(claims: DynamoDBClaims, batch: list[Claim], remaining_ms: int) -> lis
     return [c.state for c in claims.claim(batch, remaining_ms)]
 
 
-def _claims(client, clock=lambda: 1_000_000.0):
+def _claims(client: DynamoDBClient, clock: Callable[[], float] = lambda: 1_000_000.0) -> DynamoDBClaims:
     return DynamoDBClaims(client, "claims", expires_after_seconds=3600, clock=clock)
 
 
-def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled(table):
+def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled(table: DynamoDBClient) -> None:
     claims = _claims(table)
     one, other = ("pay-1", "n:abc"), ("pay-1", "n:other")
     assert states(claims, [one], 30_000) == [ClaimState.NEW]
@@ -85,7 +90,7 @@ def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled(table
     assert claims.claim([one], 30_000)[0].result == {"status": "SENT", "message_id": "1"}
 
 
-def test_a_batch_of_claims_is_answered_in_order_and_settled_in_one_round(table):
+def test_a_batch_of_claims_is_answered_in_order_and_settled_in_one_round(table: DynamoDBClient) -> None:
     claims = _claims(table)
     batch = [("pay", f"n:{i}") for i in range(60)]
     assert states(claims, batch[::2], 30_000) == [ClaimState.NEW] * 30
@@ -95,7 +100,9 @@ def test_a_batch_of_claims_is_answered_in_order_and_settled_in_one_round(table):
     assert states(claims, batch, 30_000) == [ClaimState.DONE] * 30 + [ClaimState.NEW] * 30
 
 
-def test_a_claim_abandoned_by_a_dead_sender_frees_itself_when_its_invocation_would_have_ended(table):
+def test_a_claim_abandoned_by_a_dead_sender_frees_itself_when_its_invocation_would_have_ended(
+    table: DynamoDBClient,
+) -> None:
     now = [1_000_000.0]
     claims = _claims(table, clock=lambda: now[0])
     claim = ("pay-3", "n:abc")

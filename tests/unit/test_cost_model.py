@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -19,11 +20,11 @@ def cost() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def template() -> dict:
+def template() -> dict[str, Any]:
     return load(ROOT / "template.yaml")
 
 
-def _modes_with(resource: dict, template: dict) -> set[str]:
+def _modes_with(resource: dict[str, Any], template: dict[str, Any]) -> set[str]:
     """The NetworkMode values under which a resource exists (by its Condition)."""
     modes = set(template["Parameters"]["NetworkMode"]["AllowedValues"])
     condition = resource.get("Condition")
@@ -35,7 +36,9 @@ def _modes_with(resource: dict, template: dict) -> set[str]:
     }.get(condition, modes)
 
 
-def test_every_resource_type_is_either_priced_or_known_to_be_free(cost, template):
+def test_every_resource_type_is_either_priced_or_known_to_be_free(
+    cost: ModuleType, template: dict[str, Any]
+) -> None:
     unknown = {
         resource["Type"]
         for resource in template["Resources"].values()
@@ -44,7 +47,9 @@ def test_every_resource_type_is_either_priced_or_known_to_be_free(cost, template
     assert not unknown, f"add these to bench/cost.py's BILLED or FREE_TYPES: {sorted(unknown)}"
 
 
-def test_every_billable_resource_has_its_lines_in_each_mode_it_exists_in(cost, template):
+def test_every_billable_resource_has_its_lines_in_each_mode_it_exists_in(
+    cost: ModuleType, template: dict[str, Any]
+) -> None:
     prices = cost.Prices("us-east-1")
     lines = {mode: {line.service for line in cost.monthly(100_000, mode, prices)} for mode in cost.MODES}
     assert set(cost.MODES) == set(template["Parameters"]["NetworkMode"]["AllowedValues"])
@@ -58,7 +63,7 @@ def test_every_billable_resource_has_its_lines_in_each_mode_it_exists_in(cost, t
     assert "NAT" not in lines["ExistingSubnets"] and "IPv4" not in lines["ExistingSubnets"]
 
 
-def test_the_counts_the_model_assumes_are_the_templates(cost, template):
+def test_the_counts_the_model_assumes_are_the_templates(cost: ModuleType, template: dict[str, Any]) -> None:
     resources = template["Resources"].values()
     usage = cost.Usage()
     watched = 0
@@ -87,7 +92,7 @@ def test_the_counts_the_model_assumes_are_the_templates(cost, template):
     assert len(modelled) == len(functions)
 
 
-def test_every_price_says_where_it_comes_from_and_when(cost):
+def test_every_price_says_where_it_comes_from_and_when(cost: ModuleType) -> None:
     table = tomllib.loads((ROOT / "bench" / "prices.toml").read_text())
     for name, entry in table.items():
         assert entry["source"].startswith("https://aws.amazon.com/"), name
@@ -95,7 +100,9 @@ def test_every_price_says_where_it_comes_from_and_when(cost):
         assert float(entry["us-east-1"]) > 0, name
 
 
-def test_a_nat_instance_costs_a_fraction_of_a_nat_gateway_and_existing_subnets_least(cost):
+def test_a_nat_instance_costs_a_fraction_of_a_nat_gateway_and_existing_subnets_least(
+    cost: ModuleType,
+) -> None:
     prices = cost.Prices("us-east-1")
     for receipts in (3_000, 100_000, 1_000_000):
         total = {mode: sum(line.usd for line in cost.monthly(receipts, mode, prices)) for mode in cost.MODES}
@@ -107,7 +114,7 @@ def test_a_nat_instance_costs_a_fraction_of_a_nat_gateway_and_existing_subnets_l
         assert nat["CreateVpcNatInstance"] < nat["CreateVpc"] / 5
 
 
-def test_a_region_without_a_price_borrows_us_east_1_and_says_so(cost):
+def test_a_region_without_a_price_borrows_us_east_1_and_says_so(cost: ModuleType) -> None:
     prices = cost.Prices("af-south-1")
     assert prices("lambda_arm64_gb_second") == (0.00001768, False)
     assert prices("nat_gateway_hour") == (0.045, True)

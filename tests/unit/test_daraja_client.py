@@ -39,7 +39,8 @@ def _network(answers: dict[str, Any]) -> ScriptedHttp:
         if path == "/oauth/v1/generate":
             return reply({"access_token": f"token-{next(issued)}", "expires_in": "3599"})
         found = answers[path]
-        return found(json.loads(body)) if callable(found) else found
+        chosen: HttpAnswer | HttpFailure = found(json.loads(body)) if callable(found) else found
+        return chosen
 
     return ScriptedHttp(answer)
 
@@ -48,7 +49,7 @@ def _client(http: ScriptedHttp, store: MemoryStateStore | None = None) -> Daraja
     return DarajaClient(BASE, lambda: CREDENTIALS, http, store)
 
 
-def test_one_token_serves_many_calls_and_is_sent_as_daraja_asks():
+def test_one_token_serves_many_calls_and_is_sent_as_daraja_asks() -> None:
     http = _network({"/pulltransactions/v1/query": reply({"ResponseCode": "1001", "Response": [[]]})})
     client = _client(http)
     start = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -67,7 +68,7 @@ def test_one_token_serves_many_calls_and_is_sent_as_daraja_asks():
     }
 
 
-def test_a_refused_token_is_renewed_once_and_the_call_repeated():
+def test_a_refused_token_is_renewed_once_and_the_call_repeated() -> None:
     answers = iter([reply({"errorCode": "401.001", "errorMessage": "Invalid Access Token"}, 401)])
 
     def query(body: dict[str, Any]) -> HttpAnswer:
@@ -99,7 +100,9 @@ def test_a_refused_token_is_renewed_once_and_the_call_repeated():
         ({"ResponseCode": "1001"}, []),
     ],
 )
-def test_pull_answers_are_read_whatever_their_nesting(answer, rows):
+def test_pull_answers_are_read_whatever_their_nesting(
+    answer: dict[str, Any], rows: list[Any] | list[str]
+) -> None:
     http = _network({"/pulltransactions/v1/query": reply(answer)})
     found = _client(http).pull("600000", datetime.now(UTC), datetime.now(UTC), 0)
     assert [r["transactionId"] for r in found] == rows
@@ -116,14 +119,14 @@ def test_pull_answers_are_read_whatever_their_nesting(answer, rows):
         (HttpFailure("ReadTimeoutError", maybe_sent=True), "unreachable"),
     ],
 )
-def test_what_cannot_be_read_is_a_failure_never_a_guess(answer, kind):
+def test_what_cannot_be_read_is_a_failure_never_a_guess(answer: HttpAnswer | HttpFailure, kind: str) -> None:
     http = _network({"/pulltransactions/v1/query": answer})
     with pytest.raises(DarajaFailure) as caught:
         _client(http).pull("600000", datetime.now(UTC), datetime.now(UTC), 0)
     assert caught.value.kind == kind
 
 
-def test_registration_outcomes_say_what_daraja_said_and_what_mends_a_refusal():
+def test_registration_outcomes_say_what_daraja_said_and_what_mends_a_refusal() -> None:
     registered = {"OriginatorCoversationID": "1", "ResponseCode": "0", "ResponseDescription": "Success"}
     http = _network(
         {
@@ -160,7 +163,7 @@ def test_registration_outcomes_say_what_daraja_said_and_what_mends_a_refusal():
     assert (already.outcome, already.ok) == ("already registered", True)
 
 
-def test_register_covers_every_short_code_and_says_when_pull_cannot_be():
+def test_register_covers_every_short_code_and_says_when_pull_cannot_be() -> None:
     http = _network(
         {
             "/mpesa/c2b/v2/registerurl": reply({"ResponseCode": "0", "ResponseDescription": "Success"}),
@@ -189,7 +192,7 @@ def test_register_covers_every_short_code_and_says_when_pull_cannot_be():
     assert steps[1].result.outcome == "refused" and "nominated_number" in (steps[1].result.fix or "")
 
 
-def test_safaricoms_url_rules_are_warned_about():
+def test_safaricoms_url_rules_are_warned_about() -> None:
     assert url_warnings("https://hooks.example.com/v1/payments/c2b/confirmation/abc", "abc") == []
     assert url_warnings("http://hooks.example.com/x")[0].startswith("not https")
     [host] = url_warnings("https://a1.execute-api.us-east-1.amazonaws.com/v1/payments/stk/t", "t")
@@ -197,7 +200,7 @@ def test_safaricoms_url_rules_are_warned_about():
     assert "'query'" in url_warnings("https://hooks.example.com/query/x")[0]
 
 
-def test_transaction_status_sends_the_initiator_and_names_the_receipt_in_the_occasion():
+def test_transaction_status_sends_the_initiator_and_names_the_receipt_in_the_occasion() -> None:
     http = _network(
         {"/mpesa/transactionstatus/v1/query": reply({"ResponseCode": "0", "ResponseDescription": "Accept"})}
     )
@@ -212,7 +215,7 @@ def test_transaction_status_sends_the_initiator_and_names_the_receipt_in_the_occ
     assert refused.outcome == "refused" and "initiator_name" in (refused.fix or "")
 
 
-def test_the_token_is_shared_through_the_store_renewed_before_expiry_and_never_stampeded():
+def test_the_token_is_shared_through_the_store_renewed_before_expiry_and_never_stampeded() -> None:
     store = MemoryStateStore()
     clock = [1000.0]
     fetched: list[int] = []
@@ -223,9 +226,10 @@ def test_the_token_is_shared_through_the_store_renewed_before_expiry_and_never_s
         fetched.append(1)
         return Token(f"t{len(fetched)}", clock[0] + 3600)
 
-    caches = [
-        TokenCache(fetch, store, clock=lambda: clock[0], sleep=lambda s: gate.wait(0.01)) for _ in range(8)
-    ]
+    def pause(seconds: float) -> None:
+        gate.wait(0.01)
+
+    caches = [TokenCache(fetch, store, clock=lambda: clock[0], sleep=pause) for _ in range(8)]
     tokens: list[str] = []
     threads = [threading.Thread(target=lambda c=c: tokens.append(c.get())) for c in caches]
     for thread in threads:
@@ -240,5 +244,5 @@ def test_the_token_is_shared_through_the_store_renewed_before_expiry_and_never_s
     assert caches[3].get() == "t3" and caches[1].get() == "t3"
 
 
-def test_daraja_time_is_kenyan():
+def test_daraja_time_is_kenyan() -> None:
     assert daraja_time(datetime(2026, 12, 1, 21, 30, 5, tzinfo=UTC)) == "2026-12-02 00:30:05"

@@ -16,12 +16,12 @@ def _check(script: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_layer_requirements_are_generated_from_pyproject():
+def test_layer_requirements_are_generated_from_pyproject() -> None:
     result = _check("layer_requirements.py")
     assert result.returncode == 0, result.stdout
 
 
-def test_every_dependency_is_pinned_exactly():
+def test_every_dependency_is_pinned_exactly() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = list(project["dependencies"])
     for extra in project["optional-dependencies"].values():
@@ -30,7 +30,7 @@ def test_every_dependency_is_pinned_exactly():
     assert loose == []
 
 
-def test_layer_requirements_leave_out_what_the_runtime_and_the_powertools_layer_provide():
+def test_layer_requirements_leave_out_what_the_runtime_and_the_powertools_layer_provide() -> None:
     lines = [
         line.strip()
         for line in (ROOT / "layers" / "tuma" / "requirements.txt").read_text().splitlines()
@@ -40,6 +40,6 @@ def test_layer_requirements_leave_out_what_the_runtime_and_the_powertools_layer_
     assert names == {"certifi", "jinja2", "phonenumberslite", "pydantic"}
 
 
-def test_events_are_generated_from_the_sam_samples():
+def test_events_are_generated_from_the_sam_samples() -> None:
     result = _check("make_events.py")
     assert result.returncode == 0, result.stdout

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from tuma.formatting.phones import hash_msisdn
-from tuma.models.ledger import Status
+from tuma.models.ledger import LedgerEntry, Status
 from tuma.ports import SendResult
 from tuma.provider.codes import Disposition
 from tuma.services.dispatcher import Dispatcher, Inbound
@@ -12,18 +14,20 @@ from tuma.services.dispatcher import Dispatcher, Inbound
 from tests.unit.fakes import OK, FakeSender, ListMetrics, MemoryClaims, MemoryLedger
 
 
-def _dispatcher(sender=None, **kwargs):
+def _dispatcher(
+    sender: FakeSender | None = None, **kwargs: Any
+) -> tuple[Dispatcher, FakeSender, MemoryLedger, MemoryClaims, ListMetrics]:
     sender = sender or FakeSender()
     ledger, claims, metrics = MemoryLedger(), MemoryClaims(), ListMetrics()
     return Dispatcher(sender, ledger, claims, metrics, **kwargs), sender, ledger, claims, metrics
 
 
-def _msg(key, to, **body):
+def _msg(key: str, to: list[str], **body: Any) -> str:
     body.setdefault("text", f"hello {key}")
     return json.dumps({"idempotency_key": key, "to": to, **body})
 
 
-def test_a_batch_goes_out_in_one_bulk_call_and_lands_in_the_ledger():
+def test_a_batch_goes_out_in_one_bulk_call_and_lands_in_the_ledger() -> None:
     dispatcher, sender, ledger, _, metrics = _dispatcher()
     batch = [Inbound(f"r{i}", _msg(f"k{i}", [f"07123456{i:02d}"])) for i in range(30)]
     outcomes = dispatcher.dispatch(batch)
@@ -33,7 +37,7 @@ def test_a_batch_goes_out_in_one_bulk_call_and_lands_in_the_ledger():
     assert metrics.counts["MessagesSent"] == 30 and metrics.counts["SmsParts"] == 30
 
 
-def test_the_same_key_and_recipient_is_sent_once_across_batches_and_within_one():
+def test_the_same_key_and_recipient_is_sent_once_across_batches_and_within_one() -> None:
     dispatcher, sender, _ledger, _, metrics = _dispatcher()
     dispatcher.dispatch(
         [Inbound("a", _msg("pay-1", ["0712345678"])), Inbound("b", _msg("pay-1", ["+254712345678"]))]
@@ -43,7 +47,7 @@ def test_the_same_key_and_recipient_is_sent_once_across_batches_and_within_one()
     assert metrics.counts["DuplicatesSkipped"] == 2
 
 
-def test_one_bad_record_does_not_stop_the_rest():
+def test_one_bad_record_does_not_stop_the_rest() -> None:
     dispatcher, sender, ledger, _, metrics = _dispatcher()
     batch = [
         Inbound("good", _msg("k1", ["0712345678"])),
@@ -64,15 +68,17 @@ def test_one_bad_record_does_not_stop_the_rest():
     assert ("k4", Status.REJECTED) in by_key
     assert ("k5", Status.REJECTED) in by_key
     assert ("k6", Status.UNDELIVERABLE) in by_key
-    reasons = {e.idempotency_key: e.reason for e in ledger.entries.values() if e.status is not Status.SENT}
+    reasons = {
+        e.idempotency_key: e.reason or "" for e in ledger.entries.values() if e.status is not Status.SENT
+    }
     assert "unknown template" in reasons["k2"]
     assert "SMS parts" in reasons["k4"]
     assert "masked" in reasons["k6"]
     assert metrics.counts["MalformedMessages"] == 2  # the body that is not JSON and the one without a key
 
 
-def test_only_retryable_failures_come_back_with_a_delay_fitting_the_cause():
-    def decide(mobile, text):
+def test_only_retryable_failures_come_back_with_a_delay_fitting_the_cause() -> None:
+    def decide(mobile: str, text: str) -> SendResult:
         return {
             "254712345001": SendResult(Disposition.RETRY, "HTTP 502 from the provider"),
             "254712345002": SendResult(Disposition.RETRY_LATER, "Internal error", 4090),
@@ -103,10 +109,10 @@ def test_only_retryable_failures_come_back_with_a_delay_fitting_the_cause():
     assert metrics.counts["ProviderConfigurationErrors"] == 1
 
 
-def test_a_message_with_several_recipients_is_retried_only_for_the_one_that_failed():
+def test_a_message_with_several_recipients_is_retried_only_for_the_one_that_failed() -> None:
     calls = {"n": 0}
 
-    def decide(mobile, text):
+    def decide(mobile: str, text: str) -> SendResult:
         if mobile == "254722000000":
             calls["n"] += 1
             if calls["n"] == 1:
@@ -121,7 +127,7 @@ def test_a_message_with_several_recipients_is_retried_only_for_the_one_that_fail
     assert ledger.statuses() == {"SENT": 2}
 
 
-def test_routes_otp_and_hashed_use_the_transactional_endpoint():
+def test_routes_otp_and_hashed_use_the_transactional_endpoint() -> None:
     dispatcher, sender, _, _, _ = _dispatcher()
     digest = hash_msisdn("254722000000")
     dispatcher.dispatch(
@@ -134,7 +140,7 @@ def test_routes_otp_and_hashed_use_the_transactional_endpoint():
     assert sender.otp_calls == [("254712345678", "hello otp-1", False), (digest, "hello r-1", True)]
 
 
-def test_alerts_without_recipients_go_to_the_alert_recipients():
+def test_alerts_without_recipients_go_to_the_alert_recipients() -> None:
     dispatcher, sender, _, _, _ = _dispatcher(alert_recipients=["0712345678", "0722000000"])
     dispatcher.dispatch(
         [
@@ -150,14 +156,14 @@ def test_alerts_without_recipients_go_to_the_alert_recipients():
     assert {t for _, t in sender.sent} == {"ALERT: Disk full"}
 
 
-def test_a_message_without_recipients_is_rejected():
+def test_a_message_without_recipients_is_rejected() -> None:
     dispatcher, sender, ledger, _, _ = _dispatcher()
     dispatcher.dispatch([Inbound("a", json.dumps({"idempotency_key": "x", "text": "hi"}))])
     assert sender.sent == []
     assert [e.status for e in ledger.get("x")] == [Status.REJECTED]
 
 
-def test_a_broken_duplicate_does_not_overwrite_a_sent_entry():
+def test_a_broken_duplicate_does_not_overwrite_a_sent_entry() -> None:
     dispatcher, _, ledger, _, _ = _dispatcher()
     dispatcher.dispatch([Inbound("a", _msg("pay-9", ["0712345678"]))])
     dispatcher.dispatch([Inbound("b", _msg("pay-9", ["0712345678"], text=None, template="nosuch"))])
@@ -165,13 +171,13 @@ def test_a_broken_duplicate_does_not_overwrite_a_sent_entry():
 
 
 @pytest.mark.parametrize("receive_count", [1, 2, 3, 10])
-def test_transient_delay_grows_with_each_receive_and_is_capped(receive_count):
+def test_transient_delay_grows_with_each_receive_and_is_capped(receive_count: int) -> None:
     dispatcher, _, _, _, _ = _dispatcher(FakeSender(lambda m, t: SendResult(Disposition.RETRY, "x")))
     [outcome] = dispatcher.dispatch([Inbound("r", _msg("k", ["0712345678"]), receive_count=receive_count)])
     assert outcome.delay_seconds == min(900, 15 * 2 ** (receive_count - 1))
 
 
-def _receipt(key, to, source):
+def _receipt(key: str, to: list[str], source: str) -> str:
     return json.dumps(
         {
             "idempotency_key": key,
@@ -183,7 +189,7 @@ def _receipt(key, to, source):
     )
 
 
-def test_one_payment_reported_with_different_numbers_gets_one_receipt_at_the_best_number():
+def test_one_payment_reported_with_different_numbers_gets_one_receipt_at_the_best_number() -> None:
     dispatcher, sender, ledger, _, metrics = _dispatcher()
     hashed = hash_msisdn("254712345678")
     dispatcher.dispatch(
@@ -199,14 +205,14 @@ def test_one_payment_reported_with_different_numbers_gets_one_receipt_at_the_bes
     assert entry.status.value == "SENT" and entry.text and entry.text.startswith("QKX1 confirmed")
 
 
-def test_a_later_report_of_a_receipt_already_sent_sends_nothing_whatever_its_number():
+def test_a_later_report_of_a_receipt_already_sent_sends_nothing_whatever_its_number() -> None:
     dispatcher, sender, _, _, _ = _dispatcher()
     dispatcher.dispatch([Inbound("c2b", _receipt("QKX2", [hash_msisdn("254712345678")], "c2b"))])
     dispatcher.dispatch([Inbound("stk", _receipt("QKX2", ["0712345678"], "stk"))])
     assert len(sender.sent) == 1 and sender.otp_calls[0][2] is True  # the hashed route, once
 
 
-def test_the_payment_record_gives_a_better_number_than_the_message_carries():
+def test_the_payment_record_gives_a_better_number_than_the_message_carries() -> None:
     dispatcher, sender, ledger, _, _ = _dispatcher()
     from tuma.models.ledger import PaymentSeen
 
@@ -215,7 +221,7 @@ def test_the_payment_record_gives_a_better_number_than_the_message_carries():
     assert sender.sent[0][0] == "254712345678" and sender.otp_calls == []  # bulk route, plain number
 
 
-def test_alerts_still_go_to_every_recipient():
+def test_alerts_still_go_to_every_recipient() -> None:
     dispatcher, sender, _, _, _ = _dispatcher()
     body = json.dumps(
         {
@@ -239,14 +245,14 @@ class _CrashAfterQueued(MemoryLedger):
         super().__init__()
         self.crash = True
 
-    def write(self, entries):
+    def write(self, entries: Sequence[LedgerEntry]) -> None:
         if self.crash and any(e.status is not Status.QUEUED for e in entries):
             self.crash = False
             raise RuntimeError("killed")
         super().write(entries)
 
 
-def test_entries_a_crashed_sender_left_queued_are_completed_from_its_claims_on_redelivery():
+def test_entries_a_crashed_sender_left_queued_are_completed_from_its_claims_on_redelivery() -> None:
     sender = FakeSender(lambda mobile, text: OK if mobile.endswith("1") else REJECTED)
     ledger, claims, metrics = _CrashAfterQueued(), MemoryClaims(), ListMetrics()
     dispatcher = Dispatcher(sender, ledger, claims, metrics)

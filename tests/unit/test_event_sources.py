@@ -5,60 +5,45 @@ from __future__ import annotations
 import base64
 import json
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from pydantic import SecretStr
 from tuma.models.ledger import Status
+from tuma.models.payments import InvalidPayment
 from tuma.runtime.routes import Auth, Routes
-from tuma.runtime.webhook_gate import WebhookGate
-from tuma.security.secrets import WebhookSecret
+from tuma.runtime.webhook_gate import Rejection, WebhookGate
 from tuma.security.signing import signature, verify
 from tuma.services.delivery_reports import OUTCOMES, outcome_of
-from tuma.services.payment_stream import Attributes, InvalidPayment, completed_payment
+from tuma.services.payment_stream import Attributes, completed_payment
 from tuma.services.recipients import resolve
 
+from tests.unit.fakes import MemoryDirectory, StaticWebhookSecrets
 from tuma_cli.local.stream_poller import matches
 
 TOKEN = "t" * 32
 KEY = "k" * 32
 
 
-class Directory:
-    def __init__(self, phones):
-        self.phones = phones
-
-    def phone_for(self, account):
-        return self.phones.get(account)
-
-    def knows(self, account):
-        return account in self.phones
-
-
-class Secrets:
-    def current(self):
-        return WebhookSecret(path_token=SecretStr(TOKEN), hmac_key=SecretStr(KEY))
-
-
 OK = {200: ("done", "Problem")}
 
 
-def test_payer_resolution():
+def test_payer_resolution() -> None:
     assert resolve("254708374149", None, None).recipient == "254708374149"
     assert resolve("a" * 64, None, None).recipient == "a" * 64
-    masked = resolve("2547 ***** 126", "INV-1", Directory({"INV-1": "0722000126"}))
+    masked = resolve("2547 ***** 126", "INV-1", MemoryDirectory({"INV-1": "0722000126"}))
     assert masked.recipient == "254722000126"
     assert masked.received is not None and masked.received.masked == "2547 ***** 126"
-    unresolved = resolve("25470****149", "INV-2", Directory({}))
+    unresolved = resolve("25470****149", "INV-2", MemoryDirectory({}))
     assert unresolved.recipient is None
     assert unresolved.reason == "M-Pesa masked the payer's number, and no customer record matches the account"
     assert resolve(None, None, None).reason == (
         "the payment carried no phone number, and no customer directory is configured"
     )
-    assert "unusable" in (resolve("0712", "A", Directory({"A": "not a phone"})).reason or "")
+    assert "unusable" in (resolve("0712", "A", MemoryDirectory({"A": "not a phone"})).reason or "")
 
 
-def test_signatures_and_the_window():
+def test_signatures_and_the_window() -> None:
     body = b'{"a": 1}'
     good = signature(KEY.encode(), "1000", body)
     assert verify(KEY.encode(), "1000", good, body, now=lambda: 1000 + 300) is None
@@ -71,9 +56,21 @@ def test_signatures_and_the_window():
     assert verify(KEY.encode(), "-5", good, body) == "X-Tuma-Timestamp must be unix seconds"
 
 
-def _event(path, body=b"{}", method="POST", headers=None, encoded=False):
+def _event(
+    path: str,
+    body: bytes = b"{}",
+    method: str = "POST",
+    headers: dict[str, str] | None = None,
+    encoded: bool = False,
+) -> dict[str, Any]:
     text = base64.b64encode(body).decode() if encoded else body.decode("utf-8", "replace")
     return {"path": path, "httpMethod": method, "headers": headers, "body": text, "isBase64Encoded": encoded}
+
+
+def _refused(gate: WebhookGate, event: dict[str, Any]) -> Rejection:
+    rejection = gate.check(event)
+    assert rejection is not None
+    return rejection
 
 
 def _routes() -> Routes:
@@ -87,38 +84,42 @@ def _routes() -> Routes:
     return routes
 
 
-def test_the_gate_orders_its_checks():
-    gate = WebhookGate(_routes(), Secrets(), max_body=2048, clock=lambda: 1000)
-    assert gate.check(_event(f"/payments/stk/{TOKEN}", b"not json")).status == 400
+def test_the_gate_orders_its_checks() -> None:
+    gate = WebhookGate(_routes(), StaticWebhookSecrets(TOKEN, KEY), max_body=2048, clock=lambda: 1000)
+    assert _refused(gate, _event(f"/payments/stk/{TOKEN}", b"not json")).status == 400
     assert (
-        gate.check(_event("/payments/stk/nope", b"not json")).status == 404
+        _refused(gate, _event("/payments/stk/nope", b"not json")).status == 404
     )  # the token first, whatever the body
     assert gate.check(_event(f"/payments/stk/{TOKEN}", b"{}")) is None
-    assert gate.check(_event(f"/payments/stk/{TOKEN}", b"x" * 3000)).status == 413
+    assert _refused(gate, _event(f"/payments/stk/{TOKEN}", b"x" * 3000)).status == 413
     assert gate.check(_event(f"/delivery-reports/{TOKEN}/", b"{}")) is None
     bad = _event(f"/payments/stk/{TOKEN}")
     bad.update({"body": "@@@", "isBase64Encoded": True})
-    assert gate.check(bad).status == 400
+    assert _refused(gate, bad).status == 400
     assert gate.check(_event(f"/payments/stk/{TOKEN}", b'{"a":1}', encoded=True)) is None
-    assert gate.check(_event("/payments", b'{"a":1}')).status == 401  # unsigned: not even parsed
+    assert _refused(gate, _event("/payments", b'{"a":1}')).status == 401  # unsigned: not even parsed
     signed = {"X-Tuma-Timestamp": "1000", "X-Tuma-Signature": signature(KEY.encode(), "1000", b"[1]")}
-    assert gate.check(_event("/payments", b"[1]", headers=signed)).status == 400  # signed, but not an object
+    assert (
+        _refused(gate, _event("/payments", b"[1]", headers=signed)).status == 400
+    )  # signed, but not an object
     # A path no route declares ends here, before any handler, whatever the router knows.
-    assert gate.check(_event("/somewhere/else")).status == 404
-    assert gate.check(_event(f"/payments/stk/{TOKEN}/more")).status == 404
-    assert gate.check(_event(f"/payments/stk/{TOKEN}", method="GET")).allow == "POST"  # token, then method
-    assert gate.check(_event("/payments/stk/nope", method="GET")).status == 404
-    assert gate.check(_event("/messages/INV-1", method="PUT")).allow == "GET, DELETE"
-    assert gate.check(_event("/messages/INV-1", b"", method="GET")).status == 401
+    assert _refused(gate, _event("/somewhere/else")).status == 404
+    assert _refused(gate, _event(f"/payments/stk/{TOKEN}/more")).status == 404
+    assert (
+        _refused(gate, _event(f"/payments/stk/{TOKEN}", method="GET")).allow == "POST"
+    )  # token, then method
+    assert _refused(gate, _event("/payments/stk/nope", method="GET")).status == 404
+    assert _refused(gate, _event("/messages/INV-1", method="PUT")).allow == "GET, DELETE"
+    assert _refused(gate, _event("/messages/INV-1", b"", method="GET")).status == 401
     by_path = {
         "X-Tuma-Timestamp": "1000",
         "X-Tuma-Signature": signature(KEY.encode(), "1000", b"/messages/INV-1"),
     }
     assert gate.check(_event("/messages/INV-1", b"", method="DELETE", headers=by_path)) is None
-    assert gate.check(_event("/messages/INV-2", b"", method="DELETE", headers=by_path)).status == 401
+    assert _refused(gate, _event("/messages/INV-2", b"", method="DELETE", headers=by_path)).status == 401
 
 
-def test_a_route_cannot_be_declared_without_its_authentication():
+def test_a_route_cannot_be_declared_without_its_authentication() -> None:
     routes = Routes(APIGatewayRestResolver())
     with pytest.raises(TypeError):
         routes.add("post", "/open")(lambda: {})  # type: ignore[call-arg]
@@ -131,8 +132,8 @@ def test_a_route_cannot_be_declared_without_its_authentication():
     assert routes.declared == ()
 
 
-def test_rejections_are_api_gateway_responses():
-    rejection = WebhookGate(_routes(), Secrets()).check(_event("/payments/stk/x"))
+def test_rejections_are_api_gateway_responses() -> None:
+    rejection = WebhookGate(_routes(), StaticWebhookSecrets(TOKEN, KEY)).check(_event("/payments/stk/x"))
     assert rejection is not None
     response = rejection.response()
     assert response["statusCode"] == 404 and json.loads(response["body"]) == {"error": "not found"}
@@ -150,16 +151,16 @@ def test_rejections_are_api_gateway_responses():
         ("Something new", Status.SENT, "unknown"),
     ],
 )
-def test_delivery_statuses(description, status, kind):
+def test_delivery_statuses(description: str, status: Status, kind: str) -> None:
     outcome = outcome_of(description)
     assert (outcome.status, outcome.kind.value) == (status, kind)
 
 
-def test_an_unknown_description_never_replaces_anything_the_table_knows():
+def test_an_unknown_description_never_replaces_anything_the_table_knows() -> None:
     assert outcome_of("Something new").rank < min(o.rank for o in OUTCOMES.values())
 
 
-def test_every_documented_delivery_status_is_known_and_final_ones_outrank_the_rest():
+def test_every_documented_delivery_status_is_known_and_final_ones_outrank_the_rest() -> None:
     from tests.conftest import shared_fixture
 
     documented = [s["description"] for s in shared_fixture("provider/delivery_statuses.json")["statuses"]]
@@ -169,7 +170,7 @@ def test_every_documented_delivery_status_is_known_and_final_ones_outrank_the_re
     assert ranks["AbsentSubscriber"] > ranks["SentToNetwork"] > ranks["Scheduled"]
 
 
-def test_completed_payment_rules():
+def test_completed_payment_rules() -> None:
     attrs = Attributes()
     item = {
         "payment_id": "p",
@@ -178,7 +179,8 @@ def test_completed_payment_rules():
         "phone": "0712345678",
         "reference": "R1",
     }
-    assert completed_payment("INSERT", None, item, attrs).reference == "R1"
+    payment = completed_payment("INSERT", None, item, attrs)
+    assert payment is not None and payment.reference == "R1"
     assert completed_payment("MODIFY", item | {"status": "PENDING"}, item, attrs) is not None
     assert completed_payment("MODIFY", item, item | {"name": "x"}, attrs) is None
     assert completed_payment("REMOVE", item, None, attrs) is None
@@ -188,7 +190,7 @@ def test_completed_payment_rules():
     assert caught.value.key == "payment:p"
 
 
-def test_attribute_map_from_the_environment():
+def test_attribute_map_from_the_environment() -> None:
     from tuma.errors import ConfigurationError
     from tuma.runtime.settings import load
     from tuma.runtime.settings.payment_stream import StreamSettings
@@ -206,7 +208,7 @@ def test_attribute_map_from_the_environment():
         load(StreamSettings, base | {"PAYMENTS_ATTRIBUTES": "not json"})
 
 
-def test_lambda_filter_patterns():
+def test_lambda_filter_patterns() -> None:
     pattern = {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"status": {"S": ["COMPLETED"]}}}}
     record = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"status": {"S": "COMPLETED"}}}}
     assert matches(pattern, record)
@@ -221,11 +223,12 @@ def test_lambda_filter_patterns():
     assert not matches({"a": [{"anything-but": "X"}]}, {"a": "X"})
 
 
-def test_api_routes_match_like_api_gateway():
+def test_api_routes_match_like_api_gateway() -> None:
     from tuma_cli.local.api_front import ApiRoute
 
     route = ApiRoute.of("POST", "/payments/stk/{token}", "webhooks")
-    assert route.pattern.match("/payments/stk/abc").groupdict() == {"token": "abc"}
+    matched = route.pattern.match("/payments/stk/abc")
+    assert matched is not None and matched.groupdict() == {"token": "abc"}
     assert route.pattern.match("/payments/stk/abc/") is not None
     assert route.pattern.match("/payments/stk/") is None
     assert route.pattern.match("/payments/stk/a/b") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -70,25 +71,27 @@ def _breaker(store: MemoryStateStore, clock: Clock, threshold: int = 3) -> Break
         (OK, False),
     ],
 )
-def test_only_failures_of_the_provider_itself_count_against_it(result, down):
+def test_only_failures_of_the_provider_itself_count_against_it(result: SendResult, down: bool) -> None:
     assert provider_down(result) is down
 
 
 # -- the breaker's transitions ---------------------------------------------------------------------
 
 
-def test_closed_opens_after_the_threshold_of_failures_in_a_row_and_once(store, clock):
+def test_closed_opens_after_the_threshold_of_failures_in_a_row_and_once(
+    store: MemoryStateStore, clock: Clock
+) -> None:
     breaker = _breaker(store, clock)
     assert breaker.route(breaker.read()) == PRIMARY
     assert breaker.failed("HTTP 503") is None
     assert breaker.failed("HTTP 503") is None
     opened = breaker.failed("HTTP 503")
-    assert opened == Transition(SECONDARY, opened.at, "HTTP 503")
+    assert opened is not None and opened == Transition(SECONDARY, opened.at, "HTTP 503")
     assert breaker.read()["state"] == OPEN and breaker.route(breaker.read()) == SECONDARY
     assert breaker.failed("HTTP 503") is None  # already open: no second transition
 
 
-def test_a_success_between_failures_starts_the_count_again(store, clock):
+def test_a_success_between_failures_starts_the_count_again(store: MemoryStateStore, clock: Clock) -> None:
     breaker = _breaker(store, clock)
     breaker.failed("x")
     breaker.failed("x")
@@ -96,7 +99,9 @@ def test_a_success_between_failures_starts_the_count_again(store, clock):
     assert breaker.failed("x") is None and breaker.read()["state"] == CLOSED
 
 
-def test_open_probes_only_when_due_and_a_failed_probe_keeps_it_open(store, clock):
+def test_open_probes_only_when_due_and_a_failed_probe_keeps_it_open(
+    store: MemoryStateStore, clock: Clock
+) -> None:
     breaker = _breaker(store, clock, threshold=1)
     breaker.failed("down")
     asked = []
@@ -115,7 +120,7 @@ def test_open_probes_only_when_due_and_a_failed_probe_keeps_it_open(store, clock
     assert breaker.probe(breaker.read(), primary_down) is None and len(asked) == 1
 
 
-def test_half_open_closes_when_the_primary_answers(store, clock):
+def test_half_open_closes_when_the_primary_answers(store: MemoryStateStore, clock: Clock) -> None:
     breaker = _breaker(store, clock, threshold=1)
     breaker.failed("down")
     clock.now += 61
@@ -131,29 +136,36 @@ def test_half_open_closes_when_the_primary_answers(store, clock):
     assert breaker.read() == {"state": CLOSED, "failures": 0, "changed_at": clock.now}
 
 
-def test_only_one_of_several_senders_wins_a_probe_and_an_abandoned_probe_is_taken_over(store, clock):
+def test_only_one_of_several_senders_wins_a_probe_and_an_abandoned_probe_is_taken_over(
+    store: MemoryStateStore, clock: Clock
+) -> None:
     first, second = _breaker(store, clock, threshold=1), _breaker(store, clock, threshold=1)
     first.failed("down")
     clock.now += 61
     seen = first.read()
-    probes = []
+    probes: list[str] = []
+
+    def probe() -> bool:
+        probes.append("second")
+        return True
+
     # Both read the same state; the first to swap wins, the other sees it changed.
     assert first._swap(seen, {**seen, "state": HALF_OPEN, "probe_at": clock.now + PROBE_TIMEOUT})
-    assert second.probe(seen, lambda: probes.append("second") or True) is None
+    assert second.probe(seen, probe) is None
     assert probes == []
     # The winner died mid-probe: once the probe is overdue another sender takes it over.
     clock.now += PROBE_TIMEOUT + 1
-    assert second.probe(second.read(), lambda: probes.append("second") or True) is not None
+    assert second.probe(second.read(), probe) is not None
     assert probes == ["second"] and second.read()["state"] == CLOSED
 
 
-def test_two_senders_failing_at_once_open_the_breaker_once(store, clock):
+def test_two_senders_failing_at_once_open_the_breaker_once(store: MemoryStateStore, clock: Clock) -> None:
     breakers = [_breaker(store, clock, threshold=2) for _ in range(2)]
     transitions = [b.failed("down") for b in breakers] + [b.failed("down") for b in breakers]
     assert len([t for t in transitions if t is not None]) == 1
 
 
-def test_an_unreachable_state_table_never_stops_sending(store, clock):
+def test_an_unreachable_state_table_never_stops_sending(store: MemoryStateStore, clock: Clock) -> None:
     breaker = _breaker(store, clock, threshold=1)
     store.broken = True
     assert breaker.route(breaker.read()) == PRIMARY
@@ -165,7 +177,7 @@ def test_an_unreachable_state_table_never_stops_sending(store, clock):
 # -- the sender over two providers -------------------------------------------------------------------
 
 
-def _senders(primary_result: SendResult | None = None):
+def _senders(primary_result: SendResult | None = None) -> tuple[FakeSender, FakeSender]:
     primary = FakeSender(lambda m, t: primary_result or OK, name=PRIMARY)
     secondary = FakeSender(name=SECONDARY)
     return primary, secondary
@@ -175,15 +187,21 @@ def _messages(n: int, pinned: str | None = None) -> list[BulkMessage]:
     return [BulkMessage(str(i + 1), f"2547120000{i:02d}", f"receipt {i}", pinned) for i in range(n)]
 
 
-def _failover(primary, secondary, breaker, transitions=None, probe=lambda: True):
+def _failover(
+    primary: FakeSender,
+    secondary: FakeSender,
+    breaker: Breaker,
+    transitions: list[Transition] | None = None,
+    probe: Callable[[], bool] = lambda: True,
+) -> FailoverSender:
     return FailoverSender(
         primary, secondary, breaker, probe, ([] if transitions is None else transitions).append
     )
 
 
 def test_when_the_primary_is_down_the_batch_that_opens_the_breaker_goes_out_through_the_secondary(
-    store, clock
-):
+    store: MemoryStateStore, clock: Clock
+) -> None:
     primary, secondary = _senders(DOWN)
     transitions: list[Transition] = []
     sender = _failover(primary, secondary, _breaker(store, clock, threshold=2), transitions)
@@ -198,7 +216,9 @@ def test_when_the_primary_is_down_the_batch_that_opens_the_breaker_goes_out_thro
     assert len(primary.bulk_calls) == 2 and len(secondary.bulk_calls) == 2
 
 
-def test_what_the_primary_may_have_taken_is_never_moved_to_the_secondary(store, clock):
+def test_what_the_primary_may_have_taken_is_never_moved_to_the_secondary(
+    store: MemoryStateStore, clock: Clock
+) -> None:
     primary, secondary = _senders(LOST)
     sender = _failover(primary, secondary, _breaker(store, clock, threshold=1))
     results = sender.send_bulk(_messages(3))
@@ -206,7 +226,9 @@ def test_what_the_primary_may_have_taken_is_never_moved_to_the_secondary(store, 
     assert all(r.maybe_accepted and r.provider == PRIMARY for r in results.values())
 
 
-def test_pinned_messages_go_to_their_provider_whatever_the_breaker_says(store, clock):
+def test_pinned_messages_go_to_their_provider_whatever_the_breaker_says(
+    store: MemoryStateStore, clock: Clock
+) -> None:
     primary, secondary = _senders()
     breaker = _breaker(store, clock, threshold=1)
     breaker.failed("down")
@@ -216,7 +238,9 @@ def test_pinned_messages_go_to_their_provider_whatever_the_breaker_says(store, c
     assert {r.provider for r in results.values()} == {PRIMARY, SECONDARY}
 
 
-def test_traffic_returns_to_the_primary_after_a_probe_and_an_alert_says_so(store, clock):
+def test_traffic_returns_to_the_primary_after_a_probe_and_an_alert_says_so(
+    store: MemoryStateStore, clock: Clock
+) -> None:
     primary, secondary = _senders()
     breaker = _breaker(store, clock, threshold=1)
     breaker.failed("down")
@@ -230,7 +254,7 @@ def test_traffic_returns_to_the_primary_after_a_probe_and_an_alert_says_so(store
     assert all(r.provider == PRIMARY for r in results.values()) and len(primary.bulk_calls) == 1
 
 
-def test_otp_fails_over_like_bulk(store, clock):
+def test_otp_fails_over_like_bulk(store: MemoryStateStore, clock: Clock) -> None:
     primary, secondary = _senders(DOWN)
     sender = _failover(primary, secondary, _breaker(store, clock, threshold=1))
     result = sender.send_otp("254712000000", "code 1234")
@@ -241,7 +265,9 @@ def test_otp_fails_over_like_bulk(store, clock):
 # -- through the dispatcher: the ledger and the claims -------------------------------------------------
 
 
-def test_the_ledger_names_the_provider_and_a_lost_answer_pins_the_retry_to_its_provider(store, clock):
+def test_the_ledger_names_the_provider_and_a_lost_answer_pins_the_retry_to_its_provider(
+    store: MemoryStateStore, clock: Clock
+) -> None:
     outcome = {"primary": LOST}
     primary = FakeSender(lambda m, t: outcome["primary"], name=PRIMARY)
     secondary = FakeSender(name=SECONDARY)
@@ -269,7 +295,9 @@ def test_the_ledger_names_the_provider_and_a_lost_answer_pins_the_retry_to_its_p
     assert ledger.get("QKX2")[0].provider == SECONDARY and len(secondary.sent) == 1
 
 
-def test_the_primarys_try_again_in_five_minutes_does_not_hold_a_message_that_can_go_elsewhere(store, clock):
+def test_the_primarys_try_again_in_five_minutes_does_not_hold_a_message_that_can_go_elsewhere(
+    store: MemoryStateStore, clock: Clock
+) -> None:
     busy = SendResult(Disposition.RETRY_LATER, "Internal error, try again after 5 minutes", 4090)
     primary, secondary = _senders(busy)
     sender = _failover(primary, secondary, _breaker(store, clock, threshold=3))
@@ -278,7 +306,7 @@ def test_the_primarys_try_again_in_five_minutes_does_not_hold_a_message_that_can
     assert sender.send_otp("254712000000", "code").disposition is Disposition.RETRY
 
 
-def test_the_alert_names_the_change_once_per_transition_and_never_a_full_number():
+def test_the_alert_names_the_change_once_per_transition_and_never_a_full_number() -> None:
     at = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     down = alert_for(Transition(SECONDARY, at, "Failed for 254712345678: system error"), "en")
     back = alert_for(Transition(PRIMARY, at, "the primary answered"), "en")

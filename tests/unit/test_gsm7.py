@@ -13,7 +13,7 @@ from tuma.formatting.gsm7 import (
 )
 
 
-def test_the_alphabet_has_the_standard_sizes():
+def test_the_alphabet_has_the_standard_sizes() -> None:
     # 128 code points minus ESC in the default table; 9 extension characters (form feed left out).
     assert len(BASIC) == 127
     assert len(EXTENSION) == 9
@@ -36,13 +36,13 @@ def test_the_alphabet_has_the_standard_sizes():
         ("line\r\nbreak", "line\nbreak"),
     ],
 )
-def test_look_alikes_fold_into_gsm7(text, expected):
+def test_look_alikes_fold_into_gsm7(text: str, expected: str) -> None:
     assert fold(text) == expected
     assert is_gsm7(fold(text))
 
 
 @pytest.mark.parametrize("text", ["Thanks 🙏", "مرحبا", "价格", "Ω≈"])
-def test_text_with_no_gsm7_look_alike_is_rejected_before_it_costs_money(text):
+def test_text_with_no_gsm7_look_alike_is_rejected_before_it_costs_money(text: str) -> None:
     with pytest.raises(TextRejected) as caught:
         prepare(text, max_parts=3)
     assert "outside GSM7" in caught.value.reason
@@ -65,23 +65,23 @@ def test_text_with_no_gsm7_look_alike_is_rejected_before_it_costs_money(text):
         ("", 0),
     ],
 )
-def test_parts_are_counted_in_septets_and_escapes_never_straddle(text, parts):
+def test_parts_are_counted_in_septets_and_escapes_never_straddle(text: str, parts: int) -> None:
     assert count_parts(text) == parts
 
 
-def test_extension_characters_cost_two_septets():
+def test_extension_characters_cost_two_septets() -> None:
     assert count_septets("{}[]~|^\\€") == 18
     assert count_septets("Hello") == 5
 
 
-def test_prepare_refuses_texts_over_the_part_limit():
+def test_prepare_refuses_texts_over_the_part_limit() -> None:
     assert prepare("a" * 459, max_parts=3).parts == 3
     with pytest.raises(TextRejected) as caught:
         prepare("a" * 460, max_parts=3)
     assert caught.value.reason == "text needs 4 SMS parts (460 septets); the limit is 3"
 
 
-def test_prepare_refuses_empty_text_and_trims():
+def test_prepare_refuses_empty_text_and_trims() -> None:
     with pytest.raises(TextRejected):
         prepare(" \u200b ", max_parts=3)
     assert prepare("  hi  ", max_parts=1).text == "hi"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tuma.models.alerts import AlertRequest
 from tuma.models.ledger import Status
 from tuma.models.mpesa import C2BValidation, StkResult
@@ -11,17 +13,19 @@ from tuma.services.intake import Intake
 from tests.unit.fakes import MemoryDirectory, MemoryLedger, MemoryOutbox
 
 
-def _intake(directory=None, account_check=False):
+def _intake(
+    directory: MemoryDirectory | None = None, account_check: bool = False
+) -> tuple[Intake, MemoryOutbox, MemoryLedger]:
     outbox, ledger = MemoryOutbox(), MemoryLedger()
     return Intake(outbox, ledger, directory, language="sw", account_check=account_check), outbox, ledger
 
 
-def _payment(**fields):
+def _payment(**fields: Any) -> Payment:
     base = {"reference": "QKX1AB2CD3", "amount": "1500", "phone": "0712345678", "source": "c2b"}
     return Payment.model_validate(base | fields)
 
 
-def test_a_payment_with_a_plain_number_queues_one_receipt_keyed_by_its_reference():
+def test_a_payment_with_a_plain_number_queues_one_receipt_keyed_by_its_reference() -> None:
     intake, outbox, ledger = _intake()
     outcome = intake.receipt(_payment(name="Achieng", account="A-7"))
     assert outcome.queued and outcome.answer() == {"status": "queued", "idempotency_key": "QKX1AB2CD3"}
@@ -38,7 +42,7 @@ def test_a_payment_with_a_plain_number_queues_one_receipt_keyed_by_its_reference
     assert ledger.entries == {}  # the sender records it once it is sent
 
 
-def test_a_masked_number_is_resolved_through_the_directory_or_recorded_undeliverable():
+def test_a_masked_number_is_resolved_through_the_directory_or_recorded_undeliverable() -> None:
     intake, outbox, ledger = _intake(MemoryDirectory({"A-7": "0722000126"}))
     assert intake.receipt(_payment(phone="2547 ***** 126", account="A-7")).queued
     assert outbox.messages[0].to == ("254722000126",)
@@ -51,7 +55,7 @@ def test_a_masked_number_is_resolved_through_the_directory_or_recorded_undeliver
     assert entry.reason == outcome.reason and entry.source == "c2b"
 
 
-def test_receipts_report_which_payments_the_queue_did_not_take():
+def test_receipts_report_which_payments_the_queue_did_not_take() -> None:
     intake, outbox, _ = _intake()
     outbox.fail_at = {1}
     payments = [_payment(reference=f"R{i}") for i in range(3)] + [_payment(reference="R3", phone=None)]
@@ -62,7 +66,7 @@ def test_receipts_report_which_payments_the_queue_did_not_take():
     assert [m.idempotency_key for m in outbox.messages] == ["R0", "R2"]
 
 
-def test_a_cancelled_stk_payment_is_recorded_rejected_and_sends_nothing():
+def test_a_cancelled_stk_payment_is_recorded_rejected_and_sends_nothing() -> None:
     intake, outbox, ledger = _intake()
     result = StkResult.model_validate(
         {"CheckoutRequestID": "ws_CO_1", "ResultCode": 1032, "ResultDesc": "Request cancelled by user"}
@@ -74,7 +78,7 @@ def test_a_cancelled_stk_payment_is_recorded_rejected_and_sends_nothing():
     assert entry.reason == "payment not completed: 1032 Request cancelled by user"
 
 
-def test_a_successful_stk_payment_without_its_receipt_number_is_rejected_with_the_field_named():
+def test_a_successful_stk_payment_without_its_receipt_number_is_rejected_with_the_field_named() -> None:
     intake, outbox, ledger = _intake()
     result = StkResult.model_validate(
         {
@@ -90,7 +94,7 @@ def test_a_successful_stk_payment_without_its_receipt_number_is_rejected_with_th
     )
 
 
-def test_c2b_validation_accepts_everything_unless_the_account_check_is_on():
+def test_c2b_validation_accepts_everything_unless_the_account_check_is_on() -> None:
     open_intake, _, _ = _intake()
     assert open_intake.c2b_validation(C2BValidation(BillRefNumber="anything"))["ResultCode"] == "0"
     checking, _, _ = _intake(MemoryDirectory({"A-7": "0722000126"}), account_check=True)
@@ -99,14 +103,14 @@ def test_c2b_validation_accepts_everything_unless_the_account_check_is_on():
     assert checking.c2b_validation(C2BValidation())["ResultCode"] == "C2B00012"
 
 
-def test_an_alert_is_queued_under_its_own_key():
+def test_an_alert_is_queued_under_its_own_key() -> None:
     intake, outbox, _ = _intake()
     outcome = intake.alert(AlertRequest(id="db-1-disk", title="Disk full", host="db-1"))
     assert outcome.idempotency_key == "alert:db-1-disk" and outcome.queued
     assert outbox.messages[0].data == {"title": "Disk full", "host": "db-1"}
 
 
-def test_every_source_of_a_payment_is_recorded_with_the_best_number_it_gave():
+def test_every_source_of_a_payment_is_recorded_with_the_best_number_it_gave() -> None:
     from tuma.formatting.phones import hash_msisdn
 
     intake, _, ledger = _intake(MemoryDirectory({"A-7": "0722000126"}))
@@ -120,7 +124,9 @@ def test_every_source_of_a_payment_is_recorded_with_the_best_number_it_gave():
     assert (record["payer"], record["payer_rank"]) == ("254712345678", 3)
 
 
-def test_an_operator_finds_a_payment_by_receipt_number_as_typed_or_a_cancelled_stk_by_its_checkout_id():
+def test_an_operator_finds_a_payment_by_receipt_number_as_typed_or_a_cancelled_stk_by_its_checkout_id() -> (
+    None
+):
     from tuma.services.lookup import keys_for
 
     assert keys_for(" nlj7rt61sv ") == ["nlj7rt61sv", "NLJ7RT61SV", "stk:nlj7rt61sv"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.conftest import ROOT
 from tuma_cli.local.events import sqs_event
@@ -10,7 +11,7 @@ from tuma_cli.local.events import sqs_event
 SAM = ROOT / "tests" / "fixtures" / "aws" / "sam-cli"
 
 
-def _shape(value):
+def _shape(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _shape(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -18,7 +19,7 @@ def _shape(value):
     return type(value).__name__
 
 
-def test_sqs_event_matches_the_sam_sample_shape():
+def test_sqs_event_matches_the_sam_sample_shape() -> None:
     sample = json.loads((SAM / "sqs_receive_message.json").read_text())
     built = sqs_event(
         [
@@ -41,7 +42,7 @@ def test_sqs_event_matches_the_sam_sample_shape():
     assert built["Records"][0]["attributes"]["ApproximateReceiveCount"] == "2"
 
 
-def test_powertools_reads_the_built_event():
+def test_powertools_reads_the_built_event() -> None:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
 
     built = sqs_event(

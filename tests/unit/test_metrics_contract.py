@@ -44,7 +44,7 @@ def _alarm_metrics() -> set[str]:
     return names
 
 
-def test_every_tuma_metric_the_dashboard_and_alarms_read_is_emitted_by_the_code():
+def test_every_tuma_metric_the_dashboard_and_alarms_read_is_emitted_by_the_code() -> None:
     code = _emitted()
     read = _dashboard_metrics() | _alarm_metrics()
     assert {"MessagesSent", "ProviderCredit", "MessagesSentBySecondary"} <= read

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from aws_lambda_powertools import Metrics
 from tuma.runtime.observability import ESSENTIAL_METRICS, CountingMetrics
 
 
-def _emitted(level: str, capsys) -> set[str]:
+def _emitted(level: str, capsys: pytest.CaptureFixture[str]) -> set[str]:
     metrics = Metrics(namespace="Tuma", service="tuma")
     metrics.clear_metrics()  # Powertools keeps one set per process: what other tests left is not ours
     counts = CountingMetrics(metrics, level)
@@ -20,7 +21,9 @@ def _emitted(level: str, capsys) -> set[str]:
     return {m["Name"] for line in lines for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
 
 
-def test_full_emits_everything_and_lean_only_the_essential_metrics(capsys):
+def test_full_emits_everything_and_lean_only_the_essential_metrics(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert _emitted("full", capsys) == {
         "MessagesSent",
         "SmsParts",

@@ -6,11 +6,12 @@ import json
 
 import pytest
 from tuma.formatting.phones import hash_msisdn
+from tuma.models.kinds import KINDS
 from tuma.security.masking import mask_codes
 from tuma.services.dispatcher import Dispatcher, Inbound
 from tuma.services.personal_data import Subject
 from tuma.services.status_events import event_from_change
-from tuma.services.templates import KINDS, validate
+from tuma.services.templates import validate
 
 from tests.unit.fakes import FakeSender, ListMetrics, MemoryClaims, MemoryLedger
 

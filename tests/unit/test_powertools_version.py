@@ -4,6 +4,7 @@ import json
 import tomllib
 
 import pytest
+from aws_lambda_powertools.shared.version import VERSION
 from tuma.runtime import powertools_version
 from tuma.runtime.observability import _loggers, build_logger
 
@@ -11,14 +12,14 @@ from tests.conftest import ROOT
 from tuma_cli.local.template import load
 
 
-def test_the_tested_release_is_the_one_pyproject_pins():
+def test_the_tested_release_is_the_one_pyproject_pins() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pin = next(r for r in project["dependencies"] if r.startswith("aws-lambda-powertools"))
     assert pin.split("==")[1] == powertools_version.TESTED
-    assert powertools_version.RUNNING == powertools_version.TESTED
+    assert VERSION == powertools_version.TESTED
 
 
-def test_the_template_deploys_the_powertools_layer_of_the_pinned_release():
+def test_the_template_deploys_the_powertools_layer_of_the_pinned_release() -> None:
     template = load(ROOT / "template.yaml")
     parameter = template["Parameters"]["PowertoolsLayer"]
     assert parameter["Type"] == "AWS::SSM::Parameter::Value<String>"
@@ -35,7 +36,7 @@ def test_the_template_deploys_the_powertools_layer_of_the_pinned_release():
     ("running", "warned"),
     [("3.36.9", True), ("2.43.1", True), ("3.37.0", False), ("3.38.0a1", False), ("4.0.0", False)],
 )
-def test_an_older_powertools_is_named_with_the_parameter_that_fixes_it(running, warned):
+def test_an_older_powertools_is_named_with_the_parameter_that_fixes_it(running: str, warned: bool) -> None:
     warning = powertools_version.older_than_tested(running=running)
     if warned:
         assert warning is not None
@@ -44,7 +45,9 @@ def test_an_older_powertools_is_named_with_the_parameter_that_fixes_it(running, 
         assert warning is None
 
 
-def test_a_function_on_an_older_layer_says_so_in_its_first_log_line(monkeypatch, capsys):
+def test_a_function_on_an_older_layer_says_so_in_its_first_log_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(powertools_version, "RUNNING", "3.20.0")
     monkeypatch.delitem(_loggers, "version-check", raising=False)
     build_logger("version-check")

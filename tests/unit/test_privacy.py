@@ -313,7 +313,7 @@ def _provider(credentials: Credentials) -> tuple[ProviderClient, list[dict[str, 
 
 def test_a_promotion_goes_under_the_promotional_sender_id_and_a_receipt_under_the_other() -> None:
     client, bodies = _provider(
-        Credentials(apikey="k" * 20, partnerID="1", shortcode="ACME", promotional_shortcode="ACMEINFO")
+        Credentials(apikey="k" * 20, partner_id="1", shortcode="ACME", promotional_shortcode="ACMEINFO")
     )
     results = client.send_bulk(
         [
@@ -326,7 +326,7 @@ def test_a_promotion_goes_under_the_promotional_sender_id_and_a_receipt_under_th
 
 
 def test_without_a_promotional_sender_id_a_promotion_is_rejected_and_never_sent_under_the_other() -> None:
-    client, bodies = _provider(Credentials(apikey="k" * 20, partnerID="1", shortcode="ACME"))
+    client, bodies = _provider(Credentials(apikey="k" * 20, partner_id="1", shortcode="ACME"))
     results = client.send_bulk(
         [
             BulkMessage("1", "254711000001", "receipt"),
@@ -341,7 +341,7 @@ def test_without_a_promotional_sender_id_a_promotion_is_rejected_and_never_sent_
 
 def test_one_sender_id_may_not_carry_both_kinds() -> None:
     with pytest.raises(ValueError, match="different sender ID"):
-        Credentials(apikey="k" * 20, partnerID="1", shortcode="ACME", promotional_shortcode="ACME")
+        Credentials(apikey="k" * 20, partner_id="1", shortcode="ACME", promotional_shortcode="ACME")
 
 
 # -- opt-outs the network reports ----------------------------------------------------------------

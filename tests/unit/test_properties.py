@@ -4,6 +4,7 @@ receipt, any stream record ends in a payment, nothing, or a recorded reason."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,12 +30,12 @@ def _written(amount: Decimal, style: int) -> object:
 
 
 @given(CENTS, st.integers(min_value=0, max_value=4))
-def test_every_way_kenyan_systems_write_an_amount_reads_back_exactly(amount, style):
+def test_every_way_kenyan_systems_write_an_amount_reads_back_exactly(amount: Decimal, style: int) -> None:
     assert parse_amount(_written(amount, style)) == amount
 
 
 @given(st.text(alphabet="0123456789.,-+eE ", max_size=14))
-def test_any_written_amount_is_read_exactly_or_refused(text):
+def test_any_written_amount_is_read_exactly_or_refused(text: str) -> None:
     try:
         amount = parse_amount(text)
     except AmountError:
@@ -44,13 +45,13 @@ def test_any_written_amount_is_read_exactly_or_refused(text):
 
 
 NAMES = st.text(
-    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
     max_size=300,
 )
 
 
 @given(NAMES)
-def test_any_name_cleans_to_gsm7_without_controls_or_runs_of_spaces(name):
+def test_any_name_cleans_to_gsm7_without_controls_or_runs_of_spaces(name: str) -> None:
     cleaned = clean(name)
     assert is_gsm7(cleaned) and "  " not in cleaned and cleaned == cleaned.strip()
     assert not any(ch in cleaned for ch in "\n\r\t")
@@ -58,7 +59,9 @@ def test_any_name_cleans_to_gsm7_without_controls_or_runs_of_spaces(name):
 
 @settings(max_examples=150)
 @given(NAMES, NAMES, CENTS)
-def test_any_name_and_account_leave_a_receipt_that_can_be_sent(name, account, amount):
+def test_any_name_and_account_leave_a_receipt_that_can_be_sent(
+    name: str, account: str, amount: Decimal
+) -> None:
     text = render(
         "receipt",
         {"reference": "QKX1AB2CD3", "amount": str(amount), "name": name, "account": account},
@@ -103,7 +106,9 @@ IMAGE = st.dictionaries(
 
 @settings(max_examples=300)
 @given(st.sampled_from(["INSERT", "MODIFY", "REMOVE", "UPSERT", None]), IMAGE, IMAGE | st.none())
-def test_any_stream_record_yields_a_payment_nothing_or_a_recorded_reason(event_name, new, old):
+def test_any_stream_record_yields_a_payment_nothing_or_a_recorded_reason(
+    event_name: str | None, new: dict[str, Any], old: dict[str, Any] | None
+) -> None:
     try:
         result: object = completed_payment(event_name, old, new, Attributes(), {"payment_id": "k"})
     except InvalidPayment as problem:

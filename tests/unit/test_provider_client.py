@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from tuma.ports import BulkMessage, HttpAnswer, HttpFailure
+from tuma.ports import BulkMessage, CredentialSource, HttpAnswer, HttpFailure
 from tuma.provider.answers import ProviderError
 from tuma.provider.client import ProviderClient, RetryPolicy
 from tuma.provider.codes import Disposition
 from tuma.provider.credentials import Credentials
 from tuma.provider.limits import BulkLimit
 
-from tests.unit.fakes import ScriptedHttp, reply
+from tests.unit.fakes import MemoryStateStore, ScriptedHttp, reply
 
 APIKEY = "live-key-7f3a9c2e1b"
 
@@ -26,7 +28,7 @@ class RotatingCredentials:
         self.refreshes = 0
 
     def get(self) -> Credentials:
-        return Credentials(apikey=self.keys[0], partnerID="42", shortcode="TUMA")
+        return Credentials(apikey=self.keys[0], partner_id="42", shortcode="TUMA")
 
     def refresh(self) -> Credentials:
         self.refreshes += 1
@@ -35,8 +37,13 @@ class RotatingCredentials:
         return self.get()
 
 
-def _client(script, creds=None, **kwargs) -> tuple[ProviderClient, list[dict]]:
-    requests: list[dict] = []
+Script = Callable[[str, dict[str, Any], int], HttpAnswer | HttpFailure]
+
+
+def _client(
+    script: Script, creds: CredentialSource | None = None, **kwargs: Any
+) -> tuple[ProviderClient, list[dict[str, Any]]]:
+    requests: list[dict[str, Any]] = []
 
     def handler(url: str, content: bytes) -> HttpAnswer | HttpFailure:
         body = json.loads(content)
@@ -55,7 +62,7 @@ def _client(script, creds=None, **kwargs) -> tuple[ProviderClient, list[dict]]:
     return client, requests
 
 
-def _ok_bulk(body):
+def _ok_bulk(body: dict[str, Any]) -> HttpAnswer:
     return reply(
         {
             "responses": [
@@ -73,14 +80,14 @@ def _ok_bulk(body):
     )
 
 
-def test_posts_json_to_the_documented_path():
+def test_posts_json_to_the_documented_path() -> None:
     client, requests = _client(lambda ep, body, n: reply({"response-code": 200, "credit": "5"}))
     client.get_balance()
     assert requests == [{"path": "/api/services/getbalance", "body": {"apikey": APIKEY, "partnerID": "42"}}]
 
 
-def test_bulk_answers_are_matched_by_clientsmsid_whatever_their_order():
-    def script(ep, body, n):
+def test_bulk_answers_are_matched_by_clientsmsid_whatever_their_order() -> None:
+    def script(ep: str, body: dict[str, Any], n: int) -> HttpAnswer | HttpFailure:
         answer = json.loads(_ok_bulk(body).content)
         answer["responses"].reverse()
         return reply(answer)
@@ -91,15 +98,15 @@ def test_bulk_answers_are_matched_by_clientsmsid_whatever_their_order():
     assert {k: r.message_id for k, r in results.items()} == {str(i): str(1000 + i) for i in range(1, 6)}
 
 
-def test_bulk_is_split_at_the_configured_limit():
+def test_bulk_is_split_at_the_configured_limit() -> None:
     client, requests = _client(lambda ep, body, n: _ok_bulk(body), bulk_limit=20)
     results = client.send_bulk([BulkMessage(str(i), "254712345678", "x") for i in range(1, 46)])
     assert [len(r["body"]["smslist"]) for r in requests] == [20, 20, 5]
     assert all(r.accepted for r in results.values())
 
 
-def _capped(cap):
-    def script(ep, body, n):
+def _capped(cap: int) -> Script:
+    def script(ep: str, body: dict[str, Any], n: int) -> HttpAnswer:
         if len(body["smslist"]) > cap:
             return reply({"response-code": 1012, "response-description": "Too Many"})
         return _ok_bulk(body)
@@ -107,22 +114,15 @@ def _capped(cap):
     return script
 
 
-def _bulk(count, start=0):
+def _bulk(count: int, start: int = 0) -> list[BulkMessage]:
     return [BulkMessage(str(i), "254712345678", "x") for i in range(start, start + count)]
 
 
-class MemoryStore:
-    def __init__(self):
-        self.documents = {}
-
-    def read(self, name):
-        return self.documents.get(name)
-
-    def write(self, name, value):
-        self.documents[name] = dict(value)
+class MemoryStore(MemoryStateStore):
+    """The learnt limit's store, as `tuma.ports.StateStore`."""
 
 
-def test_code_1012_falls_to_the_documented_small_limit_and_remembers_it_for_later_invocations():
+def test_code_1012_falls_to_the_documented_small_limit_and_remembers_it_for_later_invocations() -> None:
     store = MemoryStore()
     first, requests = _client(_capped(20), bulk_limit=BulkLimit(100, store, "provider.test"))
     results = first.send_bulk(_bulk(100))
@@ -139,7 +139,7 @@ def test_code_1012_falls_to_the_documented_small_limit_and_remembers_it_for_late
     assert len(requests) == 16
 
 
-def test_a_limit_between_the_documented_ones_is_found_by_probing_now_and_then():
+def test_a_limit_between_the_documented_ones_is_found_by_probing_now_and_then() -> None:
     store, now = MemoryStore(), [0.0]
     calls = []
     for hour in range(8):
@@ -154,7 +154,7 @@ def test_a_limit_between_the_documented_ones_is_found_by_probing_now_and_then():
     assert calls[-1] == 3  # 45 + 45 + 10, no probe left to make
 
 
-def test_a_brand_that_lowers_its_limit_is_followed_down():
+def test_a_brand_that_lowers_its_limit_is_followed_down() -> None:
     store = MemoryStore()
     client, _ = _client(_capped(20), bulk_limit=BulkLimit(100, store, "b"))
     client.send_bulk(_bulk(40))
@@ -165,12 +165,9 @@ def test_a_brand_that_lowers_its_limit_is_followed_down():
     assert (learnt["passed"], learnt["refused"]) == (10, 20)
 
 
-def test_a_store_that_fails_never_stops_a_send():
-    class Broken:
-        def read(self, name):
-            raise RuntimeError("throttled")
-
-        def write(self, name, value):
+def test_a_store_that_fails_never_stops_a_send() -> None:
+    class Broken(MemoryStateStore):
+        def _check(self) -> None:
             raise RuntimeError("throttled")
 
     client, requests = _client(_capped(20), bulk_limit=BulkLimit(100, Broken(), "b"))
@@ -178,8 +175,8 @@ def test_a_store_that_fails_never_stops_a_send():
     assert [len(r["body"]["smslist"]) for r in requests] == [50, 20, 20, 10]
 
 
-def test_code_1104_splits_a_comma_list():
-    def script(ep, body, n):
+def test_code_1104_splits_a_comma_list() -> None:
+    def script(ep: str, body: dict[str, Any], n: int) -> HttpAnswer | HttpFailure:
         mobiles = body["mobile"].split(",")
         if len(mobiles) > 2:
             return reply({"response-code": 1104})
@@ -197,14 +194,14 @@ def test_code_1104_splits_a_comma_list():
     assert set(results) == set(numbers) and all(r.accepted for r in results.values())
 
 
-def test_transient_failures_are_retried_then_succeed():
-    answers = [
+def test_transient_failures_are_retried_then_succeed() -> None:
+    answers: list[HttpAnswer | HttpFailure | None] = [
         HttpAnswer(502, b"<html>bad gateway</html>"),
         HttpFailure("NewConnectionError", maybe_sent=False),
         None,
     ]
 
-    def script(ep, body, n):
+    def script(ep: str, body: dict[str, Any], n: int) -> HttpAnswer | HttpFailure:
         answer = answers[n - 1]
         return answer if answer is not None else _ok_bulk(body)
 
@@ -214,7 +211,7 @@ def test_transient_failures_are_retried_then_succeed():
     assert len(requests) == 3
 
 
-def test_retries_stop_after_the_policy_and_the_result_says_retry():
+def test_retries_stop_after_the_policy_and_the_result_says_retry() -> None:
     client, requests = _client(lambda ep, body, n: reply({"response-code": 1005}))
     results = client.send_bulk([BulkMessage("1", "254712345678", "x")])
     assert results["1"].disposition is Disposition.RETRY
@@ -225,15 +222,15 @@ def test_retries_stop_after_the_policy_and_the_result_says_retry():
     ("code", "disposition"),
     [(1001, Disposition.CONFIG), (4090, Disposition.RETRY_LATER), (4092, Disposition.CONFIG)],
 )
-def test_errors_that_do_not_deserve_a_retry_are_not_retried(code, disposition):
+def test_errors_that_do_not_deserve_a_retry_are_not_retried(code: int, disposition: Disposition) -> None:
     client, requests = _client(lambda ep, body, n: reply({"response-code": code}))
     result = client.send_otp("254712345678", "x")
     assert result.disposition is disposition
     assert len(requests) == 1
 
 
-def test_per_recipient_rejection_is_not_retried():
-    def script(ep, body, n):
+def test_per_recipient_rejection_is_not_retried() -> None:
+    def script(ep: str, body: dict[str, Any], n: int) -> HttpAnswer | HttpFailure:
         return reply(
             {
                 "responses": [
@@ -256,8 +253,8 @@ def test_per_recipient_rejection_is_not_retried():
     assert len(requests) == 1
 
 
-def test_rotated_key_is_fetched_again_once_and_the_call_retried():
-    def script(ep, body, n):
+def test_rotated_key_is_fetched_again_once_and_the_call_retried() -> None:
+    def script(ep: str, body: dict[str, Any], n: int) -> HttpAnswer | HttpFailure:
         if body["smslist"][0]["apikey"] != "new-key-000000":
             return reply({"response-code": 1006, "response-description": "Invalid credentials"})
         return _ok_bulk(body)
@@ -269,7 +266,7 @@ def test_rotated_key_is_fetched_again_once_and_the_call_retried():
     assert len(requests) == 2
 
 
-def test_still_invalid_after_one_refresh_is_a_credentials_error():
+def test_still_invalid_after_one_refresh_is_a_credentials_error() -> None:
     creds = RotatingCredentials(APIKEY)
     client, requests = _client(lambda ep, body, n: reply({"response-code": 1006}), creds=creds)
     assert client.send_otp("254712345678", "x").disposition is Disposition.CREDENTIALS
@@ -277,16 +274,16 @@ def test_still_invalid_after_one_refresh_is_a_credentials_error():
     assert len(requests) == 2
 
 
-def test_no_report_yet_is_none_for_both_documented_codes():
+def test_no_report_yet_is_none_for_both_documented_codes() -> None:
     for code in (1008, 1009):
-        client, _ = _client(lambda ep, body, n, c=code: reply({"response-code": c}))
+        client, _ = _client(lambda ep, body, n: reply({"response-code": code}))  # noqa: B023 (used at once)
         assert client.get_dlr("123") is None
     client, _ = _client(lambda ep, body, n: reply({"response-code": 4093}))
     with pytest.raises(ProviderError):
         client.get_dlr("123")
 
 
-def test_missing_entries_are_retried_not_assumed_sent():
+def test_missing_entries_are_retried_not_assumed_sent() -> None:
     client, _ = _client(
         lambda ep, body, n: reply({"responses": [{"response-code": 200, "messageid": 1, "clientsmsid": "1"}]})
     )
@@ -295,10 +292,10 @@ def test_missing_entries_are_retried_not_assumed_sent():
     assert results["2"].disposition is Disposition.RETRY
 
 
-def test_the_apikey_appears_in_no_log_line_and_no_result(caplog):
+def test_the_apikey_appears_in_no_log_line_and_no_result(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
 
-    def script(ep, body, n):
+    def script(ep: str, body: dict[str, Any], n: int) -> HttpAnswer | HttpFailure:
         if n == 1:
             return HttpFailure("ReadTimeoutError", maybe_sent=True)
         return reply(
@@ -325,7 +322,7 @@ def test_the_apikey_appears_in_no_log_line_and_no_result(caplog):
     assert "partnerID" not in repr(results)
 
 
-def test_a_bulk_answer_mixing_entries_with_and_without_clientsmsid_matches_every_entry():
+def test_a_bulk_answer_mixing_entries_with_and_without_clientsmsid_matches_every_entry() -> None:
     # The WaveSMS sample: the accepted entry echoes clientsmsid, the low-credit one only the number.
     from tests.conftest import shared_fixture
 
@@ -342,8 +339,8 @@ def test_a_bulk_answer_mixing_entries_with_and_without_clientsmsid_matches_every
     assert (results["1235"].disposition, results["1235"].code) == (Disposition.RETRY_LATER, 1004)
 
 
-def test_entries_without_clientsmsid_are_matched_by_number_then_in_order():
-    def script(endpoint, body, n):
+def test_entries_without_clientsmsid_are_matched_by_number_then_in_order() -> None:
+    def script(endpoint: str, body: dict[str, Any], n: int) -> HttpAnswer | HttpFailure:
         entries = body["smslist"]
         # Answered in reverse order, without ids: the numbers tell them apart.
         return reply(
@@ -367,7 +364,9 @@ def test_entries_without_clientsmsid_are_matched_by_number_then_in_order():
         (HttpFailure("ReadTimeoutError", maybe_sent=True), True),
     ],
 )
-def test_a_request_that_may_have_reached_the_provider_says_so(failure, maybe_accepted):
+def test_a_request_that_may_have_reached_the_provider_says_so(
+    failure: HttpFailure, maybe_accepted: bool
+) -> None:
     client, requests = _client(lambda ep, body, n: failure)
     result = client.send_bulk([BulkMessage("1", "254712345678", "x")])["1"]
     assert (result.disposition, result.maybe_accepted) == (Disposition.RETRY, maybe_accepted)
@@ -375,7 +374,7 @@ def test_a_request_that_may_have_reached_the_provider_says_so(failure, maybe_acc
     assert len(requests) == 3
 
 
-def test_one_lost_answer_among_retries_is_enough_to_say_maybe_accepted():
+def test_one_lost_answer_among_retries_is_enough_to_say_maybe_accepted() -> None:
     failures = [
         HttpFailure("ProtocolError", maybe_sent=True),
         HttpFailure("NewConnectionError", maybe_sent=False),
@@ -384,7 +383,7 @@ def test_one_lost_answer_among_retries_is_enough_to_say_maybe_accepted():
     assert client.send_otp("254712345678", "x").maybe_accepted
 
 
-def test_requests_are_compact_json_with_the_client_s_headers():
+def test_requests_are_compact_json_with_the_client_s_headers() -> None:
     http = ScriptedHttp(lambda url, content: reply({"response-code": 200, "credit": "5"}))
     ProviderClient("http://provider.test", RotatingCredentials(APIKEY), http).get_balance()
     [(url, content, headers)] = http.requests

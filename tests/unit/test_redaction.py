@@ -7,7 +7,7 @@ import logging
 from tuma.security.redaction import redact, register_secret, scrub_text
 
 
-def test_echoed_sendbulk_entry_is_redacted_by_key():
+def test_echoed_sendbulk_entry_is_redacted_by_key() -> None:
     entry = {
         "response-code": 1003,
         "mobile": "0712345678",
@@ -24,19 +24,19 @@ def test_echoed_sendbulk_entry_is_redacted_by_key():
     assert clean["clientsmsid"] == "5"
 
 
-def test_numbers_in_free_text_are_masked_in_every_written_form():
+def test_numbers_in_free_text_are_masked_in_every_written_form() -> None:
     text = "to 0712345678, +254 712 345 678, 254712345678 and 0110-123-456; order 12345678 stays"
     scrubbed = scrub_text(text)
     assert "345678" not in scrubbed.replace("12345678 stays", "")
     assert "order 12345678 stays" in scrubbed
 
 
-def test_registered_secrets_never_survive():
+def test_registered_secrets_never_survive() -> None:
     register_secret("s3cr3t-value-xyz")
     assert scrub_text("key=s3cr3t-value-xyz;") == "key=***;"
 
 
-def test_powertools_logger_lines_are_scrubbed():
+def test_powertools_logger_lines_are_scrubbed() -> None:
     from tuma.runtime.observability import build_logger
 
     stream = io.StringIO()
@@ -51,7 +51,7 @@ def test_powertools_logger_lines_are_scrubbed():
     assert line["phone"] == "2547*****000"
 
 
-def test_package_loggers_share_the_scrubbing_formatter():
+def test_package_loggers_share_the_scrubbing_formatter() -> None:
     from tuma.runtime.observability import RedactingFormatter, build_logger
 
     build_logger("tuma-test")

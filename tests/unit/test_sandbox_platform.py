@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
+from tuma_cli.sandbox.platform import Answer, SimulatorSettings, SmsPlatform
 
 AUTH = {"apikey": "sandbox-apikey-0123456789", "partnerID": "12345"}
 
 
-def _platform(**settings):
+def _platform(**settings: Any) -> tuple[SmsPlatform, list[float]]:
     now = [1_000_000.0]
     platform = SmsPlatform(SimulatorSettings(**settings), clock=lambda: now[0])
     return platform, now
 
 
-def _send(platform, **params):
+def _send(platform: SmsPlatform, **params: Any) -> Answer:
     return platform.handle("sendsms", AUTH | {"shortcode": "TUMA", "message": "hi"} | params)
 
 
@@ -30,18 +31,18 @@ def _send(platform, **params):
         ({"partnerID": "99", "apikey": "sandbox-apikey-0123456789"}, 1006),
     ],
 )
-def test_credentials(auth, code):
+def test_credentials(auth: dict[str, Any], code: int) -> None:
     platform, _ = _platform()
     answer = platform.handle("getbalance", auth)
     assert answer.body["response-code"] == code
 
 
-def test_sender_id_is_case_sensitive():
+def test_sender_id_is_case_sensitive() -> None:
     platform, _ = _platform()
     assert _send(platform, mobile="254712345678", shortcode="tuma").body["response-code"] == 1001
 
 
-def test_numbers_endings_and_credit():
+def test_numbers_endings_and_credit() -> None:
     platform, _ = _platform(credit=Decimal(3))
     answer = _send(
         platform, mobile="254712345678,254712345409,254712345410,0712345678,254712345401,254712345402"
@@ -52,14 +53,14 @@ def test_numbers_endings_and_credit():
     assert _send(platform, mobile="254712345678").body["responses"][0]["response-code"] == 1004
 
 
-def test_parts_are_billed_and_non_gsm7_refused():
+def test_parts_are_billed_and_non_gsm7_refused() -> None:
     platform, _ = _platform(credit=Decimal(10))
     _send(platform, mobile="254712345678", message="a" * 161)
     assert platform.settings.credit == 8
     assert _send(platform, mobile="254712345678", message="🙏").body["response-code"] == 1009
 
 
-def test_list_limits():
+def test_list_limits() -> None:
     platform, _ = _platform(bulk_limit=2, comma_limit=2)
     assert _send(platform, mobile="254712345678,254712345679,254712345670").body["response-code"] == 1104
     smslist = [
@@ -76,7 +77,7 @@ def test_list_limits():
     assert platform.handle("sendbulk", {"count": 3, "smslist": smslist}).body["response-code"] == 1012
 
 
-def test_failed_bulk_entries_echo_the_request_like_the_real_platform():
+def test_failed_bulk_entries_echo_the_request_like_the_real_platform() -> None:
     platform, _ = _platform()
     entry = AUTH | {
         "pass_type": "plain",
@@ -92,7 +93,7 @@ def test_failed_bulk_entries_echo_the_request_like_the_real_platform():
     assert answer["apikey"] == AUTH["apikey"]  # why the client must never log raw answers
 
 
-def test_delivery_reports_follow_the_number_and_arrive_after_the_delay():
+def test_delivery_reports_follow_the_number_and_arrive_after_the_delay() -> None:
     platform, now = _platform(dlr_delay=5)
     answer = _send(platform, mobile="254712345678,254712345401").body["responses"]
     ids = [str(e["messageid"]) for e in answer]
@@ -103,7 +104,7 @@ def test_delivery_reports_follow_the_number_and_arrive_after_the_delay():
     assert platform.handle("getdlr", AUTH | {"messageID": "nope"}).body["response-code"] == 4093
 
 
-def test_wavesms_dialect_answers_bare_arrays_with_mixed_keys():
+def test_wavesms_dialect_answers_bare_arrays_with_mixed_keys() -> None:
     platform, _ = _platform(dialect="wavesms")
     body = _send(platform, mobile="254712345678,254712345679").body
     assert isinstance(body, list)
@@ -111,7 +112,7 @@ def test_wavesms_dialect_answers_bare_arrays_with_mixed_keys():
     assert isinstance(body[0]["messageid"], str)
 
 
-def test_hashed_route_wants_a_digest():
+def test_hashed_route_wants_a_digest() -> None:
     platform, _ = _platform()
     ok = platform.handle(
         "sendotp", AUTH | {"shortcode": "TUMA", "message": "x", "mobile": "a" * 64, "hashed": True}

@@ -45,7 +45,7 @@ def _intake() -> tuple[Intake, MemoryOutbox, MemoryLedger]:
     return Intake(outbox, ledger), outbox, ledger
 
 
-def test_a_completed_payment_tuma_never_saw_gets_its_receipt_learnt_by_status_query():
+def test_a_completed_payment_tuma_never_saw_gets_its_receipt_learnt_by_status_query() -> None:
     intake, outbox, ledger = _intake()
     outcome = intake.status_result(StatusResultCallback.model_validate(answer()).Result)
     assert outcome.queued
@@ -56,7 +56,7 @@ def test_a_completed_payment_tuma_never_saw_gets_its_receipt_learnt_by_status_qu
     assert ledger.status_answers["MBN31H462N"]["transaction_status"] == "Completed"
 
 
-def test_an_answer_about_a_payment_that_has_its_receipt_changes_nothing():
+def test_an_answer_about_a_payment_that_has_its_receipt_changes_nothing() -> None:
     intake, outbox, ledger = _intake()
     ledger.note_payment(PaymentSeen("MBN31H462N", PaymentSource.C2B))
     outcome = intake.status_result(StatusResultCallback.model_validate(answer()).Result)
@@ -64,7 +64,7 @@ def test_an_answer_about_a_payment_that_has_its_receipt_changes_nothing():
     assert ledger.payments["MBN31H462N"]["sources"] == {"c2b"}
 
 
-def test_answers_that_prove_no_customer_payment_send_nothing_and_are_kept():
+def test_answers_that_prove_no_customer_payment_send_nothing_and_are_kept() -> None:
     intake, outbox, ledger = _intake()
     missing = {
         "Result": {
@@ -82,7 +82,7 @@ def test_answers_that_prove_no_customer_payment_send_nothing_and_are_kept():
     assert intake.status_result(empty).fate is Fate.NO_PAYMENT
 
 
-def test_the_days_view_lists_every_payment_with_how_it_was_learnt_and_what_mpesa_has():
+def test_the_days_view_lists_every_payment_with_how_it_was_learnt_and_what_mpesa_has() -> None:
     records = [
         {
             "idempotency_key": "QK1",

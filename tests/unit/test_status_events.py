@@ -29,7 +29,7 @@ ENTRY = {
 }
 
 
-def test_each_status_change_is_one_event_with_a_growing_sequence():
+def test_each_status_change_is_one_event_with_a_growing_sequence() -> None:
     queued = event_from_change(None, ENTRY | {"status": "QUEUED"})
     sent = event_from_change(
         ENTRY | {"status": "QUEUED"}, ENTRY | {"status": "SENT", "provider_message_id": "8290842", "parts": 1}
@@ -37,6 +37,7 @@ def test_each_status_change_is_one_event_with_a_growing_sequence():
     delivered = event_from_change(
         ENTRY | {"status": "SENT"}, ENTRY | {"status": "DELIVERED", "final_via": "polling"}
     )
+    assert queued is not None and sent is not None and delivered is not None
     assert [(e.status, e.previous_status, e.sequence) for e in (queued, sent, delivered)] == [
         ("queued", None, 1),
         ("sent", "queued", 2),
@@ -46,7 +47,7 @@ def test_each_status_change_is_one_event_with_a_growing_sequence():
     assert delivered.final_via == "polling" and sent.provider_message_id == "8290842"
 
 
-def test_no_event_for_no_change_a_retry_a_backward_step_or_tumas_own_records():
+def test_no_event_for_no_change_a_retry_a_backward_step_or_tumas_own_records() -> None:
     assert (
         event_from_change(
             ENTRY | {"status": "SENT"}, ENTRY | {"status": "SENT", "delivery_status": "SentToNetwork"}
@@ -60,7 +61,7 @@ def test_no_event_for_no_change_a_retry_a_backward_step_or_tumas_own_records():
     assert event_from_change(ENTRY | {"status": "SENT"}, None) is None  # a TTL deletion
 
 
-def test_the_same_change_seen_twice_has_the_same_event_id():
+def test_the_same_change_seen_twice_has_the_same_event_id() -> None:
     first = event_from_change(ENTRY | {"status": "QUEUED"}, ENTRY | {"status": "SENT"})
     again = event_from_change(
         ENTRY | {"status": "RETRYING"}, ENTRY | {"status": "SENT", "updated_at": "later"}
@@ -68,8 +69,9 @@ def test_the_same_change_seen_twice_has_the_same_event_id():
     assert first is not None and again is not None and first.event_id == again.event_id
 
 
-def test_events_are_signed_as_the_webhooks_are():
+def test_events_are_signed_as_the_webhooks_are() -> None:
     event = event_from_change(None, ENTRY | {"status": "QUEUED"})
+    assert event is not None
     body = event.body()
     headers = signed_headers(body, b"k" * 32, "1764151200", event.event_id)
     assert (
@@ -79,7 +81,7 @@ def test_events_are_signed_as_the_webhooks_are():
     assert headers["X-Tuma-Event-Id"] == event.event_id
 
 
-def test_delivery_checks_back_off_up_to_their_ceiling():
+def test_delivery_checks_back_off_up_to_their_ceiling() -> None:
     patience = Patience(first_check=timedelta(minutes=2), max_interval=timedelta(hours=2))
     now = datetime(2026, 11, 26, 9, tzinfo=UTC)
     check = DueCheck("k", "r", "1", now, now)

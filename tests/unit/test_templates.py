@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from tuma.formatting.rendering import packaged
 from tuma.services.templates import (
@@ -21,7 +23,7 @@ from tests.unit.fakes import MemoryTemplates
 GOOD = "Dear {{ name }}, {{ business }} has received {{ amount | money }} for meter {{ account }}. Ref {{ reference }}."
 
 
-def test_every_packaged_template_passes_its_own_checks_within_three_parts():
+def test_every_packaged_template_passes_its_own_checks_within_three_parts() -> None:
     for (name, language), text in packaged().items():
         verdict = validate(name, text, max_parts=3)
         assert verdict.ok, (name, language, verdict.reasons)
@@ -47,17 +49,17 @@ def test_every_packaged_template_passes_its_own_checks_within_three_parts():
         ),
     ],
 )
-def test_a_template_that_would_fail_or_cost_too_much_is_refused_with_a_reason(text, reason):
+def test_a_template_that_would_fail_or_cost_too_much_is_refused_with_a_reason(text: str, reason: str) -> None:
     verdict = validate("receipt", text, max_parts=3)
     assert not verdict.ok and any(reason in r for r in verdict.reasons), verdict.reasons
 
 
-def test_look_alikes_in_the_words_are_accepted_and_the_folded_text_shown():
+def test_look_alikes_in_the_words_are_accepted_and_the_folded_text_shown() -> None:
     verdict = validate("receipt", "{{ reference }}: “Asante” — {{ amount | money }}…", max_parts=3)
     assert verdict.ok and verdict.folded == ': "Asante" - ...'
 
 
-def test_worst_case_with_long_swahili_names_and_big_amounts_is_counted_in_parts():
+def test_worst_case_with_long_swahili_names_and_big_amounts_is_counted_in_parts() -> None:
     verdict = validate("receipt", GOOD, max_parts=3, identity={"business": "ACME Water"})
     assert verdict.ok and verdict.best_parts == 1 and verdict.worst_parts == 2
     assert verdict.best_text == "Dear , ACME Water has received KES 50.00 for meter . Ref QKX1AB2CD3."
@@ -66,7 +68,7 @@ def test_worst_case_with_long_swahili_names_and_big_amounts_is_counted_in_parts(
     ]
 
 
-def test_versions_every_save_and_any_version_can_be_current_again():
+def test_versions_every_save_and_any_version_can_be_current_again() -> None:
     store = MemoryTemplates()
     editor = TemplateEditor(store, max_parts=3, identity={"business": "ACME Water"})
     verdict, first = editor.put("receipt", "sw", "{{ reference }} Tumepokea {{ amount | money }}.")
@@ -75,15 +77,17 @@ def test_versions_every_save_and_any_version_can_be_current_again():
     assert second is not None and second.version == 2
     refused, nothing = editor.put("receipt", "sw", "Asante!")
     assert nothing is None and not refused.ok
-    assert editor.current("receipt", "sw").text.startswith(
+    current = editor.current("receipt", "sw")
+    assert current is not None and current.text.startswith(
         "{{ reference }}: {{ business }}"
     )  # refused left it
     editor.use("receipt", "sw", 1)
-    assert editor.current("receipt", "sw").text == "{{ reference }} Tumepokea {{ amount | money }}."
+    current = editor.current("receipt", "sw")
+    assert current is not None and current.text == "{{ reference }} Tumepokea {{ amount | money }}."
     assert [t.version for t in editor.history("receipt", "sw")] == [2, 1]
 
 
-def test_a_new_template_needs_its_kind_and_keeps_it():
+def test_a_new_template_needs_its_kind_and_keeps_it() -> None:
     editor = TemplateEditor(MemoryTemplates(), max_parts=3)
     verdict, saved = editor.put("receipt_water", "en", GOOD)
     assert saved is None and "say which kind" in verdict.reasons[0]
@@ -93,7 +97,7 @@ def test_a_new_template_needs_its_kind_and_keeps_it():
     assert saved is None and "cannot become a alert" in verdict.reasons[-1]
 
 
-def test_routing_picks_a_template_by_source_and_paybill_with_a_default():
+def test_routing_picks_a_template_by_source_and_paybill_with_a_default() -> None:
     routing = parse_routing(
         [
             {"template": "receipt_water", "short_code": "600134", "language": "sw"},
@@ -119,12 +123,14 @@ def test_routing_picks_a_template_by_source_and_paybill_with_a_default():
         ([{"template": "receipt", "colour": "red"}], "fields other than"),
     ],
 )
-def test_malformed_routing_is_refused_naming_the_rule(rules, reason):
+def test_malformed_routing_is_refused_naming_the_rule(
+    rules: dict[str, Any] | list[dict[str, Any]], reason: str
+) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_routing(rules)
 
 
-def test_routing_to_a_template_that_is_missing_or_not_a_receipt_is_refused():
+def test_routing_to_a_template_that_is_missing_or_not_a_receipt_is_refused() -> None:
     catalog = Catalog({("receipt_water", "en"): StoredTemplate("receipt_water", "en", "receipt", GOOD)})
     routing = Routing((Rule("receipt_water"), Rule("nosuch"), Rule("alert")))
     assert check_routing(routing, catalog) == [
@@ -133,7 +139,7 @@ def test_routing_to_a_template_that_is_missing_or_not_a_receipt_is_refused():
     ]
 
 
-def test_seeding_stores_the_packaged_templates_once():
+def test_seeding_stores_the_packaged_templates_once() -> None:
     store = MemoryTemplates()
     editor = TemplateEditor(store, max_parts=3)
     assert len(editor.seed()) == len(packaged())

@@ -51,7 +51,7 @@ def main() -> int:
 
     import httpx
     import uvicorn
-    from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+    from tuma.adapters.dynamodb_ledger_views import LedgerViews
     from tuma.formatting.clock import EAT
     from tuma.models.ledger import LedgerEntry, Status
 
@@ -76,7 +76,7 @@ def main() -> int:
     try:
         topology = provision(ROOT, endpoint)
         table = topology.ref("LedgerTable")
-        ledger = DynamoDBLedger(client("dynamodb", endpoint), table)
+        ledger = LedgerViews(client("dynamodb", endpoint), table)
         now = datetime.now(UTC)
         print(f"seeding {args.messages:,} messages ...", flush=True)
         started = time.perf_counter()

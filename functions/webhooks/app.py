@@ -48,6 +48,7 @@ from tuma.services.lookup import story
 if TYPE_CHECKING:
     # Read by the OpenAPI document only (openapi_json), never at a cold start.
     from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+    from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
     from tuma.services.privacy import Person, Privacy
 
 logger = build_logger()
@@ -55,7 +56,8 @@ metrics = Metrics()
 settings = load(WebhookSettings)
 counts = CountingMetrics(metrics, settings.METRICS)
 intake = wiring.intake(settings)
-ledger = wiring.ledger(settings)
+ledger_client = wiring.dynamodb()
+ledger = wiring.ledger(settings, ledger_client)
 app = APIGatewayRestResolver()
 # Every route below declares how its caller authenticates; the gate reads that, and answers 404 for
 # any path not declared here before a handler runs.
@@ -76,6 +78,12 @@ CANCEL_ANSWERS = {
 
 def _json(status: int, body: dict[str, Any]) -> Response[dict[str, Any]]:
     return Response(status_code=status, content_type=JSON, body=body)
+
+
+@cache
+def agenda() -> DynamoDBAgenda:
+    """Scheduled messages, for the cancel route: built when first needed."""
+    return wiring.agenda(settings, ledger_client)
 
 
 @cache
@@ -289,7 +297,7 @@ def message_story(key: str) -> Response[dict[str, Any]]:
 )
 def cancel_message(key: str) -> Response[dict[str, Any]]:
     key = unquote(key)
-    outcome = ledger.cancel(key)
+    outcome = agenda().cancel(key)
     status = {CancelOutcome.CANCELLED: 200, CancelOutcome.NOT_SCHEDULED: 404, CancelOutcome.ALREADY_GONE: 409}
     return _json(status[outcome], {"idempotency_key": key, "result": outcome.value})
 

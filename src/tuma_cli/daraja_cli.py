@@ -176,12 +176,13 @@ def _shown(url: str, token: str) -> str:
 
 
 def status(connection: Connection, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from tuma.adapters.dynamodb_ledger import STATUS_ANSWER_RECORD, DynamoDBLedger
+    from tuma.adapters.dynamodb_ledger_views import LedgerViews
+    from tuma.adapters.ledger_table import PAYMENT_RECORD, STATUS_ANSWER_RECORD
 
     receipt = args.receipt.strip().upper()
-    ledger = DynamoDBLedger(connection.found.client("dynamodb"), connection.found.table("ledger"))
+    ledger = LedgerViews(connection.found.client("dynamodb"), connection.found.table("ledger"))
     before = ledger.record(receipt, STATUS_ANSWER_RECORD)
-    payment = ledger.record(receipt, "#payment") or {}
+    payment = ledger.record(receipt, PAYMENT_RECORD) or {}
     short_code = str(payment.get("short_code") or connection.credentials.short_codes[0])
     asked = connection.client.ask_status(receipt, short_code, connection.urls.status_result)
     answer: dict[str, Any] | None = None

@@ -198,10 +198,10 @@ class Doctor:
     # -- what the ledger says ----------------------------------------------------------------------
 
     def delivery_reports(self) -> Check:
-        from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+        from tuma.adapters.dynamodb_ledger_views import LedgerViews
         from tuma.formatting.clock import EAT
 
-        ledger = DynamoDBLedger(self.found.client("dynamodb"), self.found.table("ledger"))
+        ledger = LedgerViews(self.found.client("dynamodb"), self.found.table("ledger"))
         now = datetime.now(UTC)
         callback = polling = 0
         for day in sorted({(now - timedelta(hours=24)).astimezone(EAT).date(), now.astimezone(EAT).date()}):
@@ -324,7 +324,7 @@ class Doctor:
     # -- an alarm, end to end ----------------------------------------------------------------------
 
     def alarm_delivery(self, wait: float) -> Check:
-        from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+        from tuma.adapters.dynamodb_ledger_views import LedgerViews
         from tuma.formatting.clock import EAT
 
         name = f"{self.found.stack_name}-{TEST_ALARM}"
@@ -348,7 +348,7 @@ class Doctor:
                 StateValue="ALARM",
                 StateReason="tuma doctor --test-alarm: testing alarm delivery",
             )
-        ledger = DynamoDBLedger(self.found.client("dynamodb"), self.found.table("ledger"))
+        ledger = LedgerViews(self.found.client("dynamodb"), self.found.table("ledger"))
         prefix = f"alarm:{name}:ALARM"
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

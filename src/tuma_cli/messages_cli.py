@@ -9,13 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import CancelOutcome, LedgerEntry
 from tuma.services.lookup import keys_for, story
 
 from tuma_cli import stack
+
+if TYPE_CHECKING:
+    from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
+    from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_CONFIG = 0, 1, 2
 
@@ -28,14 +32,21 @@ def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("key", help="the idempotency key of the scheduled message")
 
 
-def _ledger(args: argparse.Namespace) -> Any:
+def _ledger(args: argparse.Namespace) -> DynamoDBLedger:
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 
     found = stack.locate(args)
     return DynamoDBLedger(found.client("dynamodb"), found.table("ledger"))
 
 
-def find(ledger: Any, query: str) -> list[LedgerEntry]:
+def _agenda(args: argparse.Namespace) -> DynamoDBAgenda:
+    from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
+
+    found = stack.locate(args)
+    return DynamoDBAgenda(found.client("dynamodb"), found.table("ledger"))
+
+
+def find(ledger: DynamoDBLedger, query: str) -> list[LedgerEntry]:
     """By key (as typed, then upper-cased as receipt numbers are), else by phone number."""
     for key in keys_for(query):
         entries: list[LedgerEntry] = ledger.get(key)
@@ -83,7 +94,7 @@ def trace(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
 
 def cancel(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
-        outcome = _ledger(args).cancel(args.key)
+        outcome = _agenda(args).cancel(args.key)
     except stack.Unconfigured as exc:
         print(f"configuration error: {exc}", file=err)
         return EXIT_CONFIG

@@ -63,10 +63,10 @@ def mpesa_list(found: stack.Stack, day: date) -> tuple[dict[str, list[PulledTran
 
 
 def view(found: stack.Stack, day: date) -> DayView:
-    from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+    from tuma.adapters.dynamodb_ledger_views import LedgerViews
     from tuma.services.finance import day_view
 
-    ledger = DynamoDBLedger(found.client("dynamodb"), found.table("ledger"))
+    ledger = LedgerViews(found.client("dynamodb"), found.table("ledger"))
     records = ledger.payments_on(day.isoformat())
     with ThreadPoolExecutor(max_workers=8) as pool:
         keys = [str(r["idempotency_key"]) for r in records]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from tuma.adapters import dynamodb_personal as personal
+from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
 from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 from tuma.formatting.phones import parse_recipient
 from tuma.models.ledger import DueCheck, LedgerEntry, Status
@@ -61,6 +62,7 @@ def _service(stack: Stack) -> tuple[PersonalData, personal.DynamoDBAuditLog]:
 
 def test_the_business_tables_lose_the_number_and_a_pending_check_follows_its_entry(stack: Stack) -> None:
     ledger = DynamoDBLedger(stack.client("dynamodb"), stack.topology.ref("LedgerTable"))
+    agenda = DynamoDBAgenda(stack.client("dynamodb"), stack.topology.ref("LedgerTable"))
     sent_at = datetime.now(UTC)
     due = sent_at + timedelta(minutes=5)
     ledger.write(
@@ -78,7 +80,7 @@ def test_the_business_tables_lose_the_number_and_a_pending_check_follows_its_ent
             )
         ]
     )
-    ledger.add_checks([DueCheck("hello-1", REF, "m-1", sent_at, due)])
+    agenda.add_checks([DueCheck("hello-1", REF, "m-1", sent_at, due)])
     service, audit = _service(stack)
     subject = service.subject(NUMBER)
     exported = service.export(subject, "REQ-1")
@@ -96,7 +98,7 @@ def test_the_business_tables_lose_the_number_and_a_pending_check_follows_its_ent
     assert [i["account"]["S"] for i in client.scan(TableName="customers")["Items"]] == ["ADM-2"]
     [row] = client.scan(TableName="payments")["Items"]
     assert set(row) == {"payment_id", "amount", "status"}
-    [check] = ledger.due_checks(due + timedelta(seconds=1), 10)
+    [check] = agenda.due_checks(due + timedelta(seconds=1), 10)
     [entry] = ledger.get("hello-1")
     assert check.recipient_ref == entry.recipient_ref and entry.recipient_ref.startswith("x:")
     assert (entry.status, entry.recipient, entry.text, entry.parts) == (Status.SENT, "erased", None, 1)

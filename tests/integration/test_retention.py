@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+from tuma.adapters.dynamodb_ledger_views import LedgerViews
 from tuma.adapters.dynamodb_retention import DynamoDBRetention
 from tuma.models.ledger import LedgerEntry, PaymentSeen, Status
 from tuma.services.retention import RetentionSweep
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 def test_old_texts_and_payers_leave_the_ledger_and_billing_fields_stay(stack: Stack) -> None:
     client, table = stack.client("dynamodb"), stack.topology.ref("LedgerTable")
-    ledger = DynamoDBLedger(client, table)
+    ledger = LedgerViews(client, table)
     now = datetime.now(UTC)
     old, recent = now - timedelta(days=100), now - timedelta(days=10)
     for key, at in (("QOLD000001", old), ("QNEW000001", recent)):

@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tuma.adapters.dynamodb_ledger import STATUS_ANSWER_RECORD, DynamoDBLedger
+from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
+from tuma.adapters.dynamodb_ledger_views import LedgerViews
 from tuma.adapters.dynamodb_templates import DynamoDBTemplates
+from tuma.adapters.ledger_table import PAYMENT_RECORD, STATUS_ANSWER_RECORD
 from tuma.formatting.clock import EAT
 from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import CancelOutcome, LedgerEntry, Status
@@ -69,7 +71,8 @@ class Health:
 class Backend:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
-        self.ledger = DynamoDBLedger(stack.client("dynamodb"), stack.table("ledger"))
+        self.ledger = LedgerViews(stack.client("dynamodb"), stack.table("ledger"))
+        self.agenda = DynamoDBAgenda(stack.client("dynamodb"), stack.table("ledger"))
         self._sqs = stack.client("sqs")
         self._cloudwatch = stack.client("cloudwatch")
         self.editor = TemplateEditor(
@@ -154,7 +157,7 @@ class Backend:
             connection = daraja(self.stack)
         except Unconfigured as exc:
             raise ConsoleError(str(exc)) from None
-        payment = self.ledger.record(key, "#payment") or {}
+        payment = self.ledger.record(key, PAYMENT_RECORD) or {}
         short_code = str(payment.get("short_code") or connection.credentials.short_codes[0])
         try:
             return connection.client.ask_status(key, short_code, connection.urls.status_result)
@@ -173,7 +176,7 @@ class Backend:
             except InvalidNumber as exc:
                 raise ConsoleError(f"that number cannot be used: {exc.reason}") from None
         else:
-            record = self.ledger.record(key, "#payment") or {}
+            record = self.ledger.record(key, PAYMENT_RECORD) or {}
             if not record.get("payer"):
                 raise ConsoleError("Tuma does not keep this number: type the number to resend to")
             to = str(record["payer"])
@@ -186,7 +189,7 @@ class Backend:
         return resend_key
 
     def cancel(self, key: str) -> CancelOutcome:
-        return self.ledger.cancel(key)
+        return self.agenda.cancel(key)
 
     # -- health ------------------------------------------------------------------------------------
 

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from tuma.adapters.dynamodb import is_conditional_failure
-from tuma.batching import chunked
+from tuma.adapters.dynamodb import batch_write, is_conditional_failure
 from tuma.ports import Claim, Claimed, ClaimState
 
 if TYPE_CHECKING:
@@ -30,7 +29,6 @@ KEY_PREFIX = "tuma-claim"
 INPROGRESS, COMPLETED, RELEASED = "INPROGRESS", "COMPLETED", "RELEASED"
 # Without a Lambda deadline an abandoned claim would block until it expires: assume 5 minutes.
 DEFAULT_REMAINING_MS = 300_000
-_BATCH = 25  # BatchWriteItem's limit
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -133,16 +131,9 @@ class DynamoDBClaims:
         )
 
     def _write(self, requests: list[dict[str, Any]]) -> None:
-        self._concurrently(self._write_chunk, [list(c) for c in chunked(requests, _BATCH)])
-
-    def _write_chunk(self, pending: list[dict[str, Any]]) -> None:
-        for attempt in range(8):
-            answer = self._client.batch_write_item(RequestItems={self._table: pending})  # type: ignore[dict-item]
-            pending = answer.get("UnprocessedItems", {}).get(self._table, [])  # type: ignore[assignment]
-            if not pending:
-                return
-            time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: DynamoDB asks for backoff
-        raise RuntimeError(f"claims not settled: {len(pending)} writes unprocessed")
+        batch_write(
+            self._client, self._table, requests, what="claims not settled", concurrency=self._concurrency
+        )
 
     def _concurrently(self, write: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """Every write at once, results in order."""

@@ -14,15 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from tuma.adapters.dynamodb import is_conditional_failure, python_item
+from tuma.adapters.dynamodb import is_conditional_failure, python_item, query_all
+from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
 from tuma.adapters.dynamodb_claims import claim_id
-from tuma.adapters.dynamodb_ledger import (
-    DUE_CHECKS,
-    DUE_SENDS,
-    PAYMENT_RECORD,
-    RECIPIENT_INDEX,
-    DynamoDBLedger,
-)
+from tuma.adapters.ledger_table import DUE_CHECKS, DUE_SENDS, PAYMENT_RECORD, RECIPIENT_INDEX
+from tuma.adapters.ledger_table import key as ledger_key
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -67,62 +63,51 @@ class LedgerPersonalRecords:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
-        self._ledger = DynamoDBLedger(client, table)
+        self._agenda = DynamoDBAgenda(client, table)
 
     def messages_of(self, subject: Subject) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
         for ref in subject.refs:
-            request: dict[str, Any] = {
+            request = {
                 "TableName": self._table,
                 "IndexName": RECIPIENT_INDEX,
                 "KeyConditionExpression": "recipient_ref = :r",
                 "ExpressionAttributeValues": {":r": {"S": ref}},
             }
-            while True:
-                answer = self._client.query(**request)
-                found += [
-                    (i["idempotency_key"]["S"], i["recipient_ref"]["S"]) for i in answer.get("Items", [])
-                ]
-                if "LastEvaluatedKey" not in answer:
-                    break
-                request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+            found += [
+                (i["idempotency_key"]["S"], i["recipient_ref"]["S"]) for i in query_all(self._client, request)
+            ]
         return sorted(set(found))
 
-    def _get(self, key: str, ref: str) -> dict[str, Any] | None:
+    def _get(self, idempotency_key: str, ref: str) -> dict[str, Any] | None:
         item = self._client.get_item(
-            TableName=self._table,
-            Key={"idempotency_key": {"S": key}, "recipient_ref": {"S": ref}},
-            ConsistentRead=True,
+            TableName=self._table, Key=ledger_key(idempotency_key, ref), ConsistentRead=True
         ).get("Item")
         return dict(item) if item else None
 
     def _payments(self, subject: Subject) -> list[tuple[str, dict[str, Any]]]:
         """The payment records of the person's messages whose payer is the person."""
         found = []
-        for key in sorted({key for key, _ in subject.messages}):
-            item = self._get(key, PAYMENT_RECORD)
+        for reference in sorted({reference for reference, _ in subject.messages}):
+            item = self._get(reference, PAYMENT_RECORD)
             if item is not None and "payer" in item and subject.matches(item["payer"]["S"]):
-                found.append((key, item))
+                found.append((reference, item))
         return found
 
     def _scheduled(self, subject: Subject) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """Held sends (their item and outbox body) with the person among their recipients."""
         found = []
-        request: dict[str, Any] = {
+        request = {
             "TableName": self._table,
             "KeyConditionExpression": "idempotency_key = :p",
             "ExpressionAttributeValues": {":p": {"S": DUE_SENDS}},
             "ConsistentRead": True,
         }
-        while True:
-            answer = self._client.query(**request)
-            for item in answer.get("Items", []):
-                body = json.loads(item["body"]["S"])
-                if any(subject.matches(to) for to in body.get("to", [])):
-                    found.append((item, body))
-            if "LastEvaluatedKey" not in answer:
-                return found
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        for item in query_all(self._client, request):
+            body = json.loads(item["body"]["S"])
+            if any(subject.matches(to) for to in body.get("to", [])):
+                found.append((item, body))
+        return found
 
     def about(self, subject: Subject) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -175,7 +160,7 @@ class LedgerPersonalRecords:
         for item, body in self._scheduled(subject):
             others = [to for to in body.get("to", []) if not subject.matches(to)]
             if not others:
-                self._ledger.cancel(item["key"]["S"])
+                self._agenda.cancel(item["key"]["S"])
                 counts["scheduled sends cancelled"] += 1
                 continue
             self._client.put_item(

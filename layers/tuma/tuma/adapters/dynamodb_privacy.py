@@ -6,22 +6,19 @@ recipients, and an erasure is one delete.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from tuma.adapters.dynamodb import is_conditional_failure
-from tuma.batching import chunked
+from tuma.adapters.dynamodb import batch_get, is_conditional_failure
 from tuma.formatting.clock import parse_time
 from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_GET_LIMIT = 100  # BatchGetItem's keys per call
 _ALL_ATTRIBUTES = [f"suppressed_{scope.value}" for scope in Scope] + ["consent"]
 
 
@@ -35,22 +32,13 @@ class DynamoDBPrivacyStore:
         self._table = table
 
     def read(self, keys: Sequence[str]) -> dict[str, PrivacyRecord]:
-        found: dict[str, PrivacyRecord] = {}
-        for chunk in chunked(list(dict.fromkeys(keys)), _GET_LIMIT):
-            pending: Any = {self._table: {"Keys": [{"number_key": {"S": key}} for key in chunk]}}
-            for attempt in range(8):
-                answer = self._client.batch_get_item(RequestItems=pending)
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    record = _record(item)
-                    found[record.key] = record
-                pending = answer.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))
-            if pending:
-                # An unread entry could be a suppression: the screen must not guess that it is absent.
-                raise ConnectionError("the privacy table did not answer for every number")
-        return found
+        # An unread entry could be a suppression: batch_get raises rather than let the screen guess
+        # that it is absent.
+        wanted = [{"number_key": {"S": key}} for key in dict.fromkeys(keys)]
+        records = [
+            _record(item) for item in batch_get(self._client, self._table, wanted, what="privacy table")
+        ]
+        return {record.key: record for record in records}
 
     def suppress(self, key: str, masked: str, suppression: Suppression) -> bool:
         entry = {

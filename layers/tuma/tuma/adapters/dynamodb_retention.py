@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tuma.adapters.dynamodb_ledger import DAY_INDEX
+from tuma.adapters.ledger_table import DAY_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

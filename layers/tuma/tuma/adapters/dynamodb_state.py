@@ -4,15 +4,13 @@ and named documents (`tuma.ports.StateStore`)."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from tuma.adapters.dynamodb import is_conditional_failure
-from tuma.batching import chunked
+from tuma.adapters.dynamodb import batch_get, batch_write, is_conditional_failure
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -89,21 +87,14 @@ class DynamoDBGuardStore(DynamoDBStateStore):
 
     def read_many(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
-        for chunk in chunked(sorted(set(names)), 100):
-            pending: dict[str, Any] = {self._table: {"Keys": [{"name": {"S": n}} for n in chunk]}}
-            for attempt in range(8):
-                answer = self._client.batch_get_item(RequestItems=pending)
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    name = item["name"]["S"]
-                    if "document" in item:
-                        value = json.loads(item["document"]["S"])
-                        found[name] = value if isinstance(value, dict) else {}
-                    else:
-                        found[name] = {"count": int(item.get("count", {}).get("N", "0"))}
-                pending = answer.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))  # throttled: DynamoDB asks for backoff
+        keys = [{"name": {"S": n}} for n in sorted(set(names))]
+        for item in batch_get(self._client, self._table, keys, what="guard counters"):
+            name = item["name"]["S"]
+            if "document" in item:
+                value = json.loads(item["document"]["S"])
+                found[name] = value if isinstance(value, dict) else {}
+            else:
+                found[name] = {"count": int(item.get("count", {}).get("N", "0"))}
         return found
 
     def add(self, counters: Mapping[str, int], expires_at: int) -> None:
@@ -137,11 +128,4 @@ class DynamoDBGuardStore(DynamoDBStateStore):
             }
             for name, n in counts.items()
         ]
-        for chunk in chunked(requests, 25):
-            pending: list[Any] = list(chunk)
-            for attempt in range(8):
-                answer = self._client.batch_write_item(RequestItems={self._table: pending})
-                pending = answer.get("UnprocessedItems", {}).get(self._table, [])
-                if not pending:
-                    break
-                time.sleep(min(1.0, 0.05 * 2**attempt))
+        batch_write(self._client, self._table, requests, what="guard counts")

@@ -15,6 +15,7 @@ from tuma.runtime import aws
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
     from tuma.adapters.dynamodb_templates import DynamoDBTemplates
     from tuma.adapters.secrets import JsonSecret, SecretsManagerWebhookSecrets
@@ -157,6 +158,13 @@ def ledger(settings: LedgerSettings, client: DynamoDBClient | None = None) -> Dy
     return DynamoDBLedger(client or dynamodb(), settings.LEDGER_TABLE, settings.LEDGER_TTL_DAYS)
 
 
+def agenda(settings: LedgerSettings, client: DynamoDBClient | None = None) -> DynamoDBAgenda:
+    """What is due later, in the ledger's table."""
+    from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
+
+    return DynamoDBAgenda(client or dynamodb(), settings.LEDGER_TABLE, settings.LEDGER_TTL_DAYS)
+
+
 def outbox_dispatcher(
     settings: SenderSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
 ) -> Dispatcher:
@@ -164,7 +172,7 @@ def outbox_dispatcher(
     from tuma.services.dispatcher import Dispatcher, RetryDelays
 
     client = dynamodb()
-    ledger_ = ledger(settings, client)
+    agenda_ = agenda(settings, client)
     queue = None
     if settings.OUTBOX_QUEUE_URL or settings.FAST_OUTBOX_QUEUE_URL:
         from tuma.adapters.sqs_outbox import SqsOutboxQueue
@@ -178,10 +186,10 @@ def outbox_dispatcher(
         )
     return Dispatcher(
         sender(settings, metrics, time_left=time_left),
-        ledger_,
+        ledger(settings, client),
         DynamoDBClaims(client, settings.IDEMPOTENCY_TABLE, settings.IDEMPOTENCY_TTL_SECONDS),
         metrics,
-        guards=guards(settings, client, ledger_, queue) if settings.STATE_TABLE else None,
+        guards=guards(settings, client, agenda_, queue) if settings.STATE_TABLE else None,
         parking=queue,
         countries=frozenset(settings.ALLOWED_COUNTRY_CODES),
         max_parts=settings.SMS_MAX_PARTS,
@@ -191,7 +199,7 @@ def outbox_dispatcher(
             transient_base=settings.SMS_RETRY_BASE_SECONDS, provider_asked=settings.SMS_RETRY_LATER_SECONDS
         ),
         templates=templates(settings, client) if settings.TEMPLATES_TABLE else None,
-        agenda=ledger_,
+        agenda=agenda_,
         first_check_seconds=settings.DLR_FIRST_CHECK_SECONDS,
         identity={"business": settings.BUSINESS_NAME, "business_contact": settings.BUSINESS_CONTACT},
         privacy=privacy(settings, client, require_consent=settings.REQUIRE_PROMOTIONAL_CONSENT),
@@ -331,10 +339,9 @@ def reconciler(
     from tuma.services.reconciler import Patience, Reconciler
 
     ledger_client = dynamodb()
-    ledger_ = ledger(settings, ledger_client)
     return Reconciler(
-        ledger_,
-        ledger_,
+        ledger(settings, ledger_client),
+        agenda(settings, ledger_client),
         providers_get_dlr(settings, time_left),
         SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL),
         metrics,

@@ -19,6 +19,7 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.models.payments import InvalidPayment, Payment
+from tuma.models.sources import PaymentSource
 from tuma.runtime import wiring
 from tuma.runtime.batch import BatchResponse, item_failures
 from tuma.runtime.events import StreamRecord, stream_records
@@ -50,7 +51,7 @@ def _payment(record: StreamRecord) -> Payment | None:
             return completed_payment(record.event_name, images[1], images[2], attributes, images[0])
         except InvalidPayment as exc:
             problem = exc
-    counts.count(intake.invalid(problem, "payments-table").fate.value)
+    counts.count(intake.invalid(problem, PaymentSource.PAYMENTS_TABLE).fate.value)
     return None
 
 

@@ -28,12 +28,14 @@ from tuma.models.alerts import AlertRequest
 from tuma.models.ledger import CancelOutcome, ReportOutcome, Status
 from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StatusResultCallback, StkCallback
 from tuma.models.payments import InvalidPayment, PaymentRequest
+from tuma.models.privacy import SuppressionSource
 from tuma.models.privacy_requests import (
     ConsentRequest,
     ConsentWithdrawal,
     SuppressionRemoval,
     SuppressionRequest,
 )
+from tuma.models.sources import PaymentSource
 from tuma.provider.callbacks import DeliveryCallback
 from tuma.runtime import wiring
 from tuma.runtime.observability import CountingMetrics, build_logger
@@ -144,7 +146,7 @@ def c2b_confirmation(token: str, request: Annotated[C2BConfirmation, Body()]) ->
     try:
         outcome = intake.receipt(request.payment())
     except InvalidPayment as problem:
-        outcome = intake.invalid(problem, "c2b")
+        outcome = intake.invalid(problem, PaymentSource.C2B)
     counts.count(outcome.fate.value)
     return CONFIRMED
 
@@ -313,7 +315,7 @@ def cancel_message(key: str) -> Response[dict[str, Any]]:
 )
 def suppress(request: Annotated[SuppressionRequest, Body()]) -> Response[dict[str, Any]]:
     person = _person(request.number)
-    added = privacy().suppress(person, request.scope, request.reason, "api")
+    added = privacy().suppress(person, request.scope, request.reason, SuppressionSource.API)
     logger.info(
         "suppression %s for %s (%s)", "added" if added else "already there", person.masked, request.scope
     )

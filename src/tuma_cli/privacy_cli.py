@@ -174,7 +174,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 
 
 def _suppress(privacy: Privacy, args: argparse.Namespace, out: _Out) -> int:
-    from tuma.models.privacy import MessageCategory, Scope
+    from tuma.models.privacy import MessageCategory, Scope, SuppressionSource
 
     command = args.suppress_command
     if command == "list":
@@ -187,7 +187,7 @@ def _suppress(privacy: Privacy, args: argparse.Namespace, out: _Out) -> int:
         return out.say([record_json(r) for r in records], "\n".join(lines) or "no suppressed numbers")
     person = privacy.person(args.number)
     if command == "add":
-        added = privacy.suppress(person, Scope(args.scope), args.reason, "operator")
+        added = privacy.suppress(person, Scope(args.scope), args.reason, SuppressionSource.OPERATOR)
         what = "every message" if args.scope == "all" else "promotional messages"
         text = (
             f"{person.masked}: suppressed for {what}"

@@ -9,6 +9,7 @@ import pytest
 from tuma.adapters.dynamodb_ledger_views import LedgerViews
 from tuma.adapters.dynamodb_retention import DynamoDBRetention
 from tuma.models.ledger import LedgerEntry, PaymentSeen, Status
+from tuma.models.sources import PaymentSource
 from tuma.services.retention import RetentionSweep
 
 from tests.integration.conftest import Stack
@@ -38,7 +39,18 @@ def test_old_texts_and_payers_leave_the_ledger_and_billing_fields_stay(stack: St
             ]
         )
         ledger.note_payment(
-            PaymentSeen(key, "c2b", "254712345678", 3, "2547*****678", "750.00", "KES", "ADM-7", "600100", at)
+            PaymentSeen(
+                key,
+                PaymentSource.C2B,
+                "254712345678",
+                3,
+                "2547*****678",
+                "750.00",
+                "KES",
+                "ADM-7",
+                "600100",
+                at,
+            )
         )
     sweep = RetentionSweep(DynamoDBRetention(client, table), 90, oldest_days=180)
     runs = [sweep.run() for _ in range(10)]

@@ -49,6 +49,7 @@ from tuma.ports import (
     RetentionStore,
     Sender,
     SendResult,
+    Settlement,
     StateStore,
     StatusEventQueue,
     TemplateStore,
@@ -237,7 +238,7 @@ class MemoryLedger(Ledger):
 
 class MemoryClaims(Claims):
     def __init__(self) -> None:
-        self.records: dict[Claim, dict[str, Any] | None] = {}
+        self.records: dict[Claim, Settlement | None] = {}
         self.pins: dict[Claim, str] = {}
 
     def _claim(self, key: Claim) -> Claimed:
@@ -250,7 +251,7 @@ class MemoryClaims(Claims):
     def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[Claimed]:
         return [self._claim(key) for key in claims]
 
-    def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None:
+    def settle(self, results: Sequence[tuple[Claim, Settlement]]) -> None:
         for key, result in results:
             self.records[key] = result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 from tuma.adapters.dynamodb_claims import DynamoDBClaims
-from tuma.ports import Claim, ClaimState
+from tuma.models.ledger import Status
+from tuma.ports import Claim, ClaimState, Settlement
 from tuma.services.balance import STATE, BalanceMonitor
 
 from tests.unit.fakes import FixedBalance, MemoryLowState, MemoryOutbox
@@ -84,10 +86,22 @@ def test_a_claim_is_new_once_then_busy_while_sending_and_done_once_settled(table
     one, other = ("pay-1", "n:abc"), ("pay-1", "n:other")
     assert states(claims, [one], 30_000) == [ClaimState.NEW]
     assert states(claims, [one, other], 30_000) == [ClaimState.BUSY, ClaimState.NEW]  # another recipient
-    claims.settle([(one, {"status": "SENT", "message_id": "1"})])
+    sent = Settlement(Status.SENT, datetime(2026, 11, 26, 9, tzinfo=UTC), "1", "secondary")
+    claims.settle([(one, sent)])
     assert states(claims, [one], 30_000) == [ClaimState.DONE]
     # What the first attempt settled comes back with DONE: a ledger it left QUEUED can be completed.
-    assert claims.claim([one], 30_000)[0].result == {"status": "SENT", "message_id": "1"}
+    assert claims.claim([one], 30_000)[0].result == sent
+
+
+def test_a_settlement_reads_back_and_what_is_not_one_reads_as_none() -> None:
+    at = datetime(2026, 11, 26, 9, tzinfo=UTC)
+    for settled in (
+        Settlement(Status.SENT, at, "42", "primary"),
+        Settlement(Status.REJECTED, None, code=1003),
+    ):
+        assert Settlement.read(json.loads(json.dumps(settled.data()))) == settled
+    assert Settlement.read({"status": "SENT", "at": "not a time"}) == Settlement(Status.SENT)
+    assert Settlement.read({"something": "else"}) is None
 
 
 def test_a_batch_of_claims_is_answered_in_order_and_settled_in_one_round(table: DynamoDBClient) -> None:
@@ -95,7 +109,7 @@ def test_a_batch_of_claims_is_answered_in_order_and_settled_in_one_round(table: 
     batch = [("pay", f"n:{i}") for i in range(60)]
     assert states(claims, batch[::2], 30_000) == [ClaimState.NEW] * 30
     assert states(claims, batch, 30_000) == [ClaimState.BUSY, ClaimState.NEW] * 30
-    claims.settle([(c, {"status": "SENT"}) for c in batch[:30]])
+    claims.settle([(c, Settlement(Status.SENT)) for c in batch[:30]])
     claims.release(batch[30:])
     assert states(claims, batch, 30_000) == [ClaimState.DONE] * 30 + [ClaimState.NEW] * 30
 
@@ -112,7 +126,7 @@ def test_a_claim_abandoned_by_a_dead_sender_frees_itself_when_its_invocation_wou
     now[0] += 2
     assert states(claims, [claim], 5_000) == [ClaimState.NEW]  # past the dead invocation's deadline
     now[0] += 7200
-    claims.settle([(claim, {"status": "SENT"})])
+    claims.settle([(claim, Settlement(Status.REJECTED, code=1003))])
     assert states(claims, [claim], 5_000) == [ClaimState.DONE]
     now[0] += 7200  # past the claim's expiry (an hour here): the key may be used again
     assert states(claims, [claim], 5_000) == [ClaimState.NEW]

@@ -215,8 +215,9 @@ def test_a_later_report_of_a_receipt_already_sent_sends_nothing_whatever_its_num
 def test_the_payment_record_gives_a_better_number_than_the_message_carries() -> None:
     dispatcher, sender, ledger, _, _ = _dispatcher()
     from tuma.models.ledger import PaymentSeen
+    from tuma.models.sources import PaymentSource
 
-    ledger.note_payment(PaymentSeen("QKX3", "stk", "254712345678", 3, "2547*****678"))
+    ledger.note_payment(PaymentSeen("QKX3", PaymentSource.STK, "254712345678", 3, "2547*****678"))
     dispatcher.dispatch([Inbound("c2b", _receipt("QKX3", [hash_msisdn("254712345678")], "c2b"))])
     assert sender.sent[0][0] == "254712345678" and sender.otp_calls == []  # bulk route, plain number
 

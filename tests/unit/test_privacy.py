@@ -10,7 +10,7 @@ import pytest
 from tuma.formatting.clock import EAT
 from tuma.formatting.phones import hash_msisdn, parse_recipient
 from tuma.models.ledger import DeliveryUpdate, DueCheck, ReportOutcome, Status
-from tuma.models.privacy import DEFAULT_FOOTER, MessageCategory, Scope
+from tuma.models.privacy import DEFAULT_FOOTER, MessageCategory, Scope, SuppressionSource
 from tuma.ports import BulkMessage, HttpAnswer, HttpFailure
 from tuma.provider.answers import DeliveryReport
 from tuma.provider.client import ProviderClient, RetryPolicy
@@ -160,7 +160,9 @@ def test_a_promotion_to_five_numbers_one_suppressed_one_without_consent() -> Non
     numbers = ["0711000001", "0711000002", "0711000003", "0711000004", "0711000005"]
     for number in numbers[:4]:
         rig.privacy.consent(rig.privacy.person(number), "shop counter", "Offers by SMS from ACME")
-    rig.privacy.suppress(rig.privacy.person(numbers[3]), Scope.PROMOTIONAL, "replied STOP", "api")
+    rig.privacy.suppress(
+        rig.privacy.person(numbers[3]), Scope.PROMOTIONAL, "replied STOP", SuppressionSource.API
+    )
     rig.run(promotion("promo-1", *numbers))
 
     statuses = rig.statuses("promo-1")
@@ -188,9 +190,11 @@ def test_a_number_suppressed_for_promotions_still_gets_its_receipts_and_one_supp
 ):
     rig = Rig()
     rig.privacy.suppress(
-        rig.privacy.person("0711000001"), Scope.PROMOTIONAL, "blacklisted", "delivery-report"
+        rig.privacy.person("0711000001"), Scope.PROMOTIONAL, "blacklisted", SuppressionSource.DELIVERY_REPORT
     )
-    rig.privacy.suppress(rig.privacy.person("0711000002"), Scope.ALL, "asked to stop everything", "operator")
+    rig.privacy.suppress(
+        rig.privacy.person("0711000002"), Scope.ALL, "asked to stop everything", SuppressionSource.OPERATOR
+    )
     rig.run(receipt("QK1", "0711000001"), receipt("QK2", "0711000002"))
     assert rig.statuses("QK1") == {"2547*****001": ("SENT", None)}
     [(status, reason)] = rig.statuses("QK2").values()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from tuma.models.ledger import PaymentSeen, Status
-from tuma.models.payments import PaymentSource
+from tuma.models.sources import PaymentSource
 from tuma.ports import DarajaFailure, DarajaPull
 from tuma.services.intake import Intake
 from tuma.services.pull import PullReconciler, checkpoint_name

@@ -6,8 +6,8 @@ from typing import Any
 
 from tuma.models.ledger import LedgerEntry, PaymentSeen, Status
 from tuma.models.mpesa import StatusResultCallback
-from tuma.models.payments import PaymentSource
 from tuma.models.pull import PulledTransaction
+from tuma.models.sources import PaymentSource
 from tuma.services.finance import NEVER_SEEN, NO_RECEIPT_YET, day_view
 from tuma.services.intake import Fate, Intake
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from tuma.formatting.rendering import packaged
+from tuma.models.sources import PaymentSource
 from tuma.services.templates import (
     Catalog,
     Routing,
@@ -128,6 +129,13 @@ def test_malformed_routing_is_refused_naming_the_rule(
 ) -> None:
     with pytest.raises(ValueError, match=reason):
         parse_routing(rules)
+
+
+def test_a_rule_may_choose_any_way_a_payment_is_learnt() -> None:
+    """Receipts for payments the pull or a status query found route like any other (one vocabulary:
+    tuma.models.sources.PaymentSource)."""
+    rules = [{"template": "receipt", "source": source.value} for source in PaymentSource]
+    assert [rule.source for rule in parse_routing(rules).rules] == [s.value for s in PaymentSource]
 
 
 def test_routing_to_a_template_that_is_missing_or_not_a_receipt_is_refused() -> None:

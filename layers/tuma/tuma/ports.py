@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tuma.formatting.clock import parse_time
+from tuma.models.ledger import Status
 from tuma.provider.codes import Disposition
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from tuma.models.ledger import (
         CancelOutcome,
         DeliveryUpdate,
@@ -274,12 +275,54 @@ Claim = tuple[str, str]  # (idempotency key, recipient ref or "#event")
 
 
 @dataclass(frozen=True)
+class Settlement:
+    """What an attempt settled a claim with: the message went (with the provider's id for it and
+    which provider), or it can never go (the provider's code, or Tuma's own refusal)."""
+
+    status: Status  # SENT, REJECTED or SUPPRESSED
+    at: datetime | None = None
+    message_id: str | None = None
+    provider: str | None = None
+    code: int | None = None
+
+    def data(self) -> dict[str, str | int]:
+        """As the claims table keeps it (Powertools Idempotency's `data`, JSON)."""
+        fields = {
+            "status": self.status.value,
+            "at": self.at.isoformat() if self.at else None,
+            "message_id": self.message_id,
+            "provider": self.provider,
+            "code": self.code,
+        }
+        return {name: value for name, value in fields.items() if value is not None}
+
+    @classmethod
+    def read(cls, data: Mapping[str, Any]) -> Settlement | None:
+        """From the table; None when it is not one (a claim written by something else)."""
+        try:
+            status = Status(str(data.get("status")))
+        except ValueError:
+            return None
+        try:
+            at: datetime | None = parse_time(data["at"]) if data.get("at") else None
+        except ValueError:
+            at = None  # a claim settled before its time was recorded
+        code = data.get("code")
+        return cls(
+            status,
+            at,
+            str(data["message_id"]) if data.get("message_id") else None,
+            str(data["provider"]) if data.get("provider") else None,
+            int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else None,
+        )
+
+
+@dataclass(frozen=True)
 class Claimed:
     state: ClaimState
-    # DONE: what the earlier attempt settled (status, message_id, at, provider), so a ledger entry
-    # that attempt left QUEUED (it crashed between settling the claim and writing the ledger) can be
-    # completed.
-    result: Mapping[str, Any] | None = None
+    # DONE: what the earlier attempt settled, so a ledger entry that attempt left QUEUED (it crashed
+    # between settling the claim and writing the ledger) can be completed.
+    result: Settlement | None = None
     # NEW after an attempt that may have been accepted unseen: the provider it must go to again.
     pinned: str | None = None
 
@@ -293,7 +336,7 @@ class Claims(Protocol):
 
     def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[Claimed]: ...
 
-    def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None: ...
+    def settle(self, results: Sequence[tuple[Claim, Settlement]]) -> None: ...
 
     def release(self, claims: Sequence[Claim], pins: Mapping[Claim, str] | None = None) -> None:
         """Free claims for another attempt; a pinned one keeps the provider it must go to."""

@@ -28,20 +28,12 @@ from starlette.staticfiles import StaticFiles
 from tuma.formatting.clock import EAT
 from tuma.models.kinds import KINDS
 from tuma.models.ledger import Status
-from tuma.models.payments import PaymentSource
+from tuma.models.sources import LEDGER_SOURCES
 
 from tuma_cli.console.backend import Backend, ConsoleError
 
 log = logging.getLogger(__name__)
 CSRF_COOKIE = "tuma_csrf"
-# Every ledger `source`: how each payment was learnt (one vocabulary, PaymentSource), then the others.
-SOURCES = (
-    *(source.value for source in PaymentSource),
-    "alerts-api",
-    "cloudwatch",
-    "balance-monitor",
-    "console-resend",
-)
 _pending: dict[str, tuple[float, str]] = {}  # resend confirmations: token -> (expiry, number typed)
 
 
@@ -137,7 +129,7 @@ class Console:
             status=status,
             source=source,
             statuses=[s.value for s in Status],
-            sources=SOURCES,
+            sources=LEDGER_SOURCES,
             took=time.perf_counter() - started,
         )
 
@@ -245,13 +237,13 @@ class Console:
             raise ConsoleError(f"That number cannot be used: {exc.reason}.") from None
 
     async def suppress(self, request: Request) -> Response:
-        from tuma.models.privacy import Scope
+        from tuma.models.privacy import Scope, SuppressionSource
 
         form = await request.form()
         person = self._person(str(form.get("number", "")))
         scope = Scope.ALL if form.get("scope") == "all" else Scope.PROMOTIONAL
         reason = str(form.get("reason", "")).strip()[:200] or "asked to stop"
-        added = self.backend.privacy().suppress(person, scope, reason, "operator")
+        added = self.backend.privacy().suppress(person, scope, reason, SuppressionSource.OPERATOR)
         what = "any message" if scope is Scope.ALL else "promotions"
         message = (
             f"{person.masked} will get no more {what}."

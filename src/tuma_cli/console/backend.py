@@ -20,6 +20,7 @@ from tuma.formatting.clock import EAT
 from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import CancelOutcome, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage
+from tuma.models.sources import OwnSource
 from tuma.security.masking import mask
 from tuma.services.templates import TemplateEditor
 
@@ -182,7 +183,7 @@ class Backend:
             to = str(record["payer"])
         resend_key = f"{key}~resend-{secrets.token_hex(3)}"[:200]
         message = OutboxMessage(
-            idempotency_key=resend_key, to=(to,), text=entry.text, source="console-resend"
+            idempotency_key=resend_key, to=(to,), text=entry.text, source=OwnSource.CONSOLE_RESEND
         )
         self._sqs.send_message(QueueUrl=self._queue("OutboxQueue"), MessageBody=message.to_json())
         self.ledger.note_resend(key, resend_key, datetime.now(UTC))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError
 
 from tuma.adapters.dynamodb import batch_write, is_conditional_failure
-from tuma.ports import Claim, Claimed, ClaimState
+from tuma.ports import Claim, Claimed, ClaimState, Settlement
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -92,10 +92,10 @@ class DynamoDBClaims:
             if old.get("status", {}).get("S") != COMPLETED:
                 return Claimed(ClaimState.BUSY)
             try:
-                result = json.loads(old["data"]["S"]) if "data" in old else None
+                data = json.loads(old["data"]["S"]) if "data" in old else None
             except ValueError:
-                result = None
-            return Claimed(ClaimState.DONE, result if isinstance(result, dict) else None)
+                data = None
+            return Claimed(ClaimState.DONE, Settlement.read(data) if isinstance(data, dict) else None)
         old_item: dict[str, Any] = dict(answer.get("Attributes") or {})
         pinned = (
             old_item.get("pinned", {}).get("S") if old_item.get("status", {}).get("S") == RELEASED else None
@@ -111,11 +111,11 @@ class DynamoDBClaims:
         }
         return {"PutRequest": {"Item": item | {name: {"S": value} for name, value in fields.items()}}}
 
-    def settle(self, results: Sequence[tuple[Claim, dict[str, Any]]]) -> None:
+    def settle(self, results: Sequence[tuple[Claim, Settlement]]) -> None:
         self._write(
             [
-                self._put(claim, COMPLETED, data=json.dumps(result, separators=(",", ":"), default=str))
-                for claim, result in results
+                self._put(claim, COMPLETED, data=json.dumps(settled.data(), separators=(",", ":")))
+                for claim, settled in results
             ]
         )
 

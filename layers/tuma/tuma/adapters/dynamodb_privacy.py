@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from tuma.adapters.dynamodb import batch_get, is_conditional_failure
 from tuma.formatting.clock import parse_time
-from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
+from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression, SuppressionSource
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -149,7 +149,7 @@ def _record(item: dict[str, Any]) -> PrivacyRecord:
             suppressions[scope] = Suppression(
                 scope,
                 entry.get("reason", {}).get("S", ""),
-                entry.get("source", {}).get("S", ""),
+                SuppressionSource(entry.get("source", {}).get("S", SuppressionSource.OPERATOR)),
                 parse_time(entry.get("at", {}).get("S")),
             )
     consent = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from tuma.models.outbox import OutboxMessage, SendAt
+from tuma.models.sources import OwnSource
 from tuma.models.validation import LANGUAGE, NO_CONTROL_CHARS
 
 
@@ -33,7 +34,7 @@ class AlertRequest(BaseModel):
             template="alert",
             data=data,
             language=self.language,
-            source="alerts-api",
+            source=OwnSource.ALERTS_API,
             send_at=self.send_at,
         )
 

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from tuma.formatting.clock import now_utc
+from tuma.models.sources import PaymentSource
 
 # The recipient ref of an entry that never had a usable recipient (a message rejected before one
 # was known).
@@ -118,7 +119,7 @@ class PaymentSeen:
     directory's), and what finance reads of it (the first source to say each fact wins)."""
 
     reference: str
-    source: str
+    source: PaymentSource
     payer: str | None = None
     payer_rank: int = 0
     payer_masked: str | None = None

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tuma.models.payments import InvalidPayment, Payment, PaymentSource
+from tuma.models.payments import InvalidPayment, Payment
+from tuma.models.sources import PaymentSource
 from tuma.models.validation import AsText, OptionalText, summarize
 
 ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}

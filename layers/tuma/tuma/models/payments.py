@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
@@ -12,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from tuma.formatting.clock import parse_time
 from tuma.formatting.money import parse_amount
 from tuma.models.outbox import OutboxMessage, SendAt
+from tuma.models.sources import PaymentSource
 from tuma.models.validation import AsText, FreeText, Reference
 
 # What parse_amount accepts, as the OpenAPI document says it (MAX_PAYMENT_AMOUNT is 1,000,000 unless set).
@@ -24,29 +24,6 @@ AMOUNT_SCHEMA = {
 }
 Amount = Annotated[Decimal, BeforeValidator(parse_amount), WithJsonSchema(AMOUNT_SCHEMA)]
 Currency = Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")]
-
-
-class PaymentSource(StrEnum):
-    """How Tuma learnt of a payment: the one vocabulary of the ledger's `source`, template routing,
-    the console's filters and the finance view."""
-
-    C2B = "c2b"  # Daraja's C2B confirmation callback
-    STK = "stk"  # Daraja's STK Push callback
-    PULL = "pull"  # Daraja's Pull Transactions, when no callback had brought it
-    STATUS_QUERY = "status-query"  # Daraja's Transaction Status, asked for one receipt
-    PAYMENTS_API = "payments-api"  # POST /payments from the business's own systems
-    PAYMENTS_TABLE = "payments-table"  # a row of the payments table (its stream)
-    OUTBOX = "outbox"  # a receipt put on the outbox queue directly
-
-    @property
-    def learnt_by(self) -> str:
-        """The finance view's words for it: callback, pull, status query, or the business's system."""
-        return {
-            PaymentSource.C2B: "callback",
-            PaymentSource.STK: "callback",
-            PaymentSource.PULL: "pull",
-            PaymentSource.STATUS_QUERY: "status query",
-        }.get(self, "your system")
 
 
 class InvalidPayment(ValueError):

@@ -34,8 +34,8 @@ class Scope(StrEnum):
         return self is Scope.ALL or category is MessageCategory.PROMOTIONAL
 
 
-class Source(StrEnum):
-    """Where an entry came from, for the business's accountability records."""
+class SuppressionSource(StrEnum):
+    """Who put a number on the suppression list, for the business's accountability records."""
 
     OPERATOR = "operator"  # tuma suppress / tuma consent, the console
     API = "api"  # the business's own systems, through the signed routes
@@ -46,7 +46,7 @@ class Source(StrEnum):
 class Suppression:
     scope: Scope
     reason: str
-    source: str
+    source: SuppressionSource
     at: datetime
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from tuma.models.payments import InvalidPayment, Payment, PaymentSource
+from tuma.models.payments import InvalidPayment, Payment
+from tuma.models.sources import PaymentSource
 from tuma.models.validation import OptionalText, summarize
 
 # Names as Safaricom's Pull page gives them, read whatever their case.

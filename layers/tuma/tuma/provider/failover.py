@@ -29,6 +29,7 @@ from typing import Any
 
 from tuma.models.ledger import PRIMARY, SECONDARY
 from tuma.models.outbox import OutboxMessage
+from tuma.models.sources import OwnSource
 from tuma.ports import BulkMessage, Sender, SendResult, StateStore
 from tuma.provider.codes import Disposition, meaning
 from tuma.security.redaction import scrub_text
@@ -171,7 +172,7 @@ def alert_for(transition: Transition, language: str = "en") -> OutboxMessage:
             "severity": "warning",
         },
         language=language,
-        source="outbox-sender",
+        source=OwnSource.FAILOVER,
     )
 
 

@@ -13,6 +13,7 @@ from tuma.formatting.rendering import render
 from tuma.models.alerts import CloudWatchAlarm, SnsNotification
 from tuma.models.kinds import TemplateError
 from tuma.models.outbox import OutboxMessage
+from tuma.models.sources import OwnSource
 from tuma.services.templates import Catalog
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def alarm_from_sns(
         template=template,
         data=data,
         language=language,
-        source="cloudwatch",
+        source=OwnSource.CLOUDWATCH,
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from tuma.models.outbox import OutboxMessage
+from tuma.models.sources import OwnSource
 from tuma.ports import BalanceReader, LowState, OutboxQueue
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class BalanceMonitor:
             data={"credit": f"{credit:,.2f}", "threshold": f"{self._threshold:,.2f}"}
             | ({"provider": self._name} if self._name else {}),
             language=self._language,
-            source="balance-monitor",
+            source=OwnSource.BALANCE_MONITOR,
         )
         try:
             self._queue.put(alert)

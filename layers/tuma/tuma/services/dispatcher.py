@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from pydantic import ValidationError
 
 from tuma.errors import ConfigurationError
-from tuma.formatting.clock import now_utc, parse_time
+from tuma.formatting.clock import now_utc
 from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, parse_recipient
 from tuma.models.ledger import (
     NO_RECIPIENT_REF,
@@ -43,6 +43,7 @@ from tuma.ports import (
     OutboxQueue,
     Sender,
     SendResult,
+    Settlement,
     TemplateSource,
 )
 from tuma.provider.codes import CONFIGURATION_ALARM, Disposition, meaning
@@ -288,9 +289,7 @@ class Dispatcher:
         if not stopped:
             return go
         now = self._clock()
-        self._claims.settle(
-            [(d.claim, {"status": status.value, "at": now.isoformat()}) for d, status, _ in stopped]
-        )
+        self._claims.settle([(d.claim, Settlement(status, now)) for d, status, _ in stopped])
         entries = []
         for delivery, status, reason in stopped:
             self._metrics.count("MessagesSuppressed" if status is Status.SUPPRESSED else "MessagesRejected")
@@ -324,10 +323,7 @@ class Dispatcher:
             self._claims.release([j.delivery.claim for j in waiting])
             self._metrics.count("MessagesHeldByGuards", len(waiting))
         if ended:
-            stamp = now.isoformat()
-            self._claims.settle(
-                [(j.delivery.claim, {"status": Status.REJECTED.value, "at": stamp}) for j in ended]
-            )
+            self._claims.settle([(j.delivery.claim, Settlement(Status.REJECTED, now)) for j in ended])
             for j in ended:
                 self._metrics.count(
                     "AlertsCollapsed" if j.verdict is Verdict.COLLAPSE else "MessagesRateLimited"
@@ -441,7 +437,7 @@ class Dispatcher:
         deliveries: list[Delivery],
         remaining_ms: Callable[[], int] | None,
         retry: Callable[[str, int, str], None],
-    ) -> tuple[list[Delivery], list[tuple[Delivery, Mapping[str, Any]]]]:
+    ) -> tuple[list[Delivery], list[tuple[Delivery, Settlement]]]:
         """What is ours to send, and what an earlier attempt settled (with what it settled)."""
         unique: dict[Claim, Delivery] = {}
         for delivery in deliveries:
@@ -453,7 +449,7 @@ class Dispatcher:
             return [], []
         states = self._claims.claim(list(unique), remaining_ms() if remaining_ms else None)
         to_send: list[Delivery] = []
-        completed: list[tuple[Delivery, Mapping[str, Any]]] = []
+        completed: list[tuple[Delivery, Settlement]] = []
         for delivery, claimed in zip(unique.values(), states, strict=True):
             if claimed.state is ClaimState.NEW:
                 to_send.append(replace(delivery, pinned=claimed.pinned) if claimed.pinned else delivery)
@@ -486,34 +482,31 @@ class Dispatcher:
             ]
         )
 
-    def _complete(self, completed: list[tuple[Delivery, Mapping[str, Any]]]) -> list[LedgerEntry]:
+    def _complete(self, completed: list[tuple[Delivery, Settlement]]) -> list[LedgerEntry]:
         """Ledger entries an attempt left QUEUED, after settling their claims, completed from those claims.
 
         Usually this finds nothing (a plain duplicate): the entry is already past QUEUED and the
         conditional write is refused."""
         now = self._clock()
         entries: list[LedgerEntry] = []
-        for delivery, result in completed:
-            try:
-                at = parse_time(result.get("at"))
-            except ValueError:  # a claim settled before its time was recorded
-                at = now
-            if result.get("status") == Status.SENT.value and result.get("message_id"):
+        for delivery, settled in completed:
+            at = settled.at or now  # a claim settled before its time was recorded: now
+            if settled.status is Status.SENT and settled.message_id:
                 entries.append(
                     delivery.entry(
                         Status.SENT,
-                        provider=result.get("provider") or PRIMARY,
-                        provider_message_id=str(result["message_id"]),
+                        provider=settled.provider or PRIMARY,
+                        provider_message_id=settled.message_id,
                         sent_at=at,
                         check_due_at=now + self._first_check if self._agenda is not None else None,
                         updated_at=now,
                     )
                 )
-            elif result.get("status") == Status.REJECTED.value:
+            elif settled.status is Status.REJECTED:
                 entries.append(
                     delivery.entry(
                         Status.REJECTED,
-                        provider_code=result.get("code"),
+                        provider_code=settled.code,
                         reason="rejected by the provider",
                         final_at=at,
                         final_via="send",
@@ -537,21 +530,18 @@ class Dispatcher:
         queued_at: datetime,
     ) -> list[LedgerEntry]:
         """Claims first, all at once: until they are settled a crash would send these again."""
-        done: list[tuple[Claim, dict[str, Any]]] = []
+        done: list[tuple[Claim, Settlement]] = []
         again: list[Claim] = []
         pins: dict[Claim, str] = {}
-        stamp = self._clock().isoformat()
+        stamp = self._clock()
         for index, delivery in enumerate(deliveries):
             result = results[index]
             if result.disposition is Disposition.SUCCESS:
-                sent = {"status": Status.SENT.value, "message_id": result.message_id, "at": stamp}
                 done.append(
-                    (delivery.claim, sent | ({"provider": result.provider} if result.provider else {}))
+                    (delivery.claim, Settlement(Status.SENT, stamp, result.message_id, result.provider))
                 )
             elif result.disposition is Disposition.REJECT:
-                done.append(
-                    (delivery.claim, {"status": Status.REJECTED.value, "code": result.code, "at": stamp})
-                )
+                done.append((delivery.claim, Settlement(Status.REJECTED, stamp, code=result.code)))
             else:
                 again.append(delivery.claim)
                 # A message the provider may have taken unseen goes back to it and nowhere else.

@@ -14,8 +14,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tuma.models.ledger import LedgerEntry, Status
-from tuma.models.payments import PaymentSource
 from tuma.models.pull import PulledTransaction
+from tuma.models.sources import PaymentSource
 
 NEVER_SEEN = "never seen by Tuma"
 NO_RECEIPT_YET = "no receipt yet"

@@ -30,6 +30,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from tuma.formatting.clock import EAT, format_eat, parse_time
+from tuma.models.sources import OwnSource
 
 if TYPE_CHECKING:
     from tuma.ports import Agenda, GuardStore, OutboxQueue
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CAPS = "guard#caps"
 PAUSE = "guard#pause"
-GUARD_SOURCE = "guard"  # Tuma's own guard alerts: never held by what they report
 PAUSED_WAIT = 120  # a paused message looks again this often: `tuma resume` takes effect within it
 CAPPED_WAIT = 900  # SQS's longest delay; a raised cap takes effect within it
 WARN_AT = 0.8
@@ -172,7 +172,11 @@ class Guards:
         data = {"title": title, "details": details, "severity": "warning"}
         self._queue.put(
             OutboxMessage(
-                idempotency_key=key, template="alert", data=data, source=GUARD_SOURCE, language=self._language
+                idempotency_key=key,
+                template="alert",
+                data=data,
+                source=OwnSource.GUARD,
+                language=self._language,
             )
         )
 
@@ -189,7 +193,7 @@ class Guards:
             idempotency_key=key,
             template="alert",
             data={"title": title},
-            source=GUARD_SOURCE,
+            source=OwnSource.GUARD,
             summary_of=name,
             language=self._language,
         )
@@ -206,7 +210,7 @@ class Guards:
                     recipient.masked,
                     Status.SCHEDULED,
                     template="alert",
-                    source=GUARD_SOURCE,
+                    source=OwnSource.GUARD,
                     scheduled_for=due,
                 )
             )
@@ -274,7 +278,7 @@ class Guards:
         judged = []
         for delivery in deliveries:
             category = Category(delivery.category)
-            if delivery.source == GUARD_SOURCE:
+            if delivery.source == OwnSource.GUARD:
                 judged.append(Judged(delivery, Verdict.SEND))
                 continue
             verdict = (

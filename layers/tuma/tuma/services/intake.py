@@ -18,6 +18,7 @@ from tuma.formatting.phones import RecipientKind
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, PaymentSeen, Status
 from tuma.models.outbox import OutboxMessage
 from tuma.models.payments import InvalidPayment, Payment
+from tuma.models.sources import PaymentSource
 from tuma.security.masking import mask
 from tuma.services.recipients import Payer, resolve
 
@@ -176,7 +177,7 @@ class Intake:
                 outcomes[index] = Outcome(message.idempotency_key, Fate.QUEUED)
         return outcomes
 
-    def reject(self, key: str, reason: str, source: str, fate: Fate = Fate.REJECTED) -> Outcome:
+    def reject(self, key: str, reason: str, source: PaymentSource, fate: Fate = Fate.REJECTED) -> Outcome:
         """A business event that can never yield a message: recorded, never retried."""
         self._ledger.record_unsendable(
             [LedgerEntry(key, NO_RECIPIENT_REF, "-", Status.REJECTED, source=source, reason=reason[:500])]
@@ -184,7 +185,7 @@ class Intake:
         log.warning("%s event %s yields no message: %s", source, key, reason)
         return Outcome(key, fate, reason)
 
-    def invalid(self, problem: InvalidPayment, source: str) -> Outcome:
+    def invalid(self, problem: InvalidPayment, source: PaymentSource) -> Outcome:
         return self.reject(problem.key, problem.reason, source)
 
     # -- Daraja ---------------------------------------------------------------------------------
@@ -205,20 +206,22 @@ class Intake:
         """An STK Push callback; one with no result in it at all is recorded, never dropped."""
         result = callback.result()
         if result is None:
-            return self.reject(callback.key(), "STK callback has no Body.stkCallback: nothing to read", "stk")
+            return self.reject(
+                callback.key(), "STK callback has no Body.stkCallback: nothing to read", PaymentSource.STK
+            )
         return self.stk_result(result)
 
     def stk_result(self, result: StkResult) -> Outcome:
         key = result.key()
         if result.ResultCode is None:
-            return self.reject(key, "STK callback carries no ResultCode", "stk")
+            return self.reject(key, "STK callback carries no ResultCode", PaymentSource.STK)
         if not result.succeeded:
             reason = f"payment not completed: {result.ResultCode} {result.ResultDesc or ''}".strip()
-            return self.reject(key, reason, "stk", Fate.NOT_PAID)
+            return self.reject(key, reason, PaymentSource.STK, Fate.NOT_PAID)
         try:
             payment = result.payment()
         except InvalidPayment as exc:
-            return self.invalid(exc, "stk")
+            return self.invalid(exc, PaymentSource.STK)
         return self.receipt(payment)
 
     def status_result(self, result: StatusResult) -> Outcome:
@@ -242,7 +245,7 @@ class Intake:
         try:
             payment = result.payment()
         except InvalidPayment as problem:
-            return self.invalid(problem, "status-query")
+            return self.invalid(problem, PaymentSource.STATUS_QUERY)
         if payment.reference in self._ledger.payment_sources([payment.reference]) or self._ledger.get(
             payment.reference
         ):

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tuma.models.payments import InvalidPayment, Payment, PaymentSource
+from tuma.models.payments import InvalidPayment, Payment
+from tuma.models.sources import PaymentSource
 from tuma.models.validation import summarize
 
 

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING
 
 from tuma.formatting.clock import EAT, now_utc
 from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, Recipient, parse_recipient
-from tuma.models.privacy import Consent, MessageCategory, PrivacyRecord, Scope, Suppression
+from tuma.models.privacy import (
+    Consent,
+    MessageCategory,
+    PrivacyRecord,
+    Scope,
+    Suppression,
+    SuppressionSource,
+)
 
 if TYPE_CHECKING:
     from tuma.ports import PrivacyStore
@@ -155,7 +162,7 @@ class Privacy:
             entry = Suppression(
                 Scope.PROMOTIONAL,
                 f"the network reported {description!r}: the number blocked the sender or all promotions",
-                "delivery-report",
+                SuppressionSource.DELIVERY_REPORT,
                 self._clock(),
             )
             if self._store.suppress(key, masked, entry):
@@ -173,7 +180,7 @@ class Privacy:
     def check(self, person: Person) -> PrivacyRecord:
         return self._store.read([person.key]).get(person.key) or PrivacyRecord(person.key, person.masked)
 
-    def suppress(self, person: Person, scope: Scope, reason: str, source: str) -> bool:
+    def suppress(self, person: Person, scope: Scope, reason: str, source: SuppressionSource) -> bool:
         return self._store.suppress(
             person.key, person.masked, Suppression(scope, reason or "asked to stop", source, self._clock())
         )

@@ -27,6 +27,7 @@ from tuma.formatting.rendering import (
 )
 from tuma.models.kinds import KINDS, Kind, TemplateError, kind_of
 from tuma.models.privacy import DEFAULT_FOOTER, MessageCategory, with_footer
+from tuma.models.sources import PaymentSource
 from tuma.models.validation import LANGUAGE, TEMPLATE_NAME
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ if TYPE_CHECKING:
 SAFE_FILTERS = frozenset({"upper", "lower", "title", "capitalize", "default", "trim"})
 ALLOWED_FILTERS = SAFE_FILTERS | frozenset(FILTERS)
 ALLOWED_TESTS = frozenset({"defined", "none", "undefined"})
-SOURCES = ("c2b", "stk", "payments-api", "payments-table", "outbox")
+# A routing rule chooses by how the payment was learnt (tuma.models.sources.PaymentSource).
+SOURCES = tuple(source.value for source in PaymentSource)
 
 
 @dataclass(frozen=True)

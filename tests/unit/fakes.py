@@ -476,8 +476,9 @@ class MemoryAgenda(Agenda):
 
     def schedule(self, message: ScheduledMessage, entries: Sequence[LedgerEntry]) -> bool:
         key = message.idempotency_key
-        if key in self.held or key in self.released or key in self.cancelled:
+        if key in self.held or key in self.cancelled:
             return False
+        self.released.discard(key)  # held again: the window closed before the sender got to it
         self.held[key] = message
         self.entries.extend(entries)
         if self.ledger is not None:

@@ -11,11 +11,21 @@ from tuma.models.ledger import CancelOutcome, DueCheck, ReportOutcome, Status
 from tuma.provider.answers import DeliveryReport, ProviderError
 from tuma.provider.callbacks import DeliveryCallback
 from tuma.provider.codes import Disposition
+from tuma.security.number_keys import NumberKeys
 from tuma.services.delivery_reports import update_for
 from tuma.services.dispatcher import Dispatcher, Inbound
+from tuma.services.privacy import Privacy, SendWindow
 from tuma.services.reconciler import Patience, Reconciler
 
-from tests.unit.fakes import FakeSender, ListMetrics, MemoryAgenda, MemoryClaims, MemoryLedger, MemoryOutbox
+from tests.unit.fakes import (
+    FakeSender,
+    ListMetrics,
+    MemoryAgenda,
+    MemoryClaims,
+    MemoryLedger,
+    MemoryOutbox,
+    MemoryPrivacyStore,
+)
 
 NOON = datetime(2026, 11, 26, 9, tzinfo=UTC)
 PATIENCE = Patience(first_check=timedelta(minutes=2), max_interval=timedelta(hours=2), max_calls=50)
@@ -31,7 +41,9 @@ def _report(description: str | None) -> DeliveryReport:
 class Rig:
     """A dispatcher and a reconciler sharing one ledger, agenda and outbox, on a clock the test moves."""
 
-    def __init__(self, ask: Callable[[str], DeliveryReport | None] = lambda _: None) -> None:
+    def __init__(
+        self, ask: Callable[[str], DeliveryReport | None] = lambda _: None, window: SendWindow | None = None
+    ) -> None:
         self.now = NOON
         self.agenda = MemoryAgenda()
         self.ledger = MemoryLedger(self.agenda)
@@ -52,6 +64,13 @@ class Rig:
             self.metrics,
             agenda=self.agenda,
             clock=lambda: self.now,
+            window=window,
+            privacy=Privacy(
+                MemoryPrivacyStore(),
+                NumberKeys(lambda: b"k" * 48),
+                require_consent=False,
+                clock=lambda: self.now,
+            ),
         )
         self.reconciler = Reconciler(
             self.ledger,
@@ -64,7 +83,8 @@ class Rig:
         )
 
     def send(self, key: str, **body: object) -> None:
-        message = {"idempotency_key": key, "to": ["0712345678"], "text": f"hello {key}"} | body
+        text = {} if "template" in body else {"text": f"hello {key}"}
+        message = {"idempotency_key": key, "to": ["0712345678"]} | text | body
         self.dispatcher.dispatch([Inbound(key, json.dumps(message, default=str))])
 
     def run(self, after: timedelta) -> None:
@@ -194,3 +214,21 @@ def test_a_message_due_now_is_not_held() -> None:
     rig = Rig()
     rig.send("now-1", send_at=(NOON + timedelta(seconds=2)).isoformat())
     assert rig.status("now-1") is Status.SENT and rig.agenda.held == {}
+
+
+def test_a_promotion_released_as_its_window_closes_waits_for_the_next_opening_and_then_goes() -> None:
+    rig = Rig(window=SendWindow("08:00-20:00"))
+    offer = {"template": "promotion", "data": {"offer": "20% off uniforms", "until": "Friday"}}
+    rig.now = datetime(2026, 11, 26, 16, 59, tzinfo=UTC)  # 19:59 in Nairobi
+    rig.send("promo-late", **offer, send_at=(rig.now + timedelta(seconds=30)).isoformat())
+    rig.reconciler.run(rig.now + timedelta(seconds=40))
+    [released] = rig.outbox.messages
+    rig.now = datetime(2026, 11, 26, 17, 0, 5, tzinfo=UTC)  # the sender gets to it at 20:00:05
+    rig.dispatcher.dispatch([Inbound("r", released.to_json())])
+    assert rig.sender.sent == []
+    [held] = rig.agenda.held.values()  # held again, not taken for a duplicate of itself
+    assert held.due_at == datetime(2026, 11, 27, 5, 0, tzinfo=UTC)  # 08:00 in Nairobi
+    rig.reconciler.run(held.due_at)
+    rig.now = held.due_at + timedelta(seconds=5)
+    rig.dispatcher.dispatch([Inbound("r", rig.outbox.messages[-1].to_json())])
+    assert [text for _, text in rig.sender.sent] and rig.status("promo-late") is Status.SENT

@@ -252,8 +252,9 @@ class Agenda(Protocol):
     def drop_check(self, check: DueCheck) -> None: ...
 
     def schedule(self, message: ScheduledMessage, entries: Sequence[LedgerEntry]) -> bool:
-        """Hold a message (and record its recipients SCHEDULED); False when the key is already held,
-        released or cancelled: a redelivered schedule is a no-op."""
+        """Hold a message (and record its recipients SCHEDULED); False when the key is already held
+        or was cancelled: a redelivered schedule is a no-op. A released message may be held again
+        (a promotion whose window closed before the sender got to it waits for the next opening)."""
         ...
 
     def due_messages(self, now: datetime, limit: int) -> list[ScheduledMessage]: ...

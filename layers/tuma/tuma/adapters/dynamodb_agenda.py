@@ -28,6 +28,9 @@ from tuma.models.ledger import CancelOutcome, DueCheck, LedgerEntry, ScheduledMe
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# A scheduled message's record once it went back to the sender (SCHEDULED before; or CANCELLED).
+RELEASED = "RELEASED"
+
 
 class DynamoDBAgenda:
     def __init__(
@@ -96,8 +99,12 @@ class DynamoDBAgenda:
                                 "updated_at": {"S": self._table.now().isoformat()},
                                 "expires_at": expires,
                             },
-                            # Once per key: a redelivered or repeated schedule changes nothing.
-                            "ConditionExpression": "attribute_not_exists(idempotency_key)",
+                            # Once per key while it waits: a redelivered or repeated schedule changes
+                            # nothing. A message already released may be held again: the promotional
+                            # window closed before the sender got to it.
+                            "ConditionExpression": "attribute_not_exists(idempotency_key) OR #status = :released",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {":released": {"S": RELEASED}},
                         }
                     },
                     {
@@ -150,7 +157,7 @@ class DynamoDBAgenda:
 
     def release(self, message: ScheduledMessage) -> bool:
         try:
-            return self._settle_schedule(message.idempotency_key, "RELEASED")
+            return self._settle_schedule(message.idempotency_key, RELEASED)
         finally:
             self._table.delete(DUE_SENDS, send_sk(message.idempotency_key, message.due_at))
 

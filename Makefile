@@ -29,7 +29,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 COVERAGE_FLOOR ?= 75
 
-.PHONY: install sam browser lint typecheck test unit integration e2e demo bench build clean
+.PHONY: install sam browser setup lint typecheck test unit integration e2e demo bench build clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -79,7 +79,12 @@ e2e: install sam browser
 browser:
 	@sh scripts/install_chromium.sh
 
-test: lint typecheck sam browser
+# The three venvs and the browser do not depend on one another: on a fresh machine (CI) they are
+# installed side by side, which saves minutes of waiting on one download at a time.
+setup:
+	@$(MAKE) --no-print-directory -j4 $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) browser
+
+test: setup lint typecheck sam browser
 	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) COVERAGE_CORE=sysmon $(BIN)/pytest -q --durations=15 -n 2 --dist loadfile $(COVERAGE) tests
 
 demo: install

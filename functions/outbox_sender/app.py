@@ -18,12 +18,12 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from tuma.adapters.sqs_visibility import Postponement
 from tuma.runtime import wiring
-from tuma.runtime.batch import BatchResponse, item_failures
+from tuma.runtime.batch import BatchResponse
 from tuma.runtime.deadline import Deadline
 from tuma.runtime.events import sqs_messages
 from tuma.runtime.observability import CountingMetrics, build_logger
+from tuma.runtime.redelivery import redeliver_later
 from tuma.runtime.settings import load
 from tuma.runtime.settings.outbox_sender import SenderSettings
 from tuma.services.dispatcher import Inbound
@@ -44,17 +44,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchRespon
     deadline.start(context.get_remaining_time_in_millis())
     records = {r.message_id: r for r in sqs_messages(event)}
     inbound = [Inbound(r.message_id, r.body, r.receive_count) for r in records.values()]
-    retries = [o for o in dispatcher.dispatch(inbound, deadline.ms_left) if o.retry]
-    visibility.postpone(
-        [
-            Postponement(
-                records[o.record_id].event_source_arn, records[o.record_id].receipt_handle, o.delay_seconds
-            )
-            for o in retries
-            if records[o.record_id].event_source_arn
-        ]
-    )
-    return item_failures(o.record_id for o in retries)
+    outcomes = dispatcher.dispatch(inbound, deadline.ms_left)
+    return redeliver_later(visibility, records, [(o.record_id, o.delay_seconds) for o in outcomes if o.retry])
 
 
 gc.freeze()

@@ -15,11 +15,11 @@ from typing import Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from tuma.adapters.sqs_visibility import Postponement
 from tuma.runtime import wiring
-from tuma.runtime.batch import BatchResponse, item_failures
+from tuma.runtime.batch import BatchResponse
 from tuma.runtime.events import sqs_messages
 from tuma.runtime.observability import CountingMetrics, build_logger
+from tuma.runtime.redelivery import redeliver_later
 from tuma.runtime.settings import load
 from tuma.runtime.settings.status_notifier import StatusNotifierSettings
 from tuma.services.status_events import Waiting
@@ -38,16 +38,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchRespon
     refused = notifier.deliver(
         [Waiting(r.message_id, r.body, r.group_id, r.receive_count) for r in records.values()]
     )
-    visibility.postpone(
-        [
-            Postponement(
-                records[r.record_id].event_source_arn, records[r.record_id].receipt_handle, r.delay_seconds
-            )
-            for r in refused
-            if records[r.record_id].event_source_arn
-        ]
-    )
-    return item_failures(r.record_id for r in refused)
+    return redeliver_later(visibility, records, [(r.record_id, r.delay_seconds) for r in refused])
 
 
 gc.freeze()

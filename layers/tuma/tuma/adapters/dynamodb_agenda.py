@@ -4,7 +4,7 @@ table's layout is `tuma.adapters.ledger_table`'s."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -15,35 +15,23 @@ from tuma.adapters.ledger_table import (
     DUE_CHECKS,
     DUE_SENDS,
     SCHEDULE_RECORD,
-    LedgerTable,
+    OnLedgerTable,
     check_of,
     check_sk,
     due_at_of,
     key,
     send_sk,
 )
-from tuma.formatting.clock import now_utc
 from tuma.models.ledger import CancelOutcome, DueCheck, LedgerEntry, ScheduledMessage, Status
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 # A scheduled message's record once it went back to the sender (SCHEDULED before; or CANCELLED).
 RELEASED = "RELEASED"
 
 
-class DynamoDBAgenda:
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table: str,
-        ttl_days: int = 180,
-        clock: Callable[[], datetime] = now_utc,
-    ) -> None:
-        self._table = LedgerTable(client, table, ttl_days, clock)
-        self._client = client
-        self._name = table
-
+class DynamoDBAgenda(OnLedgerTable):
     # -- report checks -----------------------------------------------------------------------------
 
     def add_checks(self, checks: Sequence[DueCheck]) -> None:

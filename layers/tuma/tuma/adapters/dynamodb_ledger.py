@@ -4,8 +4,7 @@ records beside them, delivery reports applied only forward. The table's layout i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tuma.adapters.dynamodb import attribute, batch_get, conditionally
@@ -15,12 +14,12 @@ from tuma.adapters.ledger_table import (
     PAYMENT_RECORD,
     RECIPIENT_INDEX,
     STATUS_ANSWER_RECORD,
-    LedgerTable,
+    OnLedgerTable,
     check_sk,
     iso,
     key,
 )
-from tuma.formatting.clock import EAT, now_utc
+from tuma.formatting.clock import EAT
 from tuma.models.ledger import (
     PRIMARY,
     DeliveryUpdate,
@@ -32,21 +31,10 @@ from tuma.models.ledger import (
 )
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    pass
 
 
-class DynamoDBLedger:
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table: str,
-        ttl_days: int = 180,
-        clock: Callable[[], datetime] = now_utc,
-    ) -> None:
-        self._table = LedgerTable(client, table, ttl_days, clock)
-        self._client = client
-        self._name = table
-
+class DynamoDBLedger(OnLedgerTable):
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         self._table.put_all([self._table.entry_item(e) for e in entries])
 

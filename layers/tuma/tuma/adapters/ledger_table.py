@@ -212,3 +212,18 @@ class LedgerTable:
             Limit=limit,
         )
         return list(answer.get("Items", []))
+
+
+class OnLedgerTable:
+    """The base of an adapter on the ledger's table: the table, its client and name."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        ttl_days: int = 180,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self._table = LedgerTable(client, table, ttl_days, clock)
+        self._client = client
+        self._name = table

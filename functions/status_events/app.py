@@ -33,9 +33,16 @@ publisher = wiring.status_publisher(settings, CountingMetrics(metrics, settings.
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> BatchResponse:
     changes = []
     for record in stream_records(event):
-        if record.sequence_number:
+        if not record.sequence_number:
+            continue
+        try:
             _, old, new = record.images()
-            changes.append(Change(record.sequence_number, old, new))
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            # An image DynamoDB could not have written: no status change to push, and retrying it
+            # would hold the stream's later changes back forever.
+            logger.warning("ledger change %s unreadable, no event: %s", record.event_id, exc)
+            continue
+        changes.append(Change(record.sequence_number, old, new))
     return item_failures(publisher.publish(changes))
 
 

@@ -287,3 +287,39 @@ def test_every_status_change_reaches_the_business_signed_once_and_in_order_acros
         assert "0712" not in body.decode()  # numbers masked
     assert len(ids) == len(set(ids)) == 9  # queued, sent, delivered for each of three: each once
     assert seen == {f"ev-{i}": [1, 2, 3] for i in range(1, 4)}  # in order
+
+
+def test_an_unreadable_ledger_change_is_skipped_and_the_rest_of_the_batch_is_pushed(
+    stack_factory: Callable[..., Stack],
+    receiver: tuple[str, type[_Receiver]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, _ = receiver
+    stack = stack_factory(StatusCallbackUrl=url)
+    events_fn = load_function(stack, "status_events", monkeypatch)
+    entry = {
+        "idempotency_key": {"S": "ev-odd"},
+        "recipient_ref": {"S": "n:abc"},
+        "recipient": {"S": "2547*****678"},
+        "status": {"S": "QUEUED"},
+        "updated_at": {"S": "2026-12-02T05:00:00+00:00"},
+    }
+    event = {
+        "Records": [
+            {"eventID": "odd", "eventName": "INSERT", "dynamodb": {"SequenceNumber": "1", "NewImage": "?"}},
+            {
+                "eventID": "bad",
+                "eventName": "INSERT",
+                "dynamodb": {"SequenceNumber": "2", "NewImage": {"x": {"Q": 1}}},
+            },
+            {
+                "eventID": "good",
+                "eventName": "INSERT",
+                "dynamodb": {"SequenceNumber": "3", "NewImage": entry},
+            },
+        ]
+    }
+    assert events_fn(event) == {"batchItemFailures": []}
+    queue = stack.topology.resources["StatusEventsQueue"]["QueueUrl"]
+    [message] = stack.client("sqs").receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(message["Body"])["idempotency_key"] == "ev-odd"

@@ -232,3 +232,28 @@ def test_api_routes_match_like_api_gateway() -> None:
     assert route.pattern.match("/payments/stk/abc/") is not None
     assert route.pattern.match("/payments/stk/") is None
     assert route.pattern.match("/payments/stk/a/b") is None
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {},
+        {"Records": None},
+        {"Records": "not a list"},
+        {"Records": [None, 7, "x", []]},
+        {"Records": [{"attributes": "x", "dynamodb": "x", "eventName": 5}]},
+        {"Records": [{"dynamodb": {"NewImage": "x", "SequenceNumber": 1}}]},
+    ],
+)
+def test_an_envelope_aws_could_not_have_sent_is_read_without_a_crash(event: dict[str, Any]) -> None:
+    from tuma.runtime.events import sqs_messages, stream_records
+
+    for message in sqs_messages(event):
+        assert message.receive_count == 1 and message.group_id == ""
+    for record in stream_records(event):
+        assert record.event_name is None and record.sequence_number is None
+        if record.raw.get("NewImage"):
+            with pytest.raises(TypeError):  # the handlers record it as malformed, with the reason
+                record.images()
+        else:
+            assert record.images() == (None, None, None)

@@ -8,11 +8,14 @@ TypeDeserializer.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.shared.dynamodb_deserializer import TypeDeserializer
+
+log = logging.getLogger(__name__)
 
 _deserializer = TypeDeserializer()
 
@@ -27,13 +30,31 @@ class SqsMessage:
     group_id: str = ""  # FIFO queues
 
 
+def _records(event: Any) -> list[Mapping[str, Any]]:
+    """The event's records. An envelope AWS could not have sent (a hand-made `sam local invoke -e`,
+    a test) has none, or fewer: what is not a record is skipped with a warning, never a crash."""
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    if not isinstance(records, list):
+        if records is not None or not isinstance(event, Mapping):
+            log.warning("the event has no list of Records: nothing to do")
+        return []
+    kept = [r for r in records if isinstance(r, Mapping)]
+    if len(kept) < len(records):
+        log.warning("%d of the event's records are not records: skipped", len(records) - len(kept))
+    return kept
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def sqs_messages(event: Mapping[str, Any]) -> list[SqsMessage]:
     messages = []
-    for record in event.get("Records") or []:
-        attributes = record.get("attributes") or {}
+    for record in _records(event):
+        attributes = _mapping(record.get("attributes"))
         try:
             count = int(attributes.get("ApproximateReceiveCount") or 1)
-        except ValueError:
+        except (TypeError, ValueError):
             count = 1
         messages.append(
             SqsMessage(
@@ -59,23 +80,28 @@ class StreamRecord:
         """Keys, old image and new image as Python values. Raises (ValueError, TypeError, KeyError,
         ArithmeticError) on an attribute value DynamoDB could not have written."""
         return tuple(  # type: ignore[return-value]
-            {k: _deserializer.deserialize(v) for k, v in self.raw[part].items()}
-            if self.raw.get(part)
-            else None
+            _image(self.raw[part]) if self.raw.get(part) else None
             for part in ("Keys", "OldImage", "NewImage")
         )
 
 
+def _image(part: Any) -> dict[str, Any]:
+    if not isinstance(part, Mapping):
+        raise TypeError("an image is not a map of attributes")
+    return {k: _deserializer.deserialize(v) for k, v in part.items()}
+
+
 def stream_records(event: Mapping[str, Any]) -> list[StreamRecord]:
     records = []
-    for record in event.get("Records") or []:
-        change = record.get("dynamodb") or {}
+    for record in _records(event):
+        change = _mapping(record.get("dynamodb"))
+        name, sequence = record.get("eventName"), change.get("SequenceNumber")
         records.append(
             StreamRecord(
                 event_id=str(record.get("eventID", "?")),
-                event_name=record.get("eventName"),
-                sequence_number=change.get("SequenceNumber"),
-                raw=change if isinstance(change, Mapping) else {},
+                event_name=name if isinstance(name, str) else None,
+                sequence_number=sequence if isinstance(sequence, str) else None,
+                raw=change,
             )
         )
     return records

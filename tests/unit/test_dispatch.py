@@ -271,3 +271,14 @@ def test_entries_a_crashed_sender_left_queued_are_completed_from_its_claims_on_r
 
     dispatcher.dispatch(batch)  # a plain duplicate now: nothing to complete
     assert metrics.counts["LedgerCompleted"] == 2
+
+
+def test_receipts_still_go_to_the_batchs_number_when_the_payment_records_cannot_be_read() -> None:
+    class Throttled(MemoryLedger):
+        def best_payers(self, references: Sequence[str]) -> dict[str, str]:
+            raise ConnectionError("payment records: some items still unread")
+
+    ledger = Throttled()
+    dispatcher = Dispatcher(FakeSender(), ledger, MemoryClaims(), ListMetrics())
+    outcomes = dispatcher.dispatch([Inbound("c2b", _receipt("QKX4", ["0712345678"], "c2b"))])
+    assert not any(o.retry for o in outcomes) and ledger.statuses() == {"SENT": 1}

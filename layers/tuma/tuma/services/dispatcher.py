@@ -422,7 +422,13 @@ class Dispatcher:
                 self._metrics.count("DuplicatesSkipped")
             if current is None or RANK[delivery.recipient.kind] > RANK[current.recipient.kind]:
                 best[delivery.idempotency_key] = delivery
-        known = self._ledger.best_payers(list(best)) if best else {}
+        try:
+            known = self._ledger.best_payers(list(best)) if best else {}
+        except ConnectionError as exc:
+            # The payment records could not all be read: each receipt still goes, to the best number
+            # this batch holds for it, rather than the whole batch waiting on the ledger.
+            log.warning("best payer numbers unread, sending to the batch's own: %s", exc)
+            known = {}
         for key, value in known.items():
             try:
                 recipient = parse_recipient(value)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import ROOT
@@ -101,8 +102,18 @@ def test_local_invoke_runs_one_function_with_a_sample_event_against_the_topology
     )
     balance = _tuma(ready_file, "local", "invoke", "BalanceMonitorFunction", "--json", stdin="{}")
     assert balance.returncode == 0 and json.loads(balance.stdout)["answer"]["low"] is False
-    failed = _tuma(ready_file, "local", "invoke", "outbox_sender", stdin='{"Records": "not a list"}')
-    assert failed.returncode == 1 and "errorMessage" in failed.stderr
+    # An envelope SQS could not have sent is answered, not a crash (nothing in it to send or retry).
+    odd = _tuma(ready_file, "local", "invoke", "outbox_sender", stdin='{"Records": "not a list"}')
+    assert odd.returncode == 0 and json.loads(odd.stdout) == {"batchItemFailures": []}, odd.stderr
+    # A function that fails is exit 1 with its error: the credit cannot be read while the provider
+    # answers every request with a 502.
+    faults = local.ready["simulator_url"] + "/_sandbox/faults"
+    httpx.post(faults, json={"rate": 1.0, "kinds": ["5xx"]}).raise_for_status()
+    try:
+        failed = _tuma(ready_file, "local", "invoke", "BalanceMonitorFunction", stdin="{}")
+    finally:
+        httpx.delete(faults).raise_for_status()
+    assert failed.returncode == 1 and "errorMessage" in failed.stderr, failed.stderr
     unknown = _tuma(ready_file, "local", "invoke", "no_such_function", stdin="{}")
     assert unknown.returncode == 2 and "Function not found" in unknown.stderr
 
@@ -110,7 +121,6 @@ def test_local_invoke_runs_one_function_with_a_sample_event_against_the_topology
 def test_the_local_api_answers_methods_api_gateway_lacks_as_api_gateway_does(
     topology: tuple[Local, Path],
 ) -> None:
-    import httpx
 
     local, _ = topology
     for method in ("TRACE", "CONNECT", "PROPFIND"):

@@ -121,7 +121,6 @@ def test_local_invoke_runs_one_function_with_a_sample_event_against_the_topology
 def test_the_local_api_answers_methods_api_gateway_lacks_as_api_gateway_does(
     topology: tuple[Local, Path],
 ) -> None:
-
     local, _ = topology
     for method in ("TRACE", "CONNECT", "PROPFIND"):
         answer = httpx.request(method, local.url("/payments"), timeout=10)

@@ -126,11 +126,11 @@ def batch_get(
     return found
 
 
-def query_all(client: DynamoDBClient, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every item a query finds, page after page."""
+def every_item(read: Callable[..., Any], request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every item a query or a scan (`read`: `client.query`, `client.scan`) finds, page after page."""
     page = dict(request)
     while True:
-        answer = client.query(**page)
+        answer = read(**page)
         yield from answer.get("Items", [])
         if "LastEvaluatedKey" not in answer:
             return

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from tuma.adapters.dynamodb import python_item, query_all
+from tuma.adapters.dynamodb import every_item, python_item
 from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 from tuma.adapters.ledger_table import (
     DAY_INDEX,
@@ -68,7 +68,7 @@ class LedgerViews(DynamoDBLedger):
             "ExpressionAttributeNames": {"#day": "day"},
             "ExpressionAttributeValues": {":day": {"S": day}, ":payment": {"S": "payment"}},
         }
-        return [python_item(item) for item in query_all(self._client, request)]
+        return [python_item(item) for item in every_item(self._client.query, request)]
 
     def record(self, idempotency_key: str, kind: str) -> dict[str, Any] | None:
         """One of Tuma's own records beside a message's entries (`#payment`, `#scheduled`...)."""
@@ -84,7 +84,7 @@ class LedgerViews(DynamoDBLedger):
             "ExpressionAttributeValues": {":k": {"S": idempotency_key}},
             "ConsistentRead": True,
         }
-        for item in query_all(self._client, request):
+        for item in every_item(self._client.query, request):
             if is_own_record(item):
                 records.append(python_item(item))
             else:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from tuma.adapters.dynamodb import is_conditional_failure, python_item, query_all
+from tuma.adapters.dynamodb import every_item, is_conditional_failure, python_item
 from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
 from tuma.adapters.dynamodb_claims import claim_id
 from tuma.adapters.ledger_table import DUE_CHECKS, DUE_SENDS, PAYMENT_RECORD, RECIPIENT_INDEX
@@ -31,15 +31,6 @@ ERASED_RANK = 99
 # What an entry keeps for the person's own eyes in an export; the rest is Tuma's bookkeeping.
 _INTERNAL = {"recipient_ref", "check_sk", "day", "expires_at", "delivery_rank"}
 AUDIT_PREFIX = "audit#privacy#"
-
-
-def _scan(client: DynamoDBClient, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    while True:
-        answer = client.scan(**request)
-        yield from answer.get("Items", [])
-        if "LastEvaluatedKey" not in answer:
-            return
-        request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
 
 def _plain(value: Any) -> Any:
@@ -75,7 +66,8 @@ class LedgerPersonalRecords:
                 "ExpressionAttributeValues": {":r": {"S": ref}},
             }
             found += [
-                (i["idempotency_key"]["S"], i["recipient_ref"]["S"]) for i in query_all(self._client, request)
+                (i["idempotency_key"]["S"], i["recipient_ref"]["S"])
+                for i in every_item(self._client.query, request)
             ]
         return sorted(set(found))
 
@@ -103,7 +95,7 @@ class LedgerPersonalRecords:
             "ExpressionAttributeValues": {":p": {"S": DUE_SENDS}},
             "ConsistentRead": True,
         }
-        for item in query_all(self._client, request):
+        for item in every_item(self._client.query, request):
             body = json.loads(item["body"]["S"])
             if any(subject.matches(to) for to in body.get("to", [])):
                 found.append((item, body))
@@ -281,8 +273,8 @@ class StatePersonalRecords:
         prefixes = [f"rate#{ref}#" for ref in subject.refs]
         return [
             item["name"]["S"]
-            for item in _scan(
-                self._client,
+            for item in every_item(
+                self._client.scan,
                 {
                     "TableName": self._table,
                     "ProjectionExpression": "#n",
@@ -364,7 +356,7 @@ class DirectoryPersonalRecords:
 
     def _rows(self, subject: Subject) -> list[tuple[dict[str, Any], list[str]]]:
         found = []
-        for item in _scan(self._client, {"TableName": self._table}):
+        for item in every_item(self._client.scan, {"TableName": self._table}):
             values = python_item(item)
             holding = [name for name, value in values.items() if subject.matches(value)]
             if holding:
@@ -426,8 +418,8 @@ class DynamoDBAuditLog:
     def entries(self) -> list[dict[str, Any]]:
         rows = [
             {"action": i["action"]["S"], "at": i["at"]["S"], **json.loads(i["details"]["S"])}
-            for i in _scan(
-                self._client,
+            for i in every_item(
+                self._client.scan,
                 {
                     "TableName": self._table,
                     "FilterExpression": "begins_with(#n, :p)",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from tuma.adapters.dynamodb import every_item
 from tuma.services.templates import Catalog, Routing, StoredTemplate, parse_routing
 
 if TYPE_CHECKING:
@@ -179,7 +180,6 @@ class DynamoDBTemplates:
         return True
 
     def _query(self, partition: str, newest_first: bool = False) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "id = :id",
@@ -187,12 +187,7 @@ class DynamoDBTemplates:
             "ScanIndexForward": not newest_first,
             "ConsistentRead": True,
         }
-        while True:
-            answer = self._client.query(**request)
-            items += answer.get("Items", [])
-            if "LastEvaluatedKey" not in answer:
-                return items
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return list(every_item(self._client.query, request))
 
 
 def _template(name: str, language: str, item: dict[str, Any]) -> StoredTemplate:

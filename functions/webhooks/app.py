@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import BotoCoreError, ClientError
 from tuma.errors import ConfigurationError
 from tuma.models.alerts import AlertRequest
+from tuma.models.delivery_callback import DeliveryCallback
 from tuma.models.ledger import CancelOutcome, ReportOutcome, Status
 from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StatusResultCallback, StkCallback
 from tuma.models.payments import InvalidPayment, PaymentRequest
@@ -36,7 +37,6 @@ from tuma.models.privacy_requests import (
     SuppressionRequest,
 )
 from tuma.models.sources import PaymentSource
-from tuma.provider.callbacks import DeliveryCallback
 from tuma.runtime import wiring
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.routes import Auth, InvalidRequest, Routes

@@ -19,7 +19,7 @@ from tuma_cli import stack
 
 if TYPE_CHECKING:
     from tuma.daraja.client import DarajaClient
-    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.services.daraja_setup import CallbackUrls
 
 EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
@@ -62,8 +62,8 @@ def connect(found: stack.Stack) -> Connection:
     from tuma.adapters.dynamodb_state import DynamoDBStateStore
     from tuma.adapters.http import Urllib3Http
     from tuma.daraja.client import DarajaClient
-    from tuma.daraja.credentials import DarajaCredentials
     from tuma.errors import ConfigurationError
+    from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.services.daraja_setup import CallbackUrls
 
     settings = found.daraja()
@@ -89,7 +89,7 @@ def connect(found: stack.Stack) -> Connection:
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    from tuma.ports import DarajaFailure
+    from tuma.models.daraja import DarajaFailure
 
     try:
         connection = connect(stack.locate(args))

@@ -12,10 +12,10 @@ from tuma.errors import ConfigurationError
 from tuma.formatting.gsm7 import TextRejected, prepare
 from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.outbox import Route
-from tuma.ports import SendResult
-from tuma.provider.answers import ProviderError
+from tuma.models.provider_answers import ProviderError
+from tuma.models.provider_codes import Disposition
+from tuma.models.sending import SendResult
 from tuma.provider.client import ProviderClient
-from tuma.provider.codes import Disposition
 from tuma.runtime import wiring
 from tuma.runtime.settings import load
 from tuma.runtime.settings.operator import OperatorSettings

@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def mpesa_list(found: stack.Stack, day: date) -> tuple[dict[str, list[PulledTransaction]] | None, str | None]:
     """M-Pesa's payments of the day by short code, read with Pull; None and why when it cannot be."""
     from tuma.formatting.clock import EAT
+    from tuma.models.daraja import DarajaFailure
     from tuma.models.pull import PulledTransaction
-    from tuma.ports import DarajaFailure
     from tuma.services.pull import DARAJA_HORIZON
 
     from tuma_cli.daraja_cli import connect

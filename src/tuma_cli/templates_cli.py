@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tuma.models.kinds import KINDS, TemplateError
-from tuma.services.templates import Preview, Routing, StoredTemplate, TemplateEditor, Verdict
+from tuma.models.templates import Routing, StoredTemplate
+from tuma.services.templates import Preview, TemplateEditor, Verdict
 
 from tuma_cli import stack
 

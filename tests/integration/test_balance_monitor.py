@@ -60,7 +60,7 @@ def test_the_alert_reaches_the_alert_recipients(stack: Stack, monkeypatch: pytes
 def test_a_provider_failure_is_a_function_error_not_a_silent_pass(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tuma.provider.answers import ProviderError
+    from tuma.models.provider_answers import ProviderError
 
     monitor = load_function(stack, "balance_monitor", monkeypatch)
     stack.configure_sandbox(apikey="rotated-away-000000")

@@ -83,7 +83,7 @@ def daraja(stack_factory: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch)
 def _register(stack: Stack, simulator: DarajaSimulator, urls: CallbackUrls) -> None:
     from tuma.adapters.http import Urllib3Http
     from tuma.daraja.client import DarajaClient
-    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.services.daraja_setup import register
 
     credentials = DarajaCredentials.model_validate(simulator.platform.settings.secret())
@@ -157,7 +157,7 @@ def test_a_transaction_status_answer_sends_the_receipt_of_a_payment_tuma_never_s
 ) -> None:
     from tuma.adapters.http import Urllib3Http
     from tuma.daraja.client import DarajaClient
-    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.models.daraja_credentials import DarajaCredentials
 
     daraja.pay("QKASKED001", "drop")
     credentials = DarajaCredentials.model_validate(daraja.simulator.platform.settings.secret())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from tuma.adapters.http import Urllib3Http
-from tuma.ports import HttpFailure
+from tuma.models.http import HttpFailure
 
 pytestmark = pytest.mark.integration
 

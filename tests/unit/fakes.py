@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 from tuma.formatting.clock import now_utc
+from tuma.models.http import HttpAnswer, HttpFailure
 from tuma.models.ledger import (
     FINAL_RANK,
     PRIMARY,
@@ -28,19 +29,19 @@ from tuma.models.ledger import (
 )
 from tuma.models.outbox import OutboxMessage
 from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
+from tuma.models.provider_answers import Balance
+from tuma.models.provider_codes import Disposition
+from tuma.models.sending import BulkMessage, Claim, Claimed, ClaimState, SendResult, Settlement
+from tuma.models.status_events import StatusEvent
+from tuma.models.templates import Catalog, Routing, StoredTemplate
+from tuma.models.webhook_secret import WebhookSecret
 from tuma.ports import (
     Agenda,
     BalanceReader,
-    BulkMessage,
-    Claim,
-    Claimed,
     Claims,
-    ClaimState,
     CustomerDirectory,
     GuardStore,
     Http,
-    HttpAnswer,
-    HttpFailure,
     Ledger,
     LowState,
     MetricsSink,
@@ -48,18 +49,11 @@ from tuma.ports import (
     PrivacyStore,
     RetentionStore,
     Sender,
-    SendResult,
-    Settlement,
     StateStore,
     StatusEventQueue,
     TemplateStore,
     WebhookSecrets,
 )
-from tuma.provider.answers import Balance
-from tuma.provider.codes import Disposition
-from tuma.security.secrets import WebhookSecret
-from tuma.services.status_events import StatusEvent
-from tuma.services.templates import Catalog, Routing, StoredTemplate
 
 OK = SendResult(Disposition.SUCCESS, "Success", 200, "m-1")
 

@@ -24,11 +24,11 @@ DOMAIN_MODULES = (
     "tuma.ports",
     "tuma.errors",
     "tuma.batching",
-    "tuma.provider.codes",
-    "tuma.provider.answers",
-    "tuma.provider.callbacks",
-    "tuma.provider.credentials",
-    "tuma.daraja.credentials",
+    "tuma.models.provider_codes",
+    "tuma.models.provider_answers",
+    "tuma.models.delivery_callback",
+    "tuma.models.provider_credentials",
+    "tuma.models.daraja_credentials",
 )
 # What the domain may import besides itself and the standard library.
 THIRD_PARTY = ("pydantic", "pydantic_core", "jinja2", "phonenumbers", "markupsafe")
@@ -59,7 +59,6 @@ def _allowed(name: str, domain: set[str]) -> bool:
     if top == "tuma":
         return (
             name in domain
-            or name in {"tuma.provider", "tuma.daraja"}
             or name.startswith(tuple(f"tuma.{p}." for p in DOMAIN_PACKAGES))
             or name in {f"tuma.{p}" for p in DOMAIN_PACKAGES}
         )
@@ -92,6 +91,29 @@ def test_the_rule_catches_what_it_forbids() -> None:
         "aws_lambda_powertools",
     ):
         assert not _allowed(forbidden, domain), forbidden
+
+
+def test_ports_imports_only_the_models_it_carries() -> None:
+    """ports.py is a plain list of interfaces: the types they carry have their home in `models`."""
+    imported = {name for name in _imports(PACKAGE / "ports.py") if name.startswith("tuma")}
+    assert imported and all(name.startswith("tuma.models.") for name in imported), imported
+
+
+def test_every_type_has_one_home_no_service_declares_a_type_a_port_carries() -> None:
+    """A port's types come from `models`; a service declares none of them (no import circle in types)."""
+    carried = {
+        alias.name
+        for node in ast.walk(ast.parse((PACKAGE / "ports.py").read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tuma.models")
+        for alias in node.names
+    }
+    declared_in_services = {
+        node.name
+        for path in (PACKAGE / "services").rglob("*.py")
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.ClassDef)
+    }
+    assert carried & declared_in_services == set()
 
 
 def test_ports_is_the_one_module_of_protocols() -> None:
@@ -201,3 +223,32 @@ def test_the_cli_has_no_import_circle_even_through_deferred_imports() -> None:
     for start in sorted(graph):
         visit(start, [start])
     assert circles == []
+
+
+def test_every_port_has_an_adapter_that_declares_it() -> None:
+    """Adapters subclass the port they implement, as the fakes do: mypy holds both to it."""
+    import importlib
+    import inspect
+    import typing
+
+    import tuma.ports
+
+    edges = ("adapters", "provider", "daraja", "runtime")
+    classes = [
+        value
+        for package in edges
+        for path in (PACKAGE / package).rglob("*.py")
+        if path.name != "__init__.py" and "settings" not in path.parts
+        for value in vars(importlib.import_module(_module(path))).values()
+        if inspect.isclass(value) and value.__module__ == _module(path)
+    ]
+    ports = [
+        value
+        for value in vars(tuma.ports).values()
+        if inspect.isclass(value)
+        and typing.Protocol in value.__mro__[1:]
+        and value.__module__ == "tuma.ports"
+    ]
+    assert len(ports) > 20
+    undeclared = [port.__name__ for port in ports if not any(port in cls.__mro__ for cls in classes)]
+    assert undeclared == []

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from tuma.adapters.dynamodb_claims import DynamoDBClaims
 from tuma.models.ledger import Status
-from tuma.ports import Claim, ClaimState, Settlement
+from tuma.models.sending import Claim, ClaimState, Settlement
 from tuma.services.balance import STATE, BalanceMonitor
 
 from tests.unit.fakes import FixedBalance, MemoryLowState, MemoryOutbox

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from tuma.daraja.client import DarajaClient, daraja_time
-from tuma.daraja.credentials import DarajaCredentials
 from tuma.daraja.tokens import MARGIN_SECONDS, Token, TokenCache
-from tuma.ports import DarajaFailure, HttpAnswer, HttpFailure
+from tuma.models.daraja import DarajaFailure
+from tuma.models.daraja_credentials import DarajaCredentials
+from tuma.models.http import HttpAnswer, HttpFailure
 from tuma.services.daraja_setup import CallbackUrls, register, url_warnings
 
 from tests.unit.fakes import MemoryStateStore, ScriptedHttp, reply

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from tuma.formatting.phones import hash_msisdn
 from tuma.models.ledger import LedgerEntry, Status
-from tuma.ports import SendResult
-from tuma.provider.codes import Disposition
+from tuma.models.provider_codes import Disposition
+from tuma.models.sending import SendResult
 from tuma.services.dispatcher import Dispatcher, Inbound
 
 from tests.unit.fakes import OK, FakeSender, ListMetrics, MemoryClaims, MemoryLedger

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 from tuma.models.ledger import PRIMARY, SECONDARY, Status
-from tuma.ports import BulkMessage, SendResult
-from tuma.provider.codes import Disposition
+from tuma.models.provider_codes import Disposition
+from tuma.models.sending import BulkMessage, SendResult
 from tuma.provider.failover import (
     CLOSED,
     HALF_OPEN,

@@ -7,9 +7,9 @@ import json
 import pytest
 from tuma.formatting.phones import hash_msisdn
 from tuma.models.kinds import KINDS
+from tuma.models.personal import Subject
 from tuma.security.masking import mask_codes
 from tuma.services.dispatcher import Dispatcher, Inbound
-from tuma.services.personal_data import Subject
 from tuma.services.status_events import event_from_change
 from tuma.services.templates import validate
 

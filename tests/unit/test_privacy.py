@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 from tuma.formatting.clock import EAT
 from tuma.formatting.phones import hash_msisdn, parse_recipient
+from tuma.models.http import HttpAnswer, HttpFailure
 from tuma.models.ledger import DeliveryUpdate, DueCheck, ReportOutcome, Status
 from tuma.models.privacy import DEFAULT_FOOTER, MessageCategory, Scope, SuppressionSource
-from tuma.ports import BulkMessage, HttpAnswer, HttpFailure
-from tuma.provider.answers import DeliveryReport
+from tuma.models.provider_answers import DeliveryReport
+from tuma.models.provider_codes import Disposition
+from tuma.models.provider_credentials import Credentials, StaticCredentials
+from tuma.models.sending import BulkMessage
 from tuma.provider.client import ProviderClient, RetryPolicy
-from tuma.provider.codes import Disposition
-from tuma.provider.credentials import Credentials, StaticCredentials
 from tuma.security.number_keys import NumberKeys
 from tuma.services.delivery_reports import outcome_of
 from tuma.services.dispatcher import Dispatcher, Inbound, RecordOutcome

@@ -8,15 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tuma.provider.answers import (
+from tuma.models.delivery_callback import DeliveryCallback
+from tuma.models.provider_answers import (
     Balance,
     DeliveryReport,
     ProviderError,
     read_answer,
     read_send_answer,
 )
-from tuma.provider.callbacks import DeliveryCallback
-from tuma.provider.codes import CODES, Disposition, classify
+from tuma.models.provider_codes import CODES, Disposition, classify
 
 from tests.conftest import SHARED_FIXTURES, shared_fixture
 
@@ -157,9 +157,10 @@ def test_send_answer_without_entries_and_odd_entries() -> None:
 
 def test_documented_requests_match_what_the_client_sends() -> None:
     """The request samples name the fields the API expects; the client must send exactly those."""
-    from tuma.ports import BulkMessage, HttpAnswer
+    from tuma.models.http import HttpAnswer
+    from tuma.models.provider_credentials import Credentials, StaticCredentials
+    from tuma.models.sending import BulkMessage
     from tuma.provider.client import ProviderClient
-    from tuma.provider.credentials import Credentials, StaticCredentials
 
     from tests.unit.fakes import ScriptedHttp, reply
 

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tuma.ports import BulkMessage, CredentialSource, HttpAnswer, HttpFailure
-from tuma.provider.answers import ProviderError
+from tuma.models.http import HttpAnswer, HttpFailure
+from tuma.models.provider_answers import ProviderError
+from tuma.models.provider_codes import Disposition
+from tuma.models.provider_credentials import Credentials
+from tuma.models.sending import BulkMessage
+from tuma.ports import CredentialSource
 from tuma.provider.client import ProviderClient, RetryPolicy
-from tuma.provider.codes import Disposition
-from tuma.provider.credentials import Credentials
 from tuma.provider.limits import BulkLimit
 
 from tests.unit.fakes import MemoryStateStore, ScriptedHttp, reply

@@ -1,4 +1,4 @@
-"""One table says what each provider code means (tuma.provider.codes); every reader follows it, so a
+"""One table says what each provider code means (tuma.models.provider_codes); every reader follows it, so a
 change to a code's row is a change to all of them at once."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from tuma.ports import SendResult
-from tuma.provider.codes import CODES, NO_CODE, Disposition, meaning
+from tuma.models.provider_codes import CODES, NO_CODE, Disposition, meaning
+from tuma.models.sending import SendResult
 from tuma.provider.failover import _soon, provider_down
 from tuma.services.dispatcher import Dispatcher, Inbound, RetryDelays
 

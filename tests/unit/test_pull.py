@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tuma.models.daraja import DarajaFailure
 from tuma.models.ledger import PaymentSeen, Status
 from tuma.models.sources import PaymentSource
-from tuma.ports import DarajaFailure, DarajaPull
+from tuma.ports import DarajaPull
 from tuma.services.intake import Intake
 from tuma.services.pull import PullReconciler, checkpoint_name
 

@@ -7,10 +7,10 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from tuma.models.delivery_callback import DeliveryCallback
 from tuma.models.ledger import CancelOutcome, DueCheck, ReportOutcome, Status
-from tuma.provider.answers import DeliveryReport, ProviderError
-from tuma.provider.callbacks import DeliveryCallback
-from tuma.provider.codes import Disposition
+from tuma.models.provider_answers import DeliveryReport, ProviderError
+from tuma.models.provider_codes import Disposition
 from tuma.security.number_keys import NumberKeys
 from tuma.services.delivery_reports import update_for
 from tuma.services.dispatcher import Dispatcher, Inbound

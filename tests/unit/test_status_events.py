@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from tuma.models.http import HttpAnswer, HttpFailure
 from tuma.models.ledger import DueCheck
-from tuma.ports import HttpAnswer, HttpFailure
 from tuma.security.signing import verify
 from tuma.services.reconciler import Patience
 from tuma.services.status_events import (

@@ -7,17 +7,8 @@ from typing import Any
 import pytest
 from tuma.formatting.rendering import packaged
 from tuma.models.sources import PaymentSource
-from tuma.services.templates import (
-    Catalog,
-    Routing,
-    Rule,
-    StoredTemplate,
-    TemplateEditor,
-    check_routing,
-    parse_routing,
-    routed,
-    validate,
-)
+from tuma.models.templates import Catalog, Routing, Rule, StoredTemplate, parse_routing
+from tuma.services.templates import TemplateEditor, check_routing, routed, validate
 
 from tests.unit.fakes import MemoryTemplates
 

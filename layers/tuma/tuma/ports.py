@@ -1,22 +1,20 @@
 """Every interface the domain needs from the world, in one place.
 
-Services in `tuma.services` depend on these Protocols only; `tuma.adapters` and `tuma.provider`
-implement them against AWS and the SMS API, and `tests/unit/fakes.py` implements them in memory.
+Services in `tuma.services` depend on these Protocols only; `tuma.adapters`, `tuma.provider` and
+`tuma.daraja` implement them against AWS, the SMS API and Daraja (each adapter subclasses the port it
+implements), and `tests/unit/fakes.py` implements them in memory. The types they carry live in
+`tuma.models`, the one package this module imports: a plain list of interfaces.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tuma.formatting.clock import parse_time
-from tuma.models.ledger import Status
-from tuma.provider.codes import Disposition
-
 if TYPE_CHECKING:
+    from tuma.models.daraja import Registration
+    from tuma.models.http import HttpAnswer
     from tuma.models.ledger import (
         CancelOutcome,
         DeliveryUpdate,
@@ -27,46 +25,17 @@ if TYPE_CHECKING:
         ScheduledMessage,
     )
     from tuma.models.outbox import OutboxMessage
+    from tuma.models.personal import Subject
     from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
-    from tuma.provider.answers import Balance
-    from tuma.provider.credentials import Credentials
-    from tuma.security.secrets import WebhookSecret
-    from tuma.services.personal_data import Subject
-    from tuma.services.status_events import StatusEvent
-    from tuma.services.templates import Catalog, Routing, StoredTemplate
+    from tuma.models.provider_answers import Balance
+    from tuma.models.provider_credentials import Credentials
+    from tuma.models.sending import BulkMessage, Claim, Claimed, SendResult, Settlement
+    from tuma.models.status_events import StatusEvent
+    from tuma.models.templates import Catalog, Routing, StoredTemplate
+    from tuma.models.webhook_secret import WebhookSecret
 
 
 # -- sending ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BulkMessage:
-    client_sms_id: str
-    mobile: str
-    message: str
-    # The provider that must carry it: an earlier attempt there may have been accepted unseen.
-    pinned: str | None = None
-    # Sent under the promotional sender ID (the credentials' promotional_shortcode).
-    promotional: bool = False
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """The provider's verdict on one message or recipient, classified for the caller."""
-
-    disposition: Disposition
-    description: str
-    code: int | None = None
-    message_id: str | None = None
-    network_id: str | None = None
-    provider: str | None = None  # which provider answered (primary, secondary)
-    # The request may have reached the provider though no answer came back (a read timeout, a
-    # dropped connection): sending it anywhere else could make it arrive twice.
-    maybe_accepted: bool = False
-
-    @property
-    def accepted(self) -> bool:
-        return self.disposition is Disposition.SUCCESS
 
 
 class Sender(Protocol):
@@ -94,23 +63,6 @@ class CredentialSource(Protocol):
 # -- HTTP ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
-    status: int
-    content: bytes
-
-
-class HttpFailure(Exception):
-    """No HTTP answer came back. `maybe_sent` is False only when the request cannot have reached the
-    server (it never connected); after a read timeout or a dropped connection it may have been acted
-    on, which is what decides whether a message may go to another provider."""
-
-    def __init__(self, kind: str, *, maybe_sent: bool) -> None:
-        super().__init__(kind)
-        self.kind = kind  # a name, never the library's text: that can carry the URL
-        self.maybe_sent = maybe_sent
-
-
 class Http(Protocol):
     """One request; raises HttpFailure when no answer came back. Never follows redirects."""
 
@@ -120,31 +72,6 @@ class Http(Protocol):
 
 
 # -- Daraja ------------------------------------------------------------------------------------
-
-
-class DarajaFailure(Exception):
-    """Daraja did not do what was asked: no answer, a refusal, or an answer that cannot be read.
-    `kind` is a short name for logs and metrics; `code` is Daraja's own when it gave one."""
-
-    def __init__(self, kind: str, description: str, code: str | None = None) -> None:
-        super().__init__(f"{kind}: {description}")
-        self.kind = kind
-        self.description = description
-        self.code = code
-
-
-@dataclass(frozen=True)
-class Registration:
-    """What Daraja said to one registration (or to one Transaction Status request)."""
-
-    outcome: str  # "registered" | "already registered" | "accepted" | "refused"
-    description: str
-    code: str | None = None
-    fix: str | None = None  # for a refusal: what usually mends it
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome != "refused"
 
 
 class DarajaPull(Protocol):
@@ -264,68 +191,6 @@ class Agenda(Protocol):
         ...
 
     def cancel(self, idempotency_key: str) -> CancelOutcome: ...
-
-
-class ClaimState(StrEnum):
-    NEW = "new"  # ours to send
-    DONE = "done"  # already sent (or settled for good) by an earlier attempt
-    BUSY = "busy"  # another invocation is sending it right now
-
-
-Claim = tuple[str, str]  # (idempotency key, recipient ref or "#event")
-
-
-@dataclass(frozen=True)
-class Settlement:
-    """What an attempt settled a claim with: the message went (with the provider's id for it and
-    which provider), or it can never go (the provider's code, or Tuma's own refusal)."""
-
-    status: Status  # SENT, REJECTED or SUPPRESSED
-    at: datetime | None = None
-    message_id: str | None = None
-    provider: str | None = None
-    code: int | None = None
-
-    def data(self) -> dict[str, str | int]:
-        """As the claims table keeps it (Powertools Idempotency's `data`, JSON)."""
-        fields = {
-            "status": self.status.value,
-            "at": self.at.isoformat() if self.at else None,
-            "message_id": self.message_id,
-            "provider": self.provider,
-            "code": self.code,
-        }
-        return {name: value for name, value in fields.items() if value is not None}
-
-    @classmethod
-    def read(cls, data: Mapping[str, Any]) -> Settlement | None:
-        """From the table; None when it is not one (a claim written by something else)."""
-        try:
-            status = Status(str(data.get("status")))
-        except ValueError:
-            return None
-        try:
-            at: datetime | None = parse_time(data["at"]) if data.get("at") else None
-        except ValueError:
-            at = None  # a claim settled before its time was recorded
-        code = data.get("code")
-        return cls(
-            status,
-            at,
-            str(data["message_id"]) if data.get("message_id") else None,
-            str(data["provider"]) if data.get("provider") else None,
-            int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else None,
-        )
-
-
-@dataclass(frozen=True)
-class Claimed:
-    state: ClaimState
-    # DONE: what the earlier attempt settled, so a ledger entry that attempt left QUEUED (it crashed
-    # between settling the claim and writing the ledger) can be completed.
-    result: Settlement | None = None
-    # NEW after an attempt that may have been accepted unseen: the provider it must go to again.
-    pinned: str | None = None
 
 
 class Claims(Protocol):

@@ -27,7 +27,7 @@ from tuma.services.templates import TemplateEditor
 from tuma_cli.stack import Stack, Unconfigured
 
 if TYPE_CHECKING:
-    from tuma.ports import Registration
+    from tuma.models.daraja import Registration
     from tuma.services.finance import DayView
     from tuma.services.privacy import Privacy
 
@@ -150,7 +150,7 @@ class Backend:
 
     def ask_mpesa(self, key: str) -> Registration:
         """Transaction Status for a receipt number; M-Pesa's answer comes later, to the webhooks."""
-        from tuma.ports import DarajaFailure
+        from tuma.models.daraja import DarajaFailure
 
         from tuma_cli.daraja_cli import connect as daraja
 

@@ -226,7 +226,7 @@ def run_daraja_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> in
     dropped, some late. Every payment ends with one receipt; the recovered ones are learnt by pull."""
     from tuma.adapters.http import Urllib3Http
     from tuma.daraja.client import DarajaClient
-    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.services.daraja_setup import CallbackUrls, register
 
     assert topology.daraja is not None and topology.front is not None and topology.sandbox is not None

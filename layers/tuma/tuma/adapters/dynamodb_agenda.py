@@ -23,6 +23,7 @@ from tuma.adapters.ledger_table import (
     send_sk,
 )
 from tuma.models.ledger import CancelOutcome, DueCheck, LedgerEntry, ScheduledMessage, Status
+from tuma.ports import Agenda
 
 if TYPE_CHECKING:
     pass
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 RELEASED = "RELEASED"
 
 
-class DynamoDBAgenda(OnLedgerTable):
+class DynamoDBAgenda(OnLedgerTable, Agenda):
     # -- report checks -----------------------------------------------------------------------------
 
     def add_checks(self, checks: Sequence[DueCheck]) -> None:

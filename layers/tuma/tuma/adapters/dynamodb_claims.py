@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError
 
 from tuma.adapters.dynamodb import batch_write, is_conditional_failure
-from tuma.ports import Claim, Claimed, ClaimState, Settlement
+from tuma.models.sending import Claim, Claimed, ClaimState, Settlement
+from tuma.ports import Claims
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -39,7 +40,7 @@ def claim_id(claim: Claim) -> str:
     return f"{KEY_PREFIX}#{digest}"
 
 
-class DynamoDBClaims:
+class DynamoDBClaims(Claims):
     def __init__(
         self,
         client: DynamoDBClient,

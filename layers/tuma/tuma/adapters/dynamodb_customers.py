@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tuma.ports import CustomerDirectory
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-class DynamoDBCustomers:
+class DynamoDBCustomers(CustomerDirectory):
     def __init__(
         self, client: DynamoDBClient, table: str, key: str = "account", phone: str = "phone"
     ) -> None:

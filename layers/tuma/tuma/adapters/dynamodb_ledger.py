@@ -29,12 +29,13 @@ from tuma.models.ledger import (
     ReportOutcome,
     Status,
 )
+from tuma.ports import Ledger
 
 if TYPE_CHECKING:
     pass
 
 
-class DynamoDBLedger(OnLedgerTable):
+class DynamoDBLedger(OnLedgerTable, Ledger):
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         self._table.put_all([self._table.entry_item(e) for e in entries])
 

@@ -19,11 +19,12 @@ from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
 from tuma.adapters.dynamodb_claims import claim_id
 from tuma.adapters.ledger_table import DUE_CHECKS, DUE_SENDS, PAYMENT_RECORD, RECIPIENT_INDEX
 from tuma.adapters.ledger_table import key as ledger_key
+from tuma.ports import AuditLog, PersonalLedger, PersonalRecords
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from tuma.services.personal_data import Subject
+    from tuma.models.personal import Subject
 
 ERASED = "erased"
 # A payer rank no source reaches: a callback repeated after the erasure cannot write a number back.
@@ -46,7 +47,7 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-class LedgerPersonalRecords:
+class LedgerPersonalRecords(PersonalLedger):
     """Messages (entries), payments (`#payment` records) and scheduled sends about a person."""
 
     name = "ledger"
@@ -237,7 +238,7 @@ class LedgerPersonalRecords:
         self._client.transact_write_items(TransactItems=actions)
 
 
-class ClaimsPersonalRecords:
+class ClaimsPersonalRecords(PersonalRecords):
     """The send claims of the person's messages: named by a digest of (key, ref), so they hold no
     number, but they lead to one; a receipt's claim (`#event`) names only the payment and stays."""
 
@@ -260,7 +261,7 @@ class ClaimsPersonalRecords:
         return {"claims": deleted}
 
 
-class StatePersonalRecords:
+class StatePersonalRecords(PersonalRecords):
     """The guards' per-number hourly counters in the state table (they expire within a day anyway)."""
 
     name = "state"
@@ -295,7 +296,7 @@ class StatePersonalRecords:
         return {"rate counters": len(names)}
 
 
-class PrivacyPersonalRecords:
+class PrivacyPersonalRecords(PersonalRecords):
     """The person's suppressions and consent (the privacy table, by their keyed hash)."""
 
     name = "privacy"
@@ -331,7 +332,7 @@ class PrivacyPersonalRecords:
         }
 
 
-class DirectoryPersonalRecords:
+class DirectoryPersonalRecords(PersonalRecords):
     """A business's own table that carries numbers in attributes of its choosing (the customers
     directory, the payments table): rows are found by any attribute holding the person's number.
     `delete_rows`: a row that exists only to map something to the number goes whole (a directory
@@ -389,7 +390,7 @@ class DirectoryPersonalRecords:
         return {"rows deleted" if self._delete_rows else "rows stripped": len(rows)}
 
 
-class DynamoDBAuditLog:
+class DynamoDBAuditLog(AuditLog):
     """Access and erasure requests, without the number, in the state table, kept (no expiry): the
     business's own accountability record."""
 

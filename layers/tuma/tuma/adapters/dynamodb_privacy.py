@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from tuma.adapters.dynamodb import batch_get, is_conditional_failure
 from tuma.formatting.clock import parse_time
 from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression, SuppressionSource
+from tuma.ports import PrivacyStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -26,7 +27,7 @@ def _attribute(scope: Scope) -> str:
     return f"suppressed_{scope.value}"
 
 
-class DynamoDBPrivacyStore:
+class DynamoDBPrivacyStore(PrivacyStore):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tuma.adapters.ledger_table import DAY_INDEX
+from tuma.ports import RetentionStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -17,7 +18,7 @@ CHECKPOINT = {"idempotency_key": {"S": "#retention"}, "recipient_ref": {"S": "#c
 PERSONAL = ("text", "payer", "account")
 
 
-class DynamoDBRetention:
+class DynamoDBRetention(RetentionStore):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from tuma.adapters.dynamodb import batch_get, batch_write, is_conditional_failure
+from tuma.ports import GuardStore, LowState, StateStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
-class DynamoDBLowState:
+class DynamoDBLowState(LowState):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
@@ -37,7 +38,7 @@ class DynamoDBLowState:
         return True
 
 
-class DynamoDBStateStore:
+class DynamoDBStateStore(StateStore):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
@@ -81,7 +82,7 @@ def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
-class DynamoDBGuardStore(DynamoDBStateStore):
+class DynamoDBGuardStore(DynamoDBStateStore, GuardStore):
     """The guards' documents and counters: counters are numbers (`count`), documents JSON, both
     keyed by `name`; one BatchGetItem reads everything a batch needs."""
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from tuma.adapters.dynamodb import every_item
-from tuma.services.templates import Catalog, Routing, StoredTemplate, parse_routing
+from tuma.models.templates import Catalog, Routing, StoredTemplate, parse_routing
+from tuma.ports import TemplateStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -33,7 +34,7 @@ def _template_id(name: str, language: str) -> str:
     return f"template#{name}#{language}"
 
 
-class DynamoDBTemplates:
+class DynamoDBTemplates(TemplateStore):
     def __init__(
         self,
         client: DynamoDBClient,

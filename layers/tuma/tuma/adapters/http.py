@@ -14,10 +14,11 @@ from collections.abc import Mapping
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, LocationValueError, SSLError
 
-from tuma.ports import HttpAnswer, HttpFailure
+from tuma.models.http import HttpAnswer, HttpFailure
+from tuma.ports import Http
 
 
-class Urllib3Http:
+class Urllib3Http(Http):
     """One keep-alive pool per process: a new TLS handshake per call would cost ~30 ms each."""
 
     def __init__(self, connect_timeout: float, read_timeout: float, *, max_connections: int = 10) -> None:

@@ -16,12 +16,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from tuma.errors import ConfigurationError
-from tuma.security.secrets import WebhookSecret
+from tuma.models.webhook_secret import WebhookSecret
+from tuma.ports import CredentialSource, WebhookSecrets
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
-    from tuma.provider.credentials import Credentials
+    from tuma.models.provider_credentials import Credentials
 
 
 class JsonSecret:
@@ -57,7 +58,7 @@ class JsonSecret:
         return value
 
 
-class SecretsManagerCredentials:
+class SecretsManagerCredentials(CredentialSource):
     """`{"apikey", "partnerID", "shortcode"}`, cached; `refresh` re-reads after a key rotation."""
 
     def __init__(self, secret: JsonSecret) -> None:
@@ -72,12 +73,12 @@ class SecretsManagerCredentials:
     def _parse(self, value: dict[str, Any]) -> Credentials:
         # Here rather than at the top: the webhooks function reads only its own secret through this
         # module, and the credentials' model would be built at each of its cold starts for nothing.
-        from tuma.provider.credentials import Credentials
+        from tuma.models.provider_credentials import Credentials
 
         return Credentials.parse(value, f"secret {self._secret.secret_id!r}")
 
 
-class SecretsManagerWebhookSecrets:
+class SecretsManagerWebhookSecrets(WebhookSecrets):
     """`{"path_token", "hmac_key"}` from WEBHOOK_SECRET, cached like the provider credentials."""
 
     def __init__(self, secret: JsonSecret) -> None:

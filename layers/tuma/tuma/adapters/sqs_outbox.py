@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tuma.batching import chunked
+from tuma.ports import OutboxQueue
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from tuma.models.outbox import OutboxMessage
 
 
-class SqsOutboxQueue:
+class SqsOutboxQueue(OutboxQueue):
     def __init__(
         self,
         client: SQSClient | None,

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tuma.batching import chunked
+from tuma.ports import StatusEventQueue
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
-    from tuma.services.status_events import StatusEvent
+    from tuma.models.status_events import StatusEvent
 
 
-class SqsStatusEventQueue:
+class SqsStatusEventQueue(StatusEventQueue):
     def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._sqs = client
         self._url = queue_url

@@ -18,10 +18,12 @@ from urllib.parse import urlsplit
 
 from tuma.daraja.tokens import Token, TokenCache
 from tuma.formatting.clock import EAT
-from tuma.ports import DarajaFailure, HttpFailure, Registration
+from tuma.models.daraja import DarajaFailure, Registration
+from tuma.models.http import HttpFailure
+from tuma.ports import DarajaPull, DarajaSetup
 
 if TYPE_CHECKING:
-    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.ports import Http, StateStore
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ def register_url_path(version: str) -> str:
     return f"/mpesa/c2b/{version}/registerurl"
 
 
-class DarajaClient:
+class DarajaClient(DarajaPull, DarajaSetup):
     def __init__(
         self,
         base_url: str,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tuma.batching import chunked
-from tuma.ports import BulkMessage, CredentialSource, Http, HttpFailure, SendResult
-from tuma.provider.answers import (
+from tuma.models.http import HttpFailure
+from tuma.models.provider_answers import (
     Balance,
     DeliveryReport,
     ProviderError,
@@ -25,8 +25,10 @@ from tuma.provider.answers import (
     read_answer,
     read_send_answer,
 )
-from tuma.provider.codes import Disposition, meaning
-from tuma.provider.credentials import Credentials
+from tuma.models.provider_codes import Disposition, meaning
+from tuma.models.provider_credentials import Credentials
+from tuma.models.sending import BulkMessage, SendResult
+from tuma.ports import BalanceReader, CredentialSource, Http, Sender
 from tuma.provider.limits import BulkLimit
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ NO_PROMOTIONAL_ID = SendResult(
 )
 
 
-class ProviderClient:
+class ProviderClient(Sender, BalanceReader):
     def __init__(
         self,
         base_url: str,

@@ -29,9 +29,10 @@ from typing import Any
 
 from tuma.models.ledger import PRIMARY, SECONDARY
 from tuma.models.outbox import OutboxMessage
+from tuma.models.provider_codes import Disposition, meaning
+from tuma.models.sending import BulkMessage, SendResult
 from tuma.models.sources import OwnSource
-from tuma.ports import BulkMessage, Sender, SendResult, StateStore
-from tuma.provider.codes import Disposition, meaning
+from tuma.ports import Sender, StateStore
 from tuma.security.redaction import scrub_text
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ STATE = "provider-breaker"
 
 
 def provider_down(result: SendResult) -> bool:
-    """The kinds of failure that say the provider, not the message, is at fault (tuma.provider.codes:
+    """The kinds of failure that say the provider, not the message, is at fault (tuma.models.provider_codes:
     `outage`; no code at all is one too)."""
     if result.code is None:  # no answer, a 5xx, no entry for the message (retried): the provider's
         return result.disposition is Disposition.RETRY
@@ -180,7 +181,7 @@ def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-class FailoverSender:
+class FailoverSender(Sender):
     """A `Sender` over two providers, routed by the breaker; every result names its provider."""
 
     def __init__(

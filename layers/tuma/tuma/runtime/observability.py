@@ -9,6 +9,7 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
+from tuma.ports import MetricsSink
 from tuma.runtime.powertools_version import older_than_tested
 from tuma.security.redaction import scrub_text
 
@@ -59,7 +60,7 @@ ESSENTIAL_METRICS = frozenset(
 )
 
 
-class CountingMetrics:
+class CountingMetrics(MetricsSink):
     """Powertools Metrics as the domain's MetricsSink: every Tuma metric is a count. With
     `METRICS=lean` (template parameter Observability) only ESSENTIAL_METRICS are emitted: each
     custom metric costs USD 0.30 a month past the first ten."""

@@ -21,9 +21,9 @@ from tuma.runtime.routes import BODILESS, Auth
 from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 if TYPE_CHECKING:
+    from tuma.models.webhook_secret import WebhookSecret
     from tuma.ports import WebhookSecrets
     from tuma.runtime.routes import Routes
-    from tuma.security.secrets import WebhookSecret
 
 # No caller of these routes nests more than a few levels (Daraja's STK callback: four).
 MAX_DEPTH = 32

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from tuma.adapters.secrets import JsonSecret, SecretsManagerWebhookSecrets
     from tuma.adapters.sqs_visibility import SqsVisibility
     from tuma.daraja.client import DarajaClient
-    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.models.daraja_credentials import DarajaCredentials
+    from tuma.models.provider_answers import DeliveryReport
     from tuma.ports import Agenda, CredentialSource, MetricsSink, OutboxQueue, Sender
-    from tuma.provider.answers import DeliveryReport
     from tuma.provider.client import ProviderClient
     from tuma.provider.failover import Transition
     from tuma.runtime.settings import DarajaSettings, LedgerSettings, PrivacySettings, ProviderSettings
@@ -59,7 +59,7 @@ def json_secret(secret_id: str, max_age: int) -> JsonSecret:
 
 def credentials(settings: ProviderSettings) -> CredentialSource:
     from tuma.adapters.secrets import SecretsManagerCredentials
-    from tuma.provider.credentials import from_environment
+    from tuma.models.provider_credentials import from_environment
 
     if settings.SMS_CREDENTIALS_SECRET:
         return SecretsManagerCredentials(
@@ -375,7 +375,7 @@ def daraja_credentials(settings: DarajaSettings) -> Callable[[], DarajaCredentia
     """The Daraja secret, read (and cached) when first needed; None when none is configured."""
     if not settings.DARAJA_SECRET:
         return None
-    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.models.daraja_credentials import DarajaCredentials
 
     secret = json_secret(settings.DARAJA_SECRET, settings.CREDENTIALS_CACHE_SECONDS)
     return lambda: DarajaCredentials.parse(secret.read(), f"secret {secret.secret_id!r}")

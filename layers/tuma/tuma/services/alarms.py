@@ -14,7 +14,7 @@ from tuma.models.alerts import CloudWatchAlarm, SnsNotification
 from tuma.models.kinds import TemplateError
 from tuma.models.outbox import OutboxMessage
 from tuma.models.sources import OwnSource
-from tuma.services.templates import Catalog
+from tuma.models.templates import Catalog
 
 log = logging.getLogger(__name__)
 ALARM_MAX_PARTS = 2

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from tuma.ports import DarajaFailure, Registration
+from tuma.models.daraja import DarajaFailure, Registration
 
 if TYPE_CHECKING:
-    from tuma.daraja.credentials import DarajaCredentials
+    from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.ports import DarajaSetup
 
 # Safaricom: "Avoid using keywords such as M-PESA, M-Pesa, Safaricom, exe, exec, cmd, SQL, query".

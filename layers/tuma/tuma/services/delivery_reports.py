@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tuma.models.delivery_callback import DeliveryCallback
 from tuma.models.ledger import PRIMARY, DeliveryUpdate, Status
-from tuma.provider.callbacks import DeliveryCallback
 
 
 class ReportClass(StrEnum):

@@ -31,22 +31,11 @@ from tuma.models.ledger import (
 )
 from tuma.models.outbox import OutboxMessage, key_of
 from tuma.models.privacy import MessageCategory
+from tuma.models.provider_codes import CONFIGURATION_ALARM, Disposition, meaning
+from tuma.models.sending import BulkMessage, Claim, ClaimState, SendResult, Settlement
+from tuma.models.templates import Catalog
 from tuma.models.validation import summarize
-from tuma.ports import (
-    Agenda,
-    BulkMessage,
-    Claim,
-    Claims,
-    ClaimState,
-    Ledger,
-    MetricsSink,
-    OutboxQueue,
-    Sender,
-    SendResult,
-    Settlement,
-    TemplateSource,
-)
-from tuma.provider.codes import CONFIGURATION_ALARM, Disposition, meaning
+from tuma.ports import Agenda, Claims, Ledger, MetricsSink, OutboxQueue, Sender, TemplateSource
 from tuma.services.planning import (
     RANK,
     Delivery,
@@ -55,7 +44,6 @@ from tuma.services.planning import (
     plan_message,
     plan_recipients,
 )
-from tuma.services.templates import Catalog
 
 if TYPE_CHECKING:
     from concurrent.futures import Future

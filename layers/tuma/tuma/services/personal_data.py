@@ -16,48 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tuma.formatting.clock import now_utc
-from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, parse_recipient
+from tuma.formatting.phones import KENYA_ONLY
+from tuma.models.personal import Subject
 from tuma.services.privacy import one_person
 
 if TYPE_CHECKING:
     from tuma.ports import AuditLog, PersonalLedger, PersonalRecords
     from tuma.security.number_keys import NumberKeys
-
-
-@dataclass(frozen=True)
-class Subject:
-    """A person as every store can recognise them, without the number itself being needed: the
-    digest behind their ledger refs (`n:` for the number, `h:` for Safaricom's hash of it)."""
-
-    digest: str
-    masked: str
-    number_key: str  # the privacy table's keyed hash
-    countries: frozenset[int] = KENYA_ONLY
-    # (idempotency key, recipient ref) of every ledger entry about them: what their claims are named by.
-    messages: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def refs(self) -> tuple[str, str]:
-        return (f"n:{self.digest}", f"h:{self.digest}")
-
-    def matches(self, value: object) -> bool:
-        """Is `value` (a number in any form, or a hash) this person's number?"""
-        if isinstance(value, Decimal) and value == value.to_integral_value():
-            value = int(value)  # a number attribute, as DynamoDB gives it back
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            return False
-        text = str(value).strip()
-        if not 9 <= len(text) <= 70:
-            return False
-        try:
-            recipient = parse_recipient(text, self.countries)
-        except InvalidNumber:
-            return False
-        return recipient.sendable and recipient.ref.partition(":")[2] == self.digest
 
 
 @dataclass

@@ -17,8 +17,9 @@ from tuma.models.kinds import KINDS, OPERATOR_KINDS, TemplateError
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, Route
 from tuma.models.privacy import MessageCategory, with_footer
+from tuma.models.templates import Catalog
 from tuma.security.masking import mask, mask_codes
-from tuma.services.templates import Catalog, routed
+from tuma.services.templates import routed
 
 # Templates addressed to operators: with no `to`, they go to ALERT_RECIPIENTS.
 ALERT_TEMPLATES = OPERATOR_KINDS  # for the business's own people (tuma.models.kinds)

@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tuma.formatting.clock import parse_time
+from tuma.models.daraja import DarajaFailure
 from tuma.models.ledger import PaymentSeen
 from tuma.models.payments import InvalidPayment, Payment
 from tuma.models.pull import PulledTransaction
 from tuma.models.sources import PaymentSource
-from tuma.ports import DarajaFailure
 
 if TYPE_CHECKING:
     from tuma.ports import DarajaPull, Ledger, MetricsSink, StateStore

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 from tuma.models.ledger import DeliveryUpdate, DueCheck, ReportOutcome
 from tuma.models.outbox import OutboxMessage
+from tuma.models.provider_answers import DeliveryReport, ProviderError
 from tuma.ports import Agenda, Ledger, MetricsSink, OutboxQueue
-from tuma.provider.answers import DeliveryReport, ProviderError
 from tuma.services.delivery_reports import outcome_of
 
 if TYPE_CHECKING:

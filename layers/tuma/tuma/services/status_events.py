@@ -14,11 +14,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tuma.models.http import HttpFailure
 from tuma.models.ledger import Status
-from tuma.ports import HttpFailure
+from tuma.models.status_events import StatusEvent
 from tuma.security.signing import signature
 
 if TYPE_CHECKING:
@@ -29,30 +30,6 @@ log = logging.getLogger(__name__)
 # later than SQS's longest visibility postponement worth waiting for here.
 FIRST_WAIT_SECONDS = 10
 LONGEST_WAIT_SECONDS = 900
-
-
-@dataclass(frozen=True)
-class StatusEvent:
-    event_id: str
-    idempotency_key: str
-    recipient: str  # masked
-    status: str
-    previous_status: str | None
-    sequence: int
-    reason: str | None
-    provider_message_id: str | None
-    parts: int | None
-    delivery_status: str | None
-    final_via: str | None
-    at: str
-
-    @property
-    def group(self) -> str:
-        """One ordered stream of events per message and recipient."""
-        return hashlib.sha256(f"{self.idempotency_key}|{self.recipient}".encode()).hexdigest()[:64]
-
-    def body(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
 
 
 def event_from_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> StatusEvent | None:

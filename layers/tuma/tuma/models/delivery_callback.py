@@ -1,6 +1,6 @@
 """The provider's delivery-report callback, as the webhooks function reads it.
 
-Apart from the answers of the API calls (tuma.provider.answers) because the webhooks function needs
+Apart from the answers of the API calls (tuma.models.provider_answers) because the webhooks function needs
 this model alone, and every cold start of it would otherwise build those too.
 """
 

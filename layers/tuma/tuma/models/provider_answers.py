@@ -16,8 +16,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from tuma.formatting.clock import parse_time
 from tuma.formatting.money import parse_amount
+from tuma.models.provider_codes import Disposition, classify, describe
 from tuma.models.validation import AsText, as_text
-from tuma.provider.codes import Disposition, classify, describe
 from tuma.security.redaction import scrub_text
 
 _CODE = AliasChoices("response-code", "respose-code", "responseCode", "response_code", "ResponseCode")

@@ -26,7 +26,7 @@ from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.redelivery import redeliver_later
 from tuma.runtime.settings import load
 from tuma.runtime.settings.outbox_sender import SenderSettings
-from tuma.services.dispatcher import Inbound
+from tuma.services.send_path.batch import Inbound
 
 logger = build_logger()
 metrics = Metrics()

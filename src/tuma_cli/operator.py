@@ -14,13 +14,12 @@ from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.outbox import Route
 from tuma.models.provider_answers import ProviderError
 from tuma.models.provider_codes import Disposition
-from tuma.models.sending import SendResult
+from tuma.models.sending import ProviderRoute, SendResult, route_for
 from tuma.provider.client import ProviderClient
 from tuma.runtime import wiring
 from tuma.runtime.settings import load
 from tuma.runtime.settings.operator import OperatorSettings
 from tuma.security.masking import mask
-from tuma.services.planning import ProviderRoute, route_for
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 _CONFIG_DISPOSITIONS = (Disposition.CONFIG, Disposition.CREDENTIALS)

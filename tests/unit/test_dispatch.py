@@ -9,7 +9,8 @@ from tuma.formatting.phones import hash_msisdn
 from tuma.models.ledger import LedgerEntry, Status
 from tuma.models.provider_codes import Disposition
 from tuma.models.sending import SendResult
-from tuma.services.dispatcher import Dispatcher, Inbound
+from tuma.services.send_path.batch import Inbound
+from tuma.services.send_path.pipeline import Dispatcher
 
 from tests.unit.fakes import OK, FakeSender, ListMetrics, MemoryClaims, MemoryLedger
 

@@ -21,7 +21,8 @@ from tuma.provider.failover import (
     alert_for,
     provider_down,
 )
-from tuma.services.dispatcher import Dispatcher, Inbound
+from tuma.services.send_path.batch import Inbound
+from tuma.services.send_path.pipeline import Dispatcher
 
 from tests.unit.fakes import OK, FakeSender, ListMetrics, MemoryClaims, MemoryLedger, MemoryStateStore
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tuma.models.ledger import Status
-from tuma.services.dispatcher import Dispatcher, Inbound
 from tuma.services.guards import CAPS, PAUSE, Category, Guards, Limits, day_of, usage_name
+from tuma.services.send_path.batch import Inbound
+from tuma.services.send_path.pipeline import Dispatcher
 
 from tests.unit.fakes import (
     FakeSender,

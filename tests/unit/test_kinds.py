@@ -8,7 +8,8 @@ from tuma.formatting.rendering import packaged
 from tuma.models.kinds import KINDS
 from tuma.models.outbox import OutboxMessage
 from tuma.models.privacy import MessageCategory
-from tuma.services.planning import ALERT_TEMPLATES, ProviderRoute, _category
+from tuma.models.sending import ProviderRoute
+from tuma.services.send_path.planning import ALERT_TEMPLATES, _category
 from tuma.services.templates import validate
 
 

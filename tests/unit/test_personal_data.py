@@ -9,7 +9,8 @@ from tuma.formatting.phones import hash_msisdn
 from tuma.models.kinds import KINDS
 from tuma.models.personal import Subject
 from tuma.security.masking import mask_codes
-from tuma.services.dispatcher import Dispatcher, Inbound
+from tuma.services.send_path.batch import Inbound
+from tuma.services.send_path.pipeline import Dispatcher
 from tuma.services.status_events import event_from_change
 from tuma.services.templates import validate
 

@@ -11,7 +11,7 @@ from tuma.formatting.clock import EAT
 from tuma.formatting.phones import hash_msisdn, parse_recipient
 from tuma.models.http import HttpAnswer, HttpFailure
 from tuma.models.ledger import DeliveryUpdate, DueCheck, ReportOutcome, Status
-from tuma.models.privacy import DEFAULT_FOOTER, MessageCategory, Scope, SuppressionSource
+from tuma.models.privacy import DEFAULT_FOOTER, MessageCategory, Scope, SendWindow, SuppressionSource
 from tuma.models.provider_answers import DeliveryReport
 from tuma.models.provider_codes import Disposition
 from tuma.models.provider_credentials import Credentials, StaticCredentials
@@ -19,9 +19,10 @@ from tuma.models.sending import BulkMessage
 from tuma.provider.client import ProviderClient, RetryPolicy
 from tuma.security.number_keys import NumberKeys
 from tuma.services.delivery_reports import outcome_of
-from tuma.services.dispatcher import Dispatcher, Inbound, RecordOutcome
-from tuma.services.privacy import InvalidEntry, Privacy, SendWindow
+from tuma.services.privacy import InvalidEntry, Privacy
 from tuma.services.reconciler import Reconciler
+from tuma.services.send_path.batch import Inbound, RecordOutcome
+from tuma.services.send_path.pipeline import Dispatcher
 from tuma.services.templates import validate
 
 from tests.unit.fakes import (

@@ -9,7 +9,8 @@ import pytest
 from tuma.models.provider_codes import CODES, NO_CODE, Disposition, meaning
 from tuma.models.sending import SendResult
 from tuma.provider.failover import _soon, provider_down
-from tuma.services.dispatcher import Dispatcher, Inbound, RetryDelays
+from tuma.services.send_path.batch import Inbound, RetryDelays
+from tuma.services.send_path.pipeline import Dispatcher
 
 from tests.unit.fakes import FakeSender, ListMetrics, MemoryClaims, MemoryLedger
 

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 from tuma.models.delivery_callback import DeliveryCallback
 from tuma.models.ledger import CancelOutcome, DueCheck, ReportOutcome, Status
+from tuma.models.privacy import SendWindow
 from tuma.models.provider_answers import DeliveryReport, ProviderError
 from tuma.models.provider_codes import Disposition
 from tuma.security.number_keys import NumberKeys
 from tuma.services.delivery_reports import update_for
-from tuma.services.dispatcher import Dispatcher, Inbound
-from tuma.services.privacy import Privacy, SendWindow
+from tuma.services.privacy import Privacy
 from tuma.services.reconciler import Patience, Reconciler
+from tuma.services.send_path.batch import Inbound
+from tuma.services.send_path.pipeline import Dispatcher
 
 from tests.unit.fakes import (
     FakeSender,

@@ -8,7 +8,7 @@ import pytest
 from tuma.formatting.rendering import packaged
 from tuma.models.sources import PaymentSource
 from tuma.models.templates import Catalog, Routing, Rule, StoredTemplate, parse_routing
-from tuma.services.templates import TemplateEditor, check_routing, routed, validate
+from tuma.services.templates import TemplateEditor, check_routing, validate
 
 from tests.unit.fakes import MemoryTemplates
 
@@ -98,11 +98,11 @@ def test_routing_picks_a_template_by_source_and_paybill_with_a_default() -> None
         ]
     )
     catalog = Catalog(routing=routing)
-    assert routed(catalog, "receipt", "c2b", "600134", "en") == ("receipt_water", "sw")
-    assert routed(catalog, "receipt", "c2b", "600200", "en") == ("receipt_school", "en")
-    assert routed(catalog, "receipt", "stk", None, "en") == ("receipt_stk", "en")
-    assert routed(catalog, "receipt", "payments-table", None, "sw") == ("receipt", "sw")  # no rule: default
-    assert routed(catalog, "alert", "c2b", "600134", "en") == ("alert", "en")  # only receipts are routed
+    assert catalog.routed("receipt", "c2b", "600134", "en") == ("receipt_water", "sw")
+    assert catalog.routed("receipt", "c2b", "600200", "en") == ("receipt_school", "en")
+    assert catalog.routed("receipt", "stk", None, "en") == ("receipt_stk", "en")
+    assert catalog.routed("receipt", "payments-table", None, "sw") == ("receipt", "sw")  # no rule: default
+    assert catalog.routed("alert", "c2b", "600134", "en") == ("alert", "en")  # only receipts are routed
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,10 @@ itself reveals no number to whoever reads the table. A masked copy is kept for o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from enum import StrEnum
+
+from tuma.formatting.clock import EAT
 
 # Safaricom's opt-out instruction, which every promotional SMS must carry (PromotionalFooter).
 DEFAULT_FOOTER = "STOP*456*9*5#"
@@ -77,3 +79,31 @@ class PrivacyRecord:
     @property
     def empty(self) -> bool:
         return not self.suppressions and self.consent is None
+
+
+DEFAULT_WINDOW = "08:00-18:00"
+
+
+class SendWindow:
+    """When promotions may go: `HH:MM-HH:MM`, East Africa Time, opening inclusive; `24:00` closes at
+    the end of the day (`00:00-24:00`: always open)."""
+
+    def __init__(self, spec: str = DEFAULT_WINDOW) -> None:
+        try:
+            first, last = (part.strip() for part in spec.split("-"))
+            opening = time.fromisoformat(first)
+            closing = time.max if last == "24:00" else time.fromisoformat(last)
+        except ValueError:
+            raise ValueError(f"a sending window is HH:MM-HH:MM, not {spec!r}") from None
+        if len(first) != 5 or len(last) != 5 or opening >= closing:
+            raise ValueError(f"the window {spec!r} is not HH:MM-HH:MM, opening before closing")
+        self.opening, self.closing = opening, closing
+        self.spec = f"{first}-{last}"
+
+    def next_opening(self, moment: datetime) -> datetime | None:
+        """None when `moment` is inside the window; otherwise when it next opens."""
+        local = moment.astimezone(EAT)
+        if self.opening <= local.time() < self.closing:
+            return None
+        day = local.date() if local.time() < self.opening else local.date() + timedelta(days=1)
+        return datetime.combine(day, self.opening, tzinfo=EAT)

@@ -4,13 +4,17 @@ claims that keep each message to one SMS (the ports in tuma.ports move these).""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from tuma.formatting.clock import parse_time
-from tuma.models.ledger import Status
+from tuma.formatting.gsm7 import SmsText
+from tuma.formatting.phones import Recipient, RecipientKind
+from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.outbox import Route
+from tuma.models.privacy import MessageCategory
 from tuma.models.provider_codes import Disposition
 
 
@@ -104,3 +108,71 @@ class Claimed:
     result: Settlement | None = None
     # NEW after an attempt that may have been accepted unseen: the provider it must go to again.
     pinned: str | None = None
+
+
+class ProviderRoute(StrEnum):
+    """Which of the provider's send endpoints carries a delivery (stored as the ledger's `route`)."""
+
+    SMS = "sms"  # sendbulk / sendsms
+    OTP = "otp"  # sendotp, the transactional route
+    HASHED = "hashed"  # sendotp with a hashed Safaricom MSISDN
+
+
+# The claim of a message deduplicated by its event (a receipt): one per key, whoever it goes to.
+EVENT_CLAIM = "#event"
+# How good a number is for reaching a payer: the number itself, then Safaricom's hash of it.
+RANK = {RecipientKind.MSISDN: 2, RecipientKind.HASHED: 1, RecipientKind.MASKED: 0}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    record_id: str
+    idempotency_key: str
+    recipient: Recipient
+    text: SmsText
+    route: ProviderRoute
+    template: str | None
+    source: str | None
+    requested: Route = Route.SMS
+    per_event: bool = False
+    pinned: str | None = None  # the provider an earlier, unanswered attempt went to
+    # For the guards (tuma.services.guards): what kind of message this is, and for an alert or an
+    # alarm what makes a repeat of it (its collapse key and state) and how an operator knows it.
+    category: str = "message"
+    collapse: tuple[str, str] | None = None
+    collapse_title: str = ""
+    # Transactional or promotional (tuma.services.privacy): what the suppression list, consent and the
+    # promotional sender ID are judged by.
+    message_category: MessageCategory = MessageCategory.TRANSACTIONAL
+    # What the ledger keeps of the text when it differs from what is sent: a one-time code's digits
+    # masked (the OTP route, a template kind for codes), so that whoever reads the ledger cannot use it.
+    stored_text: str | None = None
+
+    @property
+    def claim(self) -> tuple[str, str]:
+        """What is claimed before sending, so that it is sent once."""
+        return (self.idempotency_key, EVENT_CLAIM if self.per_event else self.recipient.ref)
+
+    def to(self, recipient: Recipient) -> Delivery:
+        """The same message for another recipient (a better number for the same payer)."""
+        return replace(self, recipient=recipient, route=route_for(recipient, self.requested))
+
+    def entry(self, status: Status, **fields: object) -> LedgerEntry:
+        return LedgerEntry(
+            idempotency_key=self.idempotency_key,
+            recipient_ref=self.recipient.ref,
+            recipient=self.recipient.masked,
+            status=status,
+            template=self.template,
+            route=self.route.value,
+            source=self.source,
+            parts=self.text.parts,
+            text=self.text.text if self.stored_text is None else self.stored_text,
+            **fields,  # type: ignore[arg-type]
+        )
+
+
+def route_for(recipient: Recipient, requested: Route) -> ProviderRoute:
+    if recipient.kind is RecipientKind.HASHED:
+        return ProviderRoute.HASHED
+    return ProviderRoute.OTP if requested is Route.OTP else ProviderRoute.SMS

@@ -99,6 +99,18 @@ class Catalog:
                 return template.kind
         return kind_of(name)
 
+    def routed(
+        self, template: str, source: str | None, short_code: str | None, language: str
+    ) -> tuple[str, str]:
+        """The template and language a receipt gets, by the routing rules (the message's own when
+        none fits); only receipts are routed."""
+        if template != "receipt":
+            return template, language
+        rule = self.routing.route(source, short_code)
+        if rule is None:
+            return template, language
+        return rule.template, rule.language or language
+
     def all(self) -> list[StoredTemplate]:
         """Every template a message can use: the stored ones, then the packaged defaults they replace."""
         merged = {

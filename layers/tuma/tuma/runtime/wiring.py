@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tuma.adapters.sqs_visibility import SqsVisibility
     from tuma.daraja.client import DarajaClient
     from tuma.models.daraja_credentials import DarajaCredentials
+    from tuma.models.privacy import SendWindow
     from tuma.models.provider_answers import DeliveryReport
     from tuma.ports import Agenda, CredentialSource, MetricsSink, OutboxQueue, Sender
     from tuma.provider.client import ProviderClient
@@ -36,13 +37,13 @@ if TYPE_CHECKING:
     from tuma.runtime.settings.status_notifier import StatusNotifierSettings
     from tuma.runtime.settings.webhooks import WebhookSettings
     from tuma.services.balance import BalanceMonitor
-    from tuma.services.dispatcher import Dispatcher
     from tuma.services.guards import Guards
     from tuma.services.intake import Intake
-    from tuma.services.privacy import Privacy, SendWindow
+    from tuma.services.privacy import Privacy
     from tuma.services.pull import PullReconciler
     from tuma.services.reconciler import Reconciler
     from tuma.services.retention import RetentionSweep
+    from tuma.services.send_path.pipeline import Dispatcher
     from tuma.services.status_events import StatusNotifier, StatusPublisher
 
 
@@ -169,7 +170,8 @@ def outbox_dispatcher(
     settings: SenderSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
 ) -> Dispatcher:
     from tuma.adapters.dynamodb_claims import DynamoDBClaims
-    from tuma.services.dispatcher import Dispatcher, RetryDelays
+    from tuma.services.send_path.batch import RetryDelays
+    from tuma.services.send_path.pipeline import Dispatcher
 
     client = dynamodb()
     agenda_ = agenda(settings, client)
@@ -209,7 +211,7 @@ def outbox_dispatcher(
 
 
 def send_window(spec: str) -> SendWindow:
-    from tuma.services.privacy import SendWindow
+    from tuma.models.privacy import SendWindow
 
     return SendWindow(spec)
 

@@ -8,9 +8,8 @@ Checked per batch, after the claims (a duplicate never counts) and before the pr
   messages wait until the period turns or an operator raises it (`tuma caps set`).
 - **per-recipient limits**: at most N messages an hour to one number, per category. Codes and alerts
   beyond it are refused with the reason; the rest wait.
-- **alert storms collapse**: repeats of one alert (its host and title, or one CloudWatch alarm)
-  within the window are one SMS; an alarm flapping between ALARM and OK sends at most one pair;
-  when the window closes, one summary follows ("and 14 more since 02:10").
+- **alert storms collapse** (tuma.services.storms): repeats of one alert within the window are one
+  SMS; when the window closes, one summary follows.
 
 A waiting message is not lost: it is put back on its queue to come back later (`OutboxQueue.park`),
 its ledger entry RETRYING with the reason. Everything a batch needs is read in one batched read.
@@ -19,7 +18,6 @@ Tuma's own guard alerts pass every guard: they say why the others wait.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -29,12 +27,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from tuma.formatting.clock import EAT, format_eat, parse_time
+from tuma.formatting.clock import EAT, format_eat
 from tuma.models.sources import OwnSource
+from tuma.services.storms import AlertStorms, collapse_name
 
 if TYPE_CHECKING:
+    from tuma.models.sending import Delivery
     from tuma.ports import Agenda, GuardStore, OutboxQueue
-    from tuma.services.planning import Delivery
 
 log = logging.getLogger(__name__)
 CAPS = "guard#caps"
@@ -127,10 +126,6 @@ def _rate_name(ref: str, category: Category, now: datetime) -> str:
     return f"rate#{ref}#{category.value}#{now.astimezone(EAT).strftime('%Y-%m-%dT%H')}"
 
 
-def collapse_name(key: str) -> str:
-    return f"collapse#{hashlib.sha256(key.encode()).hexdigest()[:32]}"
-
-
 @dataclass
 class _Batch:
     """What one batch read, and what the batch itself adds as it is judged in order."""
@@ -158,8 +153,8 @@ class Guards:
         self._store = store
         self._limits = limits
         self._queue = queue
-        self._agenda = agenda
         self._read: Mapping[str, dict[str, Any]] = {}
+        self.storms = AlertStorms(store, agenda=agenda, alert_recipients=alert_recipients, language=language)
         self._pool: ThreadPoolExecutor | None = None
         self._alert_recipients = tuple(alert_recipients)
         self._language = language
@@ -180,46 +175,7 @@ class Guards:
             )
         )
 
-    def _schedule_summary(self, name: str, due: datetime, title: str, since: str) -> None:
-        """The storm's summary, on the agenda until its window closes; its count is read then."""
-        if self._agenda is None:
-            return
-        from tuma.formatting.phones import InvalidNumber, parse_recipient
-        from tuma.models.ledger import LedgerEntry, ScheduledMessage, Status
-        from tuma.models.outbox import OutboxMessage
-
-        key = f"alert-summary:{name.removeprefix('collapse#')}:{since}"[:200]
-        message = OutboxMessage(
-            idempotency_key=key,
-            template="alert",
-            data={"title": title},
-            source=OwnSource.GUARD,
-            summary_of=name,
-            language=self._language,
-        )
-        entries = []
-        for raw in self._alert_recipients:
-            try:
-                recipient = parse_recipient(raw)
-            except InvalidNumber:
-                continue
-            entries.append(
-                LedgerEntry(
-                    key,
-                    recipient.ref,
-                    recipient.masked,
-                    Status.SCHEDULED,
-                    template="alert",
-                    source=OwnSource.GUARD,
-                    scheduled_for=due,
-                )
-            )
-        self._agenda.schedule(ScheduledMessage(key, due, message.to_json()), entries)
-
     # -- the state ---------------------------------------------------------------------------------
-
-    def windows(self, names: Sequence[str]) -> dict[str, dict[str, Any]]:
-        return self._store.read_many(names)
 
     def limits(self, documents: Mapping[str, dict[str, Any]]) -> Limits:
         return self._limits.with_overrides(documents.get(CAPS, {}))
@@ -275,28 +231,43 @@ class Guards:
         limits = self.limits(batch.documents)
         paused = set(batch.documents.get(PAUSE, {}).get("categories", []))
         opened: dict[str, dict[str, Any]] = {}  # collapse windows this batch opened or changed
-        judged = []
-        for delivery in deliveries:
-            category = Category(delivery.category)
-            if delivery.source == OwnSource.GUARD:
-                judged.append(Judged(delivery, Verdict.SEND))
-                continue
-            verdict = (
-                self._paused(delivery, category, paused, limits)
-                or self._collapsed(delivery, batch, limits, now, opened)
-                or self._rated(delivery, category, batch, limits, now)
-                or self._capped(delivery, category, batch, limits, now)
-            )
-            if verdict is None:
-                verdict = Judged(delivery, Verdict.SEND)
-                batch.added[_rate_name(delivery.recipient.ref, category, now)] += 1
-                for cap in self.caps_for(category, limits, now):
-                    batch.added[usage_name(cap.period, self._counter(category))] += (
-                        0  # known, counted when sent
-                    )
-            judged.append(verdict)
-        self._save_windows(opened, batch.documents, now)
+        judged = [
+            self._verdict(d, batch=batch, limits=limits, paused=paused, now=now, opened=opened)
+            for d in deliveries
+        ]
+        self.storms.save(opened, batch.documents)
         return judged
+
+    def _verdict(
+        self,
+        delivery: Delivery,
+        *,
+        batch: _Batch,
+        limits: Limits,
+        paused: set[str],
+        now: datetime,
+        opened: dict[str, Any],
+    ) -> Judged:
+        """The first guard that holds the delivery back, in order; Tuma's own guard alerts pass."""
+        category = Category(delivery.category)
+        if delivery.source == OwnSource.GUARD:
+            return Judged(delivery, Verdict.SEND)
+        verdict = (
+            self._paused(delivery, category, paused, limits)
+            or self._collapsed(delivery, batch, limits, now, opened)
+            or self._rated(delivery, category, batch, limits, now)
+            or self._capped(delivery, category, batch, limits, now)
+        )
+        if verdict is not None:
+            return verdict
+        batch.added[_rate_name(delivery.recipient.ref, category, now)] += 1
+        return Judged(delivery, Verdict.SEND)
+
+    def _collapsed(
+        self, delivery: Delivery, batch: _Batch, limits: Limits, now: datetime, opened: dict[str, Any]
+    ) -> Judged | None:
+        reason = self.storms.collapsed(delivery, batch.documents, limits.collapse_seconds, now, opened)
+        return None if reason is None else Judged(delivery, Verdict.COLLAPSE, reason)
 
     def _paused(
         self, delivery: Delivery, category: Category, paused: set[str], limits: Limits
@@ -359,72 +330,6 @@ class Guards:
                     batch.added[usage_name(cap.period, counter)] += parts
         return None
 
-    def _collapsed(
-        self,
-        delivery: Delivery,
-        batch: _Batch,
-        limits: Limits,
-        now: datetime,
-        opened: dict[str, dict[str, Any]],
-    ) -> Judged | None:
-        if delivery.collapse is None or not limits.collapse_seconds:
-            return None
-        key, state = delivery.collapse
-        name = collapse_name(key)
-        window = opened.get(name) or dict(batch.documents.get(name, {}))
-        until = window.get("until")
-        if until is None or parse_time(until) <= now:
-            # A new window: this message goes, and opens it.
-            opened[name] = {
-                "key": key,
-                "title": delivery.collapse_title,
-                "since": now.isoformat(),
-                "until": (now + timedelta(seconds=limits.collapse_seconds)).isoformat(),
-                "sent": [state],
-                "passed": [delivery.idempotency_key],
-                "collapsed": [],
-                "more": 0,
-            }
-            return None
-        window = opened.setdefault(name, window)
-        if delivery.idempotency_key in window.get("passed", []):
-            return None  # another recipient of a message this window let through
-        if state != "alert" and state not in window.get("sent", []):
-            # An alarm's first ALARM and first OK in a window both go: one pair at most.
-            window["sent"] = [*window.get("sent", []), state]
-            window["passed"] = [*window.get("passed", []), delivery.idempotency_key][-50:]
-            return None
-        if delivery.idempotency_key not in window.get("collapsed", []):
-            window["more"] = int(window.get("more", 0)) + 1
-            window["collapsed"] = [*window.get("collapsed", []), delivery.idempotency_key][-50:]
-        since = format_eat(parse_time(window["since"]))[-5:]
-        return Judged(
-            delivery,
-            Verdict.COLLAPSE,
-            f"collapsed: a repeat within the alert window since {since}; a summary follows",
-        )
-
-    def _save_windows(
-        self, opened: dict[str, dict[str, Any]], documents: Mapping[str, dict[str, Any]], now: datetime
-    ) -> None:
-        for name, window in opened.items():
-            previous = documents.get(name)
-            if window == previous:
-                continue
-            if not self._store.swap(name, previous, window):
-                # Another sender moved the window meanwhile: ours is counted on top of what it wrote.
-                current = self._store.read_many([name]).get(name) or window
-                added = int(window.get("more", 0)) - int((previous or {}).get("more", 0))
-                self._store.write(name, current | {"more": int(current.get("more", 0)) + max(0, added)})
-                continue
-            same_window = previous is not None and previous.get("since") == window["since"]
-            before = int(previous.get("more", 0)) if previous is not None and same_window else 0
-            if before == 0 < int(window.get("more", 0)):
-                # The window's first repeat: its summary goes when the window closes.
-                self._schedule_summary(
-                    name, parse_time(window["until"]), str(window.get("title", "")), window["since"]
-                )
-
     # -- after sending ------------------------------------------------------------------------------
 
     def record(self, sent: Sequence[Delivery], now: datetime) -> None:
@@ -466,8 +371,3 @@ class Guards:
         if self._store.swap(name, None, {"title": title}):
             log.warning("%s: %s", title, details)
             self._alert(name, title, details)
-
-
-def summary_details(window: Mapping[str, Any]) -> str:
-    since = format_eat(parse_time(window["since"]))[-5:]
-    return f"and {int(window.get('more', 0))} more since {since}"

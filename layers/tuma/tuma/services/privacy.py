@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tuma.formatting.clock import EAT, now_utc
@@ -35,38 +35,12 @@ from tuma.models.privacy import (
 )
 
 if TYPE_CHECKING:
+    from tuma.models.sending import Delivery
     from tuma.ports import PrivacyStore
     from tuma.security.number_keys import NumberKeys
-    from tuma.services.planning import Delivery
 
 log = logging.getLogger(__name__)
-DEFAULT_WINDOW = "08:00-18:00"
 NO_CONSENT = "no consent to promotional messages is on record (tuma consent add)"
-
-
-class SendWindow:
-    """When promotions may go: `HH:MM-HH:MM`, East Africa Time, opening inclusive; `24:00` closes at
-    the end of the day (`00:00-24:00`: always open)."""
-
-    def __init__(self, spec: str = DEFAULT_WINDOW) -> None:
-        try:
-            first, last = (part.strip() for part in spec.split("-"))
-            opening = time.fromisoformat(first)
-            closing = time.max if last == "24:00" else time.fromisoformat(last)
-        except ValueError:
-            raise ValueError(f"a sending window is HH:MM-HH:MM, not {spec!r}") from None
-        if len(first) != 5 or len(last) != 5 or opening >= closing:
-            raise ValueError(f"the window {spec!r} is not HH:MM-HH:MM, opening before closing")
-        self.opening, self.closing = opening, closing
-        self.spec = f"{first}-{last}"
-
-    def next_opening(self, moment: datetime) -> datetime | None:
-        """None when `moment` is inside the window; otherwise when it next opens."""
-        local = moment.astimezone(EAT)
-        if self.opening <= local.time() < self.closing:
-            return None
-        day = local.date() if local.time() < self.opening else local.date() + timedelta(days=1)
-        return datetime.combine(day, self.opening, tzinfo=EAT)
 
 
 @dataclass(frozen=True)

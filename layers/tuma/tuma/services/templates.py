@@ -147,18 +147,6 @@ def _measure(
 # -- what the sender renders with -------------------------------------------------------------
 
 
-def routed(
-    catalog: Catalog, template: str, source: str | None, short_code: str | None, language: str
-) -> tuple[str, str]:
-    """The template and language a receipt gets, by the routing rules (the message's own when none fits)."""
-    if template != "receipt":
-        return template, language
-    rule = catalog.routing.route(source, short_code)
-    if rule is None:
-        return template, language
-    return rule.template, rule.language or language
-
-
 def check_routing(routing: Routing, catalog: Catalog) -> list[str]:
     """Refusals for rules that point at templates that are not receipts (or do not exist)."""
     reasons = []

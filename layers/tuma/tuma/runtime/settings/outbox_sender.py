@@ -67,7 +67,7 @@ class SenderSettings(
     @field_validator("PROMOTIONAL_WINDOW")
     @classmethod
     def _window(cls, value: str) -> str:
-        from tuma.services.privacy import SendWindow
+        from tuma.models.privacy import SendWindow
 
         return SendWindow(value).spec
 

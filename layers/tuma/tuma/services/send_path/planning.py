@@ -1,14 +1,15 @@
-"""Planning: from an outbox message to deliveries (render, fold to GSM7, resolve each recipient).
+"""Plan: from an outbox message to deliveries (render, fold to GSM7, resolve each recipient).
 
 Anything that can never be sent (no recipients, a bad template, an over-long text, an invalid or
-masked number) is settled here, with its reason, before any money is spent.
+masked number, a category the message cannot have) is settled here, with its reason, before any
+money is spent. A plan also says who the message is for and of which category, which is all the next
+step (tuma.services.send_path.scheduling) needs to hold it for later.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from tuma.formatting.gsm7 import SmsText, TextRejected, prepare
 from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, Recipient, RecipientKind, parse_recipient
@@ -17,79 +18,22 @@ from tuma.models.kinds import KINDS, OPERATOR_KINDS, TemplateError
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, Status
 from tuma.models.outbox import OutboxMessage, Route
 from tuma.models.privacy import MessageCategory, with_footer
+from tuma.models.sending import Delivery, ProviderRoute, route_for
 from tuma.models.templates import Catalog
 from tuma.security.masking import mask, mask_codes
-from tuma.services.templates import routed
 
 # Templates addressed to operators: with no `to`, they go to ALERT_RECIPIENTS.
 ALERT_TEMPLATES = OPERATOR_KINDS  # for the business's own people (tuma.models.kinds)
-
-
-class ProviderRoute(StrEnum):
-    """Which of the provider's send endpoints carries a delivery (stored as the ledger's `route`)."""
-
-    SMS = "sms"  # sendbulk / sendsms
-    OTP = "otp"  # sendotp, the transactional route
-    HASHED = "hashed"  # sendotp with a hashed Safaricom MSISDN
-
-
-# The claim of a message deduplicated by its event (a receipt): one per key, whoever it goes to.
-EVENT_CLAIM = "#event"
-# How good a number is for reaching a payer: the number itself, then Safaricom's hash of it.
-RANK = {RecipientKind.MSISDN: 2, RecipientKind.HASHED: 1, RecipientKind.MASKED: 0}
-
-
-@dataclass(frozen=True)
-class Delivery:
-    record_id: str
-    idempotency_key: str
-    recipient: Recipient
-    text: SmsText
-    route: ProviderRoute
-    template: str | None
-    source: str | None
-    requested: Route = Route.SMS
-    per_event: bool = False
-    pinned: str | None = None  # the provider an earlier, unanswered attempt went to
-    # For the guards (tuma.services.guards): what kind of message this is, and for an alert or an
-    # alarm what makes a repeat of it (its collapse key and state) and how an operator knows it.
-    category: str = "message"
-    collapse: tuple[str, str] | None = None
-    collapse_title: str = ""
-    # Transactional or promotional (tuma.services.privacy): what the suppression list, consent and the
-    # promotional sender ID are judged by.
-    message_category: MessageCategory = MessageCategory.TRANSACTIONAL
-    # What the ledger keeps of the text when it differs from what is sent: a one-time code's digits
-    # masked (the OTP route, a template kind for codes), so that whoever reads the ledger cannot use it.
-    stored_text: str | None = None
-
-    @property
-    def claim(self) -> tuple[str, str]:
-        """What is claimed before sending, so that it is sent once."""
-        return (self.idempotency_key, EVENT_CLAIM if self.per_event else self.recipient.ref)
-
-    def to(self, recipient: Recipient) -> Delivery:
-        """The same message for another recipient (a better number for the same payer)."""
-        return replace(self, recipient=recipient, route=route_for(recipient, self.requested))
-
-    def entry(self, status: Status, **fields: object) -> LedgerEntry:
-        return LedgerEntry(
-            idempotency_key=self.idempotency_key,
-            recipient_ref=self.recipient.ref,
-            recipient=self.recipient.masked,
-            status=status,
-            template=self.template,
-            route=self.route.value,
-            source=self.source,
-            parts=self.text.parts,
-            text=self.text.text if self.stored_text is None else self.stored_text,
-            **fields,  # type: ignore[arg-type]
-        )
+HASHED_IS_TRANSACTIONAL = "a hashed number can receive only transactional texts (the provider's hashed route)"
 
 
 @dataclass
 class Plan:
+    record_id: str
     message: OutboxMessage
+    category: MessageCategory = MessageCategory.TRANSACTIONAL
+    # The sendable recipients, each once: who a held message is recorded SCHEDULED for.
+    recipients: list[Recipient] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     settled: list[LedgerEntry] = field(default_factory=list)
 
@@ -106,11 +50,35 @@ class Plan:
             )
         )
 
+    def refuse(self, reason: str) -> Plan:
+        """Every recipient settled REJECTED for one reason (the message itself cannot go)."""
+        for recipient in self.recipients:
+            self.settle(recipient.ref, recipient.masked, Status.REJECTED, reason)
+        return self
 
-def route_for(recipient: Recipient, requested: Route) -> ProviderRoute:
-    if recipient.kind is RecipientKind.HASHED:
-        return ProviderRoute.HASHED
-    return ProviderRoute.OTP if requested is Route.OTP else ProviderRoute.SMS
+
+class Planner:
+    """The plan step: every message of a batch, planned with the batch's one catalog."""
+
+    def __init__(
+        self, *, max_parts: int, alert_recipients: Sequence[str] = (), countries: frozenset[int] = KENYA_ONLY
+    ) -> None:
+        self._max_parts = max_parts
+        self._alert_recipients = tuple(alert_recipients)
+        self._countries = countries
+
+    def plan(self, messages: Mapping[str, OutboxMessage], catalog: Catalog) -> list[Plan]:
+        return [
+            plan_message(
+                record_id,
+                message,
+                max_parts=self._max_parts,
+                alert_recipients=self._alert_recipients,
+                catalog=catalog,
+                countries=self._countries,
+            )
+            for record_id, message in messages.items()
+        ]
 
 
 def plan_message(
@@ -123,39 +91,24 @@ def plan_message(
     countries: frozenset[int] = KENYA_ONLY,
 ) -> Plan:
     catalog = catalog or Catalog()
-    plan = Plan(message)
-    recipients = _recipients(plan, alert_recipients, catalog, countries)
-    if not recipients:
-        return plan
     kind = catalog.kind(message.template) if message.template else None
-    category = category_of(message, kind)
-    refused = _category_refusal(message, kind, category)
+    plan = Plan(record_id, message, category_of(message, kind))
+    plan.recipients = _recipients(plan, alert_recipients, catalog, countries)
+    if not plan.recipients:
+        return plan
+    refused = _category_refusal(message, kind, plan.category)
     if refused:
-        for recipient in recipients:
-            plan.settle(recipient.ref, recipient.masked, Status.REJECTED, refused)
-        return plan
+        return plan.refuse(refused)
     try:
-        body, template = _body(message, catalog)
-        if category is MessageCategory.PROMOTIONAL:
-            body = with_footer(body, catalog.footer)
-        text = prepare(body, max_parts=max_parts)
+        text, template = _text(message, catalog, plan.category, max_parts)
     except (TemplateError, TextRejected) as exc:
-        for recipient in recipients:
-            plan.settle(recipient.ref, recipient.masked, Status.REJECTED, exc.reason)
-        return plan
+        return plan.refuse(exc.reason)
     collapse, title = _collapse_of(kind, message)
-    stored = None
-    if message.route is Route.OTP or (kind in KINDS and KINDS[kind].secret):
-        stored = mask_codes(text.text, tuple(str(v) for k, v in message.data.items() if k == "code"))
-    for recipient in recipients:
+    stored = _stored_text(message, kind, text)
+    for recipient in plan.recipients:
         route = route_for(recipient, message.route)
-        if category is MessageCategory.PROMOTIONAL and route is ProviderRoute.HASHED:
-            plan.settle(
-                recipient.ref,
-                recipient.masked,
-                Status.REJECTED,
-                "a hashed number can receive only transactional texts (the provider's hashed route)",
-            )
+        if plan.category is MessageCategory.PROMOTIONAL and route is ProviderRoute.HASHED:
+            plan.settle(recipient.ref, recipient.masked, Status.REJECTED, HASHED_IS_TRANSACTIONAL)
             continue
         plan.deliveries.append(
             Delivery(
@@ -171,7 +124,7 @@ def plan_message(
                 category=_category(kind, route),
                 collapse=collapse,
                 collapse_title=title,
-                message_category=category,
+                message_category=plan.category,
                 stored_text=stored,
             )
         )
@@ -199,6 +152,23 @@ def _category_refusal(message: OutboxMessage, kind: str | None, category: Messag
     return None
 
 
+def _text(
+    message: OutboxMessage, catalog: Catalog, category: MessageCategory, max_parts: int
+) -> tuple[SmsText, str | None]:
+    """The SMS as it goes (a promotion with its opt-out footer), and the template it came from."""
+    body, template = _body(message, catalog)
+    if category is MessageCategory.PROMOTIONAL:
+        body = with_footer(body, catalog.footer)
+    return prepare(body, max_parts=max_parts), template
+
+
+def _stored_text(message: OutboxMessage, kind: str | None, text: SmsText) -> str | None:
+    """What the ledger keeps when it must differ from what is sent: a one-time code's digits masked."""
+    if message.route is Route.OTP or (kind in KINDS and KINDS[kind].secret):
+        return mask_codes(text.text, tuple(str(v) for k, v in message.data.items() if k == "code"))
+    return None
+
+
 def _category(kind: str | None, route: ProviderRoute) -> str:
     """The guards' category (tuma.services.guards.Category): a receipt is a receipt whatever its route."""
     found = KINDS.get(kind or "")
@@ -220,14 +190,6 @@ def _collapse_of(kind: str | None, message: OutboxMessage) -> tuple[tuple[str, s
     return None, ""
 
 
-def plan_recipients(
-    message: OutboxMessage, alert_recipients: Sequence[str], catalog: Catalog | None = None
-) -> tuple[list[Recipient], list[LedgerEntry]]:
-    """Who a message will go to, and the entries of those it never can: without rendering it."""
-    plan = Plan(message)
-    return _recipients(plan, alert_recipients, catalog or Catalog()), plan.settled
-
-
 def _recipients(
     plan: Plan, alert_recipients: Sequence[str], catalog: Catalog, countries: frozenset[int] = KENYA_ONLY
 ) -> list[Recipient]:
@@ -241,25 +203,29 @@ def _recipients(
             NO_RECIPIENT_REF, "-", Status.REJECTED, "no recipients (and no ALERT_RECIPIENTS for an alert)"
         )
         return []
-    recipients: list[Recipient] = []
-    seen: set[str] = set()
+    recipients: dict[str, Recipient] = {}
     for raw in raw_recipients:
-        try:
-            recipient = parse_recipient(raw, countries)
-        except InvalidNumber as exc:
-            bad = Recipient(RecipientKind.MASKED, str(raw))  # only for a stable ref and a masked copy
-            plan.settle(bad.ref, mask(str(raw))[:32], Status.REJECTED, f"invalid number: {exc.reason}")
-            continue
-        if recipient.ref in seen:
-            continue
-        seen.add(recipient.ref)
-        if not recipient.sendable:
+        recipient = _recipient(plan, str(raw), countries)
+        if recipient is not None and recipient.ref not in recipients:
+            recipients[recipient.ref] = recipient
+    return list(recipients.values())
+
+
+def _recipient(plan: Plan, raw: str, countries: frozenset[int]) -> Recipient | None:
+    """One number, if a message can go to it; otherwise it is settled with the reason."""
+    try:
+        recipient = parse_recipient(raw, countries)
+    except InvalidNumber as exc:
+        bad = Recipient(RecipientKind.MASKED, raw)  # only for a stable ref and a masked copy
+        plan.settle(bad.ref, mask(raw)[:32], Status.REJECTED, f"invalid number: {exc.reason}")
+        return None
+    if not recipient.sendable:
+        if recipient.ref not in {entry.recipient_ref for entry in plan.settled}:
             plan.settle(
                 recipient.ref, recipient.masked, Status.UNDELIVERABLE, "number is masked at the source"
             )
-            continue
-        recipients.append(recipient)
-    return recipients
+        return None
+    return recipient
 
 
 def _body(message: OutboxMessage, catalog: Catalog) -> tuple[str, str | None]:
@@ -268,8 +234,7 @@ def _body(message: OutboxMessage, catalog: Catalog) -> tuple[str, str | None]:
         return message.text, None
     assert message.template is not None  # guaranteed by OutboxMessage
     short_code = message.data.get("short_code")
-    template, language = routed(
-        catalog,
+    template, language = catalog.routed(
         message.template,
         message.source,
         None if short_code is None else str(short_code),

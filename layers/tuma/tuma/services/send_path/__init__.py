@@ -1,0 +1,1 @@
+"""The send path, one step per module; `pipeline` reads it top-down (its docstring lists the steps)."""

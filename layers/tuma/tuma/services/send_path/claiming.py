@@ -1,0 +1,141 @@
+"""Claim: each (message, recipient) is claimed before the provider is called, so nothing goes twice.
+
+First, messages deduplicated by their event (receipts) are narrowed to one delivery each, to the best
+number known for the payer. Then every delivery is claimed in one batched write: NEW ones are ours to
+send; DONE ones went already (a ledger entry an interrupted attempt left QUEUED is completed from
+the claim); BUSY ones are being sent by another invocation, and their record comes back later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from tuma.formatting.clock import now_utc
+from tuma.formatting.phones import InvalidNumber, parse_recipient
+from tuma.models.ledger import PRIMARY, LedgerEntry, Status
+from tuma.models.sending import RANK, Claim, ClaimState, Delivery, Settlement
+from tuma.ports import Claims, Ledger
+from tuma.services.send_path.batch import Batch, RetryDelays
+
+log = logging.getLogger(__name__)
+
+
+class Claimer:
+    def __init__(
+        self,
+        ledger: Ledger,
+        claims: Claims,
+        *,
+        delays: RetryDelays,
+        check_after: timedelta | None,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        """`check_after`: when a completed entry's delivery report is first asked for (None: never)."""
+        self._ledger = ledger
+        self._claims = claims
+        self._delays = delays
+        self._check_after = check_after
+        self._clock = clock
+
+    def one_per_event(self, batch: Batch, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Messages deduplicated by their event (receipts) go once, to the best number known for it:
+        the payment's record keeps the best any source gave (intake ranks them), unless this batch
+        holds a better kind of number (a plain number beats a hashed one)."""
+        best: dict[str, Delivery] = {}
+        others: list[Delivery] = []
+        for delivery in deliveries:
+            if not delivery.per_event:
+                others.append(delivery)
+                continue
+            current = best.get(delivery.idempotency_key)
+            if current is not None:
+                batch.tally.count("DuplicatesSkipped")
+            if current is None or RANK[delivery.recipient.kind] > RANK[current.recipient.kind]:
+                best[delivery.idempotency_key] = delivery
+        for key, value in self._best_payers(list(best)).items():
+            try:
+                recipient = parse_recipient(value)
+            except InvalidNumber:
+                continue
+            if RANK[recipient.kind] >= RANK[best[key].recipient.kind] and recipient != best[key].recipient:
+                best[key] = best[key].to(recipient)
+        return others + list(best.values())
+
+    def _best_payers(self, keys: list[str]) -> dict[str, str]:
+        try:
+            return self._ledger.best_payers(keys) if keys else {}
+        except ConnectionError as exc:
+            # The payment records could not all be read: each receipt still goes, to the best number
+            # this batch holds for it, rather than the whole batch waiting on the ledger.
+            log.warning("best payer numbers unread, sending to the batch's own: %s", exc)
+            return {}
+
+    def claim(
+        self, batch: Batch, deliveries: Sequence[Delivery], remaining_ms: Callable[[], int] | None
+    ) -> list[Delivery]:
+        """What is ours to send. What an earlier attempt settled completes its ledger entry (added
+        to `batch.completed` when it went, for its delivery-report check); a busy one comes back."""
+        unique: dict[Claim, Delivery] = {}
+        for delivery in deliveries:
+            if delivery.claim in unique:  # the same event twice in one batch
+                batch.tally.count("DuplicatesSkipped")
+                continue
+            unique[delivery.claim] = delivery
+        if not unique:
+            return []
+        states = self._claims.claim(list(unique), remaining_ms() if remaining_ms else None)
+        to_send: list[Delivery] = []
+        completed: list[tuple[Delivery, Settlement]] = []
+        for delivery, claimed in zip(unique.values(), states, strict=True):
+            if claimed.state is ClaimState.NEW:
+                to_send.append(replace(delivery, pinned=claimed.pinned) if claimed.pinned else delivery)
+            elif claimed.state is ClaimState.DONE:
+                batch.tally.count("DuplicatesSkipped")
+                log.info("already sent %s to %s", delivery.idempotency_key, delivery.recipient.masked)
+                if claimed.result is not None:
+                    completed.append((delivery, claimed.result))
+            else:
+                batch.retry(
+                    delivery.record_id, self._delays.busy_wait, "another invocation is sending this message"
+                )
+        batch.completed.extend(self._complete(batch, completed))
+        return to_send
+
+    def _complete(self, batch: Batch, completed: list[tuple[Delivery, Settlement]]) -> list[LedgerEntry]:
+        """Ledger entries an attempt left QUEUED, after settling their claims, completed from those
+        claims; the SENT ones, whose delivery reports are then asked for too (at worst twice: reports
+        only move an entry forward). Usually this finds nothing (a plain duplicate): the entry is
+        already past QUEUED and the conditional write is refused."""
+        entries = [entry for d, settled in completed if (entry := self._completion(d, settled))]
+        written = self._ledger.complete_queued(entries) if entries else 0
+        if not written:
+            return []
+        batch.tally.count("LedgerCompleted", written)
+        log.warning("completed %d ledger entries left QUEUED by an interrupted sender", written)
+        return [e for e in entries if e.status is Status.SENT]
+
+    def _completion(self, delivery: Delivery, settled: Settlement) -> LedgerEntry | None:
+        now = self._clock()
+        at = settled.at or now  # a claim settled before its time was recorded: now
+        if settled.status is Status.SENT and settled.message_id:
+            return delivery.entry(
+                Status.SENT,
+                provider=settled.provider or PRIMARY,
+                provider_message_id=settled.message_id,
+                sent_at=at,
+                check_due_at=now + self._check_after if self._check_after is not None else None,
+                updated_at=now,
+            )
+        if settled.status is Status.REJECTED:
+            return delivery.entry(
+                Status.REJECTED,
+                provider_code=settled.code,
+                reason="rejected by the provider",
+                final_at=at,
+                final_via="send",
+                updated_at=now,
+            )
+        return None

@@ -1,0 +1,163 @@
+"""Judge: what the people's wishes (tuma.services.privacy) and the guards (tuma.services.guards) let
+go now, after the claims (a duplicate never counts) and before any money is spent.
+
+- Suppressed, or a promotion without consent: settled for good (SUPPRESSED costs nothing and is
+  never retried; a promotion without consent is REJECTED).
+- Held by a guard (paused, a cap, a number's hourly limit): the claim is released and the entry is
+  RETRYING with the reason; the record is parked to come back.
+- Refused or collapsed by a guard: settled REJECTED with the reason.
+
+Both reads (the suppression list, the guards' documents) are started before the claims are written,
+so that they overlap them: judging adds no round trip to a receipt's way (bench/latency.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tuma.formatting.clock import now_utc
+from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.privacy import MessageCategory, PrivacyRecord
+from tuma.models.sending import Delivery, Settlement
+from tuma.ports import Claims, Ledger
+from tuma.services.send_path.batch import Batch
+
+if TYPE_CHECKING:
+    from tuma.services.guards import Guards, Judged, Verdict
+    from tuma.services.privacy import Privacy
+
+log = logging.getLogger(__name__)
+NO_PRIVACY_TABLE = "promotions need the privacy table (PRIVACY_TABLE)"
+
+
+@dataclass(frozen=True)
+class Reads:
+    """The judge's reads, started in the background (None: nothing to read, or no such store)."""
+
+    guards: Future[dict[str, dict[str, Any]]] | None = None
+    wishes: Future[dict[str, PrivacyRecord]] | None = None
+
+
+class Judge:
+    def __init__(
+        self,
+        ledger: Ledger,
+        claims: Claims,
+        *,
+        privacy: Privacy | None = None,
+        guards: Guards | None = None,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        self._ledger = ledger
+        self._claims = claims
+        self._privacy = privacy
+        self._guards = guards
+        self._clock = clock
+
+    def start_reads(self, candidates: Sequence[Delivery]) -> Reads:
+        """The guards' and the suppression list's reads, started now to run while the claims are
+        written: no extra round trip."""
+        if not candidates:
+            return Reads()
+        guards = self._guards.prefetch(candidates, self._clock()) if self._guards else None
+        wishes = self._privacy.prefetch(candidates) if self._privacy else None
+        return Reads(guards, wishes)
+
+    def judge(self, batch: Batch, deliveries: Sequence[Delivery], reads: Reads) -> list[Delivery]:
+        """What may go now, of what the claims kept; the rest is settled or parked here."""
+        wished = self._screen(batch, list(deliveries), reads.wishes)
+        return self._guard(batch, wished, reads.guards)
+
+    # -- the people's wishes --------------------------------------------------------------------
+
+    def _screen(
+        self, batch: Batch, deliveries: list[Delivery], prefetched: Future[dict[str, PrivacyRecord]] | None
+    ) -> list[Delivery]:
+        if not deliveries:
+            return deliveries
+        if self._privacy is None:
+            # Without the privacy table nobody's wishes can be read: promotions cannot go at all.
+            promotional = MessageCategory.PROMOTIONAL
+            stopped = [
+                (d, Status.REJECTED, NO_PRIVACY_TABLE)
+                for d in deliveries
+                if d.message_category is promotional
+            ]
+            go = [d for d in deliveries if d.message_category is not promotional]
+        else:
+            go, screened = self._privacy.screen(deliveries, prefetched)
+            stopped = [
+                (s.delivery, Status.SUPPRESSED if s.suppressed else Status.REJECTED, s.reason)
+                for s in screened
+            ]
+        if stopped:
+            self._stop(batch, stopped)
+        return go
+
+    def _stop(self, batch: Batch, stopped: list[tuple[Delivery, Status, str]]) -> None:
+        now = self._clock()
+        self._claims.settle([(d.claim, Settlement(status, now)) for d, status, _ in stopped])
+        entries = []
+        for delivery, status, reason in stopped:
+            batch.tally.count("MessagesSuppressed" if status is Status.SUPPRESSED else "MessagesRejected")
+            log.info("not sending %s to %s: %s", delivery.idempotency_key, delivery.recipient.masked, reason)
+            entries.append(
+                delivery.entry(status, reason=reason, final_at=now, final_via="send", updated_at=now)
+            )
+        self._ledger.write(entries)
+
+    # -- the guards -----------------------------------------------------------------------------
+
+    def _guard(
+        self,
+        batch: Batch,
+        deliveries: list[Delivery],
+        prefetched: Future[dict[str, dict[str, Any]]] | None,
+    ) -> list[Delivery]:
+        if self._guards is None or not deliveries:
+            return deliveries
+        from tuma.services.guards import Verdict
+
+        now = self._clock()
+        judged = self._guards.judge(deliveries, now, prefetched)
+        by_verdict: dict[Verdict, list[Judged]] = {verdict: [] for verdict in Verdict}
+        for one in judged:
+            by_verdict[one.verdict].append(one)
+        waiting = by_verdict[Verdict.WAIT]
+        ended = by_verdict[Verdict.REFUSE] + by_verdict[Verdict.COLLAPSE]
+        if waiting:
+            self._wait(batch, waiting)
+        if ended:
+            self._end(batch, ended, now)
+        if waiting or ended:
+            self._ledger.write(_held_entries(waiting, now) + _ended_entries(ended, now))
+        return [one.delivery for one in by_verdict[Verdict.SEND]]
+
+    def _wait(self, batch: Batch, waiting: Sequence[Judged]) -> None:
+        self._claims.release([j.delivery.claim for j in waiting])
+        batch.tally.count("MessagesHeldByGuards", len(waiting))
+        for one in waiting:
+            batch.park(one.delivery.record_id, one.wait_seconds)
+
+    def _end(self, batch: Batch, ended: Sequence[Judged], now: datetime) -> None:
+        from tuma.services.guards import Verdict
+
+        self._claims.settle([(j.delivery.claim, Settlement(Status.REJECTED, now)) for j in ended])
+        for one in ended:
+            batch.tally.count("AlertsCollapsed" if one.verdict is Verdict.COLLAPSE else "MessagesRateLimited")
+
+
+def _held_entries(waiting: Sequence[Judged], now: datetime) -> list[LedgerEntry]:
+    return [j.delivery.entry(Status.RETRYING, reason=j.reason, updated_at=now) for j in waiting]
+
+
+def _ended_entries(ended: Sequence[Judged], now: datetime) -> list[LedgerEntry]:
+    return [
+        j.delivery.entry(Status.REJECTED, reason=j.reason, final_at=now, final_via="send", updated_at=now)
+        for j in ended
+    ]

@@ -1,0 +1,211 @@
+"""Each step of the send path alone (tuma.services.send_path), against the in-memory fakes: what it
+takes from the batch, what it gives the next step, and what it records."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tuma.formatting.phones import parse_recipient
+from tuma.models.ledger import Status
+from tuma.models.outbox import OutboxMessage
+from tuma.models.privacy import Scope, SendWindow, Suppression, SuppressionSource
+from tuma.models.provider_codes import Disposition
+from tuma.models.sending import ClaimState, SendResult, Settlement
+from tuma.models.templates import Catalog
+from tuma.security.number_keys import NumberKeys
+from tuma.services.guards import PAUSE, Guards, Limits
+from tuma.services.privacy import Privacy
+from tuma.services.send_path.batch import Batch, Inbound, RetryDelays
+from tuma.services.send_path.claiming import Claimer
+from tuma.services.send_path.judging import Judge
+from tuma.services.send_path.planning import Planner
+from tuma.services.send_path.reading import Reader
+from tuma.services.send_path.scheduling import Scheduler
+from tuma.services.send_path.sending import Transmitter
+from tuma.services.send_path.settling import Settler
+from tuma.services.storms import collapse_name
+
+from tests.unit.fakes import (
+    FakeSender,
+    MemoryAgenda,
+    MemoryClaims,
+    MemoryGuardStore,
+    MemoryLedger,
+    MemoryOutbox,
+    MemoryPrivacyStore,
+)
+
+NOON = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 12:00 East Africa Time
+EVENING = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)  # 20:00 East Africa Time
+
+
+def body(key: str, *to: str, **fields: Any) -> str:
+    fields.setdefault("text", f"hello {key}")
+    return json.dumps({"idempotency_key": key, "to": list(to), **fields})
+
+
+def batch_of(*bodies: str) -> Batch:
+    return Batch([Inbound(f"r{i}", b) for i, b in enumerate(bodies)])
+
+
+def planned(batch: Batch) -> list[Any]:
+    messages = Reader().read(batch, Catalog())
+    return Planner(max_parts=3).plan(messages, Catalog())
+
+
+def test_read_keeps_what_parses_and_records_why_the_rest_cannot_go() -> None:
+    batch = batch_of(body("k1", "0712345678"), '{"idempotency_key": "k2", "to": 5}', "not json")
+    read = Reader().read(batch, Catalog())
+    assert list(read) == ["r0"] and read["r0"].idempotency_key == "k1"
+    assert [(e.idempotency_key, e.status) for e in batch.unsendable] == [("k2", Status.REJECTED)]
+    assert "malformed outbox message" in (batch.unsendable[0].reason or "")
+
+
+def test_read_sends_a_storm_summary_with_its_count_and_drops_one_nothing_repeated_in() -> None:
+    a, b = collapse_name("alert|db-1|disk"), collapse_name("alert|db-2|disk")
+    windows = {a: {"since": NOON.isoformat(), "more": 3}, b: {"since": NOON.isoformat(), "more": 0}}
+    summary = {"template": "alert", "data": {"title": "Disk"}, "text": None}
+    batch = batch_of(body("s1", summary_of=a, **summary), body("s2", summary_of=b, **summary))
+    read = Reader(windows=lambda names: {n: windows[n] for n in names}).read(batch, Catalog())
+    assert list(read) == ["r0"]
+    assert read["r0"].data["details"] == "and 3 more since 12:00" and read["r0"].summary_of is None
+
+
+def test_plan_renders_settles_bad_numbers_and_says_who_the_message_is_for() -> None:
+    (plan,) = planned(batch_of(body("k1", "0712345678", "0712", "0712345678")))
+    assert [d.recipient.value for d in plan.deliveries] == ["254712345678"]
+    assert [r.value for r in plan.recipients] == ["254712345678"]
+    assert [(e.status, e.reason) for e in plan.settled] == [
+        (Status.REJECTED, "invalid number: not a valid Kenyan number")
+    ]
+
+
+def test_hold_puts_a_later_message_on_the_agenda_and_a_promotion_waits_for_the_window() -> None:
+    agenda = MemoryAgenda()
+    MemoryLedger(agenda)
+    later = (EVENING + timedelta(hours=1)).isoformat()
+    batch = batch_of(
+        body("now", "0712345678"),
+        body("later", "0712345678", send_at=later),
+        body("promo", "0712345678", category="promotional"),
+    )
+    plans = Scheduler(agenda, window=SendWindow("08:00-18:00"), clock=lambda: EVENING).hold(
+        batch, planned(batch)
+    )
+    assert [p.message.idempotency_key for p in plans] == ["now"]
+    due = {m.idempotency_key: m.due_at for m in agenda.due_messages(EVENING + timedelta(days=1), 10)}
+    assert due["promo"] == datetime(2026, 12, 2, 5, 0, tzinfo=UTC)  # 08:00 the next morning
+    assert batch.tally._counts["MessagesScheduled"] == 2
+
+
+def test_claim_sends_a_receipt_once_to_the_best_number_and_a_busy_claim_comes_back() -> None:
+    ledger, claims = MemoryLedger(), MemoryClaims()
+    ledger.payments["PAY1"] = {"payer": "254712345678", "payer_rank": 3, "sources": {"c2b"}}
+    claimer = Claimer(ledger, claims, delays=RetryDelays(transient_base=7), check_after=None)
+    masked = "2547 ***** 678"
+    batch = batch_of(
+        body("PAY1", "0799000111", dedupe="event"),
+        body("PAY1", masked, dedupe="event"),
+        body("busy", "0712345678"),
+    )
+    claims.records[("busy", parse_recipient("0712345678").ref)] = None  # another invocation holds it
+    candidates = claimer.one_per_event(batch, [d for p in planned(batch) for d in p.deliveries])
+    to_send = claimer.claim(batch, candidates, None)
+    assert [(d.idempotency_key, d.recipient.value) for d in to_send] == [("PAY1", "254712345678")]
+    assert [(o.record_id, o.retry, o.delay_seconds) for o in batch.outcomes() if o.retry] == [
+        ("r2", True, 14)
+    ]
+
+
+def test_claim_completes_an_entry_an_interrupted_attempt_left_queued() -> None:
+    ledger, claims = MemoryLedger(), MemoryClaims()
+    batch = batch_of(body("k1", "0712345678"))
+    (delivery,) = planned(batch)[0].deliveries
+    ledger.write([delivery.entry(Status.QUEUED)])
+    claims.records[delivery.claim] = Settlement(Status.SENT, NOON, "m-9", "primary")
+    to_send = Claimer(ledger, claims, delays=RetryDelays(), check_after=timedelta(minutes=2)).claim(
+        batch, [delivery], None
+    )
+    assert to_send == [] and claims._claim(delivery.claim).state is ClaimState.DONE
+    (entry,) = ledger.get("k1")
+    assert (entry.status, entry.provider_message_id) == (Status.SENT, "m-9")
+    assert [e.provider_message_id for e in batch.completed] == ["m-9"]
+
+
+def test_judge_suppresses_a_stopped_number_and_parks_what_a_paused_guard_holds() -> None:
+    ledger, claims, store = MemoryLedger(), MemoryClaims(), MemoryPrivacyStore()
+    keys = NumberKeys(lambda: b"k" * 48)
+    privacy = Privacy(store, keys, clock=lambda: NOON)
+    stopped = parse_recipient("0712345678")
+    store.suppress(
+        keys.of_ref(stopped.ref),
+        stopped.masked,
+        Suppression(Scope.ALL, "asked", SuppressionSource.OPERATOR, NOON),
+    )
+    guard_store = MemoryGuardStore()
+    guard_store.write(PAUSE, {"categories": ["message"]})
+    judge = Judge(ledger, claims, privacy=privacy, guards=Guards(guard_store, Limits()), clock=lambda: NOON)
+    batch = batch_of(body("k1", "0712345678", "0722000111"))
+    deliveries = planned(batch)[0].deliveries
+    reads = judge.start_reads(deliveries)
+    assert judge.judge(batch, deliveries, reads) == []
+    statuses = {e.recipient: (e.status, e.reason or "") for e in ledger.get("k1")}
+    assert statuses[stopped.masked][0] is Status.SUPPRESSED
+    assert statuses["2547*****111"][0] is Status.RETRYING and "paused" in statuses["2547*****111"][1]
+    assert batch.parked == {"r0": 120}
+
+
+def test_send_records_queued_before_the_provider_is_called() -> None:
+    ledger = MemoryLedger()
+    seen: list[Status] = []
+
+    def decide(mobile: str, text: str) -> SendResult:
+        seen.extend(e.status for e in ledger.get("k1"))
+        return SendResult(Disposition.SUCCESS, "ok")
+
+    batch = batch_of(body("k1", "0712345678"))
+    sent = Transmitter(FakeSender(decide), ledger, clock=lambda: NOON).send(planned(batch)[0].deliveries)
+    assert seen == [Status.QUEUED] and sent.queued_at == NOON and sent.results[0].accepted
+
+
+def test_settle_retries_what_deserves_it_and_parks_what_a_guard_held() -> None:
+    ledger, claims, outbox, agenda = MemoryLedger(), MemoryClaims(), MemoryOutbox(), MemoryAgenda()
+    batch = batch_of(body("k1", "0712345678", "0722000111"), body("k2", "0733000222"))
+    plans = planned(batch)
+    for plan in plans:
+        batch.messages[plan.record_id] = plan.message
+    deliveries = plans[0].deliveries
+    for delivery in deliveries:
+        claims.claim([delivery.claim], None)
+    answers = {"254712345678": Disposition.SUCCESS, "254722000111": Disposition.RETRY_LATER}
+
+    def decide(mobile: str, text: str) -> SendResult:
+        return SendResult(answers[mobile], "try later")
+
+    sent = Transmitter(FakeSender(decide), ledger, clock=lambda: NOON).send(deliveries)
+    batch.park("r1", 900)
+    settler = Settler(
+        ledger,
+        claims,
+        delays=RetryDelays(provider_asked=300),
+        agenda=agenda,
+        check_after=timedelta(minutes=2),
+        parking=outbox,
+        clock=lambda: NOON,
+    )
+    settler.settle(batch, sent)
+    assert {e.recipient: e.status for e in ledger.get("k1")} == {
+        "2547*****678": Status.SENT,
+        "2547*****111": Status.RETRYING,
+    }
+    assert [(o.record_id, o.delay_seconds) for o in batch.outcomes() if o.retry] == [("r0", 300)]
+    assert len(agenda.checks) == 1
+    assert [json.loads(b)["idempotency_key"] for b, _, _ in outbox.parked] == ["k2"]
+
+
+def test_the_outbox_message_model_is_what_every_step_reads() -> None:
+    # The steps share the one model of the public contract, not copies of it.
+    message = OutboxMessage.model_validate_json(body("k1", "0712345678"))
+    assert Reader().read(batch_of(message.to_json()), Catalog())["r0"] == message

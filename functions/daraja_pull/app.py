@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.errors import ConfigurationError
-from tuma.runtime import wiring
+from tuma.runtime import api_clients, wiring
 from tuma.runtime.deadline import Deadline
 from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import load
@@ -31,7 +31,7 @@ metrics = Metrics()
 deadline = Deadline()
 settings = load(PullSettings)
 counts = CountingMetrics(metrics, settings.METRICS)
-credentials = wiring.daraja_credentials(settings)
+credentials = api_clients.daraja_credentials(settings)
 # Built at the first run with a usable secret, then kept: its clients cost a cold start's worth each.
 reconcilers: list[PullReconciler] = []
 

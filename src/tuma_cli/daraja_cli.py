@@ -18,9 +18,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tuma_cli import stack
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from tuma.adapters.dynamodb_ledger_views import LedgerViews
     from tuma.daraja.client import DarajaClient
+    from tuma.models.daraja import Registration
     from tuma.models.daraja_credentials import DarajaCredentials
-    from tuma.services.daraja_setup import CallbackUrls
+    from tuma.models.ledger import LedgerEntry
+    from tuma.services.daraja_setup import CallbackUrls, Step
 
 EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
 
@@ -106,47 +111,55 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 
 def register(connection: Connection, args: argparse.Namespace, out: TextIO) -> int:
     from tuma.services.daraja_setup import register as register_all
-    from tuma.services.daraja_setup import url_warnings
 
-    version = args.version or connection.settings["register_url_version"]
-    response_type = args.response_type or connection.settings["response_type"]
     steps = register_all(
         connection.client,
         connection.credentials,
         connection.urls,
-        version=version,
-        response_type=response_type,
+        version=args.version or connection.settings["register_url_version"],
+        response_type=args.response_type or connection.settings["response_type"],
     )
-    urls = connection.urls
-    warnings = {
-        name: url_warnings(url, connection.token)
-        for name, url in (
-            ("confirmation", urls.confirmation),
-            ("validation", urls.validation),
-            ("STK callback", urls.stk),
-            ("status result", urls.status_result),
-        )
-    }
     ok = all(step.result.ok for step in steps)
     if args.json:
-        document = {
-            "ok": ok,
-            "steps": [
-                {
-                    "short_code": s.short_code,
-                    "call": s.call,
-                    "outcome": s.result.outcome,
-                    "code": s.result.code,
-                    "daraja_said": s.result.description,
-                    "fix": s.result.fix,
-                }
-                for s in steps
-            ],
-            "stk_callback_url": _shown(urls.stk, connection.token),
-            "warnings": {name: found for name, found in warnings.items() if found},
-        }
-        print(json.dumps(document, indent=2), file=out)
-        return EXIT_OK if ok else EXIT_REFUSED
+        print(json.dumps(_registered(connection, steps, ok), indent=2), file=out)
+    else:
+        _print_registered(connection, steps, ok, out)
+    return EXIT_OK if ok else EXIT_REFUSED
+
+
+def _url_warnings(connection: Connection) -> dict[str, list[str]]:
+    from tuma.services.daraja_setup import url_warnings
+
+    urls = connection.urls
+    named = (
+        ("confirmation", urls.confirmation),
+        ("validation", urls.validation),
+        ("STK callback", urls.stk),
+        ("status result", urls.status_result),
+    )
+    return {name: url_warnings(url, connection.token) for name, url in named}
+
+
+def _registered(connection: Connection, steps: Sequence[Step], ok: bool) -> dict[str, Any]:
+    return {
+        "ok": ok,
+        "steps": [
+            {
+                "short_code": s.short_code,
+                "call": s.call,
+                "outcome": s.result.outcome,
+                "code": s.result.code,
+                "daraja_said": s.result.description,
+                "fix": s.result.fix,
+            }
+            for s in steps
+        ],
+        "stk_callback_url": _shown(connection.urls.stk, connection.token),
+        "warnings": {name: found for name, found in _url_warnings(connection).items() if found},
+    }
+
+
+def _print_registered(connection: Connection, steps: Sequence[Step], ok: bool, out: TextIO) -> None:
     print(f"{'SHORT CODE':<11} {'CALL':<16} {'RESULT':<19} DARAJA SAID", file=out)
     for step in steps:
         print(
@@ -158,8 +171,8 @@ def register(connection: Connection, args: argparse.Namespace, out: TextIO) -> i
             print(f"{'':<48}fix: {step.result.fix}", file=out)
     print(file=out)
     print("Use this CallBackURL in your STK Push requests (the token is in the webhook secret):", file=out)
-    print(f"  {_shown(urls.stk, connection.token)}", file=out)
-    for name, found in warnings.items():
+    print(f"  {_shown(connection.urls.stk, connection.token)}", file=out)
+    for name, found in _url_warnings(connection).items():
         for warning in found:
             print(f"warning: the {name} URL: {warning}", file=out)
     if ok:
@@ -167,7 +180,6 @@ def register(connection: Connection, args: argparse.Namespace, out: TextIO) -> i
             "Validation is off until Safaricom turns it on for your short code (apisupport@safaricom.co.ke).",
             file=out,
         )
-    return EXIT_OK if ok else EXIT_REFUSED
 
 
 def _shown(url: str, token: str) -> str:
@@ -185,17 +197,36 @@ def status(connection: Connection, args: argparse.Namespace, out: TextIO, err: T
     payment = ledger.record(receipt, PAYMENT_RECORD) or {}
     short_code = str(payment.get("short_code") or connection.credentials.short_codes[0])
     asked = connection.client.ask_status(receipt, short_code, connection.urls.status_result)
-    answer: dict[str, Any] | None = None
-    if asked.ok and args.wait > 0:
-        deadline = time.monotonic() + args.wait
-        while time.monotonic() < deadline:
-            record = ledger.record(receipt, STATUS_ANSWER_RECORD)
-            if record and record.get("updated_at") != (before or {}).get("updated_at"):
-                answer = record
-                break
-            time.sleep(0.5)
+    answer = _answer(ledger, receipt, before, args.wait) if asked.ok and args.wait > 0 else None
     entries = ledger.get(receipt)
-    result = {
+    if args.json:
+        print(json.dumps(_status_document(receipt, asked, answer, entries), indent=2, default=str), file=out)
+    else:
+        _print_status(receipt, asked, answer, entries, out)
+    if not asked.ok:
+        return EXIT_REFUSED
+    return EXIT_OK if answer is not None or args.wait == 0 else EXIT_REFUSED
+
+
+def _answer(
+    ledger: LedgerViews, receipt: str, before: Mapping[str, Any] | None, wait: float
+) -> dict[str, Any] | None:
+    """M-Pesa's answer, once the status-result route has recorded a newer one than `before`."""
+    from tuma.adapters.ledger_table import STATUS_ANSWER_RECORD
+
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        record = ledger.record(receipt, STATUS_ANSWER_RECORD)
+        if record and record.get("updated_at") != (before or {}).get("updated_at"):
+            return record
+        time.sleep(0.5)
+    return None
+
+
+def _status_document(
+    receipt: str, asked: Registration, answer: Mapping[str, Any] | None, entries: Sequence[LedgerEntry]
+) -> dict[str, Any]:
+    return {
         "receipt": receipt,
         "asked": asked.outcome,
         "daraja_said": asked.description,
@@ -207,24 +238,25 @@ def status(connection: Connection, args: argparse.Namespace, out: TextIO, err: T
             {"recipient": e.recipient, "status": e.status.value, "source": e.source} for e in entries
         ],
     }
-    if args.json:
-        print(json.dumps(result, indent=2, default=str), file=out)
-    else:
-        print(f"{receipt}: asked M-Pesa ({asked.outcome}: {asked.description})", file=out)
-        if asked.fix:
-            print(f"  fix: {asked.fix}", file=out)
-        if answer is not None:
-            print(
-                f"  M-Pesa says: {answer.get('transaction_status') or '-'} "
-                f"({answer.get('result_code')}: {answer.get('description')})",
-                file=out,
-            )
-        elif asked.ok:
-            print("  no answer yet: it arrives at the status-result route; run this again later", file=out)
-        for entry in entries:
-            print(
-                f"  receipt to {entry.recipient}: {entry.status.value} (learnt by {entry.source})", file=out
-            )
-    if not asked.ok:
-        return EXIT_REFUSED
-    return EXIT_OK if answer is not None or args.wait == 0 else EXIT_REFUSED
+
+
+def _print_status(
+    receipt: str,
+    asked: Registration,
+    answer: Mapping[str, Any] | None,
+    entries: Sequence[LedgerEntry],
+    out: TextIO,
+) -> None:
+    print(f"{receipt}: asked M-Pesa ({asked.outcome}: {asked.description})", file=out)
+    if asked.fix:
+        print(f"  fix: {asked.fix}", file=out)
+    if answer is not None:
+        print(
+            f"  M-Pesa says: {answer.get('transaction_status') or '-'} "
+            f"({answer.get('result_code')}: {answer.get('description')})",
+            file=out,
+        )
+    elif asked.ok:
+        print("  no answer yet: it arrives at the status-result route; run this again later", file=out)
+    for entry in entries:
+        print(f"  receipt to {entry.recipient}: {entry.status.value} (learnt by {entry.source})", file=out)

@@ -86,10 +86,11 @@ class Doctor:
     def _guarded(self, what: str, check: Callable[[], list[Check] | Check | None]) -> list[Check]:
         """A check that cannot even be made is itself a ✗, with what stopped it."""
         from botocore.exceptions import BotoCoreError, ClientError
+        from tuma.errors import Unavailable
 
         try:
             result = check()
-        except (ClientError, BotoCoreError, stack.Unconfigured) as exc:
+        except (ClientError, BotoCoreError, Unavailable, stack.Unconfigured) as exc:
             code = (
                 getattr(exc, "response", {}).get("Error", {}).get("Code", "")
                 if hasattr(exc, "response")
@@ -113,26 +114,15 @@ class Doctor:
 
     def secret(self, name: str, what: str, keys: tuple[str, ...]) -> Check | None:
         output, logical = stack.SECRETS[name]
-        if not (self.found.ready.get("secrets", {}).get(logical) or self.found.outputs.get(output)):
+        where = self.found.outputs.get(output) or self.found.ready.get("secrets", {}).get(logical)
+        if not where:
             return None  # this stack has no such secret (no secondary provider, no Daraja)
-        value = self.found.secret(name)
-        missing = [k for k in keys if not value.get(k)]
-        placeholders = [k for k in keys if PLACEHOLDER in json.dumps(value.get(k, ""))]
-        short = [k for k in ("path_token", "hmac_key") if k in keys and len(str(value.get(k, ""))) < 16]
-        if missing or placeholders or short:
-            problems = [f"{k} missing" for k in missing] + [
-                f"{k} is still {PLACEHOLDER}" for k in placeholders
-            ]
-            problems += [f"{k} is shorter than 16 characters" for k in short]
-            arn = self.found.outputs.get(output) or self.found.ready.get("secrets", {}).get(logical, logical)
-            shape = json.dumps(dict.fromkeys(keys, "…"), ensure_ascii=False)
-            return Check(
-                what,
-                False,
-                "; ".join(problems),
-                f"aws secretsmanager put-secret-value --secret-id {arn} --secret-string '{shape}'",
-            )
-        return Check(what, True, f"filled in ({', '.join(keys)})")
+        problems = _secret_problems(self.found.secret(name), keys)
+        if not problems:
+            return Check(what, True, f"filled in ({', '.join(keys)})")
+        shape = json.dumps(dict.fromkeys(keys, "…"), ensure_ascii=False)
+        fix = f"aws secretsmanager put-secret-value --secret-id {where} --secret-string '{shape}'"
+        return Check(what, False, "; ".join(problems), fix)
 
     # -- the provider, through the deployed balance monitor ---------------------------------------
 
@@ -391,3 +381,11 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
                 print(f"    fix: {check.fix}", file=out)
         print(f"{len(checks)} checks: {len(checks) - len(failed)} ✓, {len(failed)} ✗", file=out)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _secret_problems(value: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    """What is wrong with a secret's value: a key missing, left as the placeholder, or too short."""
+    problems = [f"{k} missing" for k in keys if not value.get(k)]
+    problems += [f"{k} is still {PLACEHOLDER}" for k in keys if PLACEHOLDER in json.dumps(value.get(k, ""))]
+    short = [k for k in ("path_token", "hmac_key") if k in keys and len(str(value.get(k, ""))) < 16]
+    return problems + [f"{k} is shorter than 16 characters" for k in short]

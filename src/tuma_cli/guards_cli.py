@@ -113,32 +113,24 @@ class Switches:
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
+    from tuma.errors import Unavailable
 
     try:
         switches = Switches(stack.locate(args))
         if args.command == "caps":
-            if args.caps_command == "set":
-                changes = {
-                    name: value
-                    for name, value in (
-                        ("daily_parts", args.daily_parts),
-                        ("receipt_daily_parts", args.receipt_daily_parts),
-                        ("monthly_parts", args.monthly_parts),
-                    )
-                    if value is not None
-                }
-                if not changes or any(v < 0 for v in changes.values()):
-                    print("configuration error: give a cap to set, 0 or more", file=err)
-                    return EXIT_CONFIG
-                return _caps(switches.set_caps(changes), args, out)
-            return _caps(switches.show(), args, out)
+            return _caps_command(switches, args, out, err)
         paused = switches.pause(args.category) if args.command == "pause" else switches.resume(args.category)
     except stack.Unconfigured as exc:
         print(f"configuration error: {exc}", file=err)
         return EXIT_CONFIG
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, Unavailable) as exc:
         print(f"AWS refused: {type(exc).__name__}", file=err)
         return EXIT_CONFIG
+    _print_paused(paused, args, out)
+    return EXIT_OK
+
+
+def _print_paused(paused: list[str], args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
         print(json.dumps({"paused": paused}), file=out)
     elif paused:
@@ -146,7 +138,21 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         print(f"paused: {what}; messages wait (RETRYING) and go when resumed (tuma resume)", file=out)
     else:
         print("nothing paused: waiting messages go within two minutes", file=out)
-    return EXIT_OK
+
+
+def _caps_command(switches: Switches, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.caps_command != "set":
+        return _caps(switches.show(), args, out)
+    given = (
+        ("daily_parts", args.daily_parts),
+        ("receipt_daily_parts", args.receipt_daily_parts),
+        ("monthly_parts", args.monthly_parts),
+    )
+    changes = {name: value for name, value in given if value is not None}
+    if not changes or any(v < 0 for v in changes.values()):
+        print("configuration error: give a cap to set, 0 or more", file=err)
+        return EXIT_CONFIG
+    return _caps(switches.set_caps(changes), args, out)
 
 
 def _caps(shown: dict[str, Any], args: argparse.Namespace, out: TextIO) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import CancelOutcome, LedgerEntry
@@ -75,21 +75,26 @@ def trace(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.
     for view in sorted(views, key=lambda v: v["updated_at"] or "", reverse=True):
         if args.json:
             print(json.dumps(view, ensure_ascii=False), file=out)
-            continue
-        print(f"{view['idempotency_key']}  to {view['recipient']}  {view['status']}", file=out)
-        steps = [
-            ("scheduled for", view["scheduled_for"]),
-            ("queued", view["queued_at"]),
-            ("sent", view["sent_at"] and f"{view['sent_at']} as {view['provider_message_id']}"),
-            ("final", view["final_at"] and f"{view['final_at']} by {view['final_via']}"),
-        ]
-        for label, value in steps:
-            if value:
-                print(f"  {label:<14} {value}", file=out)
-        for label in ("source", "delivery_status", "reason", "parts", "text"):
-            if view.get(label):
-                print(f"  {label.replace('_', ' '):<14} {view[label]}", file=out)
+        else:
+            _print_story(view, out)
     return EXIT_OK
+
+
+def _print_story(view: dict[str, Any], out: TextIO) -> None:
+    print(f"{view['idempotency_key']}  to {view['recipient']}  {view['status']}", file=out)
+    steps = [
+        ("scheduled for", view["scheduled_for"]),
+        ("queued", view["queued_at"]),
+        ("sent", view["sent_at"] and f"{view['sent_at']} as {view['provider_message_id']}"),
+        ("final", view["final_at"] and f"{view['final_at']} by {view['final_via']}"),
+    ]
+    steps += [
+        (label.replace("_", " "), view.get(label))
+        for label in ("source", "delivery_status", "reason", "parts", "text")
+    ]
+    for label, value in steps:
+        if value:
+            print(f"  {label:<14} {value}", file=out)
 
 
 def cancel(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:

@@ -16,7 +16,7 @@ from tuma.models.provider_answers import ProviderError
 from tuma.models.provider_codes import Disposition
 from tuma.models.sending import ProviderRoute, SendResult, route_for
 from tuma.provider.client import ProviderClient
-from tuma.runtime import wiring
+from tuma.runtime import api_clients
 from tuma.runtime.settings import load
 from tuma.runtime.settings.operator import OperatorSettings
 from tuma.security.masking import mask
@@ -42,7 +42,7 @@ def _row(mobile: str, result: SendResult) -> Row:
 
 
 def _client() -> ProviderClient:
-    return wiring.provider_client(load(OperatorSettings))
+    return api_clients.provider_client(load(OperatorSettings))
 
 
 @dataclass(frozen=True)
@@ -87,31 +87,34 @@ def send(to: str, text: str, route: str, as_json: bool, out: TextIO = sys.stdout
     if not rows:
         print("no recipients given", file=sys.stderr)
         return EXIT_FAILED
-    config_error = False
-    try:
-        message = prepare(text, max_parts=settings.SMS_MAX_PARTS).text
-    except TextRejected as exc:
-        for target in targets:
-            rows[target.row] = Row(mask(target.number), "rejected", None, None, exc.reason)
-    else:
-        results = _send_targets(targets, message) if targets else {}
-        for target in targets:
-            result = results[target.number]
-            config_error |= result.disposition in _CONFIG_DISPOSITIONS
-            rows[target.row] = _row(target.number, result)
+    config_error = _fill_rows(targets, rows, text, settings.SMS_MAX_PARTS)
     final = [r for r in rows if r is not None]
     for row in final:
-        if as_json:
-            print(json.dumps(row.__dict__), file=out)
-        else:
-            code = row.code or "-"
-            print(
-                f"{row.mobile:<16} {row.status:<9} {row.messageid or '-':<12} {code:<5} {row.description}",
-                file=out,
-            )
+        print(json.dumps(row.__dict__) if as_json else _row_line(row), file=out)
     if config_error:
         return EXIT_CONFIG
     return EXIT_OK if all(r.status == "accepted" for r in final) else EXIT_FAILED
+
+
+def _fill_rows(targets: list[_Target], rows: list[Row | None], text: str, max_parts: int) -> bool:
+    """Each target's row, from the provider's answer (or why the text cannot go); True when the
+    provider refused the configuration."""
+    try:
+        message = prepare(text, max_parts=max_parts).text
+    except TextRejected as exc:
+        for target in targets:
+            rows[target.row] = Row(mask(target.number), "rejected", None, None, exc.reason)
+        return False
+    results = _send_targets(targets, message) if targets else {}
+    for target in targets:
+        rows[target.row] = _row(target.number, results[target.number])
+    return any(results[t.number].disposition in _CONFIG_DISPOSITIONS for t in targets)
+
+
+def _row_line(row: Row) -> str:
+    return (
+        f"{row.mobile:<16} {row.status:<9} {row.messageid or '-':<12} {row.code or '-':<5} {row.description}"
+    )
 
 
 def _print(payload: dict[str, Any], text: str, as_json: bool, out: TextIO) -> None:

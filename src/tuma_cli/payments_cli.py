@@ -75,6 +75,20 @@ def view(found: stack.Stack, day: date) -> DayView:
     return day_view(day.isoformat(), records, entries, pulled, note)
 
 
+CSV_COLUMNS = (
+    "receipt",
+    "amount",
+    "currency",
+    "short_code",
+    "account",
+    "learnt_by",
+    "receipt_status",
+    "recipient",
+    "paid_at",
+    "in_mpesa",
+)
+
+
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from tuma.formatting.clock import EAT
 
@@ -90,39 +104,23 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         return EXIT_CONFIG
     if args.json:
         print(json.dumps(result.as_dict(), indent=2), file=out)
-        return EXIT_OK
-    if args.csv:
-        writer = csv.writer(out)
-        writer.writerow(
-            [
-                "receipt",
-                "amount",
-                "currency",
-                "short_code",
-                "account",
-                "learnt_by",
-                "receipt_status",
-                "recipient",
-                "paid_at",
-                "in_mpesa",
-            ]
-        )
-        for row in result.rows:
-            writer.writerow(
-                [
-                    row.receipt,
-                    row.amount,
-                    row.currency,
-                    row.short_code,
-                    row.account,
-                    row.learnt_by,
-                    row.receipt_status,
-                    row.recipient,
-                    row.paid_at,
-                    "" if row.in_mpesa is None else str(row.in_mpesa).lower(),
-                ]
-            )
-        return EXIT_OK
+    elif args.csv:
+        _write_csv(result, out)
+    else:
+        _print_day(result, out)
+    return EXIT_OK
+
+
+def _write_csv(result: DayView, out: TextIO) -> None:
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in result.rows:
+        values = row.as_dict()
+        values["in_mpesa"] = "" if row.in_mpesa is None else str(row.in_mpesa).lower()
+        writer.writerow([values[column] for column in CSV_COLUMNS])
+
+
+def _print_day(result: DayView, out: TextIO) -> None:
     print(f"Payments of {result.day} (East Africa Time)", file=out)
     print(
         f"{'RECEIPT':<12} {'AMOUNT':>12} {'SHORT CODE':<10} {'ACCOUNT':<16} {'LEARNT BY':<19} {'RECEIPT':<20} M-PESA",
@@ -144,4 +142,3 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         "by how learnt:     " + ", ".join(f"{k} {v}" for k, v in sorted(result.by_learnt.items())), file=out
     )
     print(result.mpesa_note or "compared with M-Pesa's own list (Pull)", file=out)
-    return EXIT_OK

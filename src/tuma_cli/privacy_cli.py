@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tuma_cli import stack
 
 if TYPE_CHECKING:
-    from tuma.models.privacy import PrivacyRecord
+    from tuma.models.privacy import MessageCategory, PrivacyRecord
     from tuma.ports import AuditLog, PersonalRecords
     from tuma.security.number_keys import NumberKeys
     from tuma.services.personal_data import PersonalData
-    from tuma.services.privacy import Privacy
+    from tuma.services.privacy import Person, Privacy
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 SCOPES = ("promotional", "all")
@@ -67,6 +67,7 @@ def add_privacy_arguments(parser: argparse.ArgumentParser) -> None:
 def personal_data_of(found: stack.Stack) -> tuple[PersonalData, AuditLog]:
     """Every table that can hold something about a person, read with the operator's credentials."""
     from tuma.adapters import dynamodb_personal as personal
+    from tuma.adapters import dynamodb_personal_ledger as personal_ledger
     from tuma.services.personal_data import PersonalData
 
     client = found.client("dynamodb")
@@ -95,7 +96,7 @@ def personal_data_of(found: stack.Stack) -> tuple[PersonalData, AuditLog]:
             )
         )
     audit = personal.DynamoDBAuditLog(client, found.table("state"))
-    ledger = personal.LedgerPersonalRecords(client, found.table("ledger"))
+    ledger = personal_ledger.LedgerPersonalRecords(client, found.table("ledger"))
     return PersonalData(ledger, stores, number_keys_of(found), audit), audit
 
 
@@ -151,7 +152,7 @@ class _Out:
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
-    from tuma.errors import ConfigurationError
+    from tuma.errors import ConfigurationError, Unavailable
     from tuma.services.privacy import InvalidEntry
 
     try:
@@ -168,16 +169,13 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     except (stack.Unconfigured, ConfigurationError) as exc:
         print(f"configuration error: {exc}", file=err)
         return EXIT_CONFIG
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, Unavailable) as exc:
         print(f"AWS refused: {type(exc).__name__}", file=err)
         return EXIT_CONFIG
 
 
 def _suppress(privacy: Privacy, args: argparse.Namespace, out: _Out) -> int:
-    from tuma.models.privacy import MessageCategory, Scope, SuppressionSource
-
-    command = args.suppress_command
-    if command == "list":
+    if args.suppress_command == "list":
         records = _listed(privacy, args.number, lambda r: bool(r.suppressions))
         lines = [
             f"{r.masked:<16} {scope.value:<12} since {s.at:%Y-%m-%d %H:%M} ({s.source}): {s.reason}"
@@ -186,35 +184,54 @@ def _suppress(privacy: Privacy, args: argparse.Namespace, out: _Out) -> int:
         ]
         return out.say([record_json(r) for r in records], "\n".join(lines) or "no suppressed numbers")
     person = privacy.person(args.number)
-    if command == "add":
-        added = privacy.suppress(person, Scope(args.scope), args.reason, SuppressionSource.OPERATOR)
-        what = "every message" if args.scope == "all" else "promotional messages"
-        text = (
-            f"{person.masked}: suppressed for {what}"
-            if added
-            else f"{person.masked}: already suppressed ({args.scope})"
-        )
-        return out.say({"number": person.masked, "scope": args.scope, "added": added}, text)
-    if command == "remove":
-        removed = privacy.unsuppress(person, Scope(args.scope) if args.scope else None)
-        text = (
-            f"{person.masked}: no longer suppressed ({', '.join(removed)})"
-            if removed
-            else f"{person.masked}: was not suppressed"
-        )
-        return out.say({"number": person.masked, "removed": [s.value for s in removed]}, text)
+    act = {"add": _suppress_add, "remove": _suppress_remove}.get(args.suppress_command, _suppress_check)
+    return act(privacy, person, args, out)
+
+
+def _suppress_add(privacy: Privacy, person: Person, args: argparse.Namespace, out: _Out) -> int:
+    from tuma.models.privacy import Scope, SuppressionSource
+
+    added = privacy.suppress(person, Scope(args.scope), args.reason, SuppressionSource.OPERATOR)
+    what = "every message" if args.scope == "all" else "promotional messages"
+    text = (
+        f"{person.masked}: suppressed for {what}"
+        if added
+        else f"{person.masked}: already suppressed ({args.scope})"
+    )
+    return out.say({"number": person.masked, "scope": args.scope, "added": added}, text)
+
+
+def _suppress_remove(privacy: Privacy, person: Person, args: argparse.Namespace, out: _Out) -> int:
+    from tuma.models.privacy import Scope
+
+    removed = privacy.unsuppress(person, Scope(args.scope) if args.scope else None)
+    text = (
+        f"{person.masked}: no longer suppressed ({', '.join(removed)})"
+        if removed
+        else f"{person.masked}: was not suppressed"
+    )
+    return out.say({"number": person.masked, "removed": [s.value for s in removed]}, text)
+
+
+def _suppress_check(privacy: Privacy, person: Person, args: argparse.Namespace, out: _Out) -> int:
+    from tuma.models.privacy import MessageCategory
+
     record = privacy.check(person)
-    verdicts = {}
-    for category in MessageCategory:
-        suppression = record.suppression_for(category)
-        if suppression is not None:
-            verdicts[category.value] = f"SUPPRESSED since {suppression.at:%Y-%m-%d} ({suppression.source})"
-        elif category is MessageCategory.PROMOTIONAL and record.consent is None:
-            verdicts[category.value] = "refused: no consent on record"
-        else:
-            verdicts[category.value] = "goes"
+    verdicts = {category.value: _verdict(record, category) for category in MessageCategory}
     text = "\n".join([person.masked, *(f"  {c:<14} {v}" for c, v in verdicts.items())])
     return out.say(record_json(record) | {"verdicts": verdicts}, text)
+
+
+def _verdict(record: PrivacyRecord, category: MessageCategory) -> str:
+    """What becomes of a message of `category` to this number."""
+    from tuma.models.privacy import MessageCategory
+
+    suppression = record.suppression_for(category)
+    if suppression is not None:
+        return f"SUPPRESSED since {suppression.at:%Y-%m-%d} ({suppression.source})"
+    if category is MessageCategory.PROMOTIONAL and record.consent is None:
+        return "refused: no consent on record"
+    return "goes"
 
 
 def _consent(privacy: Privacy, args: argparse.Namespace, out: _Out) -> int:

@@ -84,13 +84,14 @@ def editor(args: argparse.Namespace) -> TemplateEditor:
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
+    from tuma.errors import Unavailable
 
     try:
         return _run(editor(args), args, out, err)
     except stack.Unconfigured as exc:
         print(f"configuration error: {exc}", file=err)
         return EXIT_CONFIG
-    except (ClientError, BotoCoreError) as exc:
+    except (ClientError, BotoCoreError, Unavailable) as exc:
         print(f"AWS refused: {exc}", file=err)
         return EXIT_CONFIG
     except (KeyError, TemplateError, ValueError) as exc:

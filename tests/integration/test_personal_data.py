@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from tuma.adapters import dynamodb_personal as personal
+from tuma.adapters import dynamodb_personal_ledger as personal_ledger
 from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
 from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 from tuma.formatting.phones import parse_recipient
@@ -56,7 +57,7 @@ def _service(stack: Stack) -> tuple[PersonalData, personal.DynamoDBAuditLog]:
             client, payments, "payments", ("payment_id",), delete_rows=False, also=("name",)
         ),
     ]
-    ledger = personal.LedgerPersonalRecords(client, stack.topology.ref("LedgerTable"))
+    ledger = personal_ledger.LedgerPersonalRecords(client, stack.topology.ref("LedgerTable"))
     return PersonalData(ledger, stores, NumberKeys(lambda: b"k" * 32), audit), audit
 
 

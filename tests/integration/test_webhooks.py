@@ -284,6 +284,15 @@ def test_a_signed_payment_is_queued_with_202(
     }
 
 
+def test_a_queue_aws_refuses_is_a_503_the_caller_can_retry(stack: Stack, hooks: WebhookClient) -> None:
+    """The SQS adapter turns AWS's error into the domain's Unavailable: the handler knows no botocore."""
+    sqs = stack.client("sqs")
+    for name in ("FastOutboxQueue", "OutboxQueue"):
+        sqs.delete_queue(QueueUrl=stack.topology.resources[name]["QueueUrl"])
+    answer = hooks.signed("/payments", PAYMENT)
+    assert (answer.status, answer.body) == (503, {"error": "temporarily unable to record the request; retry"})
+
+
 @pytest.mark.parametrize(
     ("tamper", "problem"),
     [

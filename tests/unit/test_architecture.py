@@ -252,3 +252,18 @@ def test_every_port_has_an_adapter_that_declares_it() -> None:
     assert len(ports) > 20
     undeclared = [port.__name__ for port in ports if not any(port in cls.__mro__ for cls in classes)]
     assert undeclared == []
+
+
+def test_only_the_adapters_know_the_aws_library_and_its_errors() -> None:
+    """botocore's errors stop at the adapters (tuma.adapters.aws_errors): no service, route or handler
+    imports the AWS library; `runtime.aws` makes the clients the wiring hands to the adapters."""
+    sources = [*PACKAGE.rglob("*.py"), *(ROOT / "functions").rglob("*.py")]
+    knowing = {
+        str(path.relative_to(ROOT))
+        for path in sources
+        if any(name.split(".")[0] in ("boto3", "botocore") for name in _imports(path))
+    }
+    assert knowing and all(
+        name.startswith("layers/tuma/tuma/adapters/") or name == "layers/tuma/tuma/runtime/aws.py"
+        for name in knowing
+    ), knowing

@@ -380,7 +380,11 @@ def backend_masked(number: str) -> str:
         return f"(not a usable number: {exc.reason})"
 
 
-def _aws_problem(exc: Exception) -> str:
+def _aws_problem(exc: BaseException) -> str:
+    from tuma.errors import Unavailable
+
+    if isinstance(exc, Unavailable) and exc.__cause__ is not None:
+        exc = exc.__cause__  # an adapter's translation: what AWS itself said tells the operator more
     name = type(exc).__name__
     code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
     if name == "NoCredentialsError":

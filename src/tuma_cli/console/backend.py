@@ -215,20 +215,11 @@ class Backend:
 
     def health(self, now: datetime | None = None) -> Health:
         now = now or datetime.now(UTC)
-        since = now - timedelta(hours=24)
-        entries: list[LedgerEntry] = []
-        for day in sorted({since.astimezone(EAT).date().isoformat(), now.astimezone(EAT).date().isoformat()}):
-            start = None
-            while True:
-                page, start = self.ledger.by_day(day, limit=500, start=start)
-                entries += [e for e in page if e.updated_at >= since]
-                if start is None or len(entries) > 20_000:
-                    break
+        entries = self._last_day(now)
         counts = Counter(e.status.value for e in entries)
+        failed = (Status.FAILED, Status.REJECTED, Status.UNDELIVERABLE, Status.EXPIRED)
         failures = Counter(
-            e.delivery_status or e.reason or e.status.value
-            for e in entries
-            if e.status in (Status.FAILED, Status.REJECTED, Status.UNDELIVERABLE, Status.EXPIRED)
+            e.delivery_status or e.reason or e.status.value for e in entries if e.status in failed
         )
         return Health(
             credit=self._credit(now),
@@ -239,6 +230,19 @@ class Backend:
             by_callback=sum(1 for e in entries if e.final_via == "callback"),
             by_polling=sum(1 for e in entries if e.final_via == "polling"),
         )
+
+    def _last_day(self, now: datetime, most: int = 20_000) -> list[LedgerEntry]:
+        """The entries changed in the 24 hours to `now` (of the East Africa days they span)."""
+        since = now - timedelta(hours=24)
+        entries: list[LedgerEntry] = []
+        for day in sorted({since.astimezone(EAT).date().isoformat(), now.astimezone(EAT).date().isoformat()}):
+            start = None
+            while True:
+                page, start = self.ledger.by_day(day, limit=500, start=start)
+                entries += [e for e in page if e.updated_at >= since]
+                if start is None or len(entries) > most:
+                    break
+        return entries
 
     def _credit(self, now: datetime) -> list[tuple[str, float]]:
         answer = self._cloudwatch.get_metric_statistics(

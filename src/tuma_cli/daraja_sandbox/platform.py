@@ -16,95 +16,18 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from tuma.formatting.clock import EAT
 
-CALLBACK_MODES = ("deliver", "drop", "late")
-
-
-@dataclass
-class DarajaSimulatorSettings:
-    consumer_key: str = "sandbox-daraja-consumer-key"
-    consumer_secret: str = "sandbox-daraja-consumer-secret"  # noqa: S105 - a simulator's fixed value
-    short_codes: tuple[str, ...] = ("600000",)
-    nominated_number: str = "254722000000"
-    initiator_name: str = "tuma-api-operator"
-    security_credential: str = "sandbox-security-credential"
-    organization_name: str = "Tuma Sandbox Ltd"
-    api_product: str = "v2"  # the Register URL product of the app: the other version answers 401.003.01
-    token_seconds: int = 3599
-    page_size: int = 3  # Pull rows per page: small, so that paging is exercised
-    late_seconds: float = 5.0  # a `late` payment's confirmation is posted this long after it was made
-    result_delay: float = 0.3  # Transaction Status answers come this long after the request
-
-    def secret(self) -> dict[str, Any]:
-        """What goes in Tuma's Daraja secret to talk to this simulator."""
-        return {
-            "consumer_key": self.consumer_key,
-            "consumer_secret": self.consumer_secret,
-            "short_codes": list(self.short_codes),
-            "nominated_number": self.nominated_number,
-            "initiator_name": self.initiator_name,
-            "security_credential": self.security_credential,
-        }
-
-
-@dataclass
-class CustomerPayment:
-    TransID: str
-    TransAmount: str
-    MSISDN: str
-    BillRefNumber: str
-    BusinessShortCode: str
-    FirstName: str
-    callback: str
-    made_at: float  # unix seconds
-    posted: bool = False
-    post_failed: bool = False
-
-    def confirmation(self) -> dict[str, Any]:
-        """The C2B confirmation Daraja posts for it."""
-        return {
-            "TransactionType": "Pay Bill",
-            "TransID": self.TransID,
-            "TransTime": datetime.fromtimestamp(self.made_at, EAT).strftime("%Y%m%d%H%M%S"),
-            "TransAmount": self.TransAmount,
-            "BusinessShortCode": self.BusinessShortCode,
-            "BillRefNumber": self.BillRefNumber,
-            "InvoiceNumber": "",
-            "OrgAccountBalance": "",
-            "ThirdPartyTransID": "",
-            "MSISDN": self.MSISDN,
-            "FirstName": self.FirstName,
-            "MiddleName": "",
-            "LastName": "",
-        }
-
-    def pulled(self, organization: str) -> dict[str, Any]:
-        """The row Pull Transactions lists for it."""
-        return {
-            "transactionId": self.TransID,
-            "trxDate": datetime.fromtimestamp(self.made_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "msisdn": self.MSISDN,
-            "sender": self.FirstName,
-            "transactiontype": "c2b-pay-bill-debit",
-            "billreference": self.BillRefNumber,
-            "amount": self.TransAmount,
-            "organizationname": organization,
-        }
-
-
-@dataclass
-class Outgoing:
-    """A POST the simulator makes later: a confirmation, or a Transaction Status answer."""
-
-    url: str
-    body: dict[str, Any]
-    at: float
-    payment: CustomerPayment | None = None
+from tuma_cli.daraja_sandbox.payments import (
+    CALLBACK_MODES,
+    CustomerPayment,
+    DarajaSimulatorSettings,
+    Outgoing,
+)
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:

@@ -25,7 +25,8 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from tuma_cli.daraja_sandbox.platform import DarajaPlatform, Outgoing
+from tuma_cli.daraja_sandbox.payments import Outgoing
+from tuma_cli.daraja_sandbox.platform import DarajaPlatform
 from tuma_cli.loopback import LoopbackHandler, LoopbackServer
 
 log = logging.getLogger(__name__)

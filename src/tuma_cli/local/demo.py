@@ -64,21 +64,25 @@ def _webhook(topology: LocalTopology, name: str) -> Sample:
         answer = httpx.post(running.front.url + path, content=raw, headers=headers, timeout=30)
         return f"{answer.status_code} {answer.text}"
 
-    keys: list[str] = []
-    body = json.loads(raw)
-    if "TransID" in body and "confirmation" in event["path"]:
-        keys = [body["TransID"]]
-    elif "Body" in body:
+    keys = _webhook_keys(event["path"], json.loads(raw))
+    return Sample(name, "webhook " + event["resource"].replace("/{token}", ""), fire, keys)
+
+
+def _webhook_keys(path: str, body: dict[str, Any]) -> list[str]:
+    """The ledger keys a webhook sample's outcome is recorded under."""
+    if "TransID" in body and "confirmation" in path:
+        return [body["TransID"]]
+    if "Body" in body:
         stk = body["Body"]["stkCallback"]
         items = {i["Name"]: i.get("Value") for i in (stk.get("CallbackMetadata") or {}).get("Item", [])}
-        keys = (
+        return (
             [items["MpesaReceiptNumber"]] if stk["ResultCode"] == 0 else [f"stk:{stk['CheckoutRequestID']}"]
         )
-    elif event["path"] == "/payments":
-        keys = [body["reference"]]
-    elif event["path"] == "/alerts":
-        keys = [f"alert:{body['id']}"]
-    return Sample(name, "webhook " + event["resource"].replace("/{token}", ""), fire, keys)
+    if path == "/payments":
+        return [body["reference"]]
+    if path == "/alerts":
+        return [f"alert:{body['id']}"]
+    return []
 
 
 def _outbox(topology: LocalTopology, name: str) -> Sample:
@@ -156,59 +160,77 @@ def _table(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]], out: IO[st
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1], file=out)
 
 
-def run_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> int:
-    assert topology.sandbox is not None
-    chosen = samples(topology)
-    requests = []
-    for sample in chosen:
-        answer = sample.fire(topology)
-        if answer is not None:
-            requests.append((sample.event_file, answer[:90]))
-    keys = [k for s in chosen for k in s.keys]
+def _wait_until_settled(topology: LocalTopology, keys: list[str], timeout: float) -> list[dict[str, Any]]:
+    """The ledger's entries once every key has settled, or as they stand when `timeout` runs out."""
     deadline = time.monotonic() + timeout
     entries = _ledger(topology)
     while not _settled(entries, keys) and time.monotonic() < deadline:
         time.sleep(0.25)
         entries = _ledger(topology)
+    return entries
+
+
+def run_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> int:
+    assert topology.sandbox is not None
+    chosen = samples(topology)
+    requests = _fire(topology, chosen)
+    keys = [k for s in chosen for k in s.keys]
+    entries = _wait_until_settled(topology, keys, timeout)
     phones = {m["messageid"]: m for m in httpx.get(f"{topology.sandbox.url}/_sandbox/outbox").json()}
 
     print("Webhook requests (HTTP, through the local API front):", file=out)
     _table(("EVENT", "ANSWER"), requests, out)
-    rows = []
-    for sample in chosen:
-        for entry in sorted(
-            (e for e in entries if e["idempotency_key"] in sample.keys), key=lambda e: e["recipient"]
-        ):
-            received = phones.get(entry.get("provider_message_id") or "", {})
-            rows.append(
-                (
-                    sample.source,
-                    entry["idempotency_key"][:34],
-                    entry["recipient"],
-                    str(entry.get("parts") or "-"),
-                    entry["status"],
-                    entry.get("delivery_status") or "-",
-                    entry.get("final_via") or "-",
-                    received.get("message") or f"(nothing sent: {entry.get('reason') or '-'})",
-                )
-            )
+    rows: list[tuple[str, ...]] = [row for sample in chosen for row in _phone_rows(sample, entries, phones)]
     print("\nWhat each phone received:", file=out)
     _table(("SOURCE", "KEY", "PHONE", "PARTS", "STATUS", "DELIVERY", "LEARNT BY", "TEXT"), rows, out)
-    settled = _settled(entries, keys)
-    missing = [
-        e
-        for e in entries
-        if e["status"] in ("SENT", "DELIVERED") and e.get("provider_message_id") not in phones
-    ]
-    ok = settled and not missing
+    ok = _settled(entries, keys) and not _missing(entries, phones)
+    verdict = (
+        "every message settled, delivery reports included" if ok else "NOT all settled before the timeout"
+    )
     print(
-        f"\n{len(rows)} outcomes from {len(chosen)} samples, {len(phones)} SMS at the simulator: "
-        + (
-            "every message settled, delivery reports included" if ok else "NOT all settled before the timeout"
-        ),
+        f"\n{len(rows)} outcomes from {len(chosen)} samples, {len(phones)} SMS at the simulator: {verdict}",
         file=out,
     )
     return 0 if ok else 1
+
+
+def _fire(topology: LocalTopology, chosen: Sequence[Sample]) -> list[tuple[str, ...]]:
+    """Every sample fired; the webhook ones' HTTP answers, by event file."""
+    requests: list[tuple[str, ...]] = []
+    for sample in chosen:
+        answer = sample.fire(topology)
+        if answer is not None:
+            requests.append((sample.event_file, answer[:90]))
+    return requests
+
+
+def _missing(entries: list[dict[str, Any]], phones: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entries the ledger says went whose SMS the simulator never got."""
+    went = ("SENT", "DELIVERED")
+    return [e for e in entries if e["status"] in went and e.get("provider_message_id") not in phones]
+
+
+def _phone_rows(
+    sample: Sample, entries: list[dict[str, Any]], phones: dict[str, dict[str, Any]]
+) -> list[tuple[str, ...]]:
+    """One row per recipient of the sample's messages: what the phone got, or why nothing."""
+    rows: list[tuple[str, ...]] = []
+    mine = sorted((e for e in entries if e["idempotency_key"] in sample.keys), key=lambda e: e["recipient"])
+    for entry in mine:
+        received = phones.get(entry.get("provider_message_id") or "", {})
+        rows.append(
+            (
+                sample.source,
+                entry["idempotency_key"][:34],
+                entry["recipient"],
+                str(entry.get("parts") or "-"),
+                entry["status"],
+                entry.get("delivery_status") or "-",
+                entry.get("final_via") or "-",
+                received.get("message") or f"(nothing sent: {entry.get('reason') or '-'})",
+            )
+        )
+    return rows
 
 
 DARAJA_PAYMENTS = (
@@ -224,17 +246,8 @@ DARAJA_PAYMENTS = (
 def run_daraja_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> int:
     """Register with the Daraja simulator, then customers pay: some confirmations are delivered, some
     dropped, some late. Every payment ends with one receipt; the recovered ones are learnt by pull."""
-    from tuma.adapters.http import Urllib3Http
-    from tuma.daraja.client import DarajaClient
-    from tuma.models.daraja_credentials import DarajaCredentials
-    from tuma.services.daraja_setup import CallbackUrls, register
-
-    assert topology.daraja is not None and topology.front is not None and topology.sandbox is not None
-    credentials = DarajaCredentials.model_validate(topology.daraja.platform.settings.secret())
-    urls = CallbackUrls.at(topology.front.url, topology.webhook_secret()["path_token"])
-    daraja = DarajaClient(topology.daraja.url, lambda: credentials, Urllib3Http(3, 10))
-    steps = register(daraja, credentials, urls, version="v2", response_type="Completed")
-    print("\nDaraja (the simulator): " + "; ".join(f"{s.call} {s.result.outcome}" for s in steps), file=out)
+    assert topology.daraja is not None and topology.sandbox is not None
+    print(f"\nDaraja (the simulator): {_register_with_simulator(topology)}", file=out)
     for receipt, amount, phone, name, mode in DARAJA_PAYMENTS:
         body = {
             "TransID": receipt,
@@ -246,43 +259,54 @@ def run_daraja_demo(topology: LocalTopology, timeout: float, out: IO[str]) -> in
         }
         httpx.post(f"{topology.daraja.url}/_sandbox/payments", json=body, timeout=10).raise_for_status()
     keys = [p[0] for p in DARAJA_PAYMENTS]
-    deadline = time.monotonic() + timeout
-    entries = _ledger(topology)
-    while not _settled(entries, keys) and time.monotonic() < deadline:
-        time.sleep(0.25)
-        entries = _ledger(topology)
+    _wait_until_settled(topology, keys, timeout)
     # The late confirmations come now: they must send nothing more.
     time.sleep(topology.daraja.platform.settings.late_seconds)
     entries = _ledger(topology)
     phones = httpx.get(f"{topology.sandbox.url}/_sandbox/outbox", timeout=10).json()
-    rows = []
-    for receipt, _, _, _, mode in DARAJA_PAYMENTS:
-        sms = [m["message"] for m in phones if m["message"].startswith(receipt)]
-        entry = next((e for e in entries if e["idempotency_key"] == receipt), {})
-        rows.append(
-            (
-                receipt,
-                mode,
-                entry.get("source", "-"),
-                entry.get("status", "-"),
-                str(len(sms)),
-                sms[0] if sms else "-",
-            )
-        )
+    rows = [_payment_row(receipt, mode, entries, phones) for receipt, _, _, _, mode in DARAJA_PAYMENTS]
+    ok = _settled(entries, keys) and all(row[4] == "1" for row in rows)
     print("\nCustomers paid; their confirmation callbacks were delivered, dropped or late:", file=out)
     _table(("RECEIPT", "CALLBACK", "LEARNT BY", "STATUS", "SMS", "TEXT"), rows, out)
-    ok = _settled(entries, keys) and all(row[4] == "1" for row in rows)
-    pulled = sum(1 for row in rows if row[2] == "pull")
-    print(
-        f"\n{len(rows)} payments, "
-        + (
-            f"one receipt each; {pulled} recovered by pull"
-            if ok
-            else "NOT every payment got exactly one receipt"
-        ),
-        file=out,
-    )
+    print(f"\n{len(rows)} payments, {_receipts_verdict(rows, ok)}", file=out)
     return 0 if ok else 1
+
+
+def _receipts_verdict(rows: Sequence[tuple[str, ...]], ok: bool) -> str:
+    if not ok:
+        return "NOT every payment got exactly one receipt"
+    return f"one receipt each; {sum(1 for row in rows if row[2] == 'pull')} recovered by pull"
+
+
+def _register_with_simulator(topology: LocalTopology) -> str:
+    """The topology's callback URLs and Pull registered with the Daraja simulator, as an operator
+    would with `tuma daraja register`; what Daraja said to each call."""
+    from tuma.adapters.http import Urllib3Http
+    from tuma.daraja.client import DarajaClient
+    from tuma.models.daraja_credentials import DarajaCredentials
+    from tuma.services.daraja_setup import CallbackUrls, register
+
+    assert topology.daraja is not None and topology.front is not None
+    credentials = DarajaCredentials.model_validate(topology.daraja.platform.settings.secret())
+    urls = CallbackUrls.at(topology.front.url, topology.webhook_secret()["path_token"])
+    daraja = DarajaClient(topology.daraja.url, lambda: credentials, Urllib3Http(3, 10))
+    steps = register(daraja, credentials, urls, version="v2", response_type="Completed")
+    return "; ".join(f"{s.call} {s.result.outcome}" for s in steps)
+
+
+def _payment_row(
+    receipt: str, mode: str, entries: list[dict[str, Any]], phones: list[dict[str, Any]]
+) -> tuple[str, ...]:
+    sms = [m["message"] for m in phones if m["message"].startswith(receipt)]
+    entry = next((e for e in entries if e["idempotency_key"] == receipt), {})
+    return (
+        receipt,
+        mode,
+        entry.get("source", "-"),
+        entry.get("status", "-"),
+        str(len(sms)),
+        sms[0] if sms else "-",
+    )
 
 
 def run_doctor(topology: LocalTopology, out: IO[str]) -> int:

@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from tuma_cli.local.api_front import ApiFront, routes_from
 from tuma_cli.local.lambda_api import LambdaApi
+from tuma_cli.local.metrics import put_metrics
 from tuma_cli.local.provision import Topology, client, provision
 from tuma_cli.local.scheduler import Schedule
 from tuma_cli.local.sqs_poller import SqsPoller
@@ -148,20 +149,11 @@ class LocalTopology:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=5)
-        if self.front is not None:
-            self.front.stop()
-        if self.lambda_api is not None:
-            self.lambda_api.stop()
-        for function in self.functions.values():
-            function.stop()
-        if self.sandbox is not None:
-            self.sandbox.stop()
-        if self.secondary is not None:
-            self.secondary.stop()
-        if self.daraja is not None:
-            self.daraja.stop()
-        if self._moto is not None:
-            self._moto.stop()
+        # The callers first, then what they call, AWS last.
+        parts: list[Any] = [self.front, self.lambda_api, *self.functions.values()]
+        for part in [*parts, self.sandbox, self.secondary, self.daraja, self._moto]:
+            if part is not None:
+                part.stop()
         for handle in self._logs:
             handle.close()
 
@@ -203,32 +195,7 @@ class LocalTopology:
         TemplateEditor(store, max_parts=3).seed()
 
     def _put_metrics(self, emf: dict[str, Any]) -> None:
-        """Embedded-metric-format lines become CloudWatch metrics in the emulator."""
-        cloudwatch = client("cloudwatch", self.endpoint)
-        for directive in emf.get("_aws", {}).get("CloudWatchMetrics", []):
-            dimensions = [
-                {"Name": name, "Value": str(emf[name])}
-                for group in directive.get("Dimensions", [])
-                for name in group
-                if name in emf
-            ]
-            data = []
-            for metric in directive.get("Metrics", []):
-                values = emf.get(metric["Name"])
-                for value in values if isinstance(values, list) else [values]:
-                    if isinstance(value, int | float):
-                        data.append(
-                            {
-                                "MetricName": metric["Name"],
-                                "Dimensions": dimensions,
-                                "Value": float(value),
-                                "Unit": metric.get("Unit", "None"),
-                            }
-                        )
-            for start in range(0, len(data), 20):
-                cloudwatch.put_metric_data(
-                    Namespace=directive["Namespace"], MetricData=data[start : start + 20]
-                )
+        put_metrics(client("cloudwatch", self.endpoint), emf)
 
     def _environment(self, logical_id: str, variables: dict[str, str]) -> dict[str, str]:
         base = {k: os.environ[k] for k in _PASSED_THROUGH if k in os.environ}
@@ -252,55 +219,63 @@ class LocalTopology:
         )
 
     def _start_event_sources(self) -> None:
-        assert self.topology is not None and self.sandbox is not None
-        sqs = client("sqs", self.endpoint)
-        routes = routes_from(self.topology.functions)
-        if routes:
-            self.front = ApiFront(
-                routes, lambda name, event: self.functions[name].invoke(event), self.port
-            ).start()
-            token = self.webhook_secret().get("path_token", "")
-            if self._delivery_callbacks:  # otherwise reports arrive only by polling (functions/reconciler)
-                self.sandbox.platform.configure(
-                    {"callback_url": f"{self.front.url}/delivery-reports/{token}"}
-                )
-                if self.secondary is not None:  # its own callback URL, as its portal would hold
-                    self.secondary.platform.configure(
-                        {"callback_url": f"{self.front.url}/delivery-reports/{token}?provider=secondary"}
-                    )
+        assert self.topology is not None
+        self._start_front()
+        sqs = client("sqs", self.endpoint)  # one client for every poller: building one takes ~40 ms
         for name, spec in self.topology.functions.items():
             for logical, event in spec.events.items():
                 props = event.get("Properties") or {}
                 if event.get("Type") == "DynamoDB":
-                    destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
-                        "Destination"
-                    )
-                    stream = StreamPoller(
-                        client("dynamodbstreams", self.endpoint),
-                        sqs,
-                        props["Stream"],
-                        self.functions[name].invoke,
-                        properties=props,
-                        destination_url=self.topology.queue_url_for_arn(destination) if destination else None,
-                    )
-                    self.streams.append(stream)
-                    self._spawn(f"stream-{name}", stream.run)
+                    self._poll_stream(name, props, sqs)
                 elif event.get("Type") == "Schedule":
                     self._schedule(name, spec.logical_id, logical, props)
                 elif event.get("Type") == "SQS":
-                    arn = props["Queue"]
-                    poller = SqsPoller(
-                        sqs,
-                        self.topology.queue_url_for_arn(arn),
-                        arn,
-                        self.functions[name].invoke,
-                        batch_size=int(props.get("BatchSize", 10)),
-                        window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-                        report_failures="ReportBatchItemFailures"
-                        in (props.get("FunctionResponseTypes") or []),
-                    )
-                    self.pollers.append(poller)
-                    self._spawn(f"sqs-{name}", poller.run)
+                    self._poll_queue(name, props, sqs)
+
+    def _start_front(self) -> None:
+        """The API's routes on loopback; the simulators call back to them as the portals would."""
+        assert self.topology is not None and self.sandbox is not None
+        routes = routes_from(self.topology.functions)
+        if not routes:
+            return
+        self.front = ApiFront(
+            routes, lambda name, event: self.functions[name].invoke(event), self.port
+        ).start()
+        if not self._delivery_callbacks:  # reports arrive only by polling (functions/reconciler)
+            return
+        reports = f"{self.front.url}/delivery-reports/{self.webhook_secret().get('path_token', '')}"
+        self.sandbox.platform.configure({"callback_url": reports})
+        if self.secondary is not None:  # its own callback URL, as its portal would hold
+            self.secondary.platform.configure({"callback_url": f"{reports}?provider=secondary"})
+
+    def _poll_stream(self, name: str, props: dict[str, Any], sqs: Any) -> None:
+        assert self.topology is not None
+        destination = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        stream = StreamPoller(
+            client("dynamodbstreams", self.endpoint),
+            sqs,
+            props["Stream"],
+            self.functions[name].invoke,
+            properties=props,
+            destination_url=self.topology.queue_url_for_arn(destination) if destination else None,
+        )
+        self.streams.append(stream)
+        self._spawn(f"stream-{name}", stream.run)
+
+    def _poll_queue(self, name: str, props: dict[str, Any], sqs: Any) -> None:
+        assert self.topology is not None
+        arn = props["Queue"]
+        poller = SqsPoller(
+            sqs,
+            self.topology.queue_url_for_arn(arn),
+            arn,
+            self.functions[name].invoke,
+            batch_size=int(props.get("BatchSize", 10)),
+            window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+            report_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+        )
+        self.pollers.append(poller)
+        self._spawn(f"sqs-{name}", poller.run)
 
     def _schedule(self, name: str, logical_id: str, event: str, props: dict[str, Any]) -> None:
         schedule = Schedule(
@@ -332,8 +307,8 @@ class LocalTopology:
 
     def ready_info(self) -> dict[str, Any]:
         assert self.topology is not None and self.sandbox is not None
-        resources = self.topology.resources
         secret = self.webhook_secret()
+        parameters = self.topology.parameters
         return {
             "webhook_base_url": self.front.url if self.front else None,
             "webhook_token": secret.get("path_token"),
@@ -342,32 +317,35 @@ class LocalTopology:
             "secondary_simulator_url": self.secondary.url if self.secondary is not None else None,
             "daraja_simulator_url": self.daraja.url if self.daraja is not None else None,
             # What `tuma daraja --local` needs of the template's parameters (a stack's outputs say it).
-            "daraja": {
-                "base_url": self.topology.parameters["DarajaBaseUrl"],
-                "register_url_version": self.topology.parameters["DarajaRegisterUrlVersion"],
-                "response_type": self.topology.parameters["DarajaResponseType"],
-            }
-            if self.topology.conditions.get("HasDaraja")
-            else None,
+            "daraja": _daraja_parameters(parameters) if self.topology.conditions.get("HasDaraja") else None,
             "aws_endpoint_url": self.endpoint,
             # Lambda's Invoke API for these functions (tuma local invoke, tuma doctor --local).
             "lambda_endpoint_url": self.lambda_api.url if self.lambda_api else None,
             "region": REGION,
-            "parameters": {
-                k: ",".join(v) if isinstance(v, list) else str(v) for k, v in self.topology.parameters.items()
-            },
-            "topics": {k: v["Ref"] for k, v in resources.items() if "TopicArn" in v},
-            "queues": {k: v["QueueUrl"] for k, v in resources.items() if "QueueUrl" in v},
-            "tables": {
-                k: v["Ref"]
-                for k, v in resources.items()
-                if str(v.get("Arn", "")).startswith("arn:aws:dynamodb")
-            },
-            "secrets": {
-                k: v["Ref"] for k, v in resources.items() if ":secretsmanager:" in str(v.get("Ref", ""))
-            },
+            "parameters": {k: ",".join(v) if isinstance(v, list) else str(v) for k, v in parameters.items()},
+            **_resources_by_kind(self.topology.resources),
             "logs": str(self.log_dir),
         }
+
+
+def _daraja_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "base_url": parameters["DarajaBaseUrl"],
+        "register_url_version": parameters["DarajaRegisterUrlVersion"],
+        "response_type": parameters["DarajaResponseType"],
+    }
+
+
+def _resources_by_kind(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """The topics, queues, tables and secrets the template made, by logical id."""
+    return {
+        "topics": {k: v["Ref"] for k, v in resources.items() if "TopicArn" in v},
+        "queues": {k: v["QueueUrl"] for k, v in resources.items() if "QueueUrl" in v},
+        "tables": {
+            k: v["Ref"] for k, v in resources.items() if str(v.get("Arn", "")).startswith("arn:aws:dynamodb")
+        },
+        "secrets": {k: v["Ref"] for k, v in resources.items() if ":secretsmanager:" in str(v.get("Ref", ""))},
+    }
 
 
 @contextmanager

@@ -35,21 +35,28 @@ def _field(rule: Any, value: Any, present: bool) -> bool:
     if isinstance(rule, dict):
         return present and matches(rule, value)
     if isinstance(rule, list):
-        for option in rule:
-            if isinstance(option, dict):
-                if "exists" in option and bool(option["exists"]) == present:
-                    return True
-                if "prefix" in option and isinstance(value, str) and value.startswith(option["prefix"]):
-                    return True
-                if "anything-but" in option:
-                    excluded = option["anything-but"]
-                    excluded = excluded if isinstance(excluded, list) else [excluded]
-                    if present and value not in excluded:
-                        return True
-            elif present and (value == option or (isinstance(value, list) and option in value)):
-                return True
-        return False
+        return any(_option(option, value, present) for option in rule)
     return bool(present and value == rule)
+
+
+def _option(option: Any, value: Any, present: bool) -> bool:
+    """One option of a list: a value (or a member of a list value), or an operator."""
+    if not isinstance(option, dict):
+        return present and (value == option or (isinstance(value, list) and option in value))
+    return any(
+        OPERATORS[name](operand, value, present) for name, operand in option.items() if name in OPERATORS
+    )
+
+
+def _anything_but(excluded: Any, value: Any, present: bool) -> bool:
+    return present and value not in (excluded if isinstance(excluded, list) else [excluded])
+
+
+OPERATORS: dict[str, Callable[[Any, Any, bool], bool]] = {
+    "exists": lambda wanted, _, present: bool(wanted) == present,
+    "prefix": lambda prefix, value, _: isinstance(value, str) and value.startswith(prefix),
+    "anything-but": _anything_but,
+}
 
 
 class StreamPoller:

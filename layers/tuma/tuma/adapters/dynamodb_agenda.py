@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import conditionally
 from tuma.adapters.ledger_table import (
     DUE_CHECKS,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 RELEASED = "RELEASED"
 
 
+@translates_aws_errors
 class DynamoDBAgenda(OnLedgerTable, Agenda):
     # -- report checks -----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import batch_write, is_conditional_failure
 from tuma.models.sending import Claim, Claimed, ClaimState, Settlement
 from tuma.ports import Claims
@@ -40,6 +41,7 @@ def claim_id(claim: Claim) -> str:
     return f"{KEY_PREFIX}#{digest}"
 
 
+@translates_aws_errors
 class DynamoDBClaims(Claims):
     def __init__(
         self,

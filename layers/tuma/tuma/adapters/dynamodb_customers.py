@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.ports import CustomerDirectory
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
+@translates_aws_errors
 class DynamoDBCustomers(CustomerDirectory):
     def __init__(
         self, client: DynamoDBClient, table: str, key: str = "account", phone: str = "phone"

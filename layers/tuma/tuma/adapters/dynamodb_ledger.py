@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import attribute, batch_get, conditionally
 from tuma.adapters.ledger_table import (
     DUE_CHECKS,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     pass
 
 
+@translates_aws_errors
 class DynamoDBLedger(OnLedgerTable, Ledger):
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         self._table.put_all([self._table.entry_item(e) for e in entries])

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import every_item, python_item
 from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 from tuma.adapters.ledger_table import (
@@ -21,6 +22,7 @@ from tuma.adapters.ledger_table import (
 from tuma.models.ledger import LedgerEntry
 
 
+@translates_aws_errors
 class LedgerViews(DynamoDBLedger):
     def by_day(
         self,

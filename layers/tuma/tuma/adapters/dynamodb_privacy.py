@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import batch_get, is_conditional_failure
 from tuma.formatting.clock import parse_time
 from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression, SuppressionSource
@@ -27,6 +28,7 @@ def _attribute(scope: Scope) -> str:
     return f"suppressed_{scope.value}"
 
 
+@translates_aws_errors
 class DynamoDBPrivacyStore(PrivacyStore):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.ledger_table import DAY_INDEX
 from tuma.ports import RetentionStore
 
@@ -18,6 +19,7 @@ CHECKPOINT = {"idempotency_key": {"S": "#retention"}, "recipient_ref": {"S": "#c
 PERSONAL = ("text", "payer", "account")
 
 
+@translates_aws_errors
 class DynamoDBRetention(RetentionStore):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import batch_get, batch_write, is_conditional_failure
 from tuma.ports import GuardStore, LowState, StateStore
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 
+@translates_aws_errors
 class DynamoDBLowState(LowState):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
@@ -38,6 +40,7 @@ class DynamoDBLowState(LowState):
         return True
 
 
+@translates_aws_errors
 class DynamoDBStateStore(StateStore):
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
@@ -82,6 +85,7 @@ def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+@translates_aws_errors
 class DynamoDBGuardStore(DynamoDBStateStore, GuardStore):
     """The guards' documents and counters: counters are numbers (`count`), documents JSON, both
     keyed by `name`; one BatchGetItem reads everything a batch needs."""

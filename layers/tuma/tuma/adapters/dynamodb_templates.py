@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import every_item
 from tuma.models.templates import Catalog, Routing, StoredTemplate, parse_routing
 from tuma.ports import TemplateStore
@@ -34,6 +35,7 @@ def _template_id(name: str, language: str) -> str:
     return f"template#{name}#{language}"
 
 
+@translates_aws_errors
 class DynamoDBTemplates(TemplateStore):
     def __init__(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.batching import chunked
 from tuma.ports import OutboxQueue
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from tuma.models.outbox import OutboxMessage
 
 
+@translates_aws_errors
 class SqsOutboxQueue(OutboxQueue):
     def __init__(
         self,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.batching import chunked
 from tuma.ports import StatusEventQueue
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from tuma.models.status_events import StatusEvent
 
 
+@translates_aws_errors
 class SqsStatusEventQueue(StatusEventQueue):
     def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._sqs = client

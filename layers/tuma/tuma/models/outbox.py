@@ -94,16 +94,12 @@ class OutboxMessage(BaseModel):
             return ()
         if isinstance(value, str | int) and not isinstance(value, bool):
             value = [value]
-        if isinstance(value, list | tuple):
-            out: list[str] = []
-            for item in value:
-                if isinstance(item, bool) or not isinstance(item, str | int):
-                    raise ValueError("every recipient must be a string or a number")
-                out.extend(p.strip() for p in str(item).split(",") if p.strip())
-            if len(out) > MAX_RECIPIENTS:
-                raise ValueError(f"at most {MAX_RECIPIENTS} recipients per message")
-            return tuple(out)
-        raise ValueError("to must be a list of numbers")
+        if not isinstance(value, list | tuple):
+            raise ValueError("to must be a list of numbers")
+        out = [number for item in value for number in _numbers(item)]
+        if len(out) > MAX_RECIPIENTS:
+            raise ValueError(f"at most {MAX_RECIPIENTS} recipients per message")
+        return tuple(out)
 
     @model_validator(mode="after")
     def _one_body(self) -> OutboxMessage:
@@ -136,3 +132,10 @@ def key_of(body: str) -> str | None:
         if isinstance(key, str) and 0 < len(key.strip()) <= 200:
             return key.strip()
     return None
+
+
+def _numbers(item: Any) -> list[str]:
+    """The numbers one item of `to` holds (a comma-separated string may hold several)."""
+    if isinstance(item, bool) or not isinstance(item, str | int):
+        raise ValueError("every recipient must be a string or a number")
+    return [part.strip() for part in str(item).split(",") if part.strip()]

@@ -45,28 +45,35 @@ def parse_routing(raw: Any) -> Routing:
     rules = raw.get("rules") if isinstance(raw, dict) else raw
     if not isinstance(rules, list):
         raise ValueError('routing must be a list of rules, or {"rules": [...]}')
-    parsed = []
-    for position, rule in enumerate(rules, 1):
-        if not isinstance(rule, dict) or not isinstance(rule.get("template"), str):
-            raise ValueError(f"rule {position} needs a template name")
-        if set(rule) - {"template", "language", "source", "short_code"}:
-            raise ValueError(f"rule {position} has fields other than template, language, source, short_code")
-        if not TEMPLATE_NAME.match(rule["template"]):
-            raise ValueError(f"rule {position}: {rule['template']!r} is not a template name")
-        if rule.get("language") is not None and not LANGUAGE.match(str(rule["language"])):
-            raise ValueError(f"rule {position}: language must be two letters such as en or sw")
-        if rule.get("source") is not None and rule["source"] not in SOURCES:
-            raise ValueError(f"rule {position}: source must be one of {', '.join(SOURCES)}")
-        short_code = rule.get("short_code")
-        parsed.append(
-            Rule(
-                rule["template"],
-                rule.get("language"),
-                rule.get("source"),
-                None if short_code is None else str(short_code),
-            )
-        )
-    return Routing(tuple(parsed))
+    return Routing(tuple(_rule(position, rule) for position, rule in enumerate(rules, 1)))
+
+
+def _rule(position: int, rule: Any) -> Rule:
+    problem = _rule_problem(rule)
+    if problem:
+        raise ValueError(f"rule {position}{problem}")
+    short_code = rule.get("short_code")
+    return Rule(
+        rule["template"],
+        rule.get("language"),
+        rule.get("source"),
+        None if short_code is None else str(short_code),
+    )
+
+
+def _rule_problem(rule: Any) -> str | None:
+    """What is wrong with one rule, worded to follow "rule N"; None when nothing is."""
+    if not isinstance(rule, dict) or not isinstance(rule.get("template"), str):
+        return " needs a template name"
+    if set(rule) - {"template", "language", "source", "short_code"}:
+        return " has fields other than template, language, source, short_code"
+    if not TEMPLATE_NAME.match(rule["template"]):
+        return f": {rule['template']!r} is not a template name"
+    if rule.get("language") is not None and not LANGUAGE.match(str(rule["language"])):
+        return ": language must be two letters such as en or sw"
+    if rule.get("source") is not None and rule["source"] not in SOURCES:
+        return f": source must be one of {', '.join(SOURCES)}"
+    return None
 
 
 @dataclass(frozen=True)

@@ -28,3 +28,8 @@ def client(service: str, *, pool: int = 10) -> Any:
             _session = botocore.session.get_session()
         _clients[key] = _session.create_client(service, config=Config(max_pool_connections=pool))
     return _clients[key]
+
+
+def dynamodb() -> Any:
+    """One DynamoDB client for the function, its pool as wide as the claims and ledger writes run at once."""
+    return client("dynamodb", pool=32)

@@ -193,15 +193,16 @@ class Routes:
                 [{"loc": ("body", *e["loc"]), "msg": e["msg"]} for e in exc.errors(include_url=False)]
             ) from None
 
-    def openapi_json(self, title: str, version: str, namespace: dict[str, Any]) -> str:
-        """The OpenAPI document of these routes. `namespace` is the handlers' module globals, where
-        their annotations are evaluated: Powertools' Body and Query are put there for the purpose."""
+    def openapi_json(self, title: str, version: str) -> str:
+        """The OpenAPI document of these routes. Each handler's annotations are evaluated in its own
+        module's globals: Powertools' Body and Query are put there for the purpose (the route modules
+        import them for type checking only, so that no cold start pays for them)."""
         from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-        namespace.setdefault("Body", Body)
-        namespace.setdefault("Query", Query)
         documented = APIGatewayRestResolver(enable_validation=True)
         for route in self._routes:
+            route.handler.__globals__.setdefault("Body", Body)
+            route.handler.__globals__.setdefault("Query", Query)
             getattr(documented, route.method.lower())(route.path, **route.options)(route.handler)
         document = json.loads(documented.get_openapi_json_schema(title=title, version=version))
         return json.dumps(self._complete(document))
@@ -224,46 +225,56 @@ class Routes:
         schemas.pop("ValidationError", None)
         components["securitySchemes"] = SECURITY_SCHEMES
         for route in self._routes:
-            operation = document["paths"][route.resource][route.method.lower()]
-            found: dict[int, tuple[str, str]] = dict(route.answers)
-            found[405] = (
-                "the path exists, but not with this method (`Allow` names the ones it has)",
-                "Problem",
-            )
-            found[500] = ("the stack is misconfigured (a table or secret it needs is missing)", "Problem")
-            found[503] = ("the request could not be recorded now; retry", "Problem")
-            if route.body:
-                found[400] = ("the body is not a JSON object, or nests too deep", "Problem")
-                found[413] = ("the body is too large", "Problem")
-                if route.lenient:
-                    content = operation["requestBody"]["content"][JSON_TYPE]
-                    content["schema"] = {
-                        "description": LENIENT_DESCRIPTION,
-                        "anyOf": [content["schema"], {"type": "object"}],
-                    }
-                else:
-                    found[422] = ("a field is missing or invalid: each is named", "InvalidRequest")
-            if route.auth is Auth.SIGNATURE:
-                operation["security"] = [{"tumaSignature": [], "tumaTimestamp": []}]
-                found[401] = ("X-Tuma-Signature or X-Tuma-Timestamp missing, stale or wrong", "Problem")
-            else:
-                operation["security"] = []
-                found[404] = (
-                    "the path token is wrong: answered as for a path that does not exist",
-                    "Problem",
-                )
-                for parameter in operation.get("parameters", []):
-                    if parameter.get("in") == "path" and parameter.get("name") == "token":
-                        parameter["description"] = PATH_PARAMETER_DESCRIPTION
-            operation["responses"] = {
-                str(status): {
-                    "description": description,
-                    "content": {JSON_TYPE: {"schema": {"$ref": f"#/components/schemas/{name}"}}},
-                    **({"headers": {"Allow": {"schema": {"type": "string"}}}} if status == 405 else {}),
-                }
-                for status, (description, name) in sorted(found.items())
-            }
+            _document_route(route, document["paths"][route.resource][route.method.lower()])
         return document
+
+
+def _document_route(route: Route, operation: dict[str, Any]) -> None:
+    """What the route answers (its own answers, then the gate's), and how its caller authenticates."""
+    found: dict[int, tuple[str, str]] = dict(route.answers) | GATE_ANSWERS
+    if route.body:
+        found |= _body_answers(route, operation)
+    found |= _auth_answers(route, operation)
+    operation["responses"] = {
+        str(status): {
+            "description": description,
+            "content": {JSON_TYPE: {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+            **({"headers": {"Allow": {"schema": {"type": "string"}}}} if status == 405 else {}),
+        }
+        for status, (description, name) in sorted(found.items())
+    }
+
+
+def _body_answers(route: Route, operation: dict[str, Any]) -> dict[int, tuple[str, str]]:
+    found = {
+        400: ("the body is not a JSON object, or nests too deep", "Problem"),
+        413: ("the body is too large", "Problem"),
+    }
+    if not route.lenient:
+        found[422] = ("a field is missing or invalid: each is named", "InvalidRequest")
+        return found
+    content = operation["requestBody"]["content"][JSON_TYPE]
+    content["schema"] = {"description": LENIENT_DESCRIPTION, "anyOf": [content["schema"], {"type": "object"}]}
+    return found
+
+
+def _auth_answers(route: Route, operation: dict[str, Any]) -> dict[int, tuple[str, str]]:
+    if route.auth is Auth.SIGNATURE:
+        operation["security"] = [{"tumaSignature": [], "tumaTimestamp": []}]
+        return {401: ("X-Tuma-Signature or X-Tuma-Timestamp missing, stale or wrong", "Problem")}
+    operation["security"] = []
+    for parameter in operation.get("parameters", []):
+        if parameter.get("in") == "path" and parameter.get("name") == "token":
+            parameter["description"] = PATH_PARAMETER_DESCRIPTION
+    return {404: ("the path token is wrong: answered as for a path that does not exist", "Problem")}
+
+
+# What the gate and the resolver answer for every route, whatever it declares.
+GATE_ANSWERS = {
+    405: ("the path exists, but not with this method (`Allow` names the ones it has)", "Problem"),
+    500: ("the stack is misconfigured (a table or secret it needs is missing)", "Problem"),
+    503: ("the request could not be recorded now; retry", "Problem"),
+}
 
 
 JSON_TYPE = "application/json"

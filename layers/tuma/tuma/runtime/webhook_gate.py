@@ -23,7 +23,7 @@ from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 if TYPE_CHECKING:
     from tuma.models.webhook_secret import WebhookSecret
     from tuma.ports import WebhookSecrets
-    from tuma.runtime.routes import Routes
+    from tuma.runtime.routes import Matched, Routes
 
 # No caller of these routes nests more than a few levels (Daraja's STK callback: four).
 MAX_DEPTH = 32
@@ -86,10 +86,7 @@ class WebhookGate:
             return Rejection(404, "not found")  # before any handler: nothing undeclared runs
         method = str(event.get("httpMethod") or "").upper()
         secret = self._secrets.current()
-        if any(route.auth is Auth.PATH_TOKEN for route in declared.routes) and not hmac.compare_digest(
-            declared.parameters.get("token", "").encode("utf-8", "replace"),
-            secret.path_token.get_secret_value().encode(),
-        ):
+        if not _token_fits(declared, secret):
             return Rejection(404, "not found")  # indistinguishable from a path that does not exist
         route = declared.route_for(method)
         if route is None:
@@ -124,6 +121,16 @@ class WebhookGate:
             key, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), signed, self._clock
         )
         return Rejection(401, problem) if problem else None
+
+
+def _token_fits(declared: Matched, secret: WebhookSecret) -> bool:
+    """A path-token route's token, compared in constant time (a route without one always fits)."""
+    if not any(route.auth is Auth.PATH_TOKEN for route in declared.routes):
+        return True
+    return hmac.compare_digest(
+        declared.parameters.get("token", "").encode("utf-8", "replace"),
+        secret.path_token.get_secret_value().encode(),
+    )
 
 
 def _json_problem(body: bytes) -> Rejection | None:

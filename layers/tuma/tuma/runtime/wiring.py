@@ -1,16 +1,23 @@
 """Composition root: real adapters for each function's settings. Functions call these once, at init.
 
 Imports are inside the functions on purpose: each Lambda function pays at cold start only for the
-adapters it uses.
+adapters it uses. The two APIs' clients (the SMS provider's, Daraja's) are built in
+`tuma.runtime.api_clients`, which the operator's commands use too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from tuma.runtime import aws
+from tuma.runtime.api_clients import (
+    daraja,
+    json_secret,
+    provider_clients,
+    providers_get_dlr,
+    sender,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -18,16 +25,16 @@ if TYPE_CHECKING:
     from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
     from tuma.adapters.dynamodb_templates import DynamoDBTemplates
-    from tuma.adapters.secrets import JsonSecret, SecretsManagerWebhookSecrets
+    from tuma.adapters.secrets import SecretsManagerWebhookSecrets
+    from tuma.adapters.sqs_outbox import SqsOutboxQueue
     from tuma.adapters.sqs_visibility import SqsVisibility
-    from tuma.daraja.client import DarajaClient
     from tuma.models.daraja_credentials import DarajaCredentials
-    from tuma.models.privacy import SendWindow
-    from tuma.models.provider_answers import DeliveryReport
-    from tuma.ports import Agenda, CredentialSource, MetricsSink, OutboxQueue, Sender
-    from tuma.provider.client import ProviderClient
-    from tuma.provider.failover import Transition
-    from tuma.runtime.settings import DarajaSettings, LedgerSettings, PrivacySettings, ProviderSettings
+    from tuma.ports import Agenda, MetricsSink, OutboxQueue
+    from tuma.runtime.settings import (
+        LedgerSettings,
+        OutboxSettings,
+        PrivacySettings,
+    )
     from tuma.runtime.settings.balance_monitor import BalanceSettings
     from tuma.runtime.settings.daraja_pull import PullSettings
     from tuma.runtime.settings.outbox_sender import SenderSettings
@@ -49,108 +56,14 @@ if TYPE_CHECKING:
 
 def dynamodb() -> DynamoDBClient:
     """One client for the function, its pool as wide as the claims and ledger writes run at once."""
-    return aws.client("dynamodb", pool=32)  # type: ignore[no-any-return]
+    return aws.dynamodb()  # type: ignore[no-any-return]
 
 
-def json_secret(secret_id: str, max_age: int) -> JsonSecret:
-    from tuma.adapters.secrets import JsonSecret
-
-    return JsonSecret(secret_id, aws.client("secretsmanager"), max_age)
-
-
-def credentials(settings: ProviderSettings) -> CredentialSource:
-    from tuma.adapters.secrets import SecretsManagerCredentials
-    from tuma.models.provider_credentials import from_environment
-
-    if settings.SMS_CREDENTIALS_SECRET:
-        return SecretsManagerCredentials(
-            json_secret(settings.SMS_CREDENTIALS_SECRET, settings.CREDENTIALS_CACHE_SECONDS)
-        )
-    return from_environment()
-
-
-def provider_client(
-    settings: ProviderSettings, time_left: Callable[[], float] | None = None
-) -> ProviderClient:
-    from tuma.adapters.http import Urllib3Http
-    from tuma.provider.client import ProviderClient, RetryPolicy
-    from tuma.provider.limits import BulkLimit
-
-    store = None
-    if settings.STATE_TABLE:
-        from tuma.adapters.dynamodb_state import DynamoDBStateStore
-
-        store = DynamoDBStateStore(dynamodb(), settings.STATE_TABLE)
-    return ProviderClient(
-        settings.SMS_API_BASE_URL,
-        credentials(settings),
-        Urllib3Http(settings.SMS_CONNECT_TIMEOUT, settings.SMS_READ_TIMEOUT),
-        bulk_limit=BulkLimit(
-            settings.SMS_BULK_LIMIT,
-            store,
-            name=urlsplit(settings.SMS_API_BASE_URL).netloc,
-            probe_every_seconds=settings.SMS_BULK_PROBE_SECONDS,
-        ),
-        comma_limit=settings.SMS_COMMA_LIMIT,
-        retry=RetryPolicy(attempts=settings.SMS_MAX_ATTEMPTS),
-        time_left=time_left,
-    )
-
-
-def sender(
-    settings: SenderSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
-) -> Sender:
-    """The primary provider's client; with a secondary configured, both behind the failover breaker."""
-    primary = provider_client(settings, time_left=time_left)
-    secondary_settings = settings.secondary()
-    if secondary_settings is None:
-        return primary
-    from tuma.adapters.dynamodb_state import DynamoDBStateStore
-    from tuma.provider.failover import Breaker, FailoverSender
-
-    assert settings.STATE_TABLE is not None  # the settings refuse a secondary without it
-    breaker = Breaker(
-        DynamoDBStateStore(dynamodb(), settings.STATE_TABLE),
-        threshold=settings.FAILOVER_THRESHOLD,
-        probe_seconds=settings.FAILOVER_PROBE_SECONDS,
-    )
-
-    probe: list[ProviderClient] = []
-
-    def primary_answers() -> bool:
-        """getbalance sends nothing; an answer means the primary is back. One quick try, so that a
-        primary that hangs does not hold the batch of the sender that probes (built on first use)."""
-        if not probe:
-            quick = settings.model_copy(
-                update={"SMS_MAX_ATTEMPTS": 1, "SMS_READ_TIMEOUT": min(3.0, settings.SMS_READ_TIMEOUT)}
-            )
-            probe.append(provider_client(quick, time_left=time_left))
-        probe[0].get_balance()
-        return True
-
-    return FailoverSender(
-        primary,
-        provider_client(secondary_settings, time_left=time_left),
-        breaker,
-        primary_answers,
-        on_transition=failover_alert(settings, metrics),
-    )
-
-
-def failover_alert(settings: SenderSettings, metrics: MetricsSink) -> Callable[[Transition], None]:
-    """When traffic changes provider: a metric, and an alert SMS to ALERT_RECIPIENTS (fast lane)."""
+def outbox(settings: OutboxSettings) -> SqsOutboxQueue:
+    """Both lanes of the outbox, for services that queue messages."""
     from tuma.adapters.sqs_outbox import SqsOutboxQueue
-    from tuma.provider.failover import alert_for
 
-    def announce(transition: Transition) -> None:
-        metrics.count("ProviderFailoverStarted" if transition.to == "secondary" else "ProviderFailoverEnded")
-        queue_url = settings.FAST_OUTBOX_QUEUE_URL or settings.OUTBOX_QUEUE_URL
-        if queue_url and settings.ALERT_RECIPIENTS:
-            SqsOutboxQueue(aws.client("sqs"), queue_url, settings.FAST_OUTBOX_QUEUE_URL).put(
-                alert_for(transition, settings.DEFAULT_LANGUAGE)
-            )
-
-    return announce
+    return SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL)
 
 
 def ledger(settings: LedgerSettings, client: DynamoDBClient | None = None) -> DynamoDBLedger:
@@ -170,7 +83,7 @@ def outbox_dispatcher(
     settings: SenderSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
 ) -> Dispatcher:
     from tuma.adapters.dynamodb_claims import DynamoDBClaims
-    from tuma.services.send_path.batch import RetryDelays
+    from tuma.models.privacy import SendWindow
     from tuma.services.send_path.pipeline import Dispatcher
 
     client = dynamodb()
@@ -197,23 +110,15 @@ def outbox_dispatcher(
         max_parts=settings.SMS_MAX_PARTS,
         alert_recipients=settings.ALERT_RECIPIENTS,
         language=settings.DEFAULT_LANGUAGE,
-        delays=RetryDelays(
-            transient_base=settings.SMS_RETRY_BASE_SECONDS, provider_asked=settings.SMS_RETRY_LATER_SECONDS
-        ),
+        delays=settings.retry_delays(),
         templates=templates(settings, client) if settings.TEMPLATES_TABLE else None,
         agenda=agenda_,
         first_check_seconds=settings.DLR_FIRST_CHECK_SECONDS,
         identity={"business": settings.BUSINESS_NAME, "business_contact": settings.BUSINESS_CONTACT},
         privacy=privacy(settings, client, require_consent=settings.REQUIRE_PROMOTIONAL_CONSENT),
-        window=send_window(settings.PROMOTIONAL_WINDOW),
+        window=SendWindow(settings.PROMOTIONAL_WINDOW),
         footer=settings.PROMOTIONAL_FOOTER,
     )
-
-
-def send_window(spec: str) -> SendWindow:
-    from tuma.models.privacy import SendWindow
-
-    return SendWindow(spec)
 
 
 def privacy(
@@ -279,13 +184,12 @@ def webhook_secrets(settings: WebhookSettings | StatusNotifierSettings) -> Secre
 
 def intake(settings: WebhookSettings | StreamSettings | PullSettings) -> Intake:
     from tuma.adapters.dynamodb_customers import DynamoDBCustomers
-    from tuma.adapters.sqs_outbox import SqsOutboxQueue
     from tuma.services.intake import Intake
 
     table = settings.CUSTOMERS_TABLE
     client = dynamodb()
     return Intake(
-        SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL),
+        outbox(settings),
         ledger(settings, client),
         DynamoDBCustomers(client, table) if table else None,
         language=settings.DEFAULT_LANGUAGE,
@@ -297,63 +201,37 @@ def intake(settings: WebhookSettings | StreamSettings | PullSettings) -> Intake:
 def balance_monitors(settings: BalanceSettings) -> dict[str, BalanceMonitor]:
     """One per provider: the primary's, and the secondary's when there is one."""
     from tuma.adapters.dynamodb_state import DynamoDBLowState
-    from tuma.adapters.sqs_outbox import SqsOutboxQueue
     from tuma.services.balance import BalanceMonitor
 
     state = DynamoDBLowState(dynamodb(), settings.STATE_TABLE)
-    queue = SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL)
-    monitors = {
-        "primary": BalanceMonitor(
-            provider_client(settings), state, queue, settings.LOW_CREDIT_THRESHOLD, settings.DEFAULT_LANGUAGE
-        )
-    }
-    secondary = settings.secondary()
-    if secondary is not None:
-        monitors["secondary"] = BalanceMonitor(
-            provider_client(secondary),
+    queue = outbox(settings)
+    return {
+        # The primary's monitor keeps the state name it had before there was a secondary.
+        name: BalanceMonitor(
+            client,
             state,
             queue,
             settings.LOW_CREDIT_THRESHOLD,
             settings.DEFAULT_LANGUAGE,
-            name="secondary",
+            name=None if name == "primary" else name,
         )
-    return monitors
-
-
-def providers_get_dlr(
-    settings: ReconcilerSettings, time_left: Callable[[], float] | None
-) -> dict[str, Callable[[str], DeliveryReport | None]]:
-    reports: dict[str, Callable[[str], DeliveryReport | None]] = {
-        "primary": provider_client(settings, time_left=time_left).get_dlr
+        for name, client in provider_clients(settings).items()
     }
-    secondary = settings.secondary()
-    if secondary is not None:
-        reports["secondary"] = provider_client(secondary, time_left=time_left).get_dlr
-    return reports
 
 
 def reconciler(
     settings: ReconcilerSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
 ) -> Reconciler:
-    from datetime import timedelta
-
-    from tuma.adapters.sqs_outbox import SqsOutboxQueue
-    from tuma.services.reconciler import Patience, Reconciler
+    from tuma.services.reconciler import Reconciler
 
     ledger_client = dynamodb()
     return Reconciler(
         ledger(settings, ledger_client),
         agenda(settings, ledger_client),
         providers_get_dlr(settings, time_left),
-        SqsOutboxQueue(aws.client("sqs"), settings.OUTBOX_QUEUE_URL, settings.FAST_OUTBOX_QUEUE_URL),
+        outbox(settings),
         metrics,
-        patience=Patience(
-            first_check=timedelta(seconds=settings.DLR_FIRST_CHECK_SECONDS),
-            max_interval=timedelta(seconds=settings.DLR_MAX_INTERVAL_SECONDS),
-            give_up_after=timedelta(hours=settings.DLR_GIVE_UP_HOURS),
-            max_calls=settings.DLR_MAX_CALLS_PER_RUN,
-            rate=settings.DLR_CALLS_PER_SECOND,
-        ),
+        patience=settings.patience(),
         time_left=time_left,
         privacy=privacy(settings),
         retention=retention(settings, ledger_client),
@@ -370,33 +248,6 @@ def retention(settings: ReconcilerSettings, client: DynamoDBClient) -> Retention
         DynamoDBRetention(client, settings.LEDGER_TABLE),
         settings.RETENTION_DAYS,
         oldest_days=settings.LEDGER_TTL_DAYS,
-    )
-
-
-def daraja_credentials(settings: DarajaSettings) -> Callable[[], DarajaCredentials] | None:
-    """The Daraja secret, read (and cached) when first needed; None when none is configured."""
-    if not settings.DARAJA_SECRET:
-        return None
-    from tuma.models.daraja_credentials import DarajaCredentials
-
-    secret = json_secret(settings.DARAJA_SECRET, settings.CREDENTIALS_CACHE_SECONDS)
-    return lambda: DarajaCredentials.parse(secret.read(), f"secret {secret.secret_id!r}")
-
-
-def daraja(
-    settings: DarajaSettings, credentials: Callable[[], DarajaCredentials], state_table: str | None
-) -> DarajaClient:
-    """Daraja's client; its OAuth token shared through the state table by every caller."""
-    from tuma.adapters.http import Urllib3Http
-    from tuma.daraja.client import DarajaClient
-
-    store = None
-    if state_table:
-        from tuma.adapters.dynamodb_state import DynamoDBStateStore
-
-        store = DynamoDBStateStore(dynamodb(), state_table)
-    return DarajaClient(
-        settings.DARAJA_BASE_URL, credentials, Urllib3Http(5.0, settings.DARAJA_TIMEOUT), store
     )
 
 
@@ -429,25 +280,12 @@ def guards(
     settings: SenderSettings, client: DynamoDBClient, agenda: Agenda, queue: OutboxQueue | None
 ) -> Guards:
     from tuma.adapters.dynamodb_state import DynamoDBGuardStore
-    from tuma.services.guards import Category, Guards, Limits
+    from tuma.services.guards import Guards
 
     assert settings.STATE_TABLE
-    limits = Limits(
-        daily_parts=settings.DAILY_PARTS_CAP,
-        receipt_daily_parts=settings.RECEIPT_DAILY_PARTS_CAP,
-        monthly_parts=settings.MONTHLY_PARTS_CAP,
-        hourly={
-            Category.RECEIPT: settings.RECIPIENT_HOURLY_LIMIT_RECEIPTS,
-            Category.CODE: settings.RECIPIENT_HOURLY_LIMIT_CODES,
-            Category.ALERT: settings.RECIPIENT_HOURLY_LIMIT_ALERTS,
-            Category.MESSAGE: settings.RECIPIENT_HOURLY_LIMIT,
-        },
-        collapse_seconds=settings.ALERT_COLLAPSE_SECONDS,
-        recheck_seconds=settings.GUARD_RECHECK_SECONDS,
-    )
     return Guards(
         DynamoDBGuardStore(client, settings.STATE_TABLE),
-        limits,
+        settings.guard_limits(),
         queue=queue,
         agenda=agenda,
         alert_recipients=settings.ALERT_RECIPIENTS,

@@ -8,11 +8,20 @@ the table knows may replace it.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tuma.models.delivery_callback import DeliveryCallback
-from tuma.models.ledger import PRIMARY, DeliveryUpdate, Status
+from tuma.models.ledger import PRIMARY, DeliveryUpdate, ReportOutcome, Status
+
+if TYPE_CHECKING:
+    from tuma.ports import Ledger, MetricsSink
+    from tuma.services.privacy import Privacy
+
+log = logging.getLogger(__name__)
 
 
 class ReportClass(StrEnum):
@@ -73,3 +82,46 @@ def update_for(callback: DeliveryCallback, provider: str = PRIMARY) -> DeliveryU
         kind=outcome.kind.value,
         opted_out=outcome.opted_out,
     )
+
+
+class DeliveryReports:
+    """A report the provider calls back with: applied to the ledger (forward only), an opt-out added
+    to the suppression list for promotions, and counted (the delivery-failure-rate alarm divides
+    `DeliveriesFailed` by `DeliveriesDelivered`; `DeliveryReportsByCallback` beside ...ByPolling says
+    whether the portal's callback is set)."""
+
+    def __init__(
+        self, ledger: Ledger, metrics: MetricsSink, privacy: Callable[[], Privacy | None] = lambda: None
+    ) -> None:
+        """`privacy`: the suppression list, built when the first opt-out needs it (None: no table)."""
+        self._ledger = ledger
+        self._metrics = metrics
+        self._privacy = privacy
+
+    def receive(self, callback: DeliveryCallback, provider: str = PRIMARY) -> ReportOutcome:
+        update = update_for(callback, provider)
+        result = self._ledger.apply_delivery(update)
+        self._metrics.count(result.value)
+        if result is ReportOutcome.UNKNOWN:
+            # Answered all the same: the provider would otherwise retry a report we can never match.
+            log.warning("delivery report for unknown message %s", update.provider_message_id)
+        if result is not ReportOutcome.APPLIED:
+            return result
+        if update.final:
+            self._metrics.count("DeliveryReportsByCallback")
+        if update.status is Status.DELIVERED:
+            self._metrics.count("DeliveriesDelivered")
+        elif update.status is Status.FAILED:
+            self._metrics.count("DeliveriesFailed")
+        if update.opted_out:
+            self._opted_out(update)
+        return result
+
+    def _opted_out(self, update: DeliveryUpdate) -> None:
+        """The number blocked this sender or all promotions: no more promotions go to it."""
+        privacy = self._privacy()
+        if privacy is None:
+            return
+        recipients = self._ledger.recipients_of(update.provider_message_id, update.provider)
+        if privacy.opted_out(recipients, update.delivery_status):
+            self._metrics.count("NumbersOptedOut")

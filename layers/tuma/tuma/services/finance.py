@@ -105,46 +105,67 @@ def day_view(
 ) -> DayView:
     """`records`: the day's payment records; `entries`: each one's recipient entries; `pulled`: M-Pesa's
     list of the day by short code (None when it could not be read, `mpesa_note` saying why)."""
-    listed = {t.key() for rows in (pulled or {}).values() for t in rows if t.is_payment}
     view = DayView(day, mpesa_read=pulled is not None, mpesa_note=mpesa_note)
-    known = set()
-    for record in sorted(records, key=lambda r: str(r.get("paid_at") or r.get("first_seen") or "")):
+    listed = None if pulled is None else _listed(pulled)
+    for record in sorted(records, key=_when):
         reference = str(record["idempotency_key"])
-        known.add(reference)
-        status, recipient = _receipt_status(entries.get(reference, ()))
-        view.rows.append(
-            PaymentRow(
-                receipt=reference,
-                amount=str(record.get("amount") or ""),
-                currency=str(record.get("currency") or "KES"),
-                short_code=str(record.get("short_code") or ""),
-                account=str(record.get("account") or ""),
-                learnt_by=_learnt_by(record),
-                sources=tuple(sorted(record.get("sources") or [])),
-                receipt_status=status,
-                recipient=recipient,
-                paid_at=str(record.get("paid_at") or record.get("first_seen") or ""),
-                in_mpesa=(reference in listed) if pulled is not None else None,
-            )
-        )
-    for short_code, rows in (pulled or {}).items():
-        for transaction in rows:
-            if not transaction.is_payment or transaction.key() in known:
-                continue
-            known.add(transaction.key())
-            view.rows.append(
-                PaymentRow(
-                    receipt=transaction.key(),
-                    amount=str(transaction.amount or ""),
-                    currency="KES",
-                    short_code=short_code,
-                    account=transaction.bill_reference or "",
-                    learnt_by=NEVER_SEEN,
-                    sources=(),
-                    receipt_status=NEVER_SEEN,
-                    recipient="-",
-                    paid_at=transaction.trx_date or "",
-                    in_mpesa=True,
-                )
-            )
+        view.rows.append(_known_row(record, entries.get(reference, ()), listed))
+    view.rows.extend(_never_seen(pulled or {}, {row.receipt for row in view.rows}))
     return view
+
+
+def _listed(pulled: Mapping[str, Sequence[PulledTransaction]]) -> set[str]:
+    return {t.key() for rows in pulled.values() for t in rows if t.is_payment}
+
+
+def _never_seen(pulled: Mapping[str, Sequence[PulledTransaction]], known: set[str]) -> list[PaymentRow]:
+    """The payments M-Pesa lists that Tuma never saw, each once."""
+    rows: dict[str, PaymentRow] = {}
+    for short_code, transactions in pulled.items():
+        for transaction in transactions:
+            key = transaction.key()
+            if transaction.is_payment and key not in known and key not in rows:
+                rows[key] = _unseen_row(short_code, transaction)
+    return list(rows.values())
+
+
+def _when(record: Mapping[str, Any]) -> str:
+    return str(record.get("paid_at") or record.get("first_seen") or "")
+
+
+def _known_row(
+    record: Mapping[str, Any], entries: Sequence[LedgerEntry], listed: set[str] | None
+) -> PaymentRow:
+    """A payment Tuma learnt; `listed`: the receipts in M-Pesa's list (None: the list was not read)."""
+    reference = str(record["idempotency_key"])
+    status, recipient = _receipt_status(entries)
+    return PaymentRow(
+        receipt=reference,
+        amount=str(record.get("amount") or ""),
+        currency=str(record.get("currency") or "KES"),
+        short_code=str(record.get("short_code") or ""),
+        account=str(record.get("account") or ""),
+        learnt_by=_learnt_by(record),
+        sources=tuple(sorted(record.get("sources") or [])),
+        receipt_status=status,
+        recipient=recipient,
+        paid_at=_when(record),
+        in_mpesa=None if listed is None else reference in listed,
+    )
+
+
+def _unseen_row(short_code: str, transaction: PulledTransaction) -> PaymentRow:
+    """A payment M-Pesa lists and Tuma never saw."""
+    return PaymentRow(
+        receipt=transaction.key(),
+        amount=str(transaction.amount or ""),
+        currency="KES",
+        short_code=short_code,
+        account=transaction.bill_reference or "",
+        learnt_by=NEVER_SEEN,
+        sources=(),
+        receipt_status=NEVER_SEEN,
+        recipient="-",
+        paid_at=transaction.trx_date or "",
+        in_mpesa=True,
+    )

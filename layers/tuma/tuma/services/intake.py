@@ -13,6 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from tuma.errors import InvalidInput
 from tuma.formatting.money import format_money
 from tuma.formatting.phones import RecipientKind
 from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, PaymentSeen, Status
@@ -25,7 +26,8 @@ from tuma.services.recipients import Payer, resolve
 if TYPE_CHECKING:
     # Parsed by the webhooks' routes; the payments stream, which shares this module, never loads them.
     from tuma.models.alerts import AlertRequest
-    from tuma.models.mpesa import C2BValidation, StatusResult, StkCallback, StkResult
+    from tuma.models.mpesa import C2BConfirmation, C2BValidation, StatusResult, StkCallback, StkResult
+    from tuma.models.payments import PaymentRequest
     from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
 
 log = logging.getLogger(__name__)
@@ -89,13 +91,8 @@ def _seen(payment: Payment, payer: Payer) -> PaymentSeen:
     )
 
 
-class PaymentRefused(ValueError):
+class PaymentRefused(InvalidInput):
     """A payment the caller can be told about (a 422 naming the field) instead of a recorded rejection."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
 
 
 class Intake:
@@ -177,6 +174,18 @@ class Intake:
                 outcomes[index] = Outcome(message.idempotency_key, Fate.QUEUED)
         return outcomes
 
+    def payment_request(self, request: PaymentRequest) -> Outcome:
+        """A payment from the business's own systems, which read the answer: a field only the reading
+        as a payment refuses (paid_at as a time), or a refusal, raises PaymentRefused naming it."""
+        from pydantic import ValidationError
+
+        try:
+            payment = request.payment()
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            raise PaymentRefused(".".join(str(p) for p in first["loc"]) or "body", first["msg"]) from None
+        return self.receipt(payment, answerable=True)
+
     def reject(self, key: str, reason: str, source: PaymentSource, fate: Fate = Fate.REJECTED) -> Outcome:
         """A business event that can never yield a message: recorded, never retried."""
         self._ledger.record_unsendable(
@@ -201,6 +210,14 @@ class Intake:
             log.info("C2B validation rejected an unknown account")
             return reject(INVALID_ACCOUNT)
         return ACCEPT
+
+    def c2b_confirmation(self, request: C2BConfirmation) -> Outcome:
+        """A C2B confirmation: its receipt queued, or what stops it recorded (Daraja is always
+        acknowledged, so that it does not retry what can never make a receipt)."""
+        try:
+            return self.receipt(request.payment())
+        except InvalidPayment as problem:
+            return self.invalid(problem, PaymentSource.C2B)
 
     def stk_callback(self, callback: StkCallback) -> Outcome:
         """An STK Push callback; one with no result in it at all is recorded, never dropped."""

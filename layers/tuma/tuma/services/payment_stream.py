@@ -62,17 +62,11 @@ def completed_payment(
                 "the stream carries no item image: set the table's StreamViewType to NEW_AND_OLD_IMAGES",
             )
         return None
-    if str(new_image.get(attributes.status, "")) != attributes.completed:
+    if not _completes(event_name, old_image, new_image, attributes):
         return None
     key = _key(new_image, keys or {}, attributes)
     if event_name not in ("INSERT", "MODIFY"):
         raise InvalidPayment(key, f"unknown stream event {str(event_name)[:20]!r} for a completed payment")
-    if (
-        event_name == "MODIFY"
-        and old_image
-        and str(old_image.get(attributes.status, "")) == attributes.completed
-    ):
-        return None  # already completed before this change: its receipt is already out
     try:
         return Payment(
             reference=new_image.get(attributes.reference),
@@ -86,6 +80,22 @@ def completed_payment(
         )
     except ValidationError as exc:
         raise InvalidPayment(key, f"completed payment cannot make a receipt: {summarize(exc, 3)}") from None
+
+
+def _completes(
+    event_name: str | None,
+    old_image: Mapping[str, Any] | None,
+    new_image: Mapping[str, Any],
+    attributes: Attributes,
+) -> bool:
+    """The change leaves the payment completed, and it was not completed before it (a payment
+    already completed has its receipt out)."""
+    if str(new_image.get(attributes.status, "")) != attributes.completed:
+        return False
+    was_completed = (
+        old_image is not None and str(old_image.get(attributes.status, "")) == attributes.completed
+    )
+    return not (event_name == "MODIFY" and was_completed)
 
 
 def _key(image: Mapping[str, Any] | None, keys: Mapping[str, Any], attributes: Attributes) -> str:

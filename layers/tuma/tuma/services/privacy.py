@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from tuma.errors import InvalidInput
 from tuma.formatting.clock import EAT, now_utc
 from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, Recipient, parse_recipient
 from tuma.models.privacy import (
@@ -50,13 +51,8 @@ class Screened:
     reason: str
 
 
-class InvalidEntry(ValueError):
+class InvalidEntry(InvalidInput):
     """A request about a number that cannot be acted on; `field` names what to fix."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -35,23 +35,12 @@ LONGEST_WAIT_SECONDS = 900
 def event_from_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> StatusEvent | None:
     """The event a ledger change is worth, or None (no status change, a record of Tuma's own, an
     internal or backward step)."""
-    if (
-        not new
-        # An erasure re-keys an entry (tuma.services.personal_data): nothing happened to the message.
-        or new.get("erased_at")
-        or str(new.get("recipient_ref", "#")).startswith("#")
-        or str(new.get("idempotency_key", "#")).startswith("#")
-    ):
+    if not new or not _about_a_message(new):
         return None
-    try:
-        status = Status(str(new.get("status")))
-        before = Status(str(old["status"])) if old and old.get("status") else None
-    except ValueError:
+    step = _step(old, new)
+    if step is None:
         return None
-    if status is Status.RETRYING or status is before:
-        return None
-    if before is not None and before.rank > status.rank:
-        return None
+    status, before = step
     key, ref = str(new["idempotency_key"]), str(new["recipient_ref"])
     return StatusEvent(
         event_id=hashlib.sha256(f"{key}|{ref}|{status.value}".encode()).hexdigest()[:32],
@@ -67,6 +56,30 @@ def event_from_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | No
         final_via=new.get("final_via"),
         at=str(new.get("updated_at", "")),
     )
+
+
+def _about_a_message(new: Mapping[str, Any]) -> bool:
+    """A recipient's entry, not one of Tuma's own records, and not an erasure re-keying an entry
+    (tuma.services.personal_data): nothing happened to the message then."""
+    return not (
+        new.get("erased_at")
+        or str(new.get("recipient_ref", "#")).startswith("#")
+        or str(new.get("idempotency_key", "#")).startswith("#")
+    )
+
+
+def _step(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[Status, Status | None] | None:
+    """The status moved to and from, when it moved forward to a status worth telling."""
+    try:
+        status = Status(str(new.get("status")))
+        before = Status(str(old["status"])) if old and old.get("status") else None
+    except ValueError:
+        return None
+    if status is Status.RETRYING or status is before:
+        return None
+    if before is not None and before.rank > status.rank:
+        return None
+    return status, before
 
 
 def signed_headers(body: bytes, key: bytes, timestamp: str, event_id: str) -> dict[str, str]:

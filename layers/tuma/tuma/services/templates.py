@@ -87,30 +87,38 @@ def validate(
 
 
 def _vocabulary(kind: Kind, tree: nodes.Template) -> list[str]:
+    """What the template uses that its kind or Tuma's sandbox does not offer, each with what is."""
+    used = meta.find_undeclared_variables(tree)
+    reasons = _unoffered(kind, tree, used) + _constructs(tree)
+    missing = [v for v in kind.must_show if v not in used]
+    if missing:
+        reasons.append(f"a {kind.name} must show {' and '.join(missing)}")
+    return reasons
+
+
+def _unoffered(kind: Kind, tree: nodes.Template, used: set[str]) -> list[str]:
     reasons = []
-    unknown = sorted(meta.find_undeclared_variables(tree) - set(kind.variables))
+    unknown = sorted(used - set(kind.variables))
     if unknown:
-        reasons.append(
-            f"uses {', '.join(unknown)}, which a {kind.name} does not have; it may use {', '.join(kind.variables)}"
-        )
+        offered = ", ".join(kind.variables)
+        reasons.append(f"uses {', '.join(unknown)}, which a {kind.name} does not have; it may use {offered}")
     filters = sorted({f.name for f in tree.find_all(nodes.Filter)} - ALLOWED_FILTERS)
     if filters:
-        reasons.append(
-            f"uses the filter {', '.join(filters)}; the filters offered are {', '.join(sorted(ALLOWED_FILTERS))}"
-        )
+        offered = ", ".join(sorted(ALLOWED_FILTERS))
+        reasons.append(f"uses the filter {', '.join(filters)}; the filters offered are {offered}")
     tests = sorted({t.name for t in tree.find_all(nodes.Test)} - ALLOWED_TESTS)
     if tests:
-        reasons.append(
-            f"uses the test {', '.join(tests)}; the tests offered are {', '.join(sorted(ALLOWED_TESTS))}"
-        )
+        offered = ", ".join(sorted(ALLOWED_TESTS))
+        reasons.append(f"uses the test {', '.join(tests)}; the tests offered are {offered}")
+    return reasons
+
+
+def _constructs(tree: nodes.Template) -> list[str]:
+    reasons = []
     if any(True for _ in tree.find_all(nodes.Call)):
         reasons.append("calls a function, which templates may not do")
     if any(True for _ in tree.find_all((nodes.Getattr, nodes.Getitem))):
         reasons.append("reads an attribute or item of a value (x.y or x[...]), which templates may not do")
-    used = meta.find_undeclared_variables(tree)
-    missing = [v for v in kind.must_show if v not in used]
-    if missing:
-        reasons.append(f"a {kind.name} must show {' and '.join(missing)}")
     return reasons
 
 
@@ -231,18 +239,21 @@ class TemplateEditor:
     ) -> Preview:
         """The SMS a template makes with this data (its kind's example when none), and its verdict."""
         current = self.current(name, language) or self.current(name, FALLBACK_LANGUAGE)
-        source = text if text is not None else current.text if current else None
-        kind_name = current.kind if current else None
-        if source is None:
+        if text is None and current is None:
             raise TemplateError(f"there is no template {name!r}")
-        kind_name, verdict = self.check(name, language, source, kind_name)
-        kind = KINDS[kind_name] if kind_name else None
-        filled = kind.data({**kind.best, **(data or {})}, self._identity) if kind else dict(data or {})
-        rendered = render_source(source, filled, name)
-        if kind is not None and kind.category is MessageCategory.PROMOTIONAL:
-            rendered = with_footer(rendered, self._footer)
-        sms = prepare(rendered, max_parts=10)
+        source = text if text is not None else current.text  # type: ignore[union-attr]
+        kind_name, verdict = self.check(name, language, source, current.kind if current else None)
+        sms = prepare(self._filled(name, source, KINDS.get(kind_name or ""), data), max_parts=10)
         return Preview(sms.text, sms.parts, sms.septets, verdict)
+
+    def _filled(self, name: str, source: str, kind: Kind | None, data: Mapping[str, Any] | None) -> str:
+        """The template rendered with `data` over its kind's example; a promotion with its footer."""
+        if kind is None:
+            return render_source(source, dict(data or {}), name)
+        rendered = render_source(source, kind.data({**kind.best, **(data or {})}, self._identity), name)
+        return (
+            with_footer(rendered, self._footer) if kind.category is MessageCategory.PROMOTIONAL else rendered
+        )
 
     def history(self, name: str, language: str) -> list[StoredTemplate]:
         return self._store.history(name, language)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,9 @@ from pydantic import (
 )
 
 from tuma.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from tuma.services.reconciler import Patience
 
 S = TypeVar("S", bound="Env")
 
@@ -61,13 +64,21 @@ def load(model: type[S], env: Mapping[str, str] | None = None) -> S:
     try:
         return model.model_validate({k: v for k, v in env.items() if v != ""})
     except ValidationError as exc:
-        errors = exc.errors()
-        missing = [str(e["loc"][0]) for e in errors if e["type"] == "missing"]
-        invalid = [f"{(e['loc'] or ('settings',))[0]} ({e['msg']})" for e in errors if e["type"] != "missing"]
-        problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
-            [f"invalid {'; '.join(invalid)}"] if invalid else []
-        )
-        raise ConfigurationError(f"{model.__name__}: {'; '.join(problems)}") from None
+        raise ConfigurationError(f"{model.__name__}: {_problems(exc)}") from None
+
+
+def _problems(error: ValidationError) -> str:
+    """What is missing, then what is invalid (with why), each variable named."""
+    missing, invalid = [], []
+    for e in error.errors():
+        if e["type"] == "missing":
+            missing.append(str(e["loc"][0]))
+        else:
+            invalid.append(f"{(e['loc'] or ('settings',))[0]} ({e['msg']})")
+    problems = [f"missing {', '.join(missing)}"] if missing else []
+    if invalid:
+        problems.append(f"invalid {'; '.join(invalid)}")
+    return "; ".join(problems)
 
 
 # -- parts ------------------------------------------------------------------------------------------
@@ -142,6 +153,19 @@ class DeliveryCheckSettings(Env):
     DLR_GIVE_UP_HOURS: float = Field(default=72, gt=0)
     DLR_MAX_CALLS_PER_RUN: int = Field(default=200, ge=1)
     DLR_CALLS_PER_SECOND: float = Field(default=5, gt=0)
+
+    def patience(self) -> Patience:
+        from datetime import timedelta
+
+        from tuma.services.reconciler import Patience
+
+        return Patience(
+            first_check=timedelta(seconds=self.DLR_FIRST_CHECK_SECONDS),
+            max_interval=timedelta(seconds=self.DLR_MAX_INTERVAL_SECONDS),
+            give_up_after=timedelta(hours=self.DLR_GIVE_UP_HOURS),
+            max_calls=self.DLR_MAX_CALLS_PER_RUN,
+            rate=self.DLR_CALLS_PER_SECOND,
+        )
 
 
 class OutboxSettings(Env):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
@@ -15,6 +15,10 @@ from tuma.runtime.settings import (
     PrivacySettings,
     ProviderSettings,
 )
+
+if TYPE_CHECKING:
+    from tuma.services.guards import Limits
+    from tuma.services.send_path.batch import RetryDelays
 
 
 def _codes(value: Any) -> Any:
@@ -63,6 +67,31 @@ class SenderSettings(
     PROMOTIONAL_WINDOW: str = "08:00-18:00"
     PROMOTIONAL_FOOTER: str = Field(default=DEFAULT_FOOTER, min_length=1, max_length=40)
     REQUIRE_PROMOTIONAL_CONSENT: Flag = True
+
+    def guard_limits(self) -> Limits:
+        from tuma.services.guards import Category, Limits
+
+        hourly = {
+            Category.RECEIPT: self.RECIPIENT_HOURLY_LIMIT_RECEIPTS,
+            Category.CODE: self.RECIPIENT_HOURLY_LIMIT_CODES,
+            Category.ALERT: self.RECIPIENT_HOURLY_LIMIT_ALERTS,
+            Category.MESSAGE: self.RECIPIENT_HOURLY_LIMIT,
+        }
+        return Limits(
+            daily_parts=self.DAILY_PARTS_CAP,
+            receipt_daily_parts=self.RECEIPT_DAILY_PARTS_CAP,
+            monthly_parts=self.MONTHLY_PARTS_CAP,
+            hourly=hourly,
+            collapse_seconds=self.ALERT_COLLAPSE_SECONDS,
+            recheck_seconds=self.GUARD_RECHECK_SECONDS,
+        )
+
+    def retry_delays(self) -> RetryDelays:
+        from tuma.services.send_path.batch import RetryDelays
+
+        return RetryDelays(
+            transient_base=self.SMS_RETRY_BASE_SECONDS, provider_asked=self.SMS_RETRY_LATER_SECONDS
+        )
 
     @field_validator("PROMOTIONAL_WINDOW")
     @classmethod

@@ -4,6 +4,8 @@ takes from the batch, what it gives the next step, and what it records."""
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,11 +14,12 @@ from tuma.models.ledger import Status
 from tuma.models.outbox import OutboxMessage
 from tuma.models.privacy import Scope, SendWindow, Suppression, SuppressionSource
 from tuma.models.provider_codes import Disposition
-from tuma.models.sending import ClaimState, SendResult, Settlement
+from tuma.models.sending import ClaimState, Delivery, SendResult, Settlement
 from tuma.models.templates import Catalog
 from tuma.security.number_keys import NumberKeys
 from tuma.services.guards import PAUSE, Guards, Limits
 from tuma.services.privacy import Privacy
+from tuma.services.send_path.addressing import Addresser
 from tuma.services.send_path.batch import Batch, Inbound, RetryDelays
 from tuma.services.send_path.claiming import Claimer
 from tuma.services.send_path.judging import Judge
@@ -100,7 +103,7 @@ def test_hold_puts_a_later_message_on_the_agenda_and_a_promotion_waits_for_the_w
     assert batch.tally._counts["MessagesScheduled"] == 2
 
 
-def test_claim_sends_a_receipt_once_to_the_best_number_and_a_busy_claim_comes_back() -> None:
+def test_address_then_claim_send_a_receipt_once_to_the_best_number_and_a_busy_claim_comes_back() -> None:
     ledger, claims = MemoryLedger(), MemoryClaims()
     ledger.payments["PAY1"] = {"payer": "254712345678", "payer_rank": 3, "sources": {"c2b"}}
     claimer = Claimer(ledger, claims, delays=RetryDelays(transient_base=7), check_after=None)
@@ -111,7 +114,7 @@ def test_claim_sends_a_receipt_once_to_the_best_number_and_a_busy_claim_comes_ba
         body("busy", "0712345678"),
     )
     claims.records[("busy", parse_recipient("0712345678").ref)] = None  # another invocation holds it
-    candidates = claimer.one_per_event(batch, [d for p in planned(batch) for d in p.deliveries])
+    candidates = Addresser(ledger).address(batch, [d for p in planned(batch) for d in p.deliveries])
     to_send = claimer.claim(batch, candidates, None)
     assert [(d.idempotency_key, d.recipient.value) for d in to_send] == [("PAY1", "254712345678")]
     assert [(o.record_id, o.retry, o.delay_seconds) for o in batch.outcomes() if o.retry] == [
@@ -149,8 +152,23 @@ def test_judge_suppresses_a_stopped_number_and_parks_what_a_paused_guard_holds()
     judge = Judge(ledger, claims, privacy=privacy, guards=Guards(guard_store, Limits()), clock=lambda: NOON)
     batch = batch_of(body("k1", "0712345678", "0722000111"))
     deliveries = planned(batch)[0].deliveries
-    reads = judge.start_reads(deliveries)
-    assert judge.judge(batch, deliveries, reads) == []
+    # The judge starts its reads before it has the claims made: the claims find them under way.
+    reading = threading.Event()
+    read_many = guard_store.read_many
+
+    def read_and_tell(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+        reading.set()
+        return read_many(names)
+
+    guard_store.read_many = read_and_tell  # type: ignore[method-assign]
+    overlapped: list[bool] = []
+
+    def claim() -> list[Delivery]:
+        overlapped.append(reading.wait(timeout=5))
+        return list(deliveries)
+
+    assert judge.judge(batch, deliveries, claim) == []
+    assert overlapped == [True]
     statuses = {e.recipient: (e.status, e.reason or "") for e in ledger.get("k1")}
     assert statuses[stopped.masked][0] is Status.SUPPRESSED
     assert statuses["2547*****111"][0] is Status.RETRYING and "paused" in statuses["2547*****111"][1]

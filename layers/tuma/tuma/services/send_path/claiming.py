@@ -1,9 +1,8 @@
 """Claim: each (message, recipient) is claimed before the provider is called, so nothing goes twice.
 
-First, messages deduplicated by their event (receipts) are narrowed to one delivery each, to the best
-number known for the payer. Then every delivery is claimed in one batched write: NEW ones are ours to
-send; DONE ones went already (a ledger entry an interrupted attempt left QUEUED is completed from
-the claim); BUSY ones are being sent by another invocation, and their record comes back later.
+Every delivery is claimed in one batched write: NEW ones are ours to send; DONE ones went already (a
+ledger entry an interrupted attempt left QUEUED is completed from the claim); BUSY ones are being
+sent by another invocation, and their record comes back later.
 """
 
 from __future__ import annotations
@@ -14,9 +13,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tuma.formatting.clock import now_utc
-from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import PRIMARY, LedgerEntry, Status
-from tuma.models.sending import RANK, Claim, ClaimState, Delivery, Settlement
+from tuma.models.sending import Claim, ClaimState, Delivery, Settlement
 from tuma.ports import Claims, Ledger
 from tuma.services.send_path.batch import Batch, RetryDelays
 
@@ -39,39 +37,6 @@ class Claimer:
         self._delays = delays
         self._check_after = check_after
         self._clock = clock
-
-    def one_per_event(self, batch: Batch, deliveries: Sequence[Delivery]) -> list[Delivery]:
-        """Messages deduplicated by their event (receipts) go once, to the best number known for it:
-        the payment's record keeps the best any source gave (intake ranks them), unless this batch
-        holds a better kind of number (a plain number beats a hashed one)."""
-        best: dict[str, Delivery] = {}
-        others: list[Delivery] = []
-        for delivery in deliveries:
-            if not delivery.per_event:
-                others.append(delivery)
-                continue
-            current = best.get(delivery.idempotency_key)
-            if current is not None:
-                batch.tally.count("DuplicatesSkipped")
-            if current is None or RANK[delivery.recipient.kind] > RANK[current.recipient.kind]:
-                best[delivery.idempotency_key] = delivery
-        for key, value in self._best_payers(list(best)).items():
-            try:
-                recipient = parse_recipient(value)
-            except InvalidNumber:
-                continue
-            if RANK[recipient.kind] >= RANK[best[key].recipient.kind] and recipient != best[key].recipient:
-                best[key] = best[key].to(recipient)
-        return others + list(best.values())
-
-    def _best_payers(self, keys: list[str]) -> dict[str, str]:
-        try:
-            return self._ledger.best_payers(keys) if keys else {}
-        except ConnectionError as exc:
-            # The payment records could not all be read: each receipt still goes, to the best number
-            # this batch holds for it, rather than the whole batch waiting on the ledger.
-            log.warning("best payer numbers unread, sending to the batch's own: %s", exc)
-            return {}
 
     def claim(
         self, batch: Batch, deliveries: Sequence[Delivery], remaining_ms: Callable[[], int] | None

@@ -7,8 +7,9 @@ go now, after the claims (a duplicate never counts) and before any money is spen
   RETRYING with the reason; the record is parked to come back.
 - Refused or collapsed by a guard: settled REJECTED with the reason.
 
-Both reads (the suppression list, the guards' documents) are started before the claims are written,
-so that they overlap them: judging adds no round trip to a receipt's way (bench/latency.py).
+The judge has the claims made (tuma.services.send_path.claiming) once it has started its reads (the
+suppression list, the guards' documents), so that they overlap the claims' writes: judging adds no
+round trip to a receipt's way (bench/latency.py), and it judges only what the claims kept.
 """
 
 from __future__ import annotations
@@ -59,19 +60,22 @@ class Judge:
         self._guards = guards
         self._clock = clock
 
-    def start_reads(self, candidates: Sequence[Delivery]) -> Reads:
-        """The guards' and the suppression list's reads, started now to run while the claims are
-        written: no extra round trip."""
+    def judge(
+        self, batch: Batch, candidates: Sequence[Delivery], claim: Callable[[], Sequence[Delivery]]
+    ) -> list[Delivery]:
+        """What may go now. `claim` makes the claims of `candidates` and answers what they kept; the
+        judge calls it once its own reads are under way, and judges only what it kept. What may
+        not go is settled or parked here."""
+        reads = self._start_reads(candidates)
+        wished = self._screen(batch, list(claim()), reads.wishes)
+        return self._guard(batch, wished, reads.guards)
+
+    def _start_reads(self, candidates: Sequence[Delivery]) -> Reads:
         if not candidates:
             return Reads()
         guards = self._guards.prefetch(candidates, self._clock()) if self._guards else None
         wishes = self._privacy.prefetch(candidates) if self._privacy else None
         return Reads(guards, wishes)
-
-    def judge(self, batch: Batch, deliveries: Sequence[Delivery], reads: Reads) -> list[Delivery]:
-        """What may go now, of what the claims kept; the rest is settled or parked here."""
-        wished = self._screen(batch, list(deliveries), reads.wishes)
-        return self._guard(batch, wished, reads.guards)
 
     # -- the people's wishes --------------------------------------------------------------------
 

@@ -5,15 +5,15 @@ It reads top-down, one named step per module, each testable alone:
 1. read (`reading`): each record becomes an outbox message, or a recorded reason why it cannot;
 2. plan (`planning`): render, fold to GSM7, resolve each recipient; what can never go is settled;
 3. hold (`scheduling`): what is for later goes on the agenda, SCHEDULED;
-4. claim (`claiming`): one delivery per event to the best number, then one claim per delivery, so
-   that nothing is sent twice;
-5. judge (`judging`): the people's wishes and the guards say what may go now;
+4. address (`addressing`): one delivery per event (a receipt), to the best number known;
+5. judge (`judging`): the people's wishes and the guards say what may go now, of what the claims
+   (`claiming`: one claim per delivery, so that nothing is sent twice) kept; the judge has the
+   claims made once its reads are under way, so that the two overlap;
 6. send (`sending`): recorded QUEUED, then the provider in as few calls as it allows;
 7. settle (`settling`): claims, ledger entries, guard counts, delivery-report checks, parking.
 
-The judge's reads are started before the claims and read after them, so that they overlap the
-claims' writes. The batch (`batch.Batch`) carries what the steps decide about each record; its
-answer says which records come back later, and after how long.
+The batch (`batch.Batch`) carries what the steps decide about each record; its answer says which
+records come back later, and after how long.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from tuma.models.ledger import Status
 from tuma.models.sending import Delivery
 from tuma.models.templates import Catalog
 from tuma.ports import Agenda, Claims, Ledger, MetricsSink, OutboxQueue, Sender, TemplateSource
+from tuma.services.send_path.addressing import Addresser
 from tuma.services.send_path.batch import Batch, Inbound, RecordOutcome, RetryDelays
 from tuma.services.send_path.claiming import Claimer
 from tuma.services.send_path.judging import Judge
@@ -82,6 +83,7 @@ class Dispatcher:
         self._reader = Reader(language=language, windows=guards.storms.windows if guards else None)
         self._planner = Planner(max_parts=max_parts, alert_recipients=alert_recipients, countries=countries)
         self._scheduler = Scheduler(agenda, window=window, clock=clock)
+        self._addresser = Addresser(ledger)
         self._claimer = Claimer(ledger, claims, delays=delays, check_after=check_after, clock=clock)
         self._judge = Judge(ledger, claims, privacy=privacy, guards=guards, clock=clock)
         self._transmitter = Transmitter(sender, ledger, clock=clock)
@@ -110,11 +112,11 @@ class Dispatcher:
         catalog = self._catalog()
         messages = self._reader.read(batch, catalog)
         plans = self._scheduler.hold(batch, self._planner.plan(messages, catalog))
-        candidates = self._claimer.one_per_event(batch, self._admit(batch, plans))
-        reads = self._judge.start_reads(candidates)
-        claimed = self._claimer.claim(batch, candidates, remaining_ms)
-        sent = self._transmitter.send(self._judge.judge(batch, claimed, reads))
-        self._settler.settle(batch, sent)
+        candidates = self._addresser.address(batch, self._admit(batch, plans))
+        to_send = self._judge.judge(
+            batch, candidates, claim=lambda: self._claimer.claim(batch, candidates, remaining_ms)
+        )
+        self._settler.settle(batch, self._transmitter.send(to_send))
 
     def _catalog(self) -> Catalog:
         """One snapshot of the templates for the whole batch: no message mixes two wordings."""

@@ -86,22 +86,25 @@ class Usage:
     # is the business's own; its size is not counted here.
     ledger_kb_per_message: float = 2.0
     ledger_months: float = 6
-    # Secrets: the provider credentials, the webhook secret and the privacy key; each container reads
-    # the first two at start and every five minutes while warm, the privacy key once.
-    secrets: int = 3
+    # Secrets: the provider credentials, the webhook secret, Daraja's and the provider's callback
+    # tokens and the privacy key; each container reads those it uses at start and every five minutes
+    # while warm, the privacy key once.
+    secrets: int = 5
     secret_calls: float = 7 * 12 * HOURS
     # Custom metrics: distinct metric names x the `service` dimension Powertools adds, counted from
     # the code (2026-11-26): about 30.
     custom_metrics: int = 30
-    # Alarms are billed per metric they watch: template.yaml's alarms watch 15 (a metric-math alarm
-    # counts each metric), without the NAT instance's two; with Observability=lean, 8 (FunctionErrors
+    # Alarms are billed per metric they watch: template.yaml's alarms watch 17 (a metric-math alarm
+    # counts each metric), without the NAT instance's two; with Observability=lean, 10 (FunctionErrors
     # and ReportsMostlyByPolling are full's only).
-    alarm_metrics: int = 15
-    lean_alarm_metrics: int = 8
+    alarm_metrics: int = 17
+    lean_alarm_metrics: int = 10
     nat_instance_alarm_metrics: int = 2
     # Observability=lean emits only the metrics its alarms read (runtime.observability.ESSENTIAL_METRICS,
-    # ten: CloudWatch's free ones) and has no dashboard.
-    lean_custom_metrics: int = 10
+    # eleven) and the access log's count of refused Daraja callbacks, and has no dashboard. Counted as
+    # if all were emitted every hour; the two that count forged callbacks carry data only when one
+    # comes, and CloudWatch bills a metric only for the hours it receives data.
+    lean_custom_metrics: int = 12
     dashboards: int = 1
     # Logs: Lambda's START/END/REPORT lines plus Tuma's JSON lines, per invocation.
     log_kb_per_invocation: float = 1.5
@@ -173,6 +176,7 @@ BILLED: dict[str, tuple[str, ...]] = {
 }
 # Resource types that cost nothing by themselves, and why.
 FREE_TYPES: dict[str, str] = {
+    "AWS::Logs::MetricFilter": "free; the metric it makes is a custom metric (Usage.lean_custom_metrics)",
     "AWS::ApiGateway::Account": "an account setting (the logging role)",
     "AWS::ApiGateway::Deployment": "a snapshot of the API",
     "AWS::Lambda::Permission": "a policy",

@@ -26,6 +26,8 @@ PROVIDER = ROOT / "tests" / "fixtures" / "shared" / "provider"
 # replaces them; for `sam local invoke -e`, put your WEBHOOK_SECRET's path_token in the path (and
 # sign the body as the README shows).
 TOKEN = "PATH-TOKEN"  # noqa: S105 - a placeholder, replaced before use
+DARAJA_RESOURCES = ("/payments/c2b/", "/payments/stk/", "/payments/status-results/")
+SAFARICOM = "196.201.214.200"  # one of the template's SafaricomCallbackIps
 UNSIGNED = "sha256=SIGN-WITH-YOUR-HMAC-KEY"
 
 
@@ -121,6 +123,9 @@ def rest(
         "path": f"/v1{path}",
         "stage": "v1",
     }
+    if resource.startswith(DARAJA_RESOURCES):
+        # Daraja's callbacks come from one of Safaricom's addresses (SafaricomCallbackIps).
+        event["requestContext"]["identity"] = event["requestContext"]["identity"] | {"sourceIp": SAFARICOM}
     return event
 
 

@@ -27,6 +27,7 @@ from tuma.runtime.routes import InvalidRequest, Routes
 from tuma.runtime.settings import load
 from tuma.runtime.settings.webhooks import WebhookSettings
 from tuma.runtime.webhook_gate import WebhookGate
+from tuma.security.addresses import Addresses
 from tuma.webhooks import business, daraja, privacy, provider
 from tuma.webhooks.context import JSON, WebhookContext, reply
 
@@ -41,7 +42,12 @@ app = APIGatewayRestResolver()
 routes = Routes(app)
 for caller in (daraja, provider, business, privacy):
     caller.declare(routes, webhooks)
-gate = WebhookGate(routes, wiring.webhook_secrets(settings), max_body=settings.WEBHOOK_MAX_BODY_BYTES)
+gate = WebhookGate(
+    routes,
+    wiring.webhook_secrets(settings),
+    max_body=settings.WEBHOOK_MAX_BODY_BYTES,
+    daraja_addresses=Addresses(settings.DARAJA_CALLBACK_IPS),
+)
 
 
 @app.exception_handler(InvalidInput)  # type: ignore[untyped-decorator]
@@ -85,7 +91,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "body": '{"error": "service misconfigured"}',
         }
     if rejection is not None:
-        counts.count(f"WebhookRejected{rejection.status}")
+        counts.count(rejection.metric or f"WebhookRejected{rejection.status}")
+        if rejection.refused is not None:
+            logger.warning("refused a callback from %s to %s", *rejection.refused)
         return rejection.response()
     return app.resolve(event, context)
 

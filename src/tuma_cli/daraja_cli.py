@@ -81,7 +81,7 @@ def connect(found: stack.Stack) -> Connection:
             "the Daraja secret still holds REPLACE_ME: put your app's consumer key and secret and your "
             "short codes in it (output DarajaSecretArn)"
         )
-    token = str(found.secret("webhook").get("path_token", ""))
+    token = str(found.secret("daraja_callback").get("token", ""))
     store = (
         DynamoDBStateStore(found.client("dynamodb"), found.table("state"))
         if "state" in found.tables
@@ -170,7 +170,10 @@ def _print_registered(connection: Connection, steps: Sequence[Step], ok: bool, o
         if step.result.fix:
             print(f"{'':<48}fix: {step.result.fix}", file=out)
     print(file=out)
-    print("Use this CallBackURL in your STK Push requests (the token is in the webhook secret):", file=out)
+    print(
+        "Use this CallBackURL in your STK Push requests (the token is in the Daraja callback secret):",
+        file=out,
+    )
     print(f"  {_shown(connection.urls.stk, connection.token)}", file=out)
     for name, found in _url_warnings(connection).items():
         for warning in found:

@@ -1,5 +1,6 @@
-"""`tuma doctor`: after a deploy, and at any time, a checklist an operator can read. Each item is ✓ or
-✗, and each ✗ says how to mend it. It exits 1 when anything is ✗ (2 when the stack cannot be read).
+"""`tuma doctor`: after a deploy, and at any time, a checklist an operator can read. Each item is ✓, !
+(works, but should be mended) or ✗, and each ! and ✗ says how to mend it. It exits 1 when anything is
+✗ (2 when the stack cannot be read).
 
 Against a deployed stack (`--stack NAME`, with the operator's AWS credentials) it checks what only a
 real account shows: the secrets filled in, the provider reachable from the fixed egress (by invoking
@@ -17,22 +18,15 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TextIO
 
 from tuma_cli import stack
+from tuma_cli.doctor_checks import SECRETS, Check, callback_token_check, secret_check
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-PLACEHOLDER = "REPLACE_ME"
-# The stack's secrets: (name in tuma_cli.stack.SECRETS, what it is, the keys it must hold).
-SECRETS = (
-    ("credentials", "provider credentials secret", ("apikey", "partnerID", "shortcode")),
-    ("secondary", "second provider's credentials secret", ("apikey", "partnerID", "shortcode")),
-    ("webhook", "webhook secret", ("path_token", "hmac_key")),
-    ("daraja", "Daraja secret", ("consumer_key", "consumer_secret", "short_codes")),
-)
 # Queues whose messages mean something gave up: (output, local logical id, what waits there).
 DEAD_LETTERS = (
     ("OutboxDeadLetterQueueUrl", "OutboxDeadLetterQueue", "outbox messages"),
@@ -41,14 +35,6 @@ DEAD_LETTERS = (
     ("ScheduleDeadLetterQueueUrl", "BalanceMonitorDeadLetterQueue", "scheduled runs"),
 )
 TEST_ALARM = "AlarmDeliveryTest"
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +57,11 @@ class Doctor:
     def run(self, test_alarm: bool = False, wait: float = 120.0) -> list[Check]:
         checks: list[Check] = []
         for name, what, keys in SECRETS:
-            checks += self._guarded(what, partial(self.secret, name, what, keys))
+            checks += self._guarded(what, partial(secret_check, self.found, name, what, keys))
+        for caller in ("daraja", "provider"):
+            checks += self._guarded(
+                f"{caller} callback token", partial(callback_token_check, self.found, caller)
+            )
         checks += self._guarded("provider reachable from the fixed egress", self.provider)
         checks += self._guarded("credit", self.credit)
         checks += self._guarded("delivery reports by callback", self.delivery_reports)
@@ -109,20 +99,6 @@ class Doctor:
         if result is None:
             return []
         return result if isinstance(result, list) else [result]
-
-    # -- secrets ----------------------------------------------------------------------------------
-
-    def secret(self, name: str, what: str, keys: tuple[str, ...]) -> Check | None:
-        output, logical = stack.SECRETS[name]
-        where = self.found.outputs.get(output) or self.found.ready.get("secrets", {}).get(logical)
-        if not where:
-            return None  # this stack has no such secret (no secondary provider, no Daraja)
-        problems = _secret_problems(self.found.secret(name), keys)
-        if not problems:
-            return Check(what, True, f"filled in ({', '.join(keys)})")
-        shape = json.dumps(dict.fromkeys(keys, "…"), ensure_ascii=False)
-        fix = f"aws secretsmanager put-secret-value --secret-id {where} --secret-string '{shape}'"
-        return Check(what, False, "; ".join(problems), fix)
 
     # -- the provider, through the deployed balance monitor ---------------------------------------
 
@@ -376,16 +352,12 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         where = "the local topology" if found.endpoint else f"stack {found.stack_name}"
         print(f"tuma doctor: {where}", file=out)
         for check in checks:
-            print(f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}", file=out)
+            print(f"{check.mark} {check.name}: {check.detail}", file=out)
             if check.fix:
                 print(f"    fix: {check.fix}", file=out)
-        print(f"{len(checks)} checks: {len(checks) - len(failed)} ✓, {len(failed)} ✗", file=out)
+        warned = sum(1 for c in checks if c.ok and c.warning)
+        print(
+            f"{len(checks)} checks: {len(checks) - len(failed) - warned} ✓, {warned} !, {len(failed)} ✗",
+            file=out,
+        )
     return EXIT_FAILED if failed else EXIT_OK
-
-
-def _secret_problems(value: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
-    """What is wrong with a secret's value: a key missing, left as the placeholder, or too short."""
-    problems = [f"{k} missing" for k in keys if not value.get(k)]
-    problems += [f"{k} is still {PLACEHOLDER}" for k in keys if PLACEHOLDER in json.dumps(value.get(k, ""))]
-    short = [k for k in ("path_token", "hmac_key") if k in keys and len(str(value.get(k, ""))) < 16]
-    return problems + [f"{k} is shorter than 16 characters" for k in short]

@@ -143,6 +143,12 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("payments", help="the day's payments: how each was learnt, and its receipt")
     )
 
+    from tuma_cli import secrets_cli
+
+    secrets_cli.add_arguments(
+        commands.add_parser("secrets", help="rotate the path token of Daraja's or the provider's callbacks")
+    )
+
     from tuma_cli import doctor, guards_cli
 
     guards_cli.add_caps_arguments(
@@ -223,6 +229,7 @@ TOOLS = {
     "templates": ("tuma_cli.templates_cli", "run"),
     "daraja": ("tuma_cli.daraja_cli", "run"),
     "payments": ("tuma_cli.payments_cli", "run"),
+    "secrets": ("tuma_cli.secrets_cli", "run"),
     "doctor": ("tuma_cli.doctor", "run"),
     "caps": ("tuma_cli.guards_cli", "run"),
     "pause": ("tuma_cli.guards_cli", "run"),

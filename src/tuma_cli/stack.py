@@ -27,6 +27,8 @@ SECRETS = {
     "secondary": ("SecondaryCredentialsSecretArn", "SecondaryCredentialsSecret"),
     "daraja": ("DarajaSecretArn", "DarajaSecret"),
     "webhook": ("WebhookSecretArn", "WebhookSecret"),
+    "daraja_callback": ("DarajaCallbackSecretArn", "DarajaCallbackSecret"),
+    "provider_callback": ("ProviderCallbackSecretArn", "ProviderCallbackSecret"),
     "privacy": ("PrivacySecretArn", "PrivacySecret"),
 }
 
@@ -97,6 +99,18 @@ class Stack:
         if not isinstance(value, dict):
             raise Unconfigured(f"the {name} secret is not a JSON object")
         return value
+
+    def put_secret(self, name: str, value: dict[str, Any]) -> None:
+        """A new value for one of the stack's JSON secrets (a new version; Secrets Manager keeps the last)."""
+        output, logical = SECRETS[name]
+        secret_id = self.ready.get("secrets", {}).get(logical) or self.outputs.get(output)
+        if not secret_id:
+            raise Unconfigured(f"no {name} secret: the stack has no {output} output")
+        self.client("secretsmanager").put_secret_value(SecretId=secret_id, SecretString=json.dumps(value))
+
+    def secret_id(self, name: str) -> str:
+        output, logical = SECRETS[name]
+        return str(self.ready.get("secrets", {}).get(logical) or self.outputs.get(output) or logical)
 
     def webhook_base_url(self) -> str:
         base = self.ready.get("webhook_base_url") or self.outputs.get("WebhooksBaseUrl")

@@ -53,10 +53,21 @@ class Local:
         )
 
     def url(self, path: str) -> str:
-        return str(self.ready["webhook_base_url"]) + path.replace("{token}", str(self.ready["webhook_token"]))
+        """`{token}` becomes the token of the caller the route is for: the provider's for its delivery
+        reports, Daraja's for the rest."""
+        caller = "provider_token" if path.startswith("/delivery-reports/") else "daraja_token"
+        return str(self.ready["webhook_base_url"]) + path.replace("{token}", str(self.ready[caller]))
 
     def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        return httpx.post(self.url(path), json=body, timeout=30)
+        """As the route's caller would: Daraja's routes from the address its callbacks come from."""
+        daraja = path.startswith(("/payments/c2b/", "/payments/stk/", "/payments/status-results/"))
+        source = self.ready["daraja_callbacks_from"] if daraja else "127.0.0.1"
+        return self.post_from(source, path, body)
+
+    def post_from(self, source: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        """From a loopback address of the caller's choosing: 127.0.0.1 is nobody Daraja trusts."""
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=30) as http:
+            return http.post(self.url(path), json=body)
 
     def post_signed(self, path: str, body: dict[str, Any]) -> httpx.Response:
         raw = json.dumps(body).encode()

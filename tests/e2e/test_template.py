@@ -370,6 +370,58 @@ def test_callback_routes_can_be_limited_to_safaricom(transformed: dict[str, Any]
     assert statement["Condition"]["NotIpAddress"]["aws:SourceIp"] == list(SAFARICOM_IPS)
 
 
+# Safaricom's published callback addresses (docs/design.md says where the list comes from).
+PUBLISHED_SAFARICOM_IPS = (
+    "196.201.214.200",
+    "196.201.214.206",
+    "196.201.214.207",
+    "196.201.214.208",
+    "196.201.213.114",
+    "196.201.213.44",
+    "196.201.212.127",
+    "196.201.212.129",
+    "196.201.212.136",
+    "196.201.212.138",
+    "196.201.212.69",
+    "196.201.212.74",
+)
+
+
+def test_only_safaricoms_published_addresses_may_call_the_daraja_routes_by_default(
+    template: dict[str, Any],
+) -> None:
+    from tuma_cli.local.template import Resolver, evaluate_conditions, parameters_with_defaults
+
+    default = template["Parameters"]["SafaricomCallbackIps"]["Default"].split(",")
+    assert tuple(default) == PUBLISHED_SAFARICOM_IPS
+    design = (ROOT / "docs" / "design.md").read_text()
+    assert all(ip.rsplit(".", 1)[-1] in design for ip in PUBLISHED_SAFARICOM_IPS) and "mpesakit" in design
+    for given, limited in (({}, True), ({"SafaricomCallbackIps": "open"}, False)):
+        conditions = evaluate_conditions(template, Resolver(parameters_with_defaults(template, given)))
+        assert conditions["HasCallbackIps"] is limited  # the resource policy's Deny, and the metric filter
+    resources = template["Resources"]
+    assert resources["DarajaCallbacksRefusedAtGateway"]["Condition"] == "HasCallbackIps"
+    assert "Condition" not in resources["ForgedCallbacksAlarm"]  # lean or full, with or without the list
+    webhooks = resources["WebhooksFunction"]["Properties"]
+    variables = webhooks["Environment"]["Variables"]
+    assert variables["DARAJA_CALLBACK_IPS"] == {"Fn::Join": [",", {"Ref": "SafaricomCallbackIps"}]}
+    assert variables["DARAJA_CALLBACK_SECRET"] == {"Ref": "DarajaCallbackSecret"}
+    assert variables["PROVIDER_CALLBACK_SECRET"] == {"Ref": "ProviderCallbackSecret"}
+    readable = [
+        p["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]
+        for p in webhooks["Policies"]
+        if isinstance(p, dict) and "AWSSecretsManagerGetSecretValuePolicy" in p
+    ]
+    assert {"Ref": "DarajaCallbackSecret"} in readable and {"Ref": "ProviderCallbackSecret"} in readable
+    for caller in ("DarajaCallbackSecret", "ProviderCallbackSecret"):
+        generated = resources[caller]["Properties"]["GenerateSecretString"]
+        # Random, made by Secrets Manager; the stack's first token accepted until the first rotation.
+        assert (generated["GenerateStringKey"], generated["PasswordLength"]) == ("token", 48)
+        assert json.loads(generated["SecretStringTemplate"]) == {"legacy": True}
+    notifier = resources["StatusNotifierFunction"]["Properties"]["Environment"]["Variables"]
+    assert "DARAJA_CALLBACK_SECRET" not in notifier and "PROVIDER_CALLBACK_SECRET" not in notifier
+
+
 def test_the_local_topology_creates_every_queue_table_and_secret_of_the_template(
     template: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -738,6 +790,16 @@ def test_the_narrow_grants_are_narrow_and_the_broad_ones_are_known(transformed: 
                 assert policy_name in SAM_MANAGED, (name, policy_name)
 
 
+def _metric_filters(template: dict[str, Any]) -> set[str]:
+    """Metrics the stack's log filters make (not the code's): the same whatever Observability says."""
+    return {
+        transformation["MetricName"]
+        for spec in template["Resources"].values()
+        if spec["Type"] == "AWS::Logs::MetricFilter"
+        for transformation in spec["Properties"]["MetricTransformations"]
+    }
+
+
 def test_a_lean_stack_keeps_the_alarms_that_protect_receipts_and_emits_only_what_they_read(
     template: dict[str, Any],
 ) -> None:
@@ -772,6 +834,7 @@ def test_a_lean_stack_keeps_the_alarms_that_protect_receipts_and_emits_only_what
             "PaymentsRejectedAlarm",
             "PaymentsRecoveredByPullAlarm",
             "DarajaPullFailingAlarm",
+            "ForgedCallbacksAlarm",
         }
         assert protecting <= set(kept)
         if mode == "CreateVpcNatInstance":
@@ -782,7 +845,8 @@ def test_a_lean_stack_keeps_the_alarms_that_protect_receipts_and_emits_only_what
             metrics += [props] if "MetricName" in props else []
             for metric in metrics:
                 if metric["Namespace"] == "Tuma":
-                    assert metric["MetricName"] in ESSENTIAL_METRICS, (name, metric["MetricName"])
+                    emitted = ESSENTIAL_METRICS | _metric_filters(template)
+                    assert metric["MetricName"] in emitted, (name, metric["MetricName"])
     # The switch reaches every function.
     assert template["Globals"]["Function"]["Environment"]["Variables"]["METRICS"] == {
         "Fn::If": ["FullObservability", "full", "lean"]

@@ -15,7 +15,7 @@ from tuma.services.pull import checkpoint_name
 
 from tests.conftest import ROOT
 from tests.integration.conftest import Function, Stack, load_function, outbox_poller
-from tuma_cli.daraja_sandbox.server import DarajaSimulator
+from tuma_cli.daraja_sandbox.server import CALLBACKS_FROM, DarajaSimulator
 from tuma_cli.local.api_front import ApiFront, routes_from
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,8 @@ class Daraja:
 @pytest.fixture
 def daraja(stack_factory: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch) -> Iterator[Daraja]:
     simulator = DarajaSimulator().start()
-    stack = stack_factory(Daraja="Enabled", DarajaBaseUrl=simulator.url)
+    # The simulator posts its callbacks from 127.0.0.2: the one address allowed, as Safaricom's are.
+    stack = stack_factory(Daraja="Enabled", DarajaBaseUrl=simulator.url, SafaricomCallbackIps=CALLBACKS_FROM)
     stack.client("secretsmanager").put_secret_value(
         SecretId=stack.topology.ref("DarajaSecret"),
         SecretString=json.dumps(simulator.platform.settings.secret()),
@@ -70,10 +71,10 @@ def daraja(stack_factory: Callable[..., Stack], monkeypatch: pytest.MonkeyPatch)
     front = ApiFront(routes_from(stack.topology.functions), lambda name, event: webhooks(event), 0).start()
     pull = load_function(stack, "daraja_pull", monkeypatch)
     token = json.loads(
-        stack.client("secretsmanager").get_secret_value(SecretId=stack.topology.ref("WebhookSecret"))[
+        stack.client("secretsmanager").get_secret_value(SecretId=stack.topology.ref("DarajaCallbackSecret"))[
             "SecretString"
         ]
-    )["path_token"]
+    )["token"]
     _register(stack, simulator, CallbackUrls.at(front.url, token))
     yield Daraja(stack, simulator, front, pull)
     front.stop()

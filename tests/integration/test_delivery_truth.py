@@ -268,7 +268,7 @@ def test_every_status_change_reaches_the_business_signed_once_and_in_order_acros
     hooks = WebhookClient.create(stack, load_function(stack, "webhooks", monkeypatch))
     for entry in stack.ledger():  # the network reports, by callback
         report = {"messageid": entry["provider_message_id"], "description": "DeliveredToTerminal"}
-        assert hooks.post(f"/delivery-reports/{hooks.token}", report).status == 200
+        assert hooks.report(report).status == 200
     pump(cursor)
 
     key = json.loads(

@@ -119,7 +119,7 @@ def test_a_blacklisted_report_suppresses_the_number_for_promotions_and_its_recei
         "timestamp": "2026-12-01 10:00:00",
     }
     assert report["description"] == "SenderName Blacklisted"
-    assert hooks.post(f"/delivery-reports/{hooks.token}", report).body == {"result": "applied"}
+    assert hooks.report(report).body == {"result": "applied"}
     [item] = _privacy_items(stack)
     assert item["suppressed_promotional"]["M"]["source"]["S"] == "delivery-report"
 

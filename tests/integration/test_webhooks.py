@@ -405,7 +405,7 @@ def test_every_route_declares_its_authentication_and_the_template_declares_the_s
     declared = {(route.method, route.resource): route.auth for route in module.routes.declared}
     assert all(isinstance(auth, Auth) for auth in declared.values())
     # Callers that cannot sign carry the token in the path; every other route is signed.
-    assert {resource for (_, resource), auth in declared.items() if auth is Auth.PATH_TOKEN} == {
+    assert {resource for (_, resource), auth in declared.items() if auth.caller is not None} == {
         resource for _, resource in declared if "{token}" in resource
     }
     template = load(ROOT / "template.yaml")

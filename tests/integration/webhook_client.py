@@ -18,6 +18,7 @@ RESOURCES = [
     (re.compile(r"^/payments/c2b/validation/([^/]*)$"), "/payments/c2b/validation/{token}"),
     (re.compile(r"^/payments/c2b/confirmation/([^/]*)$"), "/payments/c2b/confirmation/{token}"),
     (re.compile(r"^/payments/stk/([^/]*)$"), "/payments/stk/{token}"),
+    (re.compile(r"^/payments/status-results/([^/]*)$"), "/payments/status-results/{token}"),
     (re.compile(r"^/delivery-reports/([^/]*)$"), "/delivery-reports/{token}"),
     (re.compile(r"^/messages/([^/]*)$"), "/messages/{key}"),
 ]
@@ -30,21 +31,36 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# One of Safaricom's published callback addresses (the template's SafaricomCallbackIps).
+SAFARICOM = "196.201.214.200"
+DARAJA_PATHS = re.compile(r"^/payments/(c2b|stk|status-results)/")
+
+
 @dataclass
 class WebhookClient:
     function: Function
     stack: Stack
-    token: str
+    token: str  # the webhook secret's path_token: each caller's secret accepts it until rotated
     hmac_key: str
+    daraja_token: str = ""
+    provider_token: str = ""
 
     @classmethod
     def create(cls, stack: Stack, function: Function) -> WebhookClient:
-        secret = json.loads(
-            stack.client("secretsmanager").get_secret_value(SecretId=stack.topology.ref("WebhookSecret"))[
-                "SecretString"
-            ]
+        def read(logical_id: str) -> dict[str, Any]:
+            value = stack.client("secretsmanager").get_secret_value(SecretId=stack.topology.ref(logical_id))
+            found: dict[str, Any] = json.loads(value["SecretString"])
+            return found
+
+        secret = read("WebhookSecret")
+        return cls(
+            function,
+            stack,
+            secret["path_token"],
+            secret["hmac_key"],
+            read("DarajaCallbackSecret")["token"],
+            read("ProviderCallbackSecret")["token"],
         )
-        return cls(function, stack, secret["path_token"], secret["hmac_key"])
 
     def event(
         self,
@@ -53,7 +69,10 @@ class WebhookClient:
         headers: dict[str, str] | None = None,
         method: str = "POST",
         base64_body: bool = False,
+        source_ip: str | None = None,
     ) -> dict[str, Any]:
+        """A request as API Gateway hands it over; Daraja's routes are called from one of Safaricom's
+        addresses unless `source_ip` says otherwise."""
         if isinstance(body, dict):
             body = json.dumps(body)
         raw = body.encode() if isinstance(body, str) else body
@@ -70,6 +89,7 @@ class WebhookClient:
             path_parameters=params,
             headers={"Content-Type": "application/json", **(headers or {})},
             body=raw,
+            source_ip=source_ip or (SAFARICOM if DARAJA_PATHS.match(path) else "127.0.0.1"),
         )
         if base64_body and raw is not None:
             event["body"], event["isBase64Encoded"] = base64.b64encode(raw).decode(), True
@@ -92,7 +112,11 @@ class WebhookClient:
         return self.send(self.event(path, body, headers, **kwargs))
 
     def daraja(self, route: str, body: Any) -> Answer:
-        return self.post(f"/payments/{route}/{self.token}", body)
+        return self.post(f"/payments/{route}/{self.daraja_token}", body)
+
+    def report(self, body: Any) -> Answer:
+        """A delivery report, as the provider posts it to the URL in its portal."""
+        return self.post(f"/delivery-reports/{self.provider_token}", body)
 
     def signed_headers(
         self, body: bytes, timestamp: int | None = None, key: str | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 from tuma.formatting.clock import now_utc
+from tuma.models.callback_tokens import CallbackToken, Caller
 from tuma.models.http import HttpAnswer, HttpFailure
 from tuma.models.ledger import (
     FINAL_RANK,
@@ -281,11 +282,24 @@ class MemoryStatusQueue(StatusEventQueue):
 
 
 class StaticWebhookSecrets(WebhookSecrets):
-    def __init__(self, token: str = "t" * 32, key: str = "k" * 32) -> None:
+    """`tuma.ports.WebhookSecrets`: the webhook secret, and each caller's token (by default the
+    caller's name over 32 characters, with the legacy path token still accepted)."""
+
+    def __init__(
+        self,
+        token: str = "t" * 32,
+        key: str = "k" * 32,
+        callers: Mapping[Caller, CallbackToken] | None = None,
+    ) -> None:
         self.secret = WebhookSecret(path_token=SecretStr(token), hmac_key=SecretStr(key))
+        self.callers = dict(callers or {})
 
     def current(self) -> WebhookSecret:
         return self.secret
+
+    def callback_token(self, caller: Caller, fresh: bool = False) -> CallbackToken:
+        found = self.callers.get(caller)
+        return found or CallbackToken(token=SecretStr(caller.value.ljust(32, "-")), legacy=True)
 
 
 class MemoryOutbox(OutboxQueue):

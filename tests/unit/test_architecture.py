@@ -137,11 +137,18 @@ def test_a_missing_variable_is_named_at_init() -> None:
 
 
 def test_a_malformed_variable_is_named_with_its_problem() -> None:
-    base = {"OUTBOX_QUEUE_URL": "q", "LEDGER_TABLE": "l", "WEBHOOK_SECRET": "s"}
+    base = {
+        "OUTBOX_QUEUE_URL": "q",
+        "LEDGER_TABLE": "l",
+        "WEBHOOK_SECRET": "s",
+        "DARAJA_CALLBACK_IPS": "open",
+    }
     with pytest.raises(ConfigurationError, match="WEBHOOK_MAX_BODY_BYTES"):
         load(WebhookSettings, base | {"WEBHOOK_MAX_BODY_BYTES": "lots"})
     with pytest.raises(ConfigurationError, match="C2B_ACCOUNT_CHECK needs CUSTOMERS_TABLE"):
         load(WebhookSettings, base | {"C2B_ACCOUNT_CHECK": "true"})
+    with pytest.raises(ConfigurationError, match=r"DARAJA_CALLBACK_IPS .*not IP addresses"):
+        load(WebhookSettings, base | {"DARAJA_CALLBACK_IPS": "safaricom"})
 
 
 def test_empty_variables_count_as_unset_as_the_template_writes_them() -> None:

@@ -80,7 +80,8 @@ def test_the_counts_the_model_assumes_are_the_templates(cost: ModuleType, templa
     assert usage.daraja_alarm_metrics == by_condition["HasDaraja"]
     from tuma.runtime.observability import ESSENTIAL_METRICS
 
-    assert usage.lean_custom_metrics == len(ESSENTIAL_METRICS) <= 10  # CloudWatch's free ten
+    filters = [r for r in resources if r["Type"] == "AWS::Logs::MetricFilter"]
+    assert usage.lean_custom_metrics == len(ESSENTIAL_METRICS) + len(filters)
     secrets = [r for r in resources if r["Type"] == "AWS::SecretsManager::Secret"]
     assert usage.secrets == len(
         [s for s in secrets if s.get("Condition") not in ("HasSecondaryProvider", "HasDaraja")]

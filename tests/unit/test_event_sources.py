@@ -13,6 +13,7 @@ from tuma.models.ledger import Status
 from tuma.models.payments import InvalidPayment
 from tuma.runtime.routes import Auth, Routes
 from tuma.runtime.webhook_gate import Rejection, WebhookGate
+from tuma.security.addresses import Addresses
 from tuma.security.signing import signature, verify
 from tuma.services.delivery_reports import OUTCOMES, outcome_of
 from tuma.services.payment_stream import Attributes, completed_payment
@@ -23,6 +24,8 @@ from tuma_cli.local.stream_poller import matches
 
 TOKEN = "t" * 32
 KEY = "k" * 32
+SAFARICOM = "196.201.214.200"
+DARAJA_ADDRESSES = Addresses("196.201.214.200, 196.201.212.0/24")
 
 
 OK = {200: ("done", "Problem")}
@@ -62,9 +65,17 @@ def _event(
     method: str = "POST",
     headers: dict[str, str] | None = None,
     encoded: bool = False,
+    source_ip: str = SAFARICOM,
 ) -> dict[str, Any]:
     text = base64.b64encode(body).decode() if encoded else body.decode("utf-8", "replace")
-    return {"path": path, "httpMethod": method, "headers": headers, "body": text, "isBase64Encoded": encoded}
+    return {
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "body": text,
+        "isBase64Encoded": encoded,
+        "requestContext": {"identity": {"sourceIp": source_ip}},
+    }
 
 
 def _refused(gate: WebhookGate, event: dict[str, Any]) -> Rejection:
@@ -76,16 +87,23 @@ def _refused(gate: WebhookGate, event: dict[str, Any]) -> Rejection:
 def _routes() -> Routes:
     """A route of each kind, declared as functions/webhooks declares its own."""
     routes = Routes(APIGatewayRestResolver())
-    routes.add("post", "/payments/stk/<token>", auth=Auth.PATH_TOKEN, answers=OK)(lambda token: {})
-    routes.add("post", "/delivery-reports/<token>", auth=Auth.PATH_TOKEN, answers=OK)(lambda token: {})
+    routes.add("post", "/payments/stk/<token>", auth=Auth.DARAJA, answers=OK)(lambda token: {})
+    routes.add("post", "/delivery-reports/<token>", auth=Auth.PROVIDER, answers=OK)(lambda token: {})
     routes.add("post", "/payments", auth=Auth.SIGNATURE, answers=OK)(lambda: {})
     routes.add("get", "/messages/<key>", auth=Auth.SIGNATURE, answers=OK)(lambda key: {})
     routes.add("delete", "/messages/<key>", auth=Auth.SIGNATURE, answers=OK)(lambda key: {})
     return routes
 
 
+def _gate(secrets: StaticWebhookSecrets | None = None, now: float = 1000) -> WebhookGate:
+    secrets = secrets or StaticWebhookSecrets(TOKEN, KEY)
+    return WebhookGate(
+        _routes(), secrets, max_body=2048, clock=lambda: now, daraja_addresses=DARAJA_ADDRESSES
+    )
+
+
 def test_the_gate_orders_its_checks() -> None:
-    gate = WebhookGate(_routes(), StaticWebhookSecrets(TOKEN, KEY), max_body=2048, clock=lambda: 1000)
+    gate = _gate()
     assert _refused(gate, _event(f"/payments/stk/{TOKEN}", b"not json")).status == 400
     assert (
         _refused(gate, _event("/payments/stk/nope", b"not json")).status == 404
@@ -126,14 +144,66 @@ def test_a_route_cannot_be_declared_without_its_authentication() -> None:
     with pytest.raises(TypeError, match="auth must be an Auth"):
         routes.add("post", "/open", auth="none")(lambda: {})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="needs <token>"):
-        routes.add("post", "/results/<key>", auth=Auth.PATH_TOKEN, answers=OK)(lambda key: {})
+        routes.add("post", "/results/<key>", auth=Auth.DARAJA, answers=OK)(lambda key: {})
     with pytest.raises(ValueError, match="declare what the route answers"):
         routes.add("post", "/results", auth=Auth.SIGNATURE)(lambda: {})
     assert routes.declared == ()
 
 
+def test_a_daraja_callback_from_anywhere_but_safaricom_is_refused_whatever_its_token() -> None:
+    gate = _gate()
+    for address in ("127.0.0.1", "196.201.214.201", "", "not an address"):
+        refused = _refused(gate, _event(f"/payments/stk/{TOKEN}", source_ip=address))
+        assert (refused.status, refused.metric) == (403, "DarajaCallbacksRefused")
+        assert refused.refused == (address, "/payments/stk/{token}")  # logged: the address, never the path
+        assert _refused(gate, _event("/payments/stk/nope", source_ip=address)).status == 403
+    # A header cannot lend an address: API Gateway's view of the connection is the only one read.
+    forged = _event(f"/payments/stk/{TOKEN}", source_ip="10.0.0.9", headers={"X-Forwarded-For": SAFARICOM})
+    assert _refused(gate, forged).status == 403
+    assert gate.check(_event(f"/payments/stk/{TOKEN}", source_ip="196.201.212.69")) is None  # a network
+    # The provider's reports come from wherever its servers are: the address is not checked.
+    assert gate.check(_event(f"/delivery-reports/{TOKEN}", source_ip="10.0.0.9")) is None
+    assert (
+        _refused(
+            WebhookGate(_routes(), StaticWebhookSecrets(TOKEN, KEY)), _event(f"/payments/stk/{TOKEN}")
+        ).status
+        == 403
+    )
+
+
+def test_each_caller_has_its_own_token_and_a_rotated_one_stays_accepted_for_its_grace() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pydantic import SecretStr
+    from tuma.models.callback_tokens import CallbackToken, Caller
+
+    now = datetime.fromtimestamp(1000, UTC)
+    daraja = CallbackToken(token=SecretStr("d" * 40), legacy=True)
+    provider = CallbackToken(token=SecretStr("p" * 40))
+    secrets = StaticWebhookSecrets(TOKEN, KEY, callers={Caller.DARAJA: daraja, Caller.PROVIDER: provider})
+    gate = _gate(secrets)
+    assert gate.check(_event(f"/payments/stk/{'d' * 40}")) is None
+    assert gate.check(_event(f"/payments/stk/{TOKEN}")) is None  # the stack's first token, until rotated
+    assert _refused(gate, _event(f"/payments/stk/{'p' * 40}")).status == 404  # another caller's token
+    assert gate.check(_event(f"/delivery-reports/{'p' * 40}")) is None
+    assert _refused(gate, _event(f"/delivery-reports/{TOKEN}")).status == 404  # not legacy: refused
+    assert _refused(gate, _event(f"/delivery-reports/{'d' * 40}")).status == 404
+
+    secrets.callers[Caller.DARAJA] = daraja.rotated("n" * 40, now, timedelta(hours=1), TOKEN)
+    assert gate.check(_event(f"/payments/stk/{'n' * 40}")) is None
+    assert gate.check(_event(f"/payments/stk/{'d' * 40}")) is None  # in its grace
+    assert gate.check(_event(f"/payments/stk/{TOKEN}")) is None
+    later = _gate(secrets, now=1000 + 3601)
+    assert later.check(_event(f"/payments/stk/{'n' * 40}")) is None
+    assert _refused(later, _event(f"/payments/stk/{'d' * 40}")).status == 404  # its grace is over
+    assert _refused(later, _event(f"/payments/stk/{TOKEN}")).status == 404
+    # Rotated again later, the long-retired tokens are gone from the secret.
+    again = secrets.callers[Caller.DARAJA].rotated("m" * 40, now + timedelta(hours=2), timedelta(hours=1))
+    assert [old.token.get_secret_value() for old in again.previous] == ["n" * 40]
+
+
 def test_rejections_are_api_gateway_responses() -> None:
-    rejection = WebhookGate(_routes(), StaticWebhookSecrets(TOKEN, KEY)).check(_event("/payments/stk/x"))
+    rejection = _gate().check(_event("/payments/stk/x"))
     assert rejection is not None
     response = rejection.response()
     assert response["statusCode"] == 404 and json.loads(response["body"]) == {"error": "not found"}

@@ -13,7 +13,14 @@ SOURCES = [*(ROOT / "layers" / "tuma" / "tuma").rglob("*.py"), *(ROOT / "functio
 
 
 def _emitted() -> str:
-    return "\n".join(path.read_text() for path in SOURCES)
+    """The code, and the template's log metric filters (which make metrics from log lines)."""
+    filters = [
+        f'"{transformation["MetricName"]}"'
+        for resource in load(ROOT / "template.yaml")["Resources"].values()
+        if resource["Type"] == "AWS::Logs::MetricFilter"
+        for transformation in resource["Properties"]["MetricTransformations"]
+    ]
+    return "\n".join([*(path.read_text() for path in SOURCES), *filters])
 
 
 def _dashboard_metrics() -> set[str]:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from tuma.models.callback_tokens import CallbackToken, Caller
     from tuma.models.daraja import Registration
     from tuma.models.http import HttpAnswer
     from tuma.models.ledger import (
@@ -356,7 +357,14 @@ class TemplateStore(TemplateSource, Protocol):
 
 
 class WebhookSecrets(Protocol):
-    def current(self) -> WebhookSecret: ...
+    def current(self) -> WebhookSecret:
+        """The signing key, and the stack's first path token (accepted while a caller's `legacy`)."""
+        ...
+
+    def callback_token(self, caller: Caller, fresh: bool = False) -> CallbackToken:
+        """The path token a caller that cannot sign puts in its URLs (its own secret). `fresh`: read
+        it again rather than from the cache (a token just rotated), at most every half minute."""
+        ...
 
 
 class MetricsSink(Protocol):

@@ -130,13 +130,25 @@ class _Handler(LoopbackHandler):
         self._json(status, payload)
 
 
+# Safaricom's callbacks come from addresses of their own; on one machine a second loopback address
+# stands for them (Linux answers on all of 127.0.0.0/8).
+CALLBACKS_FROM = "127.0.0.2"
+
+
 class DarajaSimulator:
     """The simulator on a loopback port, its HTTP served and its callbacks posted from background threads."""
 
     def __init__(
-        self, platform: DarajaPlatform | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        platform: DarajaPlatform | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        callbacks_from: str = CALLBACKS_FROM,
     ) -> None:
+        """`callbacks_from`: the loopback address its callbacks come from, standing for Safaricom's
+        own (the local topology allows only it: a POST from 127.0.0.1 is a forgery)."""
         self.platform = platform or DarajaPlatform()
+        self.callbacks_from = callbacks_from
         self.faults = DarajaFaults()
         self.posted = 0
         self.failed = 0
@@ -194,7 +206,8 @@ class DarajaSimulator:
     def _post_when_due(self) -> None:
         import httpx
 
-        with httpx.Client(timeout=10.0) as http:
+        transport = httpx.HTTPTransport(local_address=self.callbacks_from)
+        with httpx.Client(timeout=10.0, transport=transport) as http:
             while not self._stop.is_set():
                 for outgoing in self.platform.due():
                     self._post(http, outgoing)

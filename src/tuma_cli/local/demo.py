@@ -22,6 +22,7 @@ import httpx
 from boto3.dynamodb.types import TypeDeserializer
 from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 
+from tuma_cli.daraja_sandbox.server import CALLBACKS_FROM
 from tuma_cli.local.provision import client
 from tuma_cli.local.runner import LocalTopology, running
 from tuma_cli.ready import project_root
@@ -60,12 +61,23 @@ def _webhook(topology: LocalTopology, name: str) -> Sample:
                 TIMESTAMP_HEADER: stamp,
                 SIGNATURE_HEADER: signature(secret["hmac_key"].encode(), stamp, raw),
             }
-        path = event["path"].replace(TOKEN_PLACEHOLDER, secret["path_token"])
-        answer = httpx.post(running.front.url + path, content=raw, headers=headers, timeout=30)
+        caller = _caller_of(event["path"])
+        path = event["path"].replace(TOKEN_PLACEHOLDER, running.callback_token(caller) if caller else "")
+        # Daraja's samples come from where Daraja's callbacks come from here (the allowed address).
+        source = CALLBACKS_FROM if caller == "DarajaCallbackSecret" else "127.0.0.1"
+        with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=30) as http:
+            answer = http.post(running.front.url + path, content=raw, headers=headers)
         return f"{answer.status_code} {answer.text}"
 
     keys = _webhook_keys(event["path"], json.loads(raw))
     return Sample(name, "webhook " + event["resource"].replace("/{token}", ""), fire, keys)
+
+
+def _caller_of(path: str) -> str | None:
+    """The secret whose token a sample's path takes (None: a signed route, no token)."""
+    if path.startswith("/delivery-reports/"):
+        return "ProviderCallbackSecret"
+    return "DarajaCallbackSecret" if TOKEN_PLACEHOLDER in path else None
 
 
 def _webhook_keys(path: str, body: dict[str, Any]) -> list[str]:
@@ -288,7 +300,7 @@ def _register_with_simulator(topology: LocalTopology) -> str:
 
     assert topology.daraja is not None and topology.front is not None
     credentials = DarajaCredentials.model_validate(topology.daraja.platform.settings.secret())
-    urls = CallbackUrls.at(topology.front.url, topology.webhook_secret()["path_token"])
+    urls = CallbackUrls.at(topology.front.url, topology.callback_token("DarajaCallbackSecret"))
     daraja = DarajaClient(topology.daraja.url, lambda: credentials, Urllib3Http(3, 10))
     steps = register(daraja, credentials, urls, version="v2", response_type="Completed")
     return "; ".join(f"{s.call} {s.result.outcome}" for s in steps)
@@ -317,7 +329,7 @@ def run_doctor(topology: LocalTopology, out: IO[str]) -> int:
     checks = Doctor(of_ready(topology.ready_info())).run(test_alarm=True, wait=30)
     print("\ntuma doctor --local --test-alarm:", file=out)
     for check in checks:
-        print(f"{'✓' if check.ok else '✗'} {check.name}: {check.detail}", file=out)
+        print(f"{check.mark} {check.name}: {check.detail}", file=out)
     return 0 if all(check.ok for check in checks) else 1
 
 

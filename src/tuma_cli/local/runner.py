@@ -16,11 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from tuma_cli.daraja_sandbox.server import CALLBACKS_FROM
 from tuma_cli.local.api_front import ApiFront, routes_from
 from tuma_cli.local.lambda_api import LambdaApi
 from tuma_cli.local.metrics import put_metrics
 from tuma_cli.local.provision import Topology, client, provision
 from tuma_cli.local.scheduler import Schedule
+from tuma_cli.local.seeding import fill_credentials, seed_templates
 from tuma_cli.local.sqs_poller import SqsPoller
 from tuma_cli.local.stream_poller import StreamPoller
 from tuma_cli.local.template import REGION
@@ -98,7 +100,13 @@ class LocalTopology:
 
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"))  # noqa: S310 - loopback
         self.sandbox = SandboxServer(SmsPlatform(SimulatorSettings(dlr_delay=self._dlr_delay))).start()
-        overrides = self._parameters | {"ProviderBaseUrl": self.sandbox.url}
+        # Daraja's callbacks come from 127.0.0.2 here (the Daraja simulator posts from it): the one
+        # address the routes allow, as Safaricom's are deployed; a POST from 127.0.0.1 is a forgery.
+        overrides = (
+            {"SafaricomCallbackIps": CALLBACKS_FROM}
+            | self._parameters
+            | {"ProviderBaseUrl": self.sandbox.url}
+        )
         if self._with_secondary:
             self.secondary = SandboxServer(
                 SmsPlatform(
@@ -161,38 +169,11 @@ class LocalTopology:
 
     def _fill_credentials(self) -> None:
         assert self.topology is not None and self.sandbox is not None
-        simulators = {"ProviderCredentialsSecret": self.sandbox}
-        if self.secondary is not None:
-            simulators["SecondaryCredentialsSecret"] = self.secondary
-        for secret, simulator in simulators.items():
-            settings = simulator.platform.settings
-            value = {
-                "apikey": settings.apikey,
-                "partnerID": settings.partner_id,
-                "shortcode": settings.shortcode,
-                # A promotion works out of the box locally, under the account's second sender ID.
-                "promotional_shortcode": settings.promotional_shortcode,
-            }
-            client("secretsmanager", self.endpoint).put_secret_value(
-                SecretId=self.topology.ref(secret), SecretString=json.dumps(value)
-            )
-        if self.daraja is not None and "DarajaSecret" in self.topology.resources:
-            client("secretsmanager", self.endpoint).put_secret_value(
-                SecretId=self.topology.ref("DarajaSecret"),
-                SecretString=json.dumps(self.daraja.platform.settings.secret()),
-            )
+        fill_credentials(self.topology, self.endpoint, self.sandbox, self.secondary, self.daraja)
 
     def _seed_templates(self) -> None:
-        """The packaged templates become version 1 in the store, as a business's first edit would
-        start from them: the demo renders through the same store as a deployed stack."""
         assert self.topology is not None
-        if "TemplatesTable" not in self.topology.resources:
-            return
-        from tuma.adapters.dynamodb_templates import DynamoDBTemplates
-        from tuma.services.templates import TemplateEditor
-
-        store = DynamoDBTemplates(client("dynamodb", self.endpoint), self.topology.ref("TemplatesTable"))
-        TemplateEditor(store, max_parts=3).seed()
+        seed_templates(self.topology, self.endpoint)
 
     def _put_metrics(self, emf: dict[str, Any]) -> None:
         put_metrics(client("cloudwatch", self.endpoint), emf)
@@ -243,7 +224,7 @@ class LocalTopology:
         ).start()
         if not self._delivery_callbacks:  # reports arrive only by polling (functions/reconciler)
             return
-        reports = f"{self.front.url}/delivery-reports/{self.webhook_secret().get('path_token', '')}"
+        reports = f"{self.front.url}/delivery-reports/{self.callback_token('ProviderCallbackSecret')}"
         self.sandbox.platform.configure({"callback_url": reports})
         if self.secondary is not None:  # its own callback URL, as its portal would hold
             self.secondary.platform.configure({"callback_url": f"{reports}?provider=secondary"})
@@ -305,6 +286,16 @@ class LocalTopology:
         value: dict[str, Any] = json.loads(secret["SecretString"])
         return value
 
+    def callback_token(self, logical_id: str) -> str:
+        """The path token of a caller that cannot sign (its own secret), as the URLs carry it."""
+        assert self.topology is not None
+        if logical_id not in self.topology.resources:
+            return ""
+        secret = client("secretsmanager", self.endpoint).get_secret_value(
+            SecretId=self.topology.ref(logical_id)
+        )
+        return str(json.loads(secret["SecretString"]).get("token", ""))
+
     def ready_info(self) -> dict[str, Any]:
         assert self.topology is not None and self.sandbox is not None
         secret = self.webhook_secret()
@@ -312,6 +303,11 @@ class LocalTopology:
         return {
             "webhook_base_url": self.front.url if self.front else None,
             "webhook_token": secret.get("path_token"),
+            # Each caller that cannot sign has a token of its own (tuma secrets rotate daraja|provider).
+            "daraja_token": self.callback_token("DarajaCallbackSecret"),
+            "provider_token": self.callback_token("ProviderCallbackSecret"),
+            # Where Daraja's callbacks are allowed from here (the Daraja simulator posts from it).
+            "daraja_callbacks_from": CALLBACKS_FROM,
             "hmac_secret": secret.get("hmac_key"),
             "simulator_url": self.sandbox.url,
             "secondary_simulator_url": self.secondary.url if self.secondary is not None else None,

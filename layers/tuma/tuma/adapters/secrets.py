@@ -20,8 +20,11 @@ from tuma.models.webhook_secret import WebhookSecret
 from tuma.ports import CredentialSource, WebhookSecrets
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from tuma.models.callback_tokens import CallbackToken, Caller
     from tuma.models.provider_credentials import Credentials
 
 
@@ -78,11 +81,41 @@ class SecretsManagerCredentials(CredentialSource):
         return Credentials.parse(value, f"secret {self._secret.secret_id!r}")
 
 
-class SecretsManagerWebhookSecrets(WebhookSecrets):
-    """`{"path_token", "hmac_key"}` from WEBHOOK_SECRET, cached like the provider credentials."""
+FRESH_EVERY_SECONDS = 30
 
-    def __init__(self, secret: JsonSecret) -> None:
+
+class SecretsManagerWebhookSecrets(WebhookSecrets):
+    """`{"path_token", "hmac_key"}` from WEBHOOK_SECRET, and each caller's path token from its own
+    secret (DARAJA_CALLBACK_SECRET, PROVIDER_CALLBACK_SECRET), cached like the provider credentials."""
+
+    def __init__(
+        self,
+        secret: JsonSecret,
+        callers: Mapping[Caller, JsonSecret] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._secret = secret
+        self._callers = dict(callers or {})
+        self._clock = clock
+        self._fresh_at: dict[Caller, float] = {}
+
+    def callback_token(self, caller: Caller, fresh: bool = False) -> CallbackToken:
+        from tuma.models.callback_tokens import CallbackToken
+
+        secret = self._callers.get(caller)
+        if secret is None:
+            raise ConfigurationError(f"no {caller} callback secret is configured")
+        # A token just rotated works at once; a stream of wrong tokens reads the secret at most
+        # twice a minute.
+        force = fresh and self._clock() - self._fresh_at.get(caller, float("-inf")) >= FRESH_EVERY_SECONDS
+        if force:
+            self._fresh_at[caller] = self._clock()
+        try:
+            return CallbackToken.model_validate(secret.read(force=force))
+        except ValidationError:
+            raise ConfigurationError(
+                f"secret {secret.secret_id!r} needs a token of 32+ characters (tuma secrets rotate {caller})"
+            ) from None
 
     def current(self) -> WebhookSecret:
         try:

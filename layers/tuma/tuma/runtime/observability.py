@@ -41,9 +41,9 @@ def build_logger(service: str | None = None) -> Logger:
 
 
 # What a stack with Observability=lean emits: the metrics its alarms read (credit, delivery failure
-# rate, payments that make no receipt, the pull's health) and the console's credit chart. Ten
-# names: within CloudWatch's ten free custom metrics (tests/e2e/test_template.py holds the alarms
-# of a lean stack to this set).
+# rate, payments that make no receipt, the pull's health, forged callbacks) and the console's credit
+# chart: eleven names, ten of them always emitted (within CloudWatch's ten free custom metrics);
+# tests/e2e/test_template.py holds the alarms of a lean stack to this set.
 ESSENTIAL_METRICS = frozenset(
     {
         "ProviderCredit",
@@ -56,6 +56,9 @@ ESSENTIAL_METRICS = frozenset(
         "PaymentsRecoveredByPull",
         "DarajaPullFailed",
         "DarajaNotConfigured",
+        # Forged Daraja callbacks the function refused (the ForgedCallbacks alarm): emitted only when
+        # one reaches it, so it costs nothing in a month without one.
+        "DarajaCallbacksRefused",
     }
 )
 

@@ -21,10 +21,13 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    from tuma.models.callback_tokens import Caller
 
 
 class InvalidRequest(Exception):
@@ -38,12 +41,23 @@ class InvalidRequest(Exception):
 class Auth(StrEnum):
     """How a route's caller proves it may call it. There is no public route."""
 
-    # The unguessable `<token>` in the path (the webhook secret's path_token): for callers that
-    # cannot sign, Daraja and the SMS provider. A wrong token is a 404, as if the path did not exist.
-    PATH_TOKEN = "path_token"  # noqa: S105 - the name of a scheme, not a secret
+    # Daraja cannot sign: the unguessable `<token>` in the path (its own secret, tuma.models.
+    # callback_tokens), and the request must come from one of Safaricom's addresses
+    # (DARAJA_CALLBACK_IPS, read from API Gateway's view of the connection, never from a header).
+    # From elsewhere: 403, counted and logged; a wrong token: 404, as if the path did not exist.
+    DARAJA = "daraja"
+    # The SMS provider cannot sign either: the `<token>` in the path, its own secret.
+    PROVIDER = "provider"
     # X-Tuma-Timestamp and X-Tuma-Signature (HMAC-SHA256 with the webhook secret's hmac_key) over
     # the raw body, or over the path for a request without one (GET, DELETE).
     SIGNATURE = "signature"
+
+    @property
+    def caller(self) -> Caller | None:
+        """The caller whose path token the route takes; None for a signed route."""
+        from tuma.models.callback_tokens import Caller
+
+        return {Auth.DARAJA: Caller.DARAJA, Auth.PROVIDER: Caller.PROVIDER}.get(self)
 
 
 BODILESS = frozenset({"GET", "DELETE", "HEAD"})
@@ -133,7 +147,7 @@ class Routes:
         object (`body` says what it looks for) and answers it as `answers` says, never 422."""
         if not isinstance(auth, Auth):
             raise TypeError(f"{method.upper()} {path}: auth must be an Auth, not {auth!r}")
-        if auth is Auth.PATH_TOKEN and "<token>" not in path:
+        if auth.caller is not None and "<token>" not in path:
             raise ValueError(f"{method.upper()} {path}: a path-token route needs <token> in its path")
         if not answers:
             raise ValueError(f"{method.upper()} {path}: declare what the route answers (answers=)")
@@ -265,8 +279,11 @@ def _auth_answers(route: Route, operation: dict[str, Any]) -> dict[int, tuple[st
     operation["security"] = []
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "path" and parameter.get("name") == "token":
-            parameter["description"] = PATH_PARAMETER_DESCRIPTION
-    return {404: ("the path token is wrong: answered as for a path that does not exist", "Problem")}
+            parameter["description"] = PATH_PARAMETER_DESCRIPTIONS[route.auth]
+    found = {404: ("the path token is wrong: answered as for a path that does not exist", "Problem")}
+    if route.auth is Auth.DARAJA:
+        found[403] = ("the request does not come from one of Safaricom's addresses", "Problem")
+    return found
 
 
 # What the gate and the resolver answer for every route, whatever it declares.
@@ -282,10 +299,16 @@ LENIENT_DESCRIPTION = (
     "Any JSON object is acknowledged, so that Safaricom does not retry: the first schema is what is "
     "read; a callback that cannot make a receipt is recorded in the ledger (REJECTED, with the reason)."
 )
-PATH_PARAMETER_DESCRIPTION = (
-    "The webhook secret's `path_token` (WebhookSecretArn): for callers that cannot sign, Daraja and "
-    "the SMS provider. A wrong token is answered 404, as a path that does not exist."
-)
+PATH_PARAMETER_DESCRIPTIONS = {
+    Auth.DARAJA: (
+        "The Daraja callback secret's `token` (DarajaCallbackSecretArn): Daraja cannot sign. A wrong token "
+        "is answered 404, as a path that does not exist; only Safaricom's addresses may call (403)."
+    ),
+    Auth.PROVIDER: (
+        "The provider callback secret's `token` (ProviderCallbackSecretArn): the SMS provider cannot sign. "
+        "A wrong token is answered 404, as a path that does not exist."
+    ),
+}
 SECURITY_SCHEMES = {
     "tumaSignature": {
         "type": "apiKey",

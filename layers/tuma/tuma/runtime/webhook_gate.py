@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tuma.runtime.routes import BODILESS, Auth
 from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 if TYPE_CHECKING:
+    from tuma.models.callback_tokens import Caller
     from tuma.models.webhook_secret import WebhookSecret
     from tuma.ports import WebhookSecrets
     from tuma.runtime.routes import Matched, Routes
+    from tuma.security.addresses import Addresses
 
 # No caller of these routes nests more than a few levels (Daraja's STK callback: four).
 MAX_DEPTH = 32
@@ -34,6 +36,10 @@ class Rejection:
     status: int
     error: str
     allow: str | None = None  # the methods a 405 names
+    # What the handler counts (WebhookRejected<status> when None) and, for a refused caller, what it
+    # logs: the address and the route, never the path (it holds the token).
+    metric: str | None = None
+    refused: tuple[str, str] | None = None
 
     def response(self) -> dict[str, Any]:
         return {
@@ -73,11 +79,14 @@ class WebhookGate:
         secrets: WebhookSecrets,
         max_body: int = 64 * 1024,
         clock: Callable[[], float] = time.time,
+        daraja_addresses: Addresses | None = None,
     ):
+        """`daraja_addresses`: where Daraja's callbacks may come from (None: nowhere)."""
         self._routes = routes
         self._secrets = secrets
         self._max_body = max_body
         self._clock = clock
+        self._daraja_addresses = daraja_addresses
 
     def check(self, event: Mapping[str, Any]) -> Rejection | None:
         path = str(event.get("path") or "")
@@ -85,19 +94,47 @@ class WebhookGate:
         if declared is None:
             return Rejection(404, "not found")  # before any handler: nothing undeclared runs
         method = str(event.get("httpMethod") or "").upper()
-        secret = self._secrets.current()
-        if not _token_fits(declared, secret):
-            return Rejection(404, "not found")  # indistinguishable from a path that does not exist
+        caller = self._caller_problem(event, declared)
+        if caller is not None:
+            return caller
         route = declared.route_for(method)
         if route is None:
             methods = declared.methods
             return Rejection(405, f"method not allowed: use {' or '.join(methods)}", allow=", ".join(methods))
-        signed = route.auth is Auth.SIGNATURE
+        if route.auth is not Auth.SIGNATURE:
+            return self._check_body(event, None)
+        secret = self._secrets.current()
         if method in BODILESS:
             # What is signed is the path itself, so that a captured signature answers for that
             # resource only (GET or DELETE /messages/{key}).
-            return self._check_signature(event, secret, path.encode()) if signed else None
-        return self._check_body(event, secret if signed else None)
+            return self._check_signature(event, secret, path.encode())
+        return self._check_body(event, secret)
+
+    def _caller_problem(self, event: Mapping[str, Any], declared: Matched) -> Rejection | None:
+        """For a path-token route: where the request comes from (Daraja's), then its token. A wrong
+        token is answered as a path that does not exist; a refused address is told so, and counted."""
+        auths = {route.auth for route in declared.routes if route.auth.caller is not None}
+        if not auths:
+            return None
+        [auth] = auths  # one path, one caller (tuma.runtime.routes refuses to declare otherwise)
+        if auth is Auth.DARAJA:
+            source = _source_ip(event)
+            if self._daraja_addresses is None or not self._daraja_addresses.allows(source):
+                resource = next(iter(declared.routes)).resource
+                return Rejection(
+                    403, "forbidden", metric="DarajaCallbacksRefused", refused=(source, resource)
+                )
+        assert auth.caller is not None
+        given = declared.parameters.get("token", "")
+        if self._token_fits(auth.caller, given) or self._token_fits(auth.caller, given, fresh=True):
+            return None
+        return Rejection(404, "not found")  # indistinguishable from a path that does not exist
+
+    def _token_fits(self, caller: Caller, given: str, fresh: bool = False) -> bool:
+        """`fresh`: against the secret read again (a token rotated since the cached read)."""
+        token = self._secrets.callback_token(caller, fresh)
+        legacy = self._secrets.current().path_token.get_secret_value() if token.legacy else None
+        return token.accepts(given, datetime.fromtimestamp(self._clock(), UTC), legacy)
 
     def _check_body(self, event: Mapping[str, Any], signed_with: WebhookSecret | None) -> Rejection | None:
         try:
@@ -123,14 +160,12 @@ class WebhookGate:
         return Rejection(401, problem) if problem else None
 
 
-def _token_fits(declared: Matched, secret: WebhookSecret) -> bool:
-    """A path-token route's token, compared in constant time (a route without one always fits)."""
-    if not any(route.auth is Auth.PATH_TOKEN for route in declared.routes):
-        return True
-    return hmac.compare_digest(
-        declared.parameters.get("token", "").encode("utf-8", "replace"),
-        secret.path_token.get_secret_value().encode(),
-    )
+def _source_ip(event: Mapping[str, Any]) -> str:
+    """The address API Gateway saw the connection come from; never a header the caller wrote."""
+    context = event.get("requestContext")
+    identity = context.get("identity") if isinstance(context, Mapping) else None
+    source = identity.get("sourceIp") if isinstance(identity, Mapping) else None
+    return str(source or "")
 
 
 def _json_problem(body: bytes) -> Rejection | None:

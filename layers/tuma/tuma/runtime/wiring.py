@@ -176,10 +176,15 @@ def status_notifier(settings: StatusNotifierSettings, metrics: MetricsSink) -> S
 
 def webhook_secrets(settings: WebhookSettings | StatusNotifierSettings) -> SecretsManagerWebhookSecrets:
     from tuma.adapters.secrets import SecretsManagerWebhookSecrets
+    from tuma.models.callback_tokens import Caller
 
-    return SecretsManagerWebhookSecrets(
-        json_secret(settings.WEBHOOK_SECRET, settings.CREDENTIALS_CACHE_SECONDS)
-    )
+    age = settings.CREDENTIALS_CACHE_SECONDS
+    named = {
+        Caller.DARAJA: getattr(settings, "DARAJA_CALLBACK_SECRET", None),
+        Caller.PROVIDER: getattr(settings, "PROVIDER_CALLBACK_SECRET", None),
+    }
+    callers = {caller: json_secret(secret_id, age) for caller, secret_id in named.items() if secret_id}
+    return SecretsManagerWebhookSecrets(json_secret(settings.WEBHOOK_SECRET, age), callers)
 
 
 def intake(settings: WebhookSettings | StreamSettings | PullSettings) -> Intake:

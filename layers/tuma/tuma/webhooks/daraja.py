@@ -32,7 +32,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         body=C2BValidation,
         answers={200: ("accepted or rejected, in Daraja's words", "DarajaAck")},
         summary="C2B validation: accept or reject",
-        auth=Auth.PATH_TOKEN,
+        auth=Auth.DARAJA,
         lenient=True,
         tags=["Daraja"],
     )
@@ -45,7 +45,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         body=C2BConfirmation,
         answers=ACKNOWLEDGED,
         summary="C2B confirmation: queue the receipt",
-        auth=Auth.PATH_TOKEN,
+        auth=Auth.DARAJA,
         lenient=True,
         tags=["Daraja"],
     )
@@ -58,7 +58,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         body=StkCallback,
         answers=ACKNOWLEDGED,
         summary="STK Push result: queue the receipt of a payment",
-        auth=Auth.PATH_TOKEN,
+        auth=Auth.DARAJA,
         lenient=True,
         tags=["Daraja"],
     )
@@ -71,7 +71,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         body=StatusResultCallback,
         answers=ACKNOWLEDGED,
         summary="Transaction Status result: a payment Tuma never saw gets its receipt",
-        auth=Auth.PATH_TOKEN,
+        auth=Auth.DARAJA,
         lenient=True,
         tags=["Daraja"],
     )

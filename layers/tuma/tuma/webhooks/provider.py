@@ -18,7 +18,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
     @routes.add(
         "post",
         "/delivery-reports/<token>",
-        auth=Auth.PATH_TOKEN,
+        auth=Auth.PROVIDER,
         body=DeliveryCallback,
         query={"provider": ("primary", "secondary")},
         answers={200: ("recorded; `unknown` when no message carries its id (not retried)", "ReportResult")},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from tuma.runtime.settings import (
     CustomerSettings,
@@ -20,5 +20,18 @@ class WebhookSettings(
     """functions/webhooks"""
 
     WEBHOOK_SECRET: str
+    # Each caller that cannot sign has a path token of its own (tuma.models.callback_tokens).
+    DARAJA_CALLBACK_SECRET: str | None = None
+    PROVIDER_CALLBACK_SECRET: str | None = None
+    # Where Daraja's callbacks may come from: IPs and CIDRs, or `open` (SafaricomCallbackIps).
+    DARAJA_CALLBACK_IPS: str
     WEBHOOK_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
     CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
+
+    @field_validator("DARAJA_CALLBACK_IPS")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        from tuma.security.addresses import Addresses
+
+        Addresses(value)  # ValueError names what is wrong
+        return value

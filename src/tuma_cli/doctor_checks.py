@@ -1,0 +1,77 @@
+"""What `tuma doctor` checks of the stack's secrets: each filled in (not the placeholder, long
+enough), and each caller's own path token no longer shared with the stack's first one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from tuma_cli import stack
+
+PLACEHOLDER = "REPLACE_ME"
+# The stack's secrets: (name in tuma_cli.stack.SECRETS, what it is, the keys it must hold).
+SECRETS = (
+    ("credentials", "provider credentials secret", ("apikey", "partnerID", "shortcode")),
+    ("secondary", "second provider's credentials secret", ("apikey", "partnerID", "shortcode")),
+    ("webhook", "webhook secret", ("path_token", "hmac_key")),
+    ("daraja", "Daraja secret", ("consumer_key", "consumer_secret", "short_codes")),
+)
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str | None = None
+    warning: bool = False  # works today, but an operator should act (shown !, does not fail the run)
+
+    @property
+    def mark(self) -> str:
+        if not self.ok:
+            return "✗"
+        return "!" if self.warning else "✓"
+
+
+def secret_check(found: stack.Stack, name: str, what: str, keys: tuple[str, ...]) -> Check | None:
+    output, logical = stack.SECRETS[name]
+    where = found.outputs.get(output) or found.ready.get("secrets", {}).get(logical)
+    if not where:
+        return None  # this stack has no such secret (no secondary provider, no Daraja)
+    problems = _secret_problems(found.secret(name), keys)
+    if not problems:
+        return Check(what, True, f"filled in ({', '.join(keys)})")
+    shape = json.dumps(dict.fromkeys(keys, "…"), ensure_ascii=False)
+    fix = f"aws secretsmanager put-secret-value --secret-id {where} --secret-string '{shape}'"
+    return Check(what, False, "; ".join(problems), fix)
+
+
+def callback_token_check(found: stack.Stack, caller: str) -> Check:
+    """A caller's own path token, and whether the stack's first token (the stack id's UUID, which
+    anyone who reads the account's tags can see) is still accepted in its place."""
+    from pydantic import ValidationError
+    from tuma.models.callback_tokens import CallbackToken
+
+    what = f"{caller} callback token"
+    try:
+        token = CallbackToken.model_validate(found.secret(f"{caller}_callback"))
+    except ValidationError:
+        return Check(what, False, "no token of 32+ characters", f"tuma secrets rotate {caller}")
+    if token.legacy:
+        return Check(
+            what,
+            True,
+            "the stack's first token (its id's UUID, visible in the account's tags) is still accepted",
+            f"tuma secrets rotate {caller}",
+            warning=True,
+        )
+    return Check(what, True, "its own, random; the stack's first token is no longer accepted")
+
+
+def _secret_problems(value: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    """What is wrong with a secret's value: a key missing, left as the placeholder, or too short."""
+    problems = [f"{k} missing" for k in keys if not value.get(k)]
+    problems += [f"{k} is still {PLACEHOLDER}" for k in keys if PLACEHOLDER in json.dumps(value.get(k, ""))]
+    short = [k for k in ("path_token", "hmac_key") if k in keys and len(str(value.get(k, ""))) < 16]
+    return problems + [f"{k} is shorter than 16 characters" for k in short]

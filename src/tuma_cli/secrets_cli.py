@@ -1,0 +1,163 @@
+"""`tuma secrets rotate daraja|provider`: a new path token for a caller that cannot sign.
+
+The new token takes over at once; the previous one (and the stack's first token, while it was still
+accepted) stays accepted for `--grace` hours, so that the caller is moved to the new URL without a
+lost callback. For Daraja the URLs are registered again where Daraja allows it (`tuma daraja
+register`); production answers "already registered" to a second registration, and then this says
+what to ask Safaricom for. URLs are printed with `{token}` in place of the token, with the command
+that reads it: a terminal's scroll-back is not a vault.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
+
+from tuma_cli import stack
+
+if TYPE_CHECKING:
+    from tuma.models.callback_tokens import CallbackToken
+
+EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
+# Daraja's production registrations change only through Safaricom: give them days, not hours.
+DEFAULT_GRACE_HOURS = {"daraja": 72.0, "provider": 24.0}
+ROUTES = {
+    "daraja": (
+        ("C2B confirmation", "/payments/c2b/confirmation/{token}"),
+        ("C2B validation", "/payments/c2b/validation/{token}"),
+        ("STK Push CallBackURL", "/payments/stk/{token}"),
+        ("Transaction Status ResultURL", "/payments/status-results/{token}"),
+    ),
+    "provider": (
+        ("delivery reports (primary provider's portal)", "/delivery-reports/{token}"),
+        ("delivery reports (secondary provider's portal)", "/delivery-reports/{token}?provider=secondary"),
+    ),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="secrets_command", required=True)
+    rotate = commands.add_parser("rotate", help="a new path token for Daraja's or the provider's callbacks")
+    rotate.add_argument("caller", choices=("daraja", "provider"))
+    rotate.add_argument(
+        "--grace",
+        type=float,
+        help="hours the previous token stays accepted (default: 72 for daraja, 24 for provider)",
+    )
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        found = stack.locate(args)
+        hours = args.grace if args.grace is not None else DEFAULT_GRACE_HOURS[args.caller]
+        if hours < 0:
+            print("configuration error: --grace is hours, 0 or more", file=err)
+            return EXIT_CONFIG
+        rotated = rotate(found, args.caller, timedelta(hours=hours))
+        registered = _register_daraja(found) if args.caller == "daraja" else None
+    except stack.Unconfigured as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    document = _document(found, args.caller, rotated, registered)
+    if args.json:
+        print(json.dumps(document, indent=2), file=out)
+    else:
+        _print(document, out)
+    return EXIT_OK if registered is None or registered["ok"] else EXIT_REFUSED
+
+
+def rotate(found: stack.Stack, caller: str, grace: timedelta) -> CallbackToken:
+    """The caller's secret, rotated and stored."""
+    from pydantic import ValidationError
+    from tuma.models.callback_tokens import CallbackToken
+
+    name = f"{caller}_callback"
+    try:
+        current = CallbackToken.model_validate(found.secret(name))
+    except ValidationError:
+        raise stack.Unconfigured(f"the {name} secret holds no token of 32+ characters") from None
+    legacy = str(found.secret("webhook").get("path_token") or "") if current.legacy else None
+    rotated = current.rotated(secrets.token_urlsafe(36), datetime.now(UTC), grace, legacy)
+    found.put_secret(name, rotated.stored())
+    return rotated
+
+
+def _register_daraja(found: stack.Stack) -> dict[str, Any]:
+    """Register the new URLs with Daraja, where it allows a second registration."""
+    from tuma.models.daraja import DarajaFailure
+
+    from tuma_cli import daraja_cli
+
+    try:
+        connection = daraja_cli.connect(found)
+    except stack.Unconfigured as exc:
+        return {"ok": False, "steps": [], "note": f"not registered: {exc}"}
+    from tuma.services.daraja_setup import register
+
+    settings = connection.settings
+    try:
+        steps = register(
+            connection.client,
+            connection.credentials,
+            connection.urls,
+            version=settings["register_url_version"],
+            response_type=settings["response_type"],
+        )
+    except DarajaFailure as failure:
+        return {"ok": False, "steps": [], "note": f"Daraja: {failure.description}"}
+    kept = [s for s in steps if s.result.outcome == "already registered"]
+    note = None
+    if kept:
+        note = (
+            "Daraja kept the URLs it had (a production registration is one-time): ask Safaricom "
+            "(apisupport@safaricom.co.ke) to delete the C2B URLs of short code "
+            f"{', '.join(sorted({s.short_code for s in kept}))}, then run `tuma daraja register`, "
+            "before the previous token's grace ends."
+        )
+    return {
+        "ok": all(s.result.ok for s in steps) and not kept,
+        "steps": [{"short_code": s.short_code, "call": s.call, "outcome": s.result.outcome} for s in steps],
+        "note": note,
+    }
+
+
+def _document(
+    found: stack.Stack, caller: str, rotated: CallbackToken, registered: dict[str, Any] | None
+) -> dict[str, Any]:
+    base = found.webhook_base_url()
+    return {
+        "caller": caller,
+        "urls": {name: base + path for name, path in ROUTES[caller]},
+        "previous_accepted_until": _until(rotated),
+        "read_the_token": (
+            f"aws secretsmanager get-secret-value --secret-id {found.secret_id(f'{caller}_callback')} "
+            "--query SecretString --output text"
+        ),
+        "daraja_registration": registered,
+    }
+
+
+def _until(rotated: CallbackToken) -> str | None:
+    latest = max((old.until for old in rotated.previous), default=None)
+    return None if latest is None else latest.astimezone(UTC).isoformat(timespec="minutes")
+
+
+def _print(document: dict[str, Any], out: TextIO) -> None:
+    until = document["previous_accepted_until"]
+    print(f"New {document['caller']} token stored.", file=out)
+    if until is not None:
+        print(f"The previous token is accepted until {until} (UTC).", file=out)
+    print("Give the caller these URLs ({token} is the new token):", file=out)
+    for name, url in document["urls"].items():
+        print(f"  {name}: {url}", file=out)
+    print(f"Read the token: {document['read_the_token']}", file=out)
+    registered = document["daraja_registration"]
+    if registered is not None:
+        for step in registered["steps"]:
+            print(f"  Daraja {step['call']} ({step['short_code']}): {step['outcome']}", file=out)
+        if registered["note"]:
+            print(registered["note"], file=out)

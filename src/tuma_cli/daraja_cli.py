@@ -199,7 +199,9 @@ def status(connection: Connection, args: argparse.Namespace, out: TextIO, err: T
     before = ledger.record(receipt, STATUS_ANSWER_RECORD)
     payment = ledger.record(receipt, PAYMENT_RECORD) or {}
     short_code = str(payment.get("short_code") or connection.credentials.short_codes[0])
-    asked = connection.client.ask_status(receipt, short_code, connection.urls.status_result)
+    from tuma.services.status_queries import StatusQueries
+
+    asked = StatusQueries(connection.client, ledger).ask(receipt, short_code, connection.urls.status_result)
     answer = _answer(ledger, receipt, before, args.wait) if asked.ok and args.wait > 0 else None
     entries = ledger.get(receipt)
     if args.json:

@@ -75,3 +75,32 @@ def _secret_problems(value: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
     problems += [f"{k} is still {PLACEHOLDER}" for k in keys if PLACEHOLDER in json.dumps(value.get(k, ""))]
     short = [k for k in ("path_token", "hmac_key") if k in keys and len(str(value.get(k, ""))) < 16]
     return problems + [f"{k} is shorter than 16 characters" for k in short]
+
+
+def short_codes_check(found: stack.Stack) -> Check | None:
+    """With Daraja: the short codes a payment may be made to (BusinessShortCodes) against the
+    Daraja secret's, which the pull reads."""
+    output, logical = stack.SECRETS["daraja"]
+    if not (found.outputs.get(output) or found.ready.get("secrets", {}).get(logical)):
+        return None  # no Daraja: payments come from the business's own systems
+    given = {
+        code.strip() for code in found.parameters.get("BusinessShortCodes", "").split(",") if code.strip()
+    }
+    pulled = {str(code) for code in found.secret("daraja").get("short_codes") or []}
+    what = "business short codes"
+    if not given:
+        return Check(
+            what,
+            False,
+            "BusinessShortCodes is empty: a Daraja payment to any short code makes a receipt",
+            f"deploy with BusinessShortCodes={','.join(sorted(pulled)) or 'YOUR_PAYBILL'}",
+        )
+    if given != pulled:
+        return Check(
+            what,
+            True,
+            f"BusinessShortCodes {sorted(given)} differs from the Daraja secret's short_codes {sorted(pulled)}",
+            "make them the same: the pull reads the secret's, the callbacks are checked against the parameter",
+            warning=True,
+        )
+    return Check(what, True, f"payments to {', '.join(sorted(given))} only")

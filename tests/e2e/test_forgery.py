@@ -178,3 +178,47 @@ def test_a_rotated_token_works_at_once_and_the_previous_one_only_for_its_grace(
     assert daraja.returncode == 1, daraja.stdout + daraja.stderr
     assert "already registered" in daraja.stdout and "apisupport@safaricom.co.ke" in daraja.stdout
     assert _token(local, "DarajaCallbackSecret") not in daraja.stdout
+
+
+def test_a_transaction_status_answer_tuma_never_asked_for_sends_nothing(local: Local) -> None:
+    """From Safaricom's address, with the right token, a completed payment: still nothing, because no
+    request of Tuma's is waiting for an answer about that receipt."""
+    parameters = {
+        "DebitPartyName": "254712000999 - Mallory",
+        "CreditPartyName": "600000 - Tuma Sandbox Ltd",
+        "TransactionStatus": "Completed",
+        "Amount": "50000",
+        "ReceiptNo": "QFS0000001",
+        "FinalisedTime": "20261207090000",
+    }
+    body = {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": 0,
+            "ResultDesc": "The service request is processed successfully.",
+            "OriginatorConversationID": "guessed-1",
+            "ConversationID": "AG_guessed_1",
+            "TransactionID": "QFS0000001",
+            "ResultParameters": {"ResultParameter": [{"Key": k, "Value": v} for k, v in parameters.items()]},
+            "ReferenceData": {"ReferenceItem": {"Key": "Occasion", "Value": "QFS0000001"}},
+        }
+    }
+    answer = local.post("/payments/status-results/{token}", body)  # from the allowed address
+    assert (answer.status_code, answer.json()) == (200, {"ResultCode": 0, "ResultDesc": "Accepted"})
+    time.sleep(2)
+    assert not [p for p in local.phones() if p["message"].startswith("QFS0000001")]
+    assert not local.ledger("QFS0000001", with_payments=True)
+
+
+def test_a_payment_to_another_short_code_is_rejected_with_its_reason_and_sends_nothing(local: Local) -> None:
+    """From Safaricom's address, with the right token: the short code is not the business's."""
+    _, body = _c2b(True, 9000)
+    body |= {"TransID": "QSC0000001", "BusinessShortCode": "999999", "FirstName": "Elsewhere"}
+    answer = local.post("/payments/c2b/confirmation/{token}", body)
+    assert (answer.status_code, answer.json()) == (200, {"ResultCode": 0, "ResultDesc": "Accepted"})
+    [entry] = local.ledger("QSC0000001")
+    assert entry["status"] == "REJECTED"
+    assert entry["reason"].startswith("paid to short code 999999, which is not one of the business's (600000")
+    assert not [e for e in local.ledger("QSC0000001", with_payments=True) if e["recipient_ref"] == "#payment"]
+    time.sleep(2)
+    assert not [p for p in local.phones() if p["message"].startswith("QSC0000001")]

@@ -156,18 +156,24 @@ def test_daraja_misbehaving_keeps_the_window_and_the_next_run_recovers_it(
 def test_a_transaction_status_answer_sends_the_receipt_of_a_payment_tuma_never_saw(
     daraja: Daraja, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tuma.adapters.dynamodb_ledger import DynamoDBLedger
     from tuma.adapters.http import Urllib3Http
     from tuma.daraja.client import DarajaClient
     from tuma.models.daraja_credentials import DarajaCredentials
+    from tuma.services.status_queries import StatusQueries
 
     daraja.pay("QKASKED001", "drop")
     credentials = DarajaCredentials.model_validate(daraja.simulator.platform.settings.secret())
     token = daraja.simulator.platform.registered["600000"]["confirmation"].rsplit("/", 1)[1]
     urls = CallbackUrls.at(daraja.front.url, token)
     client = DarajaClient(daraja.simulator.url, lambda: credentials, Urllib3Http(2, 5))
-    assert client.ask_status("QKASKED001", "600000", urls.status_result).outcome == "accepted"
-    assert client.ask_status("QKASKED001", "600000", urls.status_result).outcome == "accepted"  # asked twice
-    assert client.ask_status("QKNOTHERE1", "600000", urls.status_result).outcome == "accepted"
+    ledger = DynamoDBLedger(daraja.stack.client("dynamodb"), daraja.stack.topology.ref("LedgerTable"))
+    queries = StatusQueries(client, ledger)
+    # Asked about without Tuma recording it (someone else's request): its answer changes nothing.
+    assert client.ask_status("QKFORGED01", "600000", urls.status_result).outcome == "accepted"
+    assert queries.ask("QKASKED001", "600000", urls.status_result).outcome == "accepted"
+    assert queries.ask("QKASKED001", "600000", urls.status_result).outcome == "accepted"  # asked twice
+    assert queries.ask("QKNOTHERE1", "600000", urls.status_result).outcome == "accepted"
     time.sleep(0.5)
     daraja.wait_for_callbacks()
     assert {k: len(v) for k, v in _sms(daraja.stack, monkeypatch).items()} == {"QKASKED001": 1}
@@ -180,6 +186,7 @@ def test_a_transaction_status_answer_sends_the_receipt_of_a_payment_tuma_never_s
     }
     assert answers["QKASKED001"]["transaction_status"] == "Completed"
     assert answers["QKNOTHERE1"]["result_code"] == "R000002"
+    assert "QKFORGED01" not in answers
     # Pull finds it later: known, so nothing more is sent.
     assert daraja.pull(SCHEDULE)["runs"][0]["recovered"] == 0
     assert {k: len(v) for k, v in _sms(daraja.stack, monkeypatch).items()} == {"QKASKED001": 1}

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import SecretStr
 from tuma.formatting.clock import now_utc
 from tuma.models.callback_tokens import CallbackToken, Caller
+from tuma.models.daraja import StatusQuery
 from tuma.models.http import HttpAnswer, HttpFailure
 from tuma.models.ledger import (
     FINAL_RANK,
@@ -124,6 +125,7 @@ class MemoryLedger(Ledger):
         self.delivery_ranks: dict[tuple[str, str], int] = {}
         self.payments: dict[str, dict[str, Any]] = {}
         self.status_answers: dict[str, dict[str, str]] = {}
+        self.status_queries: dict[str, tuple[StatusQuery, datetime | None]] = {}
         self.agenda = agenda
         if agenda is not None:
             agenda.ledger = self
@@ -142,6 +144,21 @@ class MemoryLedger(Ledger):
 
     def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
         self.status_answers[reference] = dict(answer)
+
+    def record_status_query(self, query: StatusQuery) -> None:
+        self.status_queries[query.receipt] = (query, None)
+
+    def answer_status_query(
+        self, reference: str, originator_conversation_id: str, conversation_id: str, now: datetime
+    ) -> bool:
+        query, answered = self.status_queries.get(reference, (None, None))
+        if query is None or answered is not None or query.expires_at <= now:
+            return False
+        ids = (query.originator_conversation_id, query.conversation_id)
+        if ids != (originator_conversation_id, conversation_id):
+            return False
+        self.status_queries[reference] = (query, now)
+        return True
 
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         for entry in entries:

@@ -132,3 +132,28 @@ def test_an_operator_finds_a_payment_by_receipt_number_as_typed_or_a_cancelled_s
     assert keys_for(" nlj7rt61sv ") == ["nlj7rt61sv", "NLJ7RT61SV", "stk:nlj7rt61sv"]
     assert keys_for("ws_CO_1")[-1] == "stk:ws_CO_1"
     assert keys_for("   ") == []
+
+
+def test_a_daraja_payment_to_a_short_code_that_is_not_the_businesss_is_rejected_with_the_reason() -> None:
+    outbox, ledger = MemoryOutbox(), MemoryLedger()
+    intake = Intake(outbox, ledger, short_codes=frozenset({"600000", "174379"}))
+    assert intake.receipt(_payment(short_code="600000")).queued
+    refused = intake.receipt(_payment(reference="QKX1AB2CD4", short_code="999999"))
+    assert refused.fate.value == "PaymentsRejected"
+    [entry] = ledger.get("QKX1AB2CD4")
+    assert entry.status is Status.REJECTED
+    assert (
+        entry.reason
+        == "paid to short code 999999, which is not one of the business's (174379, 600000: BusinessShortCodes)"
+    )
+    assert "QKX1AB2CD4" not in ledger.payments  # nothing recorded as paid
+    # A C2B naming none is refused too; an STK result names none by nature; the business's own
+    # systems (signed) are not Daraja.
+    assert not intake.receipt(_payment(reference="QKX1AB2CD5")).queued
+    assert intake.receipt(_payment(reference="QKX1AB2CD6", source="stk")).queued
+    assert intake.receipt(_payment(reference="QKX1AB2CD7", source="payments-api", short_code="1")).queued
+    assert [m.idempotency_key for m in outbox.messages] == ["QKX1AB2CD3", "QKX1AB2CD6", "QKX1AB2CD7"]
+    validation = C2BValidation.model_validate({"BusinessShortCode": "999999", "BillRefNumber": "A-1"})
+    assert intake.c2b_validation(validation) == {"ResultCode": "C2B00015", "ResultDesc": "Rejected"}
+    mine = C2BValidation.model_validate({"BusinessShortCode": "600000", "BillRefNumber": "A-1"})
+    assert intake.c2b_validation(mine) == {"ResultCode": "0", "ResultDesc": "Accepted"}

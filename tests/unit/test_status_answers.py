@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+from tuma.models.daraja import STATUS_QUERY_PATIENCE, Registration
 from tuma.models.ledger import LedgerEntry, PaymentSeen, Status
-from tuma.models.mpesa import StatusResultCallback
+from tuma.models.mpesa import StatusResult, StatusResultCallback
 from tuma.models.pull import PulledTransaction
 from tuma.models.sources import PaymentSource
+from tuma.ports import DarajaSetup
 from tuma.services.finance import NEVER_SEEN, NO_RECEIPT_YET, day_view
 from tuma.services.intake import Fate, Intake
+from tuma.services.status_queries import StatusQueries
 
 from tests.unit.fakes import MemoryLedger, MemoryOutbox
 
@@ -34,20 +38,70 @@ def answer(
             "ResultType": 0,
             "ResultCode": code,
             "ResultDesc": "The service request is processed successfully.",
+            "OriginatorConversationID": f"orig-{receipt}",
+            "ConversationID": f"conv-{receipt}",
             "ResultParameters": {"ResultParameter": parameters},
             "ReferenceData": {"ReferenceItem": {"Key": "Occasion", "Value": receipt.lower()}},
         }
     }
 
 
-def _intake() -> tuple[Intake, MemoryOutbox, MemoryLedger]:
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+class Asking(DarajaSetup):
+    """`tuma.ports.DarajaSetup`'s Transaction Status: accepted, with the ids `answer` carries."""
+
+    def register_urls(
+        self, short_code: str, version: str, response_type: str, confirmation_url: str, validation_url: str
+    ) -> Registration:
+        raise NotImplementedError
+
+    def register_pull(self, short_code: str, nominated_number: str, callback_url: str) -> Registration:
+        raise NotImplementedError
+
+    def ask_status(self, receipt: str, short_code: str, result_url: str) -> Registration:
+        return Registration("accepted", "ok", "0", None, f"orig-{receipt}", f"conv-{receipt}")
+
+
+def _intake(*asked: str) -> tuple[Intake, MemoryOutbox, MemoryLedger]:
+    """The intake, after Tuma asked about the `asked` receipts."""
     outbox, ledger = MemoryOutbox(), MemoryLedger()
+    queries = StatusQueries(Asking(), ledger, clock=lambda: NOW)
+    for receipt in asked:
+        queries.ask(receipt, "600000", "https://example.com/payments/status-results/t")
     return Intake(outbox, ledger), outbox, ledger
 
 
-def test_a_completed_payment_tuma_never_saw_gets_its_receipt_learnt_by_status_query() -> None:
+def _result(body: dict[str, Any]) -> StatusResult:
+    return StatusResultCallback.model_validate(body).Result
+
+
+def test_an_answer_to_no_request_tuma_made_changes_nothing_however_genuine_it_looks() -> None:
     intake, outbox, ledger = _intake()
-    outcome = intake.status_result(StatusResultCallback.model_validate(answer()).Result)
+    assert intake.status_result(_result(answer()), NOW).fate is Fate.UNASKED
+    assert outbox.messages == [] and ledger.status_answers == {} and ledger.payments == {}
+
+
+def test_an_answer_is_taken_once_with_the_requests_ids_and_before_it_expires() -> None:
+    intake, outbox, _ = _intake("MBN31H462N", "QKLATE0001", "QKOTHER001")
+    forged = answer()
+    forged["Result"]["ConversationID"] = "conv-guessed"
+    assert intake.status_result(_result(forged), NOW).fate is Fate.UNASKED
+    assert intake.status_result(_result(answer()), NOW).queued
+    assert intake.status_result(_result(answer()), NOW).fate is Fate.UNASKED  # the same answer again
+    late = NOW + STATUS_QUERY_PATIENCE
+    assert intake.status_result(_result(answer("QKLATE0001")), late).fate is Fate.UNASKED
+    # Another request's ids do not answer this one.
+    crossed = answer("QKOTHER001")
+    crossed["Result"]["OriginatorConversationID"] = "orig-MBN31H462N"
+    assert intake.status_result(_result(crossed), NOW).fate is Fate.UNASKED
+    assert [m.idempotency_key for m in outbox.messages] == ["MBN31H462N"]
+
+
+def test_a_completed_payment_tuma_never_saw_gets_its_receipt_learnt_by_status_query() -> None:
+    intake, outbox, ledger = _intake("MBN31H462N")
+    outcome = intake.status_result(_result(answer()), NOW)
     assert outcome.queued
     [message] = outbox.messages
     assert message.idempotency_key == "MBN31H462N" and message.to == ("254708374149",)
@@ -57,29 +111,37 @@ def test_a_completed_payment_tuma_never_saw_gets_its_receipt_learnt_by_status_qu
 
 
 def test_an_answer_about_a_payment_that_has_its_receipt_changes_nothing() -> None:
-    intake, outbox, ledger = _intake()
+    intake, outbox, ledger = _intake("MBN31H462N")
     ledger.note_payment(PaymentSeen("MBN31H462N", PaymentSource.C2B))
-    outcome = intake.status_result(StatusResultCallback.model_validate(answer()).Result)
+    outcome = intake.status_result(_result(answer()), NOW)
     assert outcome.fate is Fate.ALREADY_KNOWN and outbox.messages == []
     assert ledger.payments["MBN31H462N"]["sources"] == {"c2b"}
 
 
 def test_answers_that_prove_no_customer_payment_send_nothing_and_are_kept() -> None:
-    intake, outbox, ledger = _intake()
     missing = {
         "Result": {
             "ResultCode": "R000002",
             "ResultDesc": "The transaction receipt number does not exist.",
+            "OriginatorConversationID": "orig-QKNOPE",
+            "ConversationID": "conv-QKNOPE",
             "ReferenceData": {"ReferenceItem": {"Key": "Occasion", "Value": "QKNOPE"}},
         }
     }
-    for body in (missing, answer(status="Failed"), answer(debit="600000 - Duka Ltd")):
-        outcome = intake.status_result(StatusResultCallback.model_validate(body).Result)
-        assert outcome.fate is Fate.NO_PAYMENT
-    assert outbox.messages == [] and ledger.entries == {}
+    for body in (
+        missing,
+        answer("QKFAIL0001", status="Failed"),
+        answer("QKPAYOUT01", debit="600000 - Duka Ltd"),
+    ):
+        intake, outbox, ledger = _intake(_result(body).key())
+        assert intake.status_result(_result(body), NOW).fate is Fate.NO_PAYMENT
+        assert outbox.messages == [] and ledger.entries == {}
+    assert ledger.status_answers["QKPAYOUT01"]["transaction_status"] == "Completed"
+    intake, outbox, ledger = _intake("QKNOPE")
+    intake.status_result(_result(missing), NOW)
     assert ledger.status_answers["QKNOPE"]["result_code"] == "R000002"
-    empty = StatusResultCallback.model_validate({}).Result  # an answer with nothing in it
-    assert intake.status_result(empty).fate is Fate.NO_PAYMENT
+    empty = _result({})  # an answer with nothing in it: no request of Tuma's is waiting for it
+    assert intake.status_result(empty, NOW).fate is Fate.UNASKED
 
 
 def test_the_days_view_lists_every_payment_with_how_it_was_learnt_and_what_mpesa_has() -> None:

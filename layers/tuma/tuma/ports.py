@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from tuma.models.callback_tokens import CallbackToken, Caller
-    from tuma.models.daraja import Registration
+    from tuma.models.daraja import Registration, StatusQuery
     from tuma.models.http import HttpAnswer
     from tuma.models.ledger import (
         CancelOutcome,
@@ -165,6 +165,17 @@ class Ledger(Protocol):
 
     def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
         """Keep M-Pesa's latest Transaction Status answer about a receipt number beside its entries."""
+        ...
+
+    def record_status_query(self, query: StatusQuery) -> None:
+        """A Transaction Status request Tuma made (the latest about a receipt replaces the one before)."""
+        ...
+
+    def answer_status_query(
+        self, reference: str, originator_conversation_id: str, conversation_id: str, now: datetime
+    ) -> bool:
+        """Take an answer once, for the query Tuma made about `reference` with these ids, before it
+        expires; False for anything else (never asked, other ids, answered, too late)."""
         ...
 
 

@@ -160,8 +160,12 @@ class Backend:
             raise ConsoleError(str(exc)) from None
         payment = self.ledger.record(key, PAYMENT_RECORD) or {}
         short_code = str(payment.get("short_code") or connection.credentials.short_codes[0])
+        from tuma.services.status_queries import StatusQueries
+
         try:
-            return connection.client.ask_status(key, short_code, connection.urls.status_result)
+            return StatusQueries(connection.client, self.ledger).ask(
+                key, short_code, connection.urls.status_result
+            )
         except DarajaFailure as failure:
             raise ConsoleError(f"Daraja did not take the question: {failure.description}") from None
 

@@ -125,7 +125,12 @@ class LocalTopology:
 
             self.daraja = DarajaSimulator().start()
             # --parameter DarajaBaseUrl=URL points Tuma at another Daraja; the simulator then only steers.
-            overrides = {"Daraja": "Enabled", "DarajaBaseUrl": self.daraja.url} | overrides
+            short_codes = ",".join(self.daraja.platform.settings.short_codes)
+            overrides = {
+                "Daraja": "Enabled",
+                "DarajaBaseUrl": self.daraja.url,
+                "BusinessShortCodes": short_codes,
+            } | overrides
         self.topology = provision(self.root, self.endpoint, overrides=overrides)
         self._fill_credentials()
         self._seed_templates()

@@ -5,6 +5,7 @@ records beside them, delivery reports applied only forward. The table's layout i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tuma.adapters.aws_errors import translates_aws_errors
@@ -15,6 +16,7 @@ from tuma.adapters.ledger_table import (
     PAYMENT_RECORD,
     RECIPIENT_INDEX,
     STATUS_ANSWER_RECORD,
+    STATUS_QUERY_RECORD,
     OnLedgerTable,
     check_sk,
     iso,
@@ -33,7 +35,7 @@ from tuma.models.ledger import (
 from tuma.ports import Ledger
 
 if TYPE_CHECKING:
-    pass
+    from tuma.models.daraja import StatusQuery
 
 
 @translates_aws_errors
@@ -149,6 +151,38 @@ class DynamoDBLedger(OnLedgerTable, Ledger):
         }
         self._client.put_item(TableName=self._name, Item={k: attribute(v) for k, v in item.items()})
 
+    def record_status_query(self, query: StatusQuery) -> None:
+        item: dict[str, str | int] = {
+            "idempotency_key": query.receipt,
+            "recipient_ref": STATUS_QUERY_RECORD,
+            "kind": "status-query",
+            "originator_conversation_id": query.originator_conversation_id,
+            "conversation_id": query.conversation_id,
+            "asked_at": _instant(query.asked_at),
+            "answer_by": _instant(query.expires_at),
+            "expires_at": self._table.expires(query.asked_at),
+        }
+        self._client.put_item(TableName=self._name, Item={k: attribute(v) for k, v in item.items()})
+
+    def answer_status_query(
+        self, reference: str, originator_conversation_id: str, conversation_id: str, now: datetime
+    ) -> bool:
+        return conditionally(
+            self._client.update_item,
+            TableName=self._name,
+            Key={"idempotency_key": {"S": reference}, "recipient_ref": {"S": STATUS_QUERY_RECORD}},
+            UpdateExpression="SET answered_at = :now",
+            ConditionExpression=(
+                "originator_conversation_id = :o AND conversation_id = :c AND answer_by > :now "
+                "AND attribute_not_exists(answered_at)"
+            ),
+            ExpressionAttributeValues={
+                ":o": {"S": originator_conversation_id},
+                ":c": {"S": conversation_id},
+                ":now": {"S": _instant(now)},
+            },
+        )
+
     # -- delivery ----------------------------------------------------------------------------------
 
     def _carrying(self, provider_message_id: str) -> list[dict[str, Any]]:
@@ -263,3 +297,8 @@ class DynamoDBLedger(OnLedgerTable, Ledger):
         )
         keys = [i["idempotency_key"]["S"] for i in answer.get("Items", [])]
         return [e for k in keys for e in self.get(k) if e.recipient_ref == recipient_ref]
+
+
+def _instant(moment: datetime) -> str:
+    """UTC, to the microsecond: one format, so that two instants compare as their text does."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")

@@ -28,6 +28,8 @@ DAY_INDEX = "by-day"
 PAYMENT_RECORD = "#payment"
 # M-Pesa's latest Transaction Status answer about a receipt number (tuma daraja status, the console).
 STATUS_ANSWER_RECORD = "#status-answer"
+# The Transaction Status request Tuma made about a receipt: its ids, when it expires, when answered.
+STATUS_QUERY_RECORD = "#status-query"
 # A scheduled message's own record: SCHEDULED until released or cancelled.
 SCHEDULE_RECORD = "#scheduled"
 # The console's resend links: the original lists `#resent#<resend key>`, the resend `#resend-of`.

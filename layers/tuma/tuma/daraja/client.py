@@ -173,7 +173,13 @@ class DarajaClient(DarajaPull, DarajaSetup):
         code = _code(body, "ResponseCode") or _error_code(body)
         description = _description(body) or f"HTTP {status}"
         if status == 200 and code == "0":
-            return Registration("accepted", description, code)
+            return Registration(
+                "accepted",
+                description,
+                code,
+                originator_conversation_id=_code(body, "OriginatorConversationID"),
+                conversation_id=_code(body, "ConversationID"),
+            )
         return Registration("refused", description, code, _generic_fix(status))
 
     # -- plumbing --------------------------------------------------------------------------------

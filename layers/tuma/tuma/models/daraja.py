@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+# How long Tuma waits for the answer to a Transaction Status request; later, it is not taken.
+STATUS_QUERY_PATIENCE = timedelta(hours=1)
 
 
 class DarajaFailure(Exception):
@@ -24,7 +28,21 @@ class Registration:
     description: str
     code: str | None = None
     fix: str | None = None  # for a refusal: what usually mends it
+    # A Transaction Status request Daraja accepted: the ids its answer will carry back.
+    originator_conversation_id: str | None = None
+    conversation_id: str | None = None
 
     @property
     def ok(self) -> bool:
         return self.outcome != "refused"
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    """A Transaction Status request Tuma made: only its answer, once and in time, is taken."""
+
+    receipt: str
+    originator_conversation_id: str
+    conversation_id: str
+    asked_at: datetime
+    expires_at: datetime

@@ -27,6 +27,7 @@ def reject(code: str) -> dict[str, str]:
 
 
 INVALID_ACCOUNT = "C2B00012"
+INVALID_SHORT_CODE = "C2B00015"
 
 
 class _Daraja(BaseModel):

@@ -200,6 +200,7 @@ def intake(settings: WebhookSettings | StreamSettings | PullSettings) -> Intake:
         language=settings.DEFAULT_LANGUAGE,
         account_check=settings.C2B_ACCOUNT_CHECK,
         max_amount=settings.MAX_PAYMENT_AMOUNT,
+        short_codes=frozenset(getattr(settings, "BUSINESS_SHORT_CODES", ())),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_AMOUNT = Decimal(1_000_000)  # beyond what one M-Pesa payment can carry
+# What Daraja reports: a payment to one of the business's short codes, checked as such.
+DARAJA_SOURCES = frozenset({PaymentSource.C2B, PaymentSource.STK, PaymentSource.STATUS_QUERY})
 
 
 class Fate(StrEnum):
@@ -45,6 +48,8 @@ class Fate(StrEnum):
     # proves no customer payment (not completed, not found, a payout) is kept for the operator.
     ALREADY_KNOWN = "StatusAnswersKnown"
     NO_PAYMENT = "StatusAnswersWithoutPayment"
+    # An answer to no request Tuma made (or answered already, or too late): acknowledged, ignored.
+    UNASKED = "StatusAnswersUnasked"
 
 
 @dataclass(frozen=True)
@@ -105,18 +110,29 @@ class Intake:
         language: str = "en",
         account_check: bool = False,
         max_amount: Decimal = DEFAULT_MAX_AMOUNT,
+        short_codes: frozenset[str] = frozenset(),
     ) -> None:
+        """`short_codes`: the business's paybills and tills; a Daraja payment to any other is refused
+        (none given: not checked)."""
         self._queue = queue
         self._ledger = ledger
         self._directory = directory
         self._language = language
         self._account_check = account_check
         self._max_amount = max_amount
+        self._short_codes = short_codes
 
     # -- payments ---------------------------------------------------------------------------------
 
     def refusal(self, payment: Payment) -> PaymentRefused | None:
         """Why this well-formed payment must still not make a receipt, if it must not."""
+        short_code = self._foreign_short_code(payment)
+        if short_code is not None:
+            return PaymentRefused(
+                "short_code",
+                f"paid to short code {short_code or '(none given)'}, which is not one of the business's "
+                f"({', '.join(sorted(self._short_codes))}: BusinessShortCodes)",
+            )
         if payment.amount > self._max_amount:
             return PaymentRefused(
                 "amount",
@@ -124,6 +140,14 @@ class Intake:
                 f"{format_money(self._max_amount, payment.currency)} for one payment (MAX_PAYMENT_AMOUNT)",
             )
         return None
+
+    def _foreign_short_code(self, payment: Payment) -> str | None:
+        """The short code of a Daraja payment made to another business ('' when it names none)."""
+        if not self._short_codes or payment.source not in DARAJA_SOURCES:
+            return None
+        if payment.source is PaymentSource.STK and payment.short_code is None:
+            return None  # an STK result names no short code: the business's own request started it
+        return None if payment.short_code in self._short_codes else payment.short_code or ""
 
     def _plan(self, payment: Payment) -> OutboxMessage | Outcome:
         refused = self.refusal(payment)
@@ -201,8 +225,11 @@ class Intake:
 
     def c2b_validation(self, request: C2BValidation) -> dict[str, str]:
         """Daraja's accept/reject; checks the account number only when configured to."""
-        from tuma.models.mpesa import ACCEPT, INVALID_ACCOUNT, reject  # loaded by the route already
+        from tuma.models.mpesa import ACCEPT, INVALID_ACCOUNT, INVALID_SHORT_CODE, reject
 
+        if self._short_codes and request.BusinessShortCode not in self._short_codes:
+            log.info("C2B validation rejected a payment to another short code")
+            return reject(INVALID_SHORT_CODE)
         if not self._account_check:
             return ACCEPT
         account = request.BillRefNumber
@@ -241,10 +268,19 @@ class Intake:
             return self.invalid(exc, PaymentSource.STK)
         return self.receipt(payment)
 
-    def status_result(self, result: StatusResult) -> Outcome:
-        """Daraja's Transaction Status answer: kept beside the payment for the operator who asked;
-        a completed customer payment Tuma never saw gets its receipt (source `status-query`)."""
+    def status_result(self, result: StatusResult, now: datetime) -> Outcome:
+        """Daraja's Transaction Status answer, to a request Tuma made (once, in time; anything else
+        changes nothing): kept beside the payment for the operator who asked; a completed customer
+        payment Tuma never saw gets its receipt (source `status-query`)."""
         key = result.key()
+        originator, conversation = result.OriginatorConversationID, result.ConversationID
+        if not (
+            originator
+            and conversation
+            and self._ledger.answer_status_query(key, originator, conversation, now)
+        ):
+            log.warning("a Transaction Status answer about %s matches no request Tuma made: ignored", key)
+            return Outcome(key, Fate.UNASKED, "no Transaction Status request of Tuma's is waiting for it")
         self._ledger.note_status_answer(
             key,
             {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
+from tuma.formatting.clock import now_utc
 from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StatusResultCallback, StkCallback
 from tuma.runtime.routes import Auth, Routes
 
@@ -77,4 +78,4 @@ def declare(routes: Routes, context: WebhookContext) -> None:
     )
     def status_result(token: str, callback: Annotated[StatusResultCallback, Body()]) -> dict[str, Any]:
         # The answer to `tuma daraja status` (or the console's "ask M-Pesa"), posted later by Daraja.
-        return acknowledge(context.intake.status_result(callback.Result))
+        return acknowledge(context.intake.status_result(callback.Result, now_utc()))

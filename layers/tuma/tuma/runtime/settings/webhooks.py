@@ -8,6 +8,7 @@ from tuma.runtime.settings import (
     CustomerSettings,
     LedgerSettings,
     MessageSettings,
+    NumberList,
     OutboxSettings,
     PaymentSettings,
     PrivacySettings,
@@ -25,6 +26,8 @@ class WebhookSettings(
     PROVIDER_CALLBACK_SECRET: str | None = None
     # Where Daraja's callbacks may come from: IPs and CIDRs, or `open` (SafaricomCallbackIps).
     DARAJA_CALLBACK_IPS: str
+    # The business's own paybills and tills: a Daraja payment to any other is REJECTED (none: no check).
+    BUSINESS_SHORT_CODES: NumberList = ()
     WEBHOOK_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
     CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
 

@@ -104,7 +104,7 @@ class Usage:
     # eleven) and the access log's count of refused Daraja callbacks, and has no dashboard. Counted as
     # if all were emitted every hour; the two that count forged callbacks carry data only when one
     # comes, and CloudWatch bills a metric only for the hours it receives data.
-    lean_custom_metrics: int = 12
+    lean_custom_metrics: int = 13
     dashboards: int = 1
     # Logs: Lambda's START/END/REPORT lines plus Tuma's JSON lines, per invocation.
     log_kb_per_invocation: float = 1.5
@@ -126,7 +126,7 @@ class Usage:
     daraja_read_units_per_run: float = 2
     daraja_write_units_per_run: float = 1
     daraja_read_units_per_receipt: float = 0.5
-    daraja_alarm_metrics: int = 4
+    daraja_alarm_metrics: int = 5
     daraja_custom_metrics: int = 4
 
 

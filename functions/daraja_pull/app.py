@@ -59,7 +59,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = reconcilers[0].run()
     runs = [run.summary() for run in report.runs]
     logger.info("pulled", extra={"runs": runs})
-    return {"pulled": not report.failed, "runs": runs}
+    return {"pulled": not report.failed, "runs": runs, "unconfirmed": report.unconfirmed}
 
 
 gc.freeze()

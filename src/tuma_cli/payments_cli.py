@@ -86,6 +86,7 @@ CSV_COLUMNS = (
     "recipient",
     "paid_at",
     "in_mpesa",
+    "confirmation",
 )
 
 
@@ -123,14 +124,15 @@ def _write_csv(result: DayView, out: TextIO) -> None:
 def _print_day(result: DayView, out: TextIO) -> None:
     print(f"Payments of {result.day} (East Africa Time)", file=out)
     print(
-        f"{'RECEIPT':<12} {'AMOUNT':>12} {'SHORT CODE':<10} {'ACCOUNT':<16} {'LEARNT BY':<19} {'RECEIPT':<20} M-PESA",
+        f"{'RECEIPT':<12} {'AMOUNT':>12} {'SHORT CODE':<10} {'ACCOUNT':<16} {'LEARNT BY':<19} {'RECEIPT':<20} "
+        f"{'M-PESA':<10} CONFIRMED",
         file=out,
     )
     for row in result.rows:
         listed = "-" if row.in_mpesa is None else "listed" if row.in_mpesa else "NOT LISTED"
         print(
             f"{row.receipt:<12} {row.currency + ' ' + row.amount:>12} {row.short_code:<10} {row.account[:16]:<16} "
-            f"{row.learnt_by:<19} {row.receipt_status:<20} {listed}",
+            f"{row.learnt_by:<19} {row.receipt_status:<20} {listed:<10} {row.confirmation}",
             file=out,
         )
     print(file=out)
@@ -142,3 +144,10 @@ def _print_day(result: DayView, out: TextIO) -> None:
         "by how learnt:     " + ", ".join(f"{k} {v}" for k, v in sorted(result.by_learnt.items())), file=out
     )
     print(result.mpesa_note or "compared with M-Pesa's own list (Pull)", file=out)
+    unconfirmed = [row.receipt for row in result.rows if row.confirmation == "UNCONFIRMED"]
+    if unconfirmed:
+        print(
+            f"UNCONFIRMED: {', '.join(unconfirmed)}: a callback reported them, M-Pesa's own record does not "
+            "have them; check them in the M-Pesa org portal before handing over goods",
+            file=out,
+        )

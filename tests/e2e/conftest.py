@@ -79,6 +79,15 @@ class Local:
         }
         return httpx.post(self.url(path), content=raw, headers=headers, timeout=30)
 
+    def get_signed(self, path: str) -> httpx.Response:
+        """A signed request without a body (GET /messages/{key}): the path is what is signed."""
+        stamp = str(int(time.time()))
+        headers = {
+            "X-Tuma-Timestamp": stamp,
+            "X-Tuma-Signature": signature(self.ready["hmac_secret"].encode(), stamp, path.encode()),
+        }
+        return httpx.get(self.url(path), headers=headers, timeout=30)
+
     def simulator(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
         answer = httpx.request(method, self.ready["simulator_url"] + path, timeout=10, **kwargs)
         answer.raise_for_status()

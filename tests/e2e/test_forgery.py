@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tuma.formatting.clock import EAT
 
 from tests.conftest import shared_fixture
 from tests.e2e.conftest import Local, running_local, tuma_local
@@ -222,3 +223,45 @@ def test_a_payment_to_another_short_code_is_rejected_with_its_reason_and_sends_n
     assert not [e for e in local.ledger("QSC0000001", with_payments=True) if e["recipient_ref"] == "#payment"]
     time.sleep(2)
     assert not [p for p in local.phones() if p["message"].startswith("QSC0000001")]
+
+
+def _metric_sum(local: Local, name: str, since: datetime) -> int:
+    answer = local.aws("cloudwatch").get_metric_statistics(
+        Namespace="Tuma",
+        MetricName=name,
+        Dimensions=[{"Name": "service", "Value": "tuma"}],
+        StartTime=since,
+        EndTime=datetime.now(UTC) + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )
+    return int(sum(point["Sum"] for point in answer["Datapoints"]))
+
+
+def test_a_callback_payment_mpesas_own_record_never_lists_is_shown_unconfirmed_and_counted(
+    local: Local, ready_file: Path
+) -> None:
+    """What slipped past the address, the token and the short code: the pull reads M-Pesa's own
+    record past it twice, does not find it, and says so everywhere an operator looks."""
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    _, body = _c2b(True, 9100)
+    now = datetime.now(UTC).astimezone(EAT)
+    body |= {"TransID": "QUN0000001", "TransTime": now.strftime("%Y%m%d%H%M%S"), "FirstName": "Slipped"}
+    assert local.post("/payments/c2b/confirmation/{token}", body).status_code == 200
+
+    def shown() -> dict[str, Any] | None:
+        listed = tuma_local(ready_file, "--json", "payments")
+        rows = {row["receipt"]: row for row in json.loads(listed.stdout)["payments"]}
+        row = rows.get("QUN0000001")
+        return row if row and row["confirmation"] == "UNCONFIRMED" else None
+
+    row = local.wait_for(shown, timeout=60, what="the payment to be marked UNCONFIRMED")
+    assert row["learnt_by"] == "callback"
+    story = local.get_signed("/messages/QUN0000001")
+    assert story.status_code == 200 and story.json()["payment_confirmation"] == "UNCONFIRMED"
+    assert local.wait_for(lambda: _metric_sum(local, "PaymentsUnconfirmed", started), what="the metric") == 1
+    # The genuine payments, listed by M-Pesa's own record, are CONFIRMED.
+    rows = {
+        r["receipt"]: r for r in json.loads(tuma_local(ready_file, "--json", "payments").stdout)["payments"]
+    }
+    assert {rows[f"QGN{n:07d}"]["confirmation"] for n in range(GENUINE)} == {"CONFIRMED"}

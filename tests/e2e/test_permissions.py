@@ -133,11 +133,13 @@ def calls(tmp_path_factory: pytest.TempPathFactory, receiver: str) -> list[dict[
         }
         assert _post_signed(topology, "/payments", soon).status_code == 202
         assert _signed(topology, "GET", "/messages/LGR219G3EY").status_code == 200
-        # Both providers failing for a while: the sender postpones the message (SQS visibility).
+        # Both providers failing for a while: the sender postpones the message (SQS visibility). The
+        # faults take the next requests whatever they are (the reconciler's polls too, every 2 s
+        # here): enough of them that the send meets some on a busy machine.
         for simulator in (topology.sandbox, topology.secondary):
             assert simulator is not None
             httpx.post(
-                f"{simulator.url}/_sandbox/faults", json={"count": 6, "kinds": ["5xx"]}
+                f"{simulator.url}/_sandbox/faults", json={"count": 12, "kinds": ["5xx"]}
             ).raise_for_status()
         from tuma_cli.local.provision import client
 

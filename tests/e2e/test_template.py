@@ -851,3 +851,21 @@ def test_a_lean_stack_keeps_the_alarms_that_protect_receipts_and_emits_only_what
     assert template["Globals"]["Function"]["Environment"]["Variables"]["METRICS"] == {
         "Fn::If": ["FullObservability", "full", "lean"]
     }
+
+
+def test_the_guards_are_on_out_of_the_box_and_the_code_defaults_are_the_templates(
+    template: dict[str, Any],
+) -> None:
+    """A runaway or an attacker is stopped by the defaults, not by a setting someone had to know."""
+    from tuma.runtime.settings.outbox_sender import SenderSettings
+
+    parameters = template["Parameters"]
+    daily, receipts = parameters["DailyPartsCap"]["Default"], parameters["ReceiptDailyPartsCap"]["Default"]
+    assert 0 < daily < receipts  # receipts keep their own, higher cap: a promotion never starves them
+    fields = SenderSettings.model_fields
+    assert fields["DAILY_PARTS_CAP"].default == daily
+    assert fields["RECEIPT_DAILY_PARTS_CAP"].default == receipts
+    assert fields["MONTHLY_PARTS_CAP"].default == parameters["MonthlyPartsCap"]["Default"] == 0
+    # Each receipt answers a real payment: forty in an hour to one parent all go; a loop does not.
+    assert fields["RECIPIENT_HOURLY_LIMIT_RECEIPTS"].default >= 100
+    assert parameters["BusinessShortCodes"]["Default"] == ""

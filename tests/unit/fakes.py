@@ -18,9 +18,12 @@ from tuma.models.callback_tokens import CallbackToken, Caller
 from tuma.models.daraja import StatusQuery
 from tuma.models.http import HttpAnswer, HttpFailure
 from tuma.models.ledger import (
+    CALLBACK_SOURCES,
+    CONFIRMING_SOURCES,
     FINAL_RANK,
     PRIMARY,
     CancelOutcome,
+    Confirmation,
     DeliveryUpdate,
     DueCheck,
     LedgerEntry,
@@ -28,6 +31,7 @@ from tuma.models.ledger import (
     ReportOutcome,
     ScheduledMessage,
     Status,
+    confirmation_of,
 )
 from tuma.models.outbox import OutboxMessage
 from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
@@ -133,6 +137,9 @@ class MemoryLedger(Ledger):
     def note_payment(self, seen: PaymentSeen) -> None:
         record = self.payments.setdefault(seen.reference, {"sources": set(), "payer_rank": 0})
         record["sources"].add(seen.source)
+        for name in ("amount", "short_code", "paid_at"):
+            if getattr(seen, name) and name not in record:
+                record[name] = getattr(seen, name)
         if seen.payer is not None and seen.payer_rank > record["payer_rank"]:
             record.update(payer=seen.payer, payer_rank=seen.payer_rank)
 
@@ -144,6 +151,28 @@ class MemoryLedger(Ledger):
 
     def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
         self.status_answers[reference] = dict(answer)
+
+    def unconfirmed_payments(self, since: datetime, before: datetime) -> list[str]:
+        found = []
+        for reference, record in self.payments.items():
+            sources = set(record["sources"])
+            if "unconfirmed_at" in record or sources & CONFIRMING_SOURCES or not sources & CALLBACK_SOURCES:
+                continue
+            paid = record.get("paid_at")
+            if paid is not None and since <= paid < before:
+                found.append(reference)
+        return found
+
+    def mark_unconfirmed(self, reference: str, at: datetime) -> bool:
+        record = self.payments.get(reference)
+        if record is None or "unconfirmed_at" in record or set(record["sources"]) & CONFIRMING_SOURCES:
+            return False
+        record["unconfirmed_at"] = at
+        return True
+
+    def payment_confirmation(self, reference: str) -> Confirmation | None:
+        record = self.payments.get(reference)
+        return confirmation_of(record) if record is not None else None
 
     def record_status_query(self, query: StatusQuery) -> None:
         self.status_queries[query.receipt] = (query, None)

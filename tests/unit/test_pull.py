@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from tuma.models.daraja import DarajaFailure
-from tuma.models.ledger import PaymentSeen, Status
+from tuma.models.ledger import Confirmation, PaymentSeen, Status
 from tuma.models.sources import PaymentSource
 from tuma.ports import DarajaPull
 from tuma.services.intake import Intake
@@ -80,7 +80,11 @@ def test_every_page_is_read_then_each_unknown_payment_is_queued_once_as_learnt_b
     assert rig.outbox.messages[0].data["short_code"] == "600000"
     assert rig.ledger.payments["QK1"]["sources"] == {"pull"}
     assert rig.metrics.counts["PaymentsRecoveredByPull"] == 3
-    assert rig.state.documents[checkpoint_name("600000")] == {"until": NOW.isoformat()}
+    first = (NOW - timedelta(hours=2)).isoformat()  # the first window: every one is whole since
+    assert rig.state.documents[checkpoint_name("600000")] == {
+        "until": NOW.isoformat(),
+        "covered_since": first,
+    }
 
 
 def test_a_payment_its_callback_reported_is_noted_not_queued_and_counted_seen_once() -> None:
@@ -133,7 +137,10 @@ def test_a_failure_on_any_page_applies_nothing_and_keeps_the_window_for_the_next
     [healed] = rig.reconciler.run().runs
     assert healed.failure is None and healed.recovered == 3
     assert rig.daraja.calls[-1][1] == NOW - timedelta(minutes=120)  # the failed window is read again
-    assert rig.state.documents[checkpoint_name("600000")] == {"until": rig.now.isoformat()}
+    assert rig.state.documents[checkpoint_name("600000")] == {
+        "until": rig.now.isoformat(),
+        "covered_since": (NOW - timedelta(minutes=120)).isoformat(),
+    }
 
 
 def test_a_receipt_the_queue_refuses_fails_the_run_and_comes_back_with_the_window() -> None:
@@ -176,3 +183,37 @@ def test_field_names_in_any_case_and_numbers_as_numbers_are_read() -> None:
     [message] = rig.outbox.messages
     assert message.idempotency_key == "QK7" and message.to == ("254712345678",)
     assert message.data["amount"] == "233.8"
+
+
+def test_a_callbacks_payment_mpesas_record_never_lists_is_marked_unconfirmed_once_after_two_windows() -> None:
+    rig = Rig([row("QK1")])
+    paid = NOW + timedelta(minutes=5)
+    for reference in ("QK1", "QKFAKE1", "QKFAKE2"):  # a real one the pull lists, and two forgeries
+        rig.ledger.note_payment(PaymentSeen(reference, PaymentSource.C2B, amount="50000", paid_at=paid))
+    rig.ledger.note_payment(PaymentSeen("QKOWN1", PaymentSource.PAYMENTS_API, paid_at=paid))
+    assert rig.reconciler.run().unconfirmed == []  # the first run: nothing before its own window
+    rig.now = paid + timedelta(minutes=20)
+    assert rig.reconciler.run().unconfirmed == []  # within two windows: Daraja may list it late
+    rig.now = paid + timedelta(minutes=31)
+    report = rig.reconciler.run()
+    assert sorted(report.unconfirmed) == ["QKFAKE1", "QKFAKE2"]  # not the business's own payment
+    assert rig.metrics.counts["PaymentsUnconfirmed"] == 2
+    assert rig.ledger.payment_confirmation("QKFAKE1") is Confirmation.UNCONFIRMED
+    assert rig.ledger.payment_confirmation("QK1") is Confirmation.CONFIRMED
+    rig.now += timedelta(minutes=15)
+    assert rig.reconciler.run().unconfirmed == []  # marked once
+    assert rig.metrics.counts["PaymentsUnconfirmed"] == 2
+
+
+def test_nothing_is_marked_unconfirmed_while_a_window_fails_or_before_the_windows_cover_it() -> None:
+    rig = Rig([row("QK1")])
+    rig.ledger.note_payment(PaymentSeen("QKOLD1", PaymentSource.C2B, paid_at=NOW - timedelta(hours=5)))
+    rig.ledger.note_payment(PaymentSeen("QKNEW1", PaymentSource.C2B, paid_at=NOW + timedelta(minutes=1)))
+    rig.reconciler.run()
+    rig.now = NOW + timedelta(hours=1)
+    rig.daraja.fail_at = {len(rig.daraja.calls): DarajaFailure("unreachable", "ReadTimeoutError")}
+    failed = rig.reconciler.run()
+    assert failed.failed and failed.unconfirmed == []
+    rig.now = NOW + timedelta(hours=2)
+    # Before the pull's first window (five hours ago): M-Pesa's record was never read for it.
+    assert rig.reconciler.run().unconfirmed == ["QKNEW1"]

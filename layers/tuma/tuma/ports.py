@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tuma.models.http import HttpAnswer
     from tuma.models.ledger import (
         CancelOutcome,
+        Confirmation,
         DeliveryUpdate,
         DueCheck,
         LedgerEntry,
@@ -165,6 +166,19 @@ class Ledger(Protocol):
 
     def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
         """Keep M-Pesa's latest Transaction Status answer about a receipt number beside its entries."""
+        ...
+
+    def unconfirmed_payments(self, since: datetime, before: datetime) -> list[str]:
+        """Payments only Daraja's callbacks reported, paid between `since` and `before`, that M-Pesa's
+        own record has not confirmed and that are not marked UNCONFIRMED yet."""
+        ...
+
+    def mark_unconfirmed(self, reference: str, at: datetime) -> bool:
+        """UNCONFIRMED, once, unless the payment was confirmed meanwhile; True when this call did it."""
+        ...
+
+    def payment_confirmation(self, reference: str) -> Confirmation | None:
+        """Whether M-Pesa's own record confirmed the payment (None: not known either way)."""
         ...
 
     def record_status_query(self, query: StatusQuery) -> None:

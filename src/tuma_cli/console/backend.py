@@ -18,7 +18,7 @@ from tuma.adapters.dynamodb_templates import DynamoDBTemplates
 from tuma.adapters.ledger_table import PAYMENT_RECORD, STATUS_ANSWER_RECORD
 from tuma.formatting.clock import EAT
 from tuma.formatting.phones import InvalidNumber, parse_recipient
-from tuma.models.ledger import CancelOutcome, LedgerEntry, Status
+from tuma.models.ledger import CancelOutcome, LedgerEntry, Status, confirmation_of
 from tuma.models.outbox import OutboxMessage
 from tuma.models.sources import OwnSource
 from tuma.security.masking import mask
@@ -56,6 +56,7 @@ class Story:
     resends: list[str] = field(default_factory=list)
     resend_of: str | None = None
     status_answer: dict[str, Any] | None = None  # M-Pesa's latest Transaction Status answer
+    confirmation: str | None = None  # M-Pesa's own record: CONFIRMED, UNCONFIRMED, or not known
 
 
 @dataclass
@@ -126,6 +127,8 @@ class Backend:
             if ref == "#payment":
                 story.sources = sorted(record.get("sources", []))
                 story.payer_known = bool(record.get("payer"))
+                found = confirmation_of(record)
+                story.confirmation = found.value if found else None
             elif ref == "#scheduled":
                 story.scheduled = record
             elif ref.startswith("#resent#"):

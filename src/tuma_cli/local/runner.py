@@ -201,6 +201,8 @@ class LocalTopology:
             }
             # The primary is probed every few seconds here, not every minute: a laptop demo is short.
             | ({"FAILOVER_PROBE_SECONDS": "3"} if self.secondary is not None else {})
+            # The pull runs every few seconds here: two windows are seconds, not half an hour.
+            | ({"DARAJA_CONFIRM_WITHIN_SECONDS": "10"} if self.daraja is not None else {})
             | ({"TUMA_LOCAL_AWS_CALLS": str(self._record_aws_calls)} if self._record_aws_calls else {})
         )
 

@@ -5,12 +5,13 @@ records beside them, delivery reports applied only forward. The table's layout i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tuma.adapters.aws_errors import translates_aws_errors
-from tuma.adapters.dynamodb import attribute, batch_get, conditionally
+from tuma.adapters.dynamodb import attribute, batch_get, conditionally, every_item, python_item
 from tuma.adapters.ledger_table import (
+    DAY_INDEX,
     DUE_CHECKS,
     MESSAGE_ID_INDEX,
     PAYMENT_RECORD,
@@ -22,16 +23,21 @@ from tuma.adapters.ledger_table import (
     iso,
     key,
 )
-from tuma.formatting.clock import EAT
+from tuma.formatting.clock import EAT, parse_time
 from tuma.models.ledger import (
+    CALLBACK_SOURCES,
+    CONFIRMING_SOURCES,
     PRIMARY,
+    Confirmation,
     DeliveryUpdate,
     DueCheck,
     LedgerEntry,
     PaymentSeen,
     ReportOutcome,
     Status,
+    confirmation_of,
 )
+from tuma.models.sources import PaymentSource
 from tuma.ports import Ledger
 
 if TYPE_CHECKING:
@@ -150,6 +156,45 @@ class DynamoDBLedger(OnLedgerTable, Ledger):
             "expires_at": self._table.expires(now),
         }
         self._client.put_item(TableName=self._name, Item={k: attribute(v) for k, v in item.items()})
+
+    def unconfirmed_payments(self, since: datetime, before: datetime) -> list[str]:
+        found = []
+        for day in _days(since, before):
+            request = {
+                "TableName": self._name,
+                "IndexName": DAY_INDEX,
+                "KeyConditionExpression": "#day = :day",
+                "FilterExpression": "kind = :payment AND attribute_not_exists(unconfirmed_at)",
+                "ExpressionAttributeNames": {"#day": "day"},
+                "ExpressionAttributeValues": {":day": {"S": day}, ":payment": {"S": "payment"}},
+            }
+            for item in every_item(self._client.query, request):
+                record = python_item(item)
+                if _unconfirmed(record, since, before):
+                    found.append(str(record["idempotency_key"]))
+        return found
+
+    def mark_unconfirmed(self, reference: str, at: datetime) -> bool:
+        return conditionally(
+            self._client.update_item,
+            TableName=self._name,
+            Key=key(reference, PAYMENT_RECORD),
+            UpdateExpression="SET unconfirmed_at = :at",
+            ConditionExpression=(
+                "kind = :payment AND attribute_not_exists(unconfirmed_at) "
+                "AND NOT contains(sources, :pull) AND NOT contains(sources, :asked)"
+            ),
+            ExpressionAttributeValues={
+                ":at": {"S": _instant(at)},
+                ":payment": {"S": "payment"},
+                ":pull": {"S": PaymentSource.PULL.value},
+                ":asked": {"S": PaymentSource.STATUS_QUERY.value},
+            },
+        )
+
+    def payment_confirmation(self, reference: str) -> Confirmation | None:
+        item = self._table.get(reference, PAYMENT_RECORD)
+        return confirmation_of(python_item(item)) if item else None
 
     def record_status_query(self, query: StatusQuery) -> None:
         item: dict[str, str | int] = {
@@ -302,3 +347,21 @@ class DynamoDBLedger(OnLedgerTable, Ledger):
 def _instant(moment: datetime) -> str:
     """UTC, to the microsecond: one format, so that two instants compare as their text does."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _days(since: datetime, before: datetime) -> list[str]:
+    """The East Africa dates from `since` to `before`, both included (the by-day index's keys)."""
+    first, last = since.astimezone(EAT).date(), before.astimezone(EAT).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def _unconfirmed(record: Mapping[str, Any], since: datetime, before: datetime) -> bool:
+    """Reported only by Daraja's callbacks, paid in [since, before), and not confirmed."""
+    sources = {str(source) for source in record.get("sources") or ()}
+    if not sources & CALLBACK_SOURCES or sources & CONFIRMING_SOURCES:
+        return False
+    try:
+        paid = parse_time(str(record.get("paid_at") or record.get("first_seen") or ""))
+    except ValueError:
+        return False
+    return since <= paid < before

@@ -57,6 +57,13 @@ class MessageStory(_Answer):
 
     idempotency_key: str
     recipients: list[dict[str, Any]]
+    payment_confirmation: Literal["CONFIRMED", "UNCONFIRMED"] | None = Field(
+        default=None,
+        description=(
+            "for a receipt: whether M-Pesa's own record has the payment (UNCONFIRMED: a callback "
+            "reported it, the pull found nothing; null: not known either way, or not a payment)"
+        ),
+    )
 
 
 class Cancelled(_Answer):

@@ -5,9 +5,11 @@ Numbers are stored masked; `recipient_ref` (a digest) keys the entry without rev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from tuma.formatting.clock import now_utc
 from tuma.models.sources import PaymentSource
@@ -128,6 +130,28 @@ class PaymentSeen:
     account: str | None = None
     short_code: str | None = None
     paid_at: datetime | None = None
+
+
+class Confirmation(StrEnum):
+    """Whether M-Pesa's own record has a payment a callback reported (the pull reads that record)."""
+
+    CONFIRMED = "CONFIRMED"  # the pull listed it, or a Transaction Status answer Tuma asked for proved it
+    UNCONFIRMED = "UNCONFIRMED"  # the pull read past its time twice and M-Pesa's record has no such payment
+
+
+# How a payment reported by Daraja's callbacks is confirmed by M-Pesa's own record.
+CONFIRMING_SOURCES = frozenset({PaymentSource.PULL, PaymentSource.STATUS_QUERY})
+CALLBACK_SOURCES = frozenset({PaymentSource.C2B, PaymentSource.STK})
+
+
+def confirmation_of(record: Mapping[str, Any]) -> Confirmation | None:
+    """A payment record's confirmation (None: not known either way, or not a callback's payment)."""
+    sources = {str(source) for source in record.get("sources") or ()}
+    if sources & CONFIRMING_SOURCES:
+        return Confirmation.CONFIRMED
+    if record.get("unconfirmed_at"):
+        return Confirmation.UNCONFIRMED
+    return None
 
 
 @dataclass(frozen=True)

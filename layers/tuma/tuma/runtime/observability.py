@@ -42,7 +42,8 @@ def build_logger(service: str | None = None) -> Logger:
 
 # What a stack with Observability=lean emits: the metrics its alarms read (credit, delivery failure
 # rate, payments that make no receipt, the pull's health, forged callbacks) and the console's credit
-# chart: eleven names, ten of them always emitted (within CloudWatch's ten free custom metrics);
+# chart: twelve names, ten of them always emitted (within CloudWatch's ten free custom metrics; the
+# two that say something is wrong carry data only then);
 # tests/e2e/test_template.py holds the alarms of a lean stack to this set.
 ESSENTIAL_METRICS = frozenset(
     {
@@ -59,6 +60,8 @@ ESSENTIAL_METRICS = frozenset(
         # Forged Daraja callbacks the function refused (the ForgedCallbacks alarm): emitted only when
         # one reaches it, so it costs nothing in a month without one.
         "DarajaCallbacksRefused",
+        # Callbacks' payments M-Pesa's own record does not have (the PaymentsUnconfirmed alarm).
+        "PaymentsUnconfirmed",
     }
 )
 

@@ -279,6 +279,7 @@ def pull_reconciler(
         overlap=timedelta(minutes=settings.DARAJA_PULL_OVERLAP_MINUTES),
         now=now_utc,
         time_left=time_left,
+        confirm_within=timedelta(seconds=settings.DARAJA_CONFIRM_WITHIN_SECONDS),
     )
 
 

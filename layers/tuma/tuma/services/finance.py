@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tuma.models.ledger import LedgerEntry, Status
+from tuma.models.ledger import LedgerEntry, Status, confirmation_of
 from tuma.models.pull import PulledTransaction
 from tuma.models.sources import PaymentSource
 
@@ -34,6 +34,9 @@ class PaymentRow:
     recipient: str  # masked
     paid_at: str
     in_mpesa: bool | None  # listed by M-Pesa's Pull (None: M-Pesa's list not read)
+    # M-Pesa's own record of a callback's payment: CONFIRMED, UNCONFIRMED (the pull read past it
+    # twice and found nothing: check it before handing over goods), or "-" (not known either way).
+    confirmation: str = "-"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,6 +154,7 @@ def _known_row(
         recipient=recipient,
         paid_at=_when(record),
         in_mpesa=None if listed is None else reference in listed,
+        confirmation=(found.value if (found := confirmation_of(record)) else "-"),
     )
 
 

@@ -74,7 +74,7 @@ class Limits:
     monthly_parts: int = 0
     hourly: Mapping[Category, int] = field(
         default_factory=lambda: {
-            Category.RECEIPT: 30,
+            Category.RECEIPT: 200,
             Category.CODE: 5,
             Category.ALERT: 30,
             Category.MESSAGE: 10,

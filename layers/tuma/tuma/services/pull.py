@@ -36,6 +36,7 @@ MAX_PAGES = 200  # a window of more rows than this is cut in two by the next run
 SEEN_BY_PULL = "PaymentsSeenByPull"
 RECOVERED_BY_PULL = "PaymentsRecoveredByPull"
 PULL_FAILED = "DarajaPullFailed"
+UNCONFIRMED = "PaymentsUnconfirmed"  # a callback's payment M-Pesa's own record does not have
 
 
 class UnreadablePage(Exception):
@@ -75,6 +76,7 @@ class ShortCodeRun:
 @dataclass
 class PullReport:
     runs: list[ShortCodeRun] = field(default_factory=list)
+    unconfirmed: list[str] = field(default_factory=list)  # marked UNCONFIRMED by this run
 
     @property
     def failed(self) -> bool:
@@ -98,7 +100,10 @@ class PullReconciler:
         overlap: timedelta,
         now: Callable[[], datetime],
         time_left: Callable[[], float] | None = None,
+        confirm_within: timedelta = timedelta(minutes=30),
     ) -> None:
+        """`confirm_within`: how long after a callback's payment M-Pesa's own record must list it
+        (two pull windows): past that, the payment is marked UNCONFIRMED and the alarm fires."""
         self._daraja = daraja
         self._state = state
         self._intake = intake
@@ -108,12 +113,49 @@ class PullReconciler:
         self._overlap = overlap
         self._now = now
         self._time_left = time_left
+        self._confirm_within = confirm_within
 
     def run(self) -> PullReport:
         report = PullReport()
         for code in self._short_codes():
             report.runs.append(self._one(code))
+        if report.runs and not report.failed:
+            report.unconfirmed = self._flag_unconfirmed(report.runs)
         return report
+
+    def _flag_unconfirmed(self, runs: Sequence[ShortCodeRun]) -> list[str]:
+        """Reconciliation the other way: a payment a callback reported that M-Pesa's own record,
+        read past its time by every short code's windows, does not have. What slipped past the
+        addresses, the token and the short codes shows here."""
+        covered = [self._covered_since(run.short_code) for run in runs]
+        ends = [run.end for run in runs if run.end is not None]
+        if not ends or None in covered:
+            return []
+        before = min(ends) - self._confirm_within
+        since = max([before - DARAJA_HORIZON, *(c for c in covered if c is not None)])
+        if since >= before:
+            return []
+        now = self._now()
+        marked = [
+            r
+            for r in self._ledger.unconfirmed_payments(since, before)
+            if self._ledger.mark_unconfirmed(r, now)
+        ]
+        for reference in marked:
+            log.error(
+                "M-Pesa's own record has no payment %s, which a callback reported: UNCONFIRMED", reference
+            )
+        if marked:
+            self._metrics.count(UNCONFIRMED, len(marked))
+        return marked
+
+    def _covered_since(self, short_code: str) -> datetime | None:
+        """Since when every window of this short code has been read (None: not yet, or unreadable)."""
+        document = self._state.read(checkpoint_name(short_code)) or {}
+        try:
+            return parse_time(document["covered_since"]) if "covered_since" in document else None
+        except ValueError:
+            return None
 
     def window(self, short_code: str, end: datetime) -> tuple[datetime, bool]:
         """From the last good window's end minus the overlap (or from where a failed window began,
@@ -152,7 +194,10 @@ class PullReconciler:
             if "from" not in document:
                 self._state.write(checkpoint_name(short_code), document | {"from": start.isoformat()})
             return run
-        self._state.write(checkpoint_name(short_code), {"until": end.isoformat()})
+        covered = (self._state.read(checkpoint_name(short_code)) or {}).get("covered_since")
+        if run.clipped or not covered:
+            covered = start.isoformat()  # windows are whole from here on
+        self._state.write(checkpoint_name(short_code), {"until": end.isoformat(), "covered_since": covered})
         return run
 
     def _read_window(self, run: ShortCodeRun) -> list[PulledTransaction]:

@@ -76,7 +76,9 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         entries = context.ledger.get(key)
         if not entries:
             return reply(404, {"error": "no message under that key"})
-        return reply(200, {"idempotency_key": key, "recipients": story(entries)})
+        confirmation = context.ledger.payment_confirmation(key)
+        body = {"idempotency_key": key, "recipients": story(entries)}
+        return reply(200, body | {"payment_confirmation": confirmation.value if confirmation else None})
 
     @routes.add(
         "delete",

@@ -22,3 +22,6 @@ class PullSettings(
     STATE_TABLE: str  # the checkpoint of each short code, and the shared OAuth token
     # Each run reads from its checkpoint minus this much, so rows Daraja lists late are still read.
     DARAJA_PULL_OVERLAP_MINUTES: int = Field(default=120, ge=1, le=2880)
+    # A callback's payment M-Pesa's own record has not listed this long after it was made (two pull
+    # windows) is marked UNCONFIRMED, and the PaymentsUnconfirmed alarm fires.
+    DARAJA_CONFIRM_WITHIN_SECONDS: int = Field(default=1800, ge=10, le=86400)

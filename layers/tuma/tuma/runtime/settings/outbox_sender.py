@@ -50,11 +50,13 @@ class SenderSettings(
     # The guards (tuma.services.guards; they need STATE_TABLE): caps on SMS parts (0: none; an
     # operator's `tuma caps set` overrides them), messages an hour to one number per category, and
     # the window in which repeats of one alert are one SMS (0: no collapsing).
-    DAILY_PARTS_CAP: int = Field(default=0, ge=0)
-    RECEIPT_DAILY_PARTS_CAP: int = Field(default=0, ge=0)
+    DAILY_PARTS_CAP: int = Field(default=2000, ge=0)  # template DailyPartsCap: on by default
+    RECEIPT_DAILY_PARTS_CAP: int = Field(default=5000, ge=0)
     MONTHLY_PARTS_CAP: int = Field(default=0, ge=0)
     RECIPIENT_HOURLY_LIMIT: int = Field(default=10, ge=0)
-    RECIPIENT_HOURLY_LIMIT_RECEIPTS: int = Field(default=30, ge=0)
+    # Receipts: each answers a payment the payer made (only a genuine one makes a receipt), so a parent
+    # paying fees for 40 pupils gets all 40 at once; 200 an hour only stops a loop.
+    RECIPIENT_HOURLY_LIMIT_RECEIPTS: int = Field(default=200, ge=0)
     RECIPIENT_HOURLY_LIMIT_CODES: int = Field(default=5, ge=0)
     RECIPIENT_HOURLY_LIMIT_ALERTS: int = Field(default=30, ge=0)
     ALERT_COLLAPSE_SECONDS: int = Field(default=600, ge=0, le=86400)

@@ -29,6 +29,7 @@ from tests.e2e.conftest import Local, running_local, tuma_local
 pytestmark = pytest.mark.e2e
 FORGED = 200
 GENUINE = 50
+LARGE = 100_000
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,10 @@ def ready_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def local(ready_file: Path) -> Iterator[Local]:
-    with running_local(ready_file=ready_file, options=("--daraja",)) as topology:
+    # Receipts for payments of KES 100,000 or more wait for M-Pesa's own record (ConfirmPaymentsFrom).
+    with running_local(
+        f"ConfirmPaymentsFrom={LARGE}", ready_file=ready_file, options=("--daraja",)
+    ) as topology:
         registered = tuma_local(ready_file, "daraja", "register")
         assert registered.returncode == 0, registered.stdout + registered.stderr
         yield topology
@@ -265,3 +269,46 @@ def test_a_callback_payment_mpesas_own_record_never_lists_is_shown_unconfirmed_a
         r["receipt"]: r for r in json.loads(tuma_local(ready_file, "--json", "payments").stdout)["payments"]
     }
     assert {rows[f"QGN{n:07d}"]["confirmation"] for n in range(GENUINE)} == {"CONFIRMED"}
+
+
+def test_a_large_payment_waits_for_mpesas_record_and_a_contradicted_one_is_rejected(local: Local) -> None:
+    # A real payment of KES 150,000: its receipt waits, visibly, then goes once the pull lists it.
+    real = {
+        "TransID": "QLG0000001",
+        "TransAmount": "150000.00",
+        "MSISDN": "254712999001",
+        "BillRefNumber": "FEES-2027",
+        "FirstName": "Parent",
+        "callback": "deliver",
+    }
+    local.simulator_at("daraja_simulator_url", "/_sandbox/payments", "POST", json=real)
+    waited = local.wait_for(lambda: local.ledger("QLG0000001"), what="the held receipt's entry")
+    assert waited[0]["status"] in ("AWAITING_CONFIRMATION", "QUEUED", "SENT", "DELIVERED")
+
+    def went() -> list[dict[str, Any]]:
+        return [p for p in local.phones() if p["message"].startswith("QLG0000001")]
+
+    [sms] = local.wait_for(went, timeout=60, what="the confirmed receipt")
+    assert "KES 150,000.00" in sms["message"]
+    # A real payment of KES 200, reported by a callback as KES 200,000: M-Pesa's record says otherwise.
+    local.simulator_at(
+        "daraja_simulator_url",
+        "/_sandbox/payments",
+        "POST",
+        json=real | {"TransID": "QLG0000002", "TransAmount": "200.00", "callback": "drop"},
+    )
+    _, body = _c2b(True, 9200)
+    now = datetime.now(UTC).astimezone(EAT).strftime("%Y%m%d%H%M%S")
+    body |= {"TransID": "QLG0000002", "TransAmount": "200000.00", "TransTime": now, "MSISDN": "254712999001"}
+    assert local.post("/payments/c2b/confirmation/{token}", body).status_code == 200
+
+    def rejected() -> dict[str, Any] | None:
+        entries = local.ledger("QLG0000002")
+        return entries[0] if entries and entries[0]["status"] == "REJECTED" else None
+
+    entry = local.wait_for(rejected, timeout=60, what="the contradicted receipt to be rejected")
+    assert entry["reason"] == (
+        "M-Pesa's own record says KES 200.00, not the KES 200,000.00 the callback said: nothing sent"
+    )
+    time.sleep(2)
+    assert not [p for p in local.phones() if p["message"].startswith("QLG0000002")]

@@ -25,6 +25,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Local, P
     with running_local(
         f"AlertRecipients={OPERATORS}",
         "DailyPartsCap=20",
+        "ReceiptDailyPartsCap=0",  # receipts count towards the daily cap here (their own by default)
         "AlertCollapseSeconds=40",
         "GuardRecheckSeconds=3",
         ready_file=ready_file,

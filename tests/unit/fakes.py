@@ -26,6 +26,7 @@ from tuma.models.ledger import (
     Confirmation,
     DeliveryUpdate,
     DueCheck,
+    HeldReceipt,
     LedgerEntry,
     PaymentSeen,
     ReportOutcome,
@@ -151,6 +152,17 @@ class MemoryLedger(Ledger):
 
     def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
         self.status_answers[reference] = dict(answer)
+
+    def hold_receipt(self, held: HeldReceipt, entries: Sequence[LedgerEntry]) -> None:
+        self.payments.setdefault(held.reference, {"sources": set(), "payer_rank": 0})["held"] = held
+        self.write(entries)
+
+    def held_receipts(self, references: Sequence[str]) -> dict[str, HeldReceipt]:
+        found = {r: self.payments.get(r, {}).get("held") for r in references}
+        return {r: held for r, held in found.items() if held is not None}
+
+    def release_held(self, reference: str) -> bool:
+        return self.payments.get(reference, {}).pop("held", None) is not None
 
     def unconfirmed_payments(self, since: datetime, before: datetime) -> list[str]:
         found = []

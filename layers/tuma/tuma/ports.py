@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         Confirmation,
         DeliveryUpdate,
         DueCheck,
+        HeldReceipt,
         LedgerEntry,
         PaymentSeen,
         ReportOutcome,
@@ -166,6 +167,19 @@ class Ledger(Protocol):
 
     def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
         """Keep M-Pesa's latest Transaction Status answer about a receipt number beside its entries."""
+        ...
+
+    def hold_receipt(self, held: HeldReceipt, entries: Sequence[LedgerEntry]) -> None:
+        """Keep a receipt on its payment's record until M-Pesa confirms it; its recipients' entries
+        say AWAITING_CONFIRMATION meanwhile."""
+        ...
+
+    def held_receipts(self, references: Sequence[str]) -> dict[str, HeldReceipt]:
+        """The receipts held among these payments (one batched read)."""
+        ...
+
+    def release_held(self, reference: str) -> bool:
+        """Take the held receipt off its payment's record, once: False when another run did."""
         ...
 
     def unconfirmed_payments(self, since: datetime, before: datetime) -> list[str]:

@@ -31,6 +31,8 @@ class Status(StrEnum):
     UNDELIVERABLE = "UNDELIVERABLE"  # no usable number (masked at the source and not resolved)
     CANCELLED = "CANCELLED"  # a scheduled message withdrawn before it went
     SUPPRESSED = "SUPPRESSED"  # the recipient is on the suppression list for this kind of message
+    # A receipt for a large payment, held until M-Pesa's own record confirms it (ConfirmPaymentsFrom).
+    AWAITING_CONFIRMATION = "AWAITING_CONFIRMATION"
 
     @property
     def rank(self) -> int:
@@ -46,6 +48,7 @@ class Status(StrEnum):
 FINAL_RANK = 3
 _RANKS = {
     Status.SCHEDULED: 0,
+    Status.AWAITING_CONFIRMATION: 0,
     Status.QUEUED: 1,
     Status.RETRYING: 1,
     Status.SENT: 2,
@@ -152,6 +155,15 @@ def confirmation_of(record: Mapping[str, Any]) -> Confirmation | None:
     if record.get("unconfirmed_at"):
         return Confirmation.UNCONFIRMED
     return None
+
+
+@dataclass(frozen=True)
+class HeldReceipt:
+    """A receipt waiting for M-Pesa's own record to confirm its payment (ConfirmPaymentsFrom)."""
+
+    reference: str
+    amount: str  # what the callback said, as parsed: decimal text
+    message: str  # the outbox message, JSON, as it will be queued
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ adapters it uses. The two APIs' clients (the SMS provider's, Daraja's) are built
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from tuma.runtime import aws
@@ -193,14 +194,22 @@ def intake(settings: WebhookSettings | StreamSettings | PullSettings) -> Intake:
 
     table = settings.CUSTOMERS_TABLE
     client = dynamodb()
+    ledger_ = ledger(settings, client)
+    threshold = Decimal(getattr(settings, "CONFIRM_PAYMENTS_FROM", 0))
+    confirmations = None
+    if threshold:
+        from tuma.services.confirmation import Confirmations
+
+        confirmations = Confirmations(outbox(settings), ledger_, threshold=threshold)
     return Intake(
         outbox(settings),
-        ledger(settings, client),
+        ledger_,
         DynamoDBCustomers(client, table) if table else None,
         language=settings.DEFAULT_LANGUAGE,
         account_check=settings.C2B_ACCOUNT_CHECK,
         max_amount=settings.MAX_PAYMENT_AMOUNT,
         short_codes=frozenset(getattr(settings, "BUSINESS_SHORT_CODES", ())),
+        confirmations=confirmations,
     )
 
 

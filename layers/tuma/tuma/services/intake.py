@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from tuma.models.mpesa import C2BConfirmation, C2BValidation, StatusResult, StkCallback, StkResult
     from tuma.models.payments import PaymentRequest
     from tuma.ports import CustomerDirectory, Ledger, OutboxQueue
+    from tuma.services.confirmation import Confirmations
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_AMOUNT = Decimal(1_000_000)  # beyond what one M-Pesa payment can carry
@@ -50,6 +51,9 @@ class Fate(StrEnum):
     NO_PAYMENT = "StatusAnswersWithoutPayment"
     # An answer to no request Tuma made (or answered already, or too late): acknowledged, ignored.
     UNASKED = "StatusAnswersUnasked"
+    # A large payment's receipt, held until M-Pesa's own record confirms it (ConfirmPaymentsFrom).
+    HELD = "ReceiptsHeldForConfirmation"
+    CONFIRMED = "ReceiptsConfirmed"  # M-Pesa confirmed it: the held receipt is queued
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,11 @@ class Intake:
         account_check: bool = False,
         max_amount: Decimal = DEFAULT_MAX_AMOUNT,
         short_codes: frozenset[str] = frozenset(),
+        confirmations: Confirmations | None = None,
     ) -> None:
         """`short_codes`: the business's paybills and tills; a Daraja payment to any other is refused
-        (none given: not checked)."""
+        (none given: not checked). `confirmations`: large payments' receipts wait for M-Pesa's word
+        (None: none waits)."""
         self._queue = queue
         self._ledger = ledger
         self._directory = directory
@@ -121,6 +127,7 @@ class Intake:
         self._account_check = account_check
         self._max_amount = max_amount
         self._short_codes = short_codes
+        self._confirmations = confirmations
 
     # -- payments ---------------------------------------------------------------------------------
 
@@ -156,7 +163,13 @@ class Intake:
         payer = resolve(payment.phone, payment.account, self._directory)
         self._ledger.note_payment(_seen(payment, payer))
         if payer.recipient is not None:
-            return payment.receipt(payer.recipient, self._language)
+            message = payment.receipt(payer.recipient, self._language)
+            if self._confirmations is not None and self._confirmations.must_wait(payment):
+                from tuma.formatting.phones import parse_recipient
+
+                reason = self._confirmations.hold(payment, message, parse_recipient(payer.recipient))
+                return Outcome(payment.reference, Fate.HELD, reason)
+            return message
         received = payer.received
         self._ledger.record_unsendable(
             [
@@ -209,6 +222,14 @@ class Intake:
             first = exc.errors(include_url=False)[0]
             raise PaymentRefused(".".join(str(p) for p in first["loc"]) or "body", first["msg"]) from None
         return self.receipt(payment, answerable=True)
+
+    def confirm(self, payments: Sequence[Payment]) -> dict[str, Fate]:
+        """M-Pesa's own record shows these payments: their held receipts go (or end REJECTED when
+        M-Pesa's amount is not the callback's). What became of each one that was held."""
+        if self._confirmations is None or not payments:
+            return {}
+        done = self._confirmations.confirm([(p.reference, p.amount) for p in payments])
+        return {reference: Fate(confirmed.value) for reference, confirmed in done.items()}
 
     def reject(self, key: str, reason: str, source: PaymentSource, fate: Fate = Fate.REJECTED) -> Outcome:
         """A business event that can never yield a message: recorded, never retried."""
@@ -302,7 +323,8 @@ class Intake:
         if payment.reference in self._ledger.payment_sources([payment.reference]) or self._ledger.get(
             payment.reference
         ):
-            return Outcome(payment.reference, Fate.ALREADY_KNOWN)
+            confirmed = self.confirm([payment]).get(payment.reference)
+            return Outcome(payment.reference, confirmed or Fate.ALREADY_KNOWN)
         return self.receipt(payment)
 
     # -- alerts ---------------------------------------------------------------------------------

@@ -233,22 +233,11 @@ class PullReconciler:
                 self._reject(run, problem)
         unique = list({payment.reference: payment for payment in payments}.values())
         known = self._ledger.payment_sources([p.reference for p in unique])
-        queue: list[Payment] = []
-        for payment in unique:
-            sources = known.get(payment.reference)
-            if sources is None:
-                # Nobody reported it: its callback never came. Counted once, when first found.
-                queue.append(payment)
-                run.seen += 1
-                run.recovered += 1
-                log.info("pull found %s, which no callback had reported", payment.reference)
-            elif sources == {PaymentSource.PULL}:
-                # Known only through pull: queued again at each read of its window, so that a receipt
-                # whose queueing failed half-way is never lost. The sender's claims keep it to one SMS.
-                queue.append(payment)
-            elif PaymentSource.PULL not in sources:
-                self._ledger.note_payment(PaymentSeen(payment.reference, PaymentSource.PULL))
-                run.seen += 1
+        queue = [payment for payment in unique if self._to_queue(run, payment, known.get(payment.reference))]
+        # M-Pesa's own record lists them: receipts held for its word go (whichever run first sees
+        # them, so that one whose release was interrupted goes on the next read of its window).
+        for fate in self._intake.confirm([p for p in unique if known.get(p.reference)]).values():
+            self._metrics.count(fate.value)
         if queue:
             outcomes = self._intake.receipts(queue)
             unqueued = [p.reference for p, outcome in zip(queue, outcomes, strict=True) if outcome is None]
@@ -256,6 +245,23 @@ class PullReconciler:
                 raise UnreadablePage(f"{len(unqueued)} receipts could not be queued")
         self._metrics.count(SEEN_BY_PULL, run.seen)
         self._metrics.count(RECOVERED_BY_PULL, run.recovered)
+
+    def _to_queue(self, run: ShortCodeRun, payment: Payment, sources: frozenset[str] | None) -> bool:
+        """Whether the payment's receipt is queued by this read; notes and counts what pull saw."""
+        if sources is None:
+            # Nobody reported it: its callback never came. Counted once, when first found.
+            run.seen += 1
+            run.recovered += 1
+            log.info("pull found %s, which no callback had reported", payment.reference)
+            return True
+        if sources == {PaymentSource.PULL}:
+            # Known only through pull: queued again at each read of its window, so that a receipt
+            # whose queueing failed half-way is never lost. The sender's claims keep it to one SMS.
+            return True
+        if PaymentSource.PULL not in sources:
+            self._ledger.note_payment(PaymentSeen(payment.reference, PaymentSource.PULL))
+            run.seen += 1
+        return False
 
     def _reject(self, run: ShortCodeRun, problem: InvalidPayment) -> None:
         known = self._ledger.payment_sources([problem.key])

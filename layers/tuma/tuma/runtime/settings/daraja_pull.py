@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field
 
 from tuma.runtime.settings import (
@@ -25,3 +27,5 @@ class PullSettings(
     # A callback's payment M-Pesa's own record has not listed this long after it was made (two pull
     # windows) is marked UNCONFIRMED, and the PaymentsUnconfirmed alarm fires.
     DARAJA_CONFIRM_WITHIN_SECONDS: int = Field(default=1800, ge=10, le=86400)
+    # Receipts held for M-Pesa's word (ConfirmPaymentsFrom) go when the pull lists their payment.
+    CONFIRM_PAYMENTS_FROM: Decimal = Field(default=Decimal(0), ge=0)

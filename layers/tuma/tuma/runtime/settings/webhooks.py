@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field, field_validator
 
 from tuma.runtime.settings import (
@@ -28,6 +30,8 @@ class WebhookSettings(
     DARAJA_CALLBACK_IPS: str
     # The business's own paybills and tills: a Daraja payment to any other is REJECTED (none: no check).
     BUSINESS_SHORT_CODES: NumberList = ()
+    # A callback's payment of at least this much (KES) waits for M-Pesa's own record (0: none waits).
+    CONFIRM_PAYMENTS_FROM: Decimal = Field(default=Decimal(0), ge=0)
     WEBHOOK_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=6 * 1024 * 1024)
     CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
 

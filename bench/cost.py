@@ -100,11 +100,11 @@ class Usage:
     alarm_metrics: int = 17
     lean_alarm_metrics: int = 10
     nat_instance_alarm_metrics: int = 2
-    # Observability=lean emits only the metrics its alarms read (runtime.observability.ESSENTIAL_METRICS,
-    # eleven) and the access log's count of refused Daraja callbacks, and has no dashboard. Counted as
-    # if all were emitted every hour; the two that count forged callbacks carry data only when one
-    # comes, and CloudWatch bills a metric only for the hours it receives data.
-    lean_custom_metrics: int = 13
+    # Observability=lean emits only the metrics its alarms read (runtime.observability.ESSENTIAL_METRICS)
+    # and has no dashboard. Counted: the ten emitted every hour. Those emitted only when something is
+    # wrong (ONLY_WHEN_WRONG, and the access log's count of refused Daraja callbacks, which has no
+    # DefaultValue) carry data only then, and CloudWatch bills a metric for the hours it receives data.
+    lean_custom_metrics: int = 10
     dashboards: int = 1
     # Logs: Lambda's START/END/REPORT lines plus Tuma's JSON lines, per invocation.
     log_kb_per_invocation: float = 1.5

@@ -78,10 +78,14 @@ def test_the_counts_the_model_assumes_are_the_templates(cost: ModuleType, templa
     assert usage.lean_alarm_metrics == always
     assert usage.nat_instance_alarm_metrics == by_condition["UseNatInstance"]
     assert usage.daraja_alarm_metrics == by_condition["HasDaraja"]
-    from tuma.runtime.observability import ESSENTIAL_METRICS
+    from tuma.runtime.observability import ESSENTIAL_METRICS, ONLY_WHEN_WRONG
 
     filters = [r for r in resources if r["Type"] == "AWS::Logs::MetricFilter"]
-    assert usage.lean_custom_metrics == len(ESSENTIAL_METRICS) + len(filters)
+    # A filter with a DefaultValue emits for every log line, so it is billed every hour.
+    always_filtered = [
+        f for f in filters if any("DefaultValue" in t for t in f["Properties"]["MetricTransformations"])
+    ]
+    assert usage.lean_custom_metrics == len(ESSENTIAL_METRICS - ONLY_WHEN_WRONG) + len(always_filtered)
     secrets = [r for r in resources if r["Type"] == "AWS::SecretsManager::Secret"]
     assert usage.secrets == len(
         [s for s in secrets if s.get("Condition") not in ("HasSecondaryProvider", "HasDaraja")]

@@ -57,13 +57,15 @@ ESSENTIAL_METRICS = frozenset(
         "PaymentsRecoveredByPull",
         "DarajaPullFailed",
         "DarajaNotConfigured",
-        # Forged Daraja callbacks the function refused (the ForgedCallbacks alarm): emitted only when
-        # one reaches it, so it costs nothing in a month without one.
         "DarajaCallbacksRefused",
-        # Callbacks' payments M-Pesa's own record does not have (the PaymentsUnconfirmed alarm).
         "PaymentsUnconfirmed",
     }
 )
+
+# Emitted only when something is wrong (a forged Daraja callback the function refused, a callback's
+# payment M-Pesa's own record does not have), so they cost nothing in a month without one:
+# CloudWatch bills a metric for the hours it receives data.
+ONLY_WHEN_WRONG = frozenset({"DarajaCallbacksRefused", "PaymentsUnconfirmed"})
 
 
 class CountingMetrics(MetricsSink):

@@ -50,6 +50,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     status.add_argument(
         "--wait", type=float, default=30.0, help="seconds to wait for M-Pesa's answer (0: ask and return)"
     )
+    status.add_argument(
+        "--short-code",
+        help="the short code the payment was made to (needed for a receipt Tuma never saw, when you have several)",
+    )
+    credential = commands.add_parser(
+        "credential",
+        help="store the initiator's password, encrypted with Safaricom's certificate, as the security credential",
+    )
+    credential.add_argument(
+        "--initiator", help="the initiator's name (default: the one in the Daraja secret)"
+    )
+    credential.add_argument(
+        "--certificate",
+        metavar="PATH",
+        help="Safaricom's certificate, if it published a new one (default: the one for DarajaBaseUrl)",
+    )
+    credential.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input, not the terminal",
+    )
 
 
 @dataclass
@@ -68,6 +89,7 @@ def connect(found: stack.Stack) -> Connection:
     from tuma.adapters.http import Urllib3Http
     from tuma.daraja.client import DarajaClient
     from tuma.errors import ConfigurationError
+    from tuma.models.daraja import PullTimes
     from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.services.daraja_setup import CallbackUrls
 
@@ -87,7 +109,13 @@ def connect(found: stack.Stack) -> Connection:
         if "state" in found.tables
         else None
     )
-    client = DarajaClient(settings["base_url"], lambda: credentials, Urllib3Http(5.0, 30.0), store)
+    client = DarajaClient(
+        settings["base_url"],
+        lambda: credentials,
+        Urllib3Http(5.0, 30.0),
+        store,
+        times=PullTimes(settings.get("pull_times", "kenya")),
+    )
     return Connection(
         found, client, credentials, CallbackUrls.at(found.webhook_base_url(), token), token, settings
     )
@@ -97,6 +125,10 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     from tuma.models.daraja import DarajaFailure
 
     try:
+        if args.daraja_command == "credential":
+            from tuma_cli.daraja_credential import store_credential
+
+            return store_credential(stack.locate(args), args, out, err)
         connection = connect(stack.locate(args))
         if args.daraja_command == "register":
             return register(connection, args, out)
@@ -198,7 +230,14 @@ def status(connection: Connection, args: argparse.Namespace, out: TextIO, err: T
     ledger = LedgerViews(connection.found.client("dynamodb"), connection.found.table("ledger"))
     before = ledger.record(receipt, STATUS_ANSWER_RECORD)
     payment = ledger.record(receipt, PAYMENT_RECORD) or {}
-    short_code = str(payment.get("short_code") or connection.credentials.short_codes[0])
+    short_code = _short_code(args, payment, connection.credentials.short_codes)
+    if not short_code:
+        codes = ", ".join(connection.credentials.short_codes)
+        print(
+            f"{receipt} is a payment Tuma never saw: say which short code it was paid to ({codes})", file=err
+        )
+        print("  with --short-code CODE", file=err)
+        return EXIT_CONFIG
     from tuma.services.status_queries import StatusQueries
 
     asked = StatusQueries(connection.client, ledger).ask(receipt, short_code, connection.urls.status_result)
@@ -211,6 +250,11 @@ def status(connection: Connection, args: argparse.Namespace, out: TextIO, err: T
     if not asked.ok:
         return EXIT_REFUSED
     return EXIT_OK if answer is not None or args.wait == 0 else EXIT_REFUSED
+
+
+def _short_code(args: argparse.Namespace, payment: Mapping[str, Any], codes: Sequence[str]) -> str:
+    """The short code to ask about: the operator's, the payment's, or the only one there is ('': say)."""
+    return str(args.short_code or payment.get("short_code") or (codes[0] if len(codes) == 1 else ""))
 
 
 def _answer(

@@ -24,7 +24,14 @@ from functools import partial
 from typing import Any, TextIO
 
 from tuma_cli import stack
-from tuma_cli.doctor_checks import SECRETS, Check, callback_token_check, secret_check
+from tuma_cli.doctor_checks import (
+    SECRETS,
+    Check,
+    callback_token_check,
+    pull_clock_check,
+    secret_check,
+    short_codes_check,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 # Queues whose messages mean something gave up: (output, local logical id, what waits there).
@@ -62,6 +69,8 @@ class Doctor:
             checks += self._guarded(
                 f"{caller} callback token", partial(callback_token_check, self.found, caller)
             )
+        checks += self._guarded("business short codes", partial(short_codes_check, self.found))
+        checks += self._guarded("Daraja's clock", partial(pull_clock_check, self.found))
         checks += self._guarded("provider reachable from the fixed egress", self.provider)
         checks += self._guarded("credit", self.credit)
         checks += self._guarded("delivery reports by callback", self.delivery_reports)

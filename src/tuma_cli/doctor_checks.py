@@ -1,5 +1,6 @@
 """What `tuma doctor` checks of the stack's secrets: each filled in (not the placeholder, long
-enough), and each caller's own path token no longer shared with the stack's first one."""
+enough), and each caller's own path token no longer shared with the stack's first one; and of
+Daraja: the business's short codes, and whether the pull reads M-Pesa's times on the right clock."""
 
 from __future__ import annotations
 
@@ -104,3 +105,64 @@ def short_codes_check(found: stack.Stack) -> Check | None:
             warning=True,
         )
     return Check(what, True, f"payments to {', '.join(sorted(given))} only")
+
+
+SKEWED = 3 * 3600 - 600  # seconds: Kenyan time against UTC, less clocks' and Daraja's own lag
+
+
+def pull_clock_check(found: stack.Stack, days: int = 2) -> Check | None:
+    """With Daraja: the time a callback said against the time the pull read for the same payment,
+    over the last `days`: three hours apart means DarajaPullTimes is the wrong clock."""
+    import statistics
+    from datetime import datetime, timedelta
+
+    from tuma.adapters.dynamodb_ledger_views import LedgerViews
+    from tuma.formatting.clock import EAT
+
+    try:
+        settings = found.daraja()
+    except stack.Unconfigured:
+        return None
+    ledger = LedgerViews(found.client("dynamodb"), found.table("ledger"))
+    today = datetime.now(EAT).date()
+    skews = [
+        skew
+        for n in range(days)
+        for record in ledger.payments_on((today - timedelta(days=n)).isoformat())
+        if (skew := _skew(record)) is not None
+    ]
+    what, setting = "Daraja's clock", settings.get("pull_times", "kenya")
+    if not skews:
+        return Check(what, True, f"DarajaPullTimes={setting}; no payment both called back and pulled yet")
+    median = statistics.median(skews)
+    if abs(median) < SKEWED:
+        return Check(
+            what,
+            True,
+            f"callbacks and the pull agree on the time ({len(skews)} payment{'s' if len(skews) != 1 else ''}, "
+            f"DarajaPullTimes={setting})",
+        )
+    other = "utc" if median < 0 else "kenya"
+    return Check(
+        what,
+        False,
+        f"the pull reads payments {abs(median) / 3600:.1f} h {'earlier' if median < 0 else 'later'} than their "
+        f"callbacks ({len(skews)} payment{'s' if len(skews) != 1 else ''}): Daraja's dates are not on the clock DarajaPullTimes={setting} says",
+        f"deploy with DarajaPullTimes={other} (no payment was lost: the pull reads both clocks' windows)",
+    )
+
+
+def _skew(record: dict[str, Any]) -> float | None:
+    """Seconds from the callback's time to the pull's, for a payment a callback reported first."""
+    from tuma.formatting.clock import parse_time
+
+    if (
+        record.get("first_source") not in ("c2b", "stk")
+        or not record.get("pulled_at")
+        or not record.get("paid_at")
+    ):
+        return None
+    try:
+        return (parse_time(str(record["pulled_at"])) - parse_time(str(record["paid_at"]))).total_seconds()
+    except ValueError:
+        return None

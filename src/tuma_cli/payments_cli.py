@@ -18,10 +18,14 @@ from typing import TYPE_CHECKING, TextIO
 from tuma_cli import stack
 
 if TYPE_CHECKING:
+    from tuma.models.daraja import PullTimes
     from tuma.models.pull import PulledTransaction
     from tuma.services.finance import DayView
 
+    from tuma_cli.daraja_cli import Connection
+
 EXIT_OK, EXIT_CONFIG = 0, 2
+MAX_PAGES = 200  # a day's list is never read past this many pages of one short code
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def mpesa_list(found: stack.Stack, day: date) -> tuple[dict[str, list[PulledTransaction]] | None, str | None]:
     """M-Pesa's payments of the day by short code, read with Pull; None and why when it cannot be."""
     from tuma.formatting.clock import EAT
-    from tuma.models.daraja import DarajaFailure
-    from tuma.models.pull import PulledTransaction
+    from tuma.models.daraja import DarajaFailure, PullTimes
     from tuma.services.pull import DARAJA_HORIZON
 
     from tuma_cli.daraja_cli import connect
@@ -50,16 +53,53 @@ def mpesa_list(found: stack.Stack, day: date) -> tuple[dict[str, list[PulledTran
             None,
             "M-Pesa's list not read: Daraja's Pull keeps only the last 48 hours (see the M-Pesa org portal)",
         )
+    times = PullTimes(connection.settings.get("pull_times", "kenya"))
     listed: dict[str, list[PulledTransaction]] = {}
     try:
         for code in connection.credentials.short_codes:
-            offset, rows = 0, listed.setdefault(code, [])
-            while page := connection.client.pull(code, start, end, offset):
-                rows += [PulledTransaction.of(row) for row in page]
-                offset += len(page)
+            rows = _day_of(connection, code, start, end, times)
+            if rows is None:
+                return None, f"M-Pesa's list not read: more than {MAX_PAGES} pages for short code {code}"
+            listed[code] = rows
     except DarajaFailure as failure:
         return None, f"M-Pesa's list not read: {failure.description}"
     return listed, None
+
+
+def _day_of(
+    connection: Connection, code: str, start: datetime, end: datetime, times: PullTimes
+) -> list[PulledTransaction] | None:
+    """One short code's payments of the day (None: more pages than MAX_PAGES). Read three hours
+    either side, whichever clock Daraja keeps, then kept to the day as DarajaPullTimes reads each
+    row: a payment at 22:00 is on its own day, not the next."""
+    from tuma.services.pull import ZONE_DOUBT
+
+    offset = 0
+    rows: list[PulledTransaction] = []
+    for _ in range(MAX_PAGES):
+        page = connection.client.pull(code, start - ZONE_DOUBT, end + ZONE_DOUBT, offset)
+        if not page:
+            return rows
+        rows += [t for t in (_read(row) for row in page) if t is not None and _on(t, start.date(), times)]
+        offset += len(page)
+    return None
+
+
+def _read(row: object) -> PulledTransaction | None:
+    from tuma.models.payments import InvalidPayment
+    from tuma.models.pull import read_row
+
+    try:
+        return read_row(row)
+    except InvalidPayment:
+        return None  # the pull records it as a rejection with its reason
+
+
+def _on(transaction: PulledTransaction, day: date, times: PullTimes) -> bool:
+    from tuma.formatting.clock import EAT
+
+    paid = transaction.paid_at(times)
+    return paid is None or paid.astimezone(EAT).date() == day
 
 
 def view(found: stack.Stack, day: date) -> DayView:

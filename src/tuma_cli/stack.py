@@ -133,6 +133,7 @@ class Stack:
             "base_url": self.outputs["DarajaBaseUrl"],
             "register_url_version": self.outputs.get("DarajaRegisterUrlVersion", "v2"),
             "response_type": self.outputs.get("DarajaResponseType", "Completed"),
+            "pull_times": self.outputs.get("DarajaPullTimes", "kenya"),
         }
 
 

@@ -366,6 +366,7 @@ def test_callback_routes_can_be_limited_to_safaricom(transformed: dict[str, Any]
         "execute-api:/*/*/payments/c2b/*",
         "execute-api:/*/*/payments/stk/*",
         "execute-api:/*/*/payments/status-results/*",
+        "execute-api:/*/*/payments/pull/*",
     ]
     assert statement["Condition"]["NotIpAddress"]["aws:SourceIp"] == list(SAFARICOM_IPS)
 

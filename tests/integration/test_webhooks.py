@@ -516,6 +516,7 @@ def test_the_published_openapi_document_is_current(hooks: WebhookClient) -> None
         "/payments/c2b/confirmation/{token}",
         "/payments/stk/{token}",
         "/payments/status-results/{token}",
+        "/payments/pull/{token}",
         "/payments",
         "/alerts",
         "/delivery-reports/{token}",

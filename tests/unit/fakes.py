@@ -29,6 +29,8 @@ from tuma.models.ledger import (
     HeldReceipt,
     LedgerEntry,
     PaymentSeen,
+    PaymentState,
+    ReceiptMark,
     ReportOutcome,
     ScheduledMessage,
     Status,
@@ -39,6 +41,7 @@ from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
 from tuma.models.provider_answers import Balance
 from tuma.models.provider_codes import Disposition
 from tuma.models.sending import BulkMessage, Claim, Claimed, ClaimState, SendResult, Settlement
+from tuma.models.sources import PaymentSource
 from tuma.models.status_events import StatusEvent
 from tuma.models.templates import Catalog, Routing, StoredTemplate
 from tuma.models.webhook_secret import WebhookSecret
@@ -137,18 +140,36 @@ class MemoryLedger(Ledger):
 
     def note_payment(self, seen: PaymentSeen) -> None:
         record = self.payments.setdefault(seen.reference, {"sources": set(), "payer_rank": 0})
+        record.setdefault("kind", "refused-payment" if seen.receipt is ReceiptMark.REFUSED else "payment")
         record["sources"].add(seen.source)
         for name in ("amount", "short_code", "paid_at"):
             if getattr(seen, name) and name not in record:
                 record[name] = getattr(seen, name)
         if seen.payer is not None and seen.payer_rank > record["payer_rank"]:
             record.update(payer=seen.payer, payer_rank=seen.payer_rank)
+        if seen.receipt is not None:
+            record["receipt"] = seen.receipt
+        if seen.source is PaymentSource.PULL and seen.paid_at is not None:
+            record["pulled_at"] = seen.paid_at
+        if seen.source in CALLBACK_SOURCES and seen.paid_at is not None:
+            record["called_back_at"] = seen.paid_at
+
+    def note_payments(self, seen: Sequence[PaymentSeen]) -> None:
+        for one in seen:
+            self.note_payment(one)
 
     def best_payers(self, references: Sequence[str]) -> dict[str, str]:
         return {r: self.payments[r]["payer"] for r in references if "payer" in self.payments.get(r, {})}
 
     def payment_sources(self, references: Sequence[str]) -> dict[str, frozenset[str]]:
         return {r: frozenset(self.payments[r]["sources"]) for r in references if r in self.payments}
+
+    def payment_states(self, references: Sequence[str]) -> dict[str, PaymentState]:
+        return {
+            r: PaymentState(frozenset(self.payments[r]["sources"]), self.payments[r].get("receipt"))
+            for r in references
+            if r in self.payments
+        }
 
     def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:
         self.status_answers[reference] = dict(answer)
@@ -169,6 +190,8 @@ class MemoryLedger(Ledger):
         for reference, record in self.payments.items():
             sources = set(record["sources"])
             if "unconfirmed_at" in record or sources & CONFIRMING_SOURCES or not sources & CALLBACK_SOURCES:
+                continue
+            if record.get("receipt") is ReceiptMark.REJECTED:
                 continue
             paid = record.get("paid_at")
             if paid is not None and since <= paid < before:
@@ -366,6 +389,7 @@ class MemoryOutbox(OutboxQueue):
     def __init__(self) -> None:
         self.messages: list[OutboxMessage] = []
         self.parked: list[tuple[str, bool, int]] = []
+        self.backlog: list[OutboxMessage] = []  # what was queued as a backlog (the outbox lane)
         self.fail_at: set[int] = set()
         self.down = False
 
@@ -379,10 +403,13 @@ class MemoryOutbox(OutboxQueue):
             raise ConnectionError("queue unavailable")
         self.parked.append((body, fast, delay_seconds))
 
-    def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
+    def put_many(self, messages: Sequence[OutboxMessage], *, backlog: bool = False) -> set[int]:
         if self.down:
             return set(range(len(messages)))
-        self.messages.extend(m for i, m in enumerate(messages) if i not in self.fail_at)
+        queued = [m for i, m in enumerate(messages) if i not in self.fail_at]
+        self.messages.extend(queued)
+        if backlog:
+            self.backlog.extend(queued)
         return {i for i in self.fail_at if i < len(messages)}
 
 

@@ -245,5 +245,8 @@ def test_the_token_is_shared_through_the_store_renewed_before_expiry_and_never_s
     assert caches[3].get() == "t3" and caches[1].get() == "t3"
 
 
-def test_daraja_time_is_kenyan() -> None:
+def test_daraja_time_is_kenyan_unless_daraja_pull_times_says_utc() -> None:
+    from tuma.models.daraja import PullTimes
+
     assert daraja_time(datetime(2026, 12, 1, 21, 30, 5, tzinfo=UTC)) == "2026-12-02 00:30:05"
+    assert daraja_time(datetime(2026, 12, 1, 21, 30, 5, tzinfo=UTC), PullTimes.UTC) == "2026-12-01 21:30:05"

@@ -146,7 +146,8 @@ def test_a_daraja_payment_to_a_short_code_that_is_not_the_businesss_is_rejected_
         entry.reason
         == "paid to short code 999999, which is not one of the business's (174379, 600000: BusinessShortCodes)"
     )
-    assert "QKX1AB2CD4" not in ledger.payments  # nothing recorded as paid
+    # Kept, so that no later report counts it new, but not as a payment finance lists.
+    assert ledger.payments["QKX1AB2CD4"]["kind"] == "refused-payment"
     # A C2B naming none is refused too; an STK result names none by nature; the business's own
     # systems (signed) are not Daraja.
     assert not intake.receipt(_payment(reference="QKX1AB2CD5")).queued

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from tuma.models.daraja import DarajaFailure
-from tuma.models.ledger import Confirmation, PaymentSeen, Status
+from tuma.models.ledger import Confirmation, PaymentSeen, ReceiptMark, Status
 from tuma.models.sources import PaymentSource
 from tuma.ports import DarajaPull
 from tuma.services.intake import Intake
-from tuma.services.pull import PullReconciler, checkpoint_name
+from tuma.services.pull import ZONE_DOUBT, PullReconciler, checkpoint_name
 
 from tests.unit.fakes import ListMetrics, MemoryLedger, MemoryOutbox, MemoryStateStore
 
@@ -35,7 +35,7 @@ def row(receipt: str, amount: Any = "150.00", msisdn: str = "254712345678", **ex
 class ScriptedDaraja(DarajaPull):
     """Pull Transactions as a list of rows paged `page_size` at a time; `fail_at` pages raise."""
 
-    def __init__(self, rows: list[dict[str, Any]], page_size: int = 2) -> None:
+    def __init__(self, rows: list[Any], page_size: int = 2) -> None:
         self.rows = rows
         self.page_size = page_size
         self.fail_at: dict[int, DarajaFailure] = {}
@@ -50,22 +50,28 @@ class ScriptedDaraja(DarajaPull):
 
 
 class Rig:
-    def __init__(self, rows: Sequence[dict[str, Any]], overlap_minutes: int = 120) -> None:
+    def __init__(self, rows: Sequence[Any], overlap_minutes: int = 120, **options: Any) -> None:
         self.daraja = ScriptedDaraja(list(rows))
         self.state = MemoryStateStore()
         self.outbox = MemoryOutbox()
         self.ledger = MemoryLedger()
         self.metrics = ListMetrics()
         self.now = NOW
+        self.overlap = timedelta(minutes=overlap_minutes)
+        self.build(**options)
+
+    def build(self, *, intake: Intake | None = None, **options: Any) -> None:
+        """The reconciler over this rig's fakes (again, after one of them is replaced)."""
         self.reconciler = PullReconciler(
             self.daraja,
             self.state,
-            Intake(self.outbox, self.ledger),
+            intake or Intake(self.outbox, self.ledger),
             self.ledger,
             self.metrics,
             short_codes=lambda: ("600000",),
-            overlap=timedelta(minutes=overlap_minutes),
+            overlap=self.overlap,
             now=lambda: self.now,
+            **options,
         )
 
 
@@ -75,6 +81,7 @@ def test_every_page_is_read_then_each_unknown_payment_is_queued_once_as_learnt_b
     assert [call[3] for call in rig.daraja.calls] == [0, 2, 3]  # pages of 2, until an empty one
     assert (run.rows, run.seen, run.recovered, run.failure) == (3, 3, 3, None)
     assert [m.idempotency_key for m in rig.outbox.messages] == ["QK1", "QK2", "QK3"]
+    assert rig.outbox.backlog == rig.outbox.messages  # in bulk, behind the live receipts
     assert {m.source for m in rig.outbox.messages} == {"pull"}
     assert rig.outbox.messages[0].data["amount"] == "150.00"
     assert rig.outbox.messages[0].data["short_code"] == "600000"
@@ -89,7 +96,7 @@ def test_every_page_is_read_then_each_unknown_payment_is_queued_once_as_learnt_b
 
 def test_a_payment_its_callback_reported_is_noted_not_queued_and_counted_seen_once() -> None:
     rig = Rig([row("QK1"), row("QK2")])
-    rig.ledger.note_payment(PaymentSeen("QK1", PaymentSource.C2B))
+    rig.ledger.note_payment(PaymentSeen("QK1", PaymentSource.C2B, receipt=ReceiptMark.QUEUED))
     [run] = rig.reconciler.run().runs
     assert [m.idempotency_key for m in rig.outbox.messages] == ["QK2"]
     assert (run.seen, run.recovered) == (2, 1)
@@ -97,18 +104,18 @@ def test_a_payment_its_callback_reported_is_noted_not_queued_and_counted_seen_on
     rig.now += timedelta(minutes=15)
     [again] = rig.reconciler.run().runs
     assert (again.seen, again.recovered) == (0, 0)  # the same window read again counts nothing twice
-    # Known only through pull: queued again at each read, so a half-queued receipt is never lost;
-    # the sender's claims keep it to one SMS.
-    assert [m.idempotency_key for m in rig.outbox.messages] == ["QK2", "QK2"]
+    # Queued once: its record says so, so the next read of the window leaves it.
+    assert [m.idempotency_key for m in rig.outbox.messages] == ["QK2"]
 
 
 def test_the_window_runs_from_the_checkpoint_minus_the_overlap_and_never_beyond_48_hours() -> None:
     rig = Rig([])
     rig.reconciler.run()
-    assert rig.daraja.calls[0][1:3] == (NOW - timedelta(minutes=120), NOW)
+    # The query starts three hours earlier than the window: either clock Daraja reads it in is covered.
+    assert rig.daraja.calls[0][1:3] == (NOW - timedelta(minutes=120) - ZONE_DOUBT, NOW)
     rig.now = NOW + timedelta(minutes=15)
     rig.reconciler.run()
-    assert rig.daraja.calls[1][1] == NOW - timedelta(minutes=120)  # from the last good end, minus 2 h
+    assert rig.daraja.calls[1][1] == NOW - timedelta(minutes=120) - ZONE_DOUBT  # the last good end, less 2 h
     rig.now = NOW + timedelta(days=3)  # the job was down three days
     [run] = rig.reconciler.run().runs
     start = rig.daraja.calls[2][1]
@@ -136,7 +143,7 @@ def test_a_failure_on_any_page_applies_nothing_and_keeps_the_window_for_the_next
     rig.now += timedelta(hours=1)
     [healed] = rig.reconciler.run().runs
     assert healed.failure is None and healed.recovered == 3
-    assert rig.daraja.calls[-1][1] == NOW - timedelta(minutes=120)  # the failed window is read again
+    assert rig.daraja.calls[-1][1] == NOW - timedelta(minutes=120) - ZONE_DOUBT  # the failed window again
     assert rig.state.documents[checkpoint_name("600000")] == {
         "until": rig.now.isoformat(),
         "covered_since": (NOW - timedelta(minutes=120)).isoformat(),
@@ -177,7 +184,15 @@ def test_a_masked_number_with_no_directory_is_recorded_undeliverable_as_on_the_c
 
 def test_field_names_in_any_case_and_numbers_as_numbers_are_read() -> None:
     rig = Rig(
-        [{"TransactionID": "qk7", "TRXDATE": "2026-12-01T11:30:00Z", "MSISDN": 254712345678, "Amount": 233.8}]
+        [
+            {
+                "TransactionID": "qk7",
+                "TRXDATE": "2026-12-01T11:30:00Z",
+                "MSISDN": 254712345678,
+                "Amount": 233.8,
+                "TransactionType": "C2B-Pay-Bill-Debit",
+            }
+        ]
     )
     rig.reconciler.run()
     [message] = rig.outbox.messages
@@ -217,3 +232,207 @@ def test_nothing_is_marked_unconfirmed_while_a_window_fails_or_before_the_window
     rig.now = NOW + timedelta(hours=2)
     # Before the pull's first window (five hours ago): M-Pesa's record was never read for it.
     assert rig.reconciler.run().unconfirmed == ["QKNEW1"]
+
+
+# -- issue 29: the pull never loses a payment --------------------------------------------------------
+
+
+def test_a_callback_whose_receipt_the_queue_refused_is_made_by_the_pull() -> None:
+    """Intake keeps the payment's record only once its receipt is queued: a confirmation that failed
+    half-way leaves nothing behind, and the pull asks "did a receipt go?", not "was it heard of?"."""
+    from tuma.models.payments import Payment
+
+    rig = Rig([row("QK1")])
+    intake = Intake(rig.outbox, rig.ledger)
+    rig.outbox.down = True
+    payment = Payment(reference="QK1", amount="150", phone="254712345678", source=PaymentSource.C2B)
+    with pytest.raises(ConnectionError):
+        intake.receipt(payment)
+    rig.outbox.down = False
+    assert rig.outbox.messages == [] and "QK1" not in rig.ledger.payments
+    [run] = rig.reconciler.run().runs
+    assert [m.idempotency_key for m in rig.outbox.messages] == ["QK1"] and run.recovered == 1
+    assert rig.ledger.payments["QK1"]["receipt"] is ReceiptMark.QUEUED
+    # A record some report left without its receipt queued (written before this rule) is made too.
+    rig2 = Rig([row("QK2")])
+    rig2.ledger.note_payment(PaymentSeen("QK2", PaymentSource.C2B))
+    [run2] = rig2.reconciler.run().runs
+    assert [m.idempotency_key for m in rig2.outbox.messages] == ["QK2"] and (run2.seen, run2.recovered) == (
+        1,
+        1,
+    )
+
+
+def _timed(count: int, first: datetime, step: timedelta, prefix: str = "QK") -> list[dict[str, Any]]:
+    """Rows one `step` apart from `first`, their trxDate in Kenyan time with Safaricom's `Z`."""
+    from tuma.formatting.clock import EAT
+
+    return [
+        row(f"{prefix}{n:04d}", trxDate=(first + n * step).astimezone(EAT).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        for n in range(count)
+    ]
+
+
+class WindowedDaraja(ScriptedDaraja):
+    """Pull that honours the window: rows whose Kenyan trxDate is within [start, end]."""
+
+    def pull(self, short_code: str, start: datetime, end: datetime, offset: int) -> list[dict[str, Any]]:
+        from tuma.models.daraja import PullTimes
+        from tuma.models.pull import read_trx_date
+
+        self.calls.append((short_code, start, end, offset))
+        rows = [r for r in self.rows if start <= read_trx_date(r["trxDate"], PullTimes.KENYA) <= end]
+        return rows[offset : offset + self.page_size]
+
+
+def test_a_window_with_more_rows_than_fit_is_cut_in_two_and_the_next_windows_take_the_rest() -> None:
+    rig = Rig([], overlap_minutes=10)
+    rig.daraja = WindowedDaraja(_timed(40, NOW - timedelta(hours=6), timedelta(minutes=9)), page_size=5)
+    state = {
+        "until": (NOW - timedelta(hours=6)).isoformat(),
+        "covered_since": (NOW - timedelta(hours=7)).isoformat(),
+    }
+    rig.state.documents[checkpoint_name("600000")] = state
+    rig.build(max_rows=8)
+    runs = rig.reconciler.run().runs
+    assert len(runs) > 1 and runs[0].halved > 0 and all(r.failure is None for r in runs)
+    assert runs[-1].end == NOW  # caught up in one run, window after window
+    assert sorted(m.idempotency_key for m in rig.outbox.messages) == [f"QK{n:04d}" for n in range(40)]
+    assert len({m.idempotency_key for m in rig.outbox.messages}) == 40  # each once
+    assert rig.state.documents[checkpoint_name("600000")]["until"] == NOW.isoformat()
+
+
+def test_a_run_out_of_time_keeps_what_it_applied_and_the_next_run_finishes_without_repeating_it() -> None:
+    rig = Rig([row(f"QK{n:04d}", trxDate=f"2026-12-01T13:{n % 60:02d}:00Z") for n in range(250)])
+    rig.daraja.page_size = 1000
+    budget = iter([100.0] * 4 + [1.0] * 100)  # enough to read, then for two chunks of a hundred
+    rig.build(time_left=lambda: next(budget))
+    [run] = rig.reconciler.run().runs
+    assert run.unfinished and not run.failure and len(rig.outbox.messages) == 200
+    assert "until" not in rig.state.documents[checkpoint_name("600000")]  # the window comes back
+    rig.build()
+    rig.now += timedelta(minutes=15)
+    [done] = rig.reconciler.run().runs
+    assert not done.unfinished and done.recovered == 50
+    assert sorted(m.idempotency_key for m in rig.outbox.messages) == [f"QK{n:04d}" for n in range(250)]
+
+
+def test_a_malformed_row_is_one_rejection_and_the_good_rows_beside_it_go() -> None:
+    rig = Rig([row("QK1"), row("QK2", billreference={}), row("QK3", amount={"value": 1}), row("QK4"), "junk"])
+    [run] = rig.reconciler.run().runs
+    assert run.failure is None
+    # A field a receipt can go without is left out; one it needs rejects that row alone.
+    assert sorted(m.idempotency_key for m in rig.outbox.messages) == ["QK1", "QK2", "QK4"]
+    [entry] = rig.ledger.get("QK3")
+    assert entry.status is Status.REJECTED
+    assert (entry.reason or "").startswith("pulled transaction cannot make a receipt: amount")
+    assert run.rejected == 2  # and the row that is not even an object
+    rig.now += timedelta(minutes=15)
+    [again] = rig.reconciler.run().runs
+    assert again.rejected == 0 and len(rig.outbox.messages) == 3
+
+
+def test_a_receipt_undeliverable_for_a_masked_number_goes_to_the_number_the_pull_has() -> None:
+    from tuma.models.mpesa import C2BConfirmation
+
+    rig = Rig([row("QK1", msisdn="254712345678")])
+    callback = C2BConfirmation.model_validate(
+        {"TransID": "QK1", "TransAmount": "150.00", "MSISDN": "2547 ***** 678", "TransTime": "20261201143000"}
+    )
+    assert Intake(rig.outbox, rig.ledger).c2b_confirmation(callback).fate.value == "ReceiptsUndeliverable"
+    [run] = rig.reconciler.run().runs
+    [message] = rig.outbox.messages
+    assert message.to == ("254712345678",) and run.recovered == 1
+    assert rig.ledger.payments["QK1"]["receipt"] is ReceiptMark.QUEUED
+    rig.now += timedelta(minutes=15)
+    rig.reconciler.run()
+    assert len(rig.outbox.messages) == 1
+
+
+def test_rows_that_are_no_customer_payment_are_skipped_and_counted_by_kind() -> None:
+    rig = Rig(
+        [
+            row("QK1"),
+            row("QK2", transactiontype="c2b-buy-goods-debit"),
+            row("QK3", transactiontype="merchant-to-organization-settlement"),
+            row("QK4", transactiontype="c2b-pay-bill-reversal"),
+            {k: v for k, v in row("QK5").items() if k != "transactiontype"},
+        ]
+    )
+    [run] = rig.reconciler.run().runs
+    assert sorted(m.idempotency_key for m in rig.outbox.messages) == ["QK1", "QK2"]
+    assert run.skipped_kinds == {
+        "merchant-to-organization-settlement": 1,
+        "c2b-pay-bill-reversal": 1,
+        "(none)": 1,
+    }
+    assert rig.metrics.counts["PulledRowsSkipped"] == 3
+
+
+def test_payments_younger_than_the_grace_wait_for_their_callback() -> None:
+    rig = Rig([])
+    rig.daraja = WindowedDaraja(_timed(2, NOW - timedelta(minutes=10), timedelta(minutes=8)))
+    rig.build(grace=timedelta(minutes=5))
+    [run] = rig.reconciler.run().runs
+    assert run.end == NOW - timedelta(minutes=5)
+    assert [m.idempotency_key for m in rig.outbox.messages] == ["QK0000"]  # not the one 2 minutes old
+    rig.now += timedelta(minutes=15)
+    rig.reconciler.run()
+    assert [m.idempotency_key for m in rig.outbox.messages] == ["QK0000", "QK0001"]
+
+
+def test_trx_date_is_read_as_kenyan_time_unless_daraja_pull_times_says_utc() -> None:
+    from tuma.models.daraja import PullTimes
+    from tuma.models.pull import read_row
+
+    pulled = read_row(row("QK1", trxDate="2026-12-01T10:13:00Z"))
+    assert pulled.paid_at(PullTimes.KENYA) == datetime(2026, 12, 1, 7, 13, tzinfo=UTC)  # 10:13 in Nairobi
+    assert pulled.paid_at(PullTimes.UTC) == datetime(2026, 12, 1, 10, 13, tzinfo=UTC)
+    explicit = read_row(row("QK1", trxDate="2025-01-24T10:56:11+03:00"))
+    assert explicit.paid_at(PullTimes.UTC) == explicit.paid_at(PullTimes.KENYA)  # an offset is as written
+
+
+def test_an_over_limit_payment_is_refused_once_and_never_counted_recovered_again() -> None:
+    from decimal import Decimal
+
+    rig = Rig([row("QK1", amount="2000000"), row("QK2")])
+    rig.build(intake=Intake(rig.outbox, rig.ledger, max_amount=Decimal(1_000_000)))
+    [run] = rig.reconciler.run().runs
+    assert run.recovered == 2 and [m.idempotency_key for m in rig.outbox.messages] == ["QK2"]
+    [entry] = rig.ledger.get("QK1")
+    assert entry.status is Status.REJECTED and "over the limit" in (entry.reason or "")
+    rig.now += timedelta(minutes=15)
+    [again] = rig.reconciler.run().runs
+    assert (again.recovered, again.seen) == (0, 0)
+    assert rig.metrics.counts["PaymentsRecoveredByPull"] == 2
+
+
+def test_one_short_codes_trouble_never_stops_the_others() -> None:
+    class Flaky(MemoryLedger):
+        def payment_states(self, references: Sequence[str]) -> dict[str, Any]:
+            if any(r.startswith("BAD") for r in references):
+                raise ConnectionError("DynamoDB throttled")
+            return super().payment_states(references)
+
+    class ByCode(ScriptedDaraja):
+        def pull(self, short_code: str, start: datetime, end: datetime, offset: int) -> list[dict[str, Any]]:
+            self.calls.append((short_code, start, end, offset))
+            rows = [row("BAD1")] if short_code == "111111" else [row("QK1")]
+            return rows[offset:]
+
+    rig = Rig([])
+    ledger = Flaky()
+    reconciler = PullReconciler(
+        ByCode([]),
+        rig.state,
+        Intake(rig.outbox, ledger),
+        ledger,
+        rig.metrics,
+        short_codes=lambda: ("111111", "600000"),
+        overlap=timedelta(minutes=120),
+        now=lambda: NOW,
+    )
+    report = reconciler.run()
+    assert [(r.short_code, bool(r.failure)) for r in report.runs] == [("111111", True), ("600000", False)]
+    assert [m.idempotency_key for m in rig.outbox.messages] == ["QK1"]
+    assert "throttled" in (report.runs[0].failure or "")

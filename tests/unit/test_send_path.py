@@ -122,6 +122,15 @@ def test_address_then_claim_send_a_receipt_once_to_the_best_number_and_a_busy_cl
     ]
 
 
+def test_address_prefers_the_callbacks_receipt_with_the_name_to_the_pulls_without() -> None:
+    pulled = body("PAY2", "0712345678", dedupe="event", source="pull", text="Received KES 10")
+    called = body("PAY2", "0712345678", dedupe="event", source="c2b", text="Asante Wanjiru, received KES 10")
+    for order in ((pulled, called), (called, pulled)):
+        batch = batch_of(*order)
+        [best] = Addresser(MemoryLedger()).address(batch, [d for p in planned(batch) for d in p.deliveries])
+        assert best.source == "c2b" and "Wanjiru" in best.text.text
+
+
 def test_claim_completes_an_entry_an_interrupted_attempt_left_queued() -> None:
     ledger, claims = MemoryLedger(), MemoryClaims()
     batch = batch_of(body("k1", "0712345678"))

@@ -83,6 +83,17 @@ def test_an_answer_to_no_request_tuma_made_changes_nothing_however_genuine_it_lo
     assert outbox.messages == [] and ledger.status_answers == {} and ledger.payments == {}
 
 
+def test_2001_is_said_as_the_initiator_refused_with_the_fix_never_as_no_payment() -> None:
+    intake, outbox, ledger = _intake("MBN31H462N")
+    refused = answer(code=2001)
+    refused["Result"]["ResultDesc"] = "The initiator information is invalid."
+    outcome = intake.status_result(_result(refused), NOW)
+    assert outcome.fate is Fate.QUERY_REFUSED and outcome.fate.value == "StatusQueriesRefused"
+    assert "tuma daraja credential" in (outcome.reason or "") and "no completed" not in (outcome.reason or "")
+    assert "tuma daraja credential" in ledger.status_answers["MBN31H462N"]["description"]
+    assert outbox.messages == []
+
+
 def test_an_answer_is_taken_once_with_the_requests_ids_and_before_it_expires() -> None:
     intake, outbox, _ = _intake("MBN31H462N", "QKLATE0001", "QKOTHER001")
     forged = answer()

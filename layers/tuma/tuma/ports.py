@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         HeldReceipt,
         LedgerEntry,
         PaymentSeen,
+        PaymentState,
         ReportOutcome,
         ScheduledMessage,
     )
@@ -110,8 +111,10 @@ class OutboxQueue(Protocol):
         dead-letter queue's receive limit. Raises when it could not be queued."""
         ...
 
-    def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
-        """Queue several; answers the positions that could not be queued."""
+    def put_many(self, messages: Sequence[OutboxMessage], *, backlog: bool = False) -> set[int]:
+        """Queue several; answers the positions that could not be queued. A `backlog` (receipts the
+        pull recovered, late already) takes the outbox lane whatever its kind, so that it never
+        queues ahead of the receipts someone is waiting for."""
         ...
 
 
@@ -157,12 +160,21 @@ class Ledger(Protocol):
         """Add a source to the payment's record; keep its payer's number if it is the best so far."""
         ...
 
+    def note_payments(self, seen: Sequence[PaymentSeen]) -> None:
+        """`note_payment` for each (at once, where the store allows)."""
+        ...
+
     def best_payers(self, references: Sequence[str]) -> dict[str, str]:
         """The best number known for each payment's payer (a 254… number or a hashed one)."""
         ...
 
     def payment_sources(self, references: Sequence[str]) -> dict[str, frozenset[str]]:
         """The sources that reported each payment Tuma knows (one batched read); absent: unknown."""
+        ...
+
+    def payment_states(self, references: Sequence[str]) -> dict[str, PaymentState]:
+        """Who reported each payment Tuma knows and what became of its receipt (one batched read);
+        absent: unknown."""
         ...
 
     def note_status_answer(self, reference: str, answer: Mapping[str, str]) -> None:

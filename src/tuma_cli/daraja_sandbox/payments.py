@@ -4,7 +4,7 @@ answers)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,13 +20,19 @@ class DarajaSimulatorSettings:
     short_codes: tuple[str, ...] = ("600000",)
     nominated_number: str = "254722000000"
     initiator_name: str = "tuma-api-operator"
-    security_credential: str = "sandbox-security-credential"
+    # The initiator's password: Transaction Status takes it only encrypted with the simulator's
+    # certificate (GET /_sandbox/certificate), as Daraja takes it encrypted with Safaricom's.
+    initiator_password: str = "Sandbox-Initiator-1!"  # noqa: S105 - a simulator's fixed value
+    security_credential: str = ""  # what the secret holds until `tuma daraja credential` replaces it
     organization_name: str = "Tuma Sandbox Ltd"
     api_product: str = "v2"  # the Register URL product of the app: the other version answers 401.003.01
     token_seconds: int = 3599
     page_size: int = 3  # Pull rows per page: small, so that paging is exercised
     late_seconds: float = 5.0  # a `late` payment's confirmation is posted this long after it was made
     result_delay: float = 0.3  # Transaction Status answers come this long after the request
+    # How Pull writes `trxDate` and reads StartDate/EndDate: "kenya" (Kenyan time, with the `Z` of
+    # Safaricom's sample, as integrators see it), "utc" (a true UTC time) or "offset" (`+03:00`).
+    trx_dates: str = "kenya"
 
     def secret(self) -> dict[str, Any]:
         """What goes in Tuma's Daraja secret to talk to this simulator."""
@@ -52,6 +58,10 @@ class CustomerPayment:
     made_at: float  # unix seconds
     posted: bool = False
     post_failed: bool = False
+    # What this payment's callback and Pull row say differently from the payment itself (a masked
+    # MSISDN in the callback, a malformed field in the row): fields replaced as given.
+    callback_fields: dict[str, Any] = field(default_factory=dict)
+    row_fields: dict[str, Any] = field(default_factory=dict)
 
     def confirmation(self) -> dict[str, Any]:
         """The C2B confirmation Daraja posts for it."""
@@ -69,20 +79,30 @@ class CustomerPayment:
             "FirstName": self.FirstName,
             "MiddleName": "",
             "LastName": "",
-        }
+        } | self.callback_fields
 
-    def pulled(self, organization: str) -> dict[str, Any]:
+    def pulled(self, organization: str, trx_dates: str = "kenya") -> dict[str, Any]:
         """The row Pull Transactions lists for it."""
         return {
             "transactionId": self.TransID,
-            "trxDate": datetime.fromtimestamp(self.made_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "trxDate": trx_date(self.made_at, trx_dates),
             "msisdn": self.MSISDN,
             "sender": self.FirstName,
             "transactiontype": "c2b-pay-bill-debit",
             "billreference": self.BillRefNumber,
             "amount": self.TransAmount,
             "organizationname": organization,
-        }
+        } | self.row_fields
+
+
+TRX_DATES = ("kenya", "utc", "offset")
+
+
+def trx_date(moment: float, style: str) -> str:
+    if style == "utc":
+        return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    kenyan = datetime.fromtimestamp(moment, EAT)
+    return kenyan.strftime("%Y-%m-%dT%H:%M:%S") + ("+03:00" if style == "offset" else "Z")
 
 
 @dataclass

@@ -22,12 +22,14 @@ from typing import Any
 
 from tuma.formatting.clock import EAT
 
+from tuma_cli.daraja_sandbox.keys import CredentialKey
 from tuma_cli.daraja_sandbox.payments import (
     CALLBACK_MODES,
     CustomerPayment,
     DarajaSimulatorSettings,
     Outgoing,
 )
+from tuma_cli.security_credential import encrypt_credential
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
@@ -48,6 +50,16 @@ class DarajaPlatform:
         self.requests: Counter[str] = Counter()
         self._ids = itertools.count(1)
         self.outgoing: list[Outgoing] = []  # what the server's poster must send, when due
+        # Its own key pair, standing for Safaricom's: Transaction Status decrypts the initiator's
+        # SecurityCredential with the private key; `tuma daraja credential --local` encrypts with
+        # the certificate (GET /_sandbox/certificate).
+        self.credential_key = CredentialKey.generate()
+
+    def secret(self) -> dict[str, Any]:
+        """What goes in Tuma's Daraja secret to talk to this simulator: the initiator's password
+        encrypted with its certificate, as `tuma daraja credential` would store it."""
+        encrypted = encrypt_credential(self.settings.initiator_password, self.credential_key.certificate_pem)
+        return self.settings.secret() | {"security_credential": encrypted}
 
     # -- steering ---------------------------------------------------------------------------------
 
@@ -69,7 +81,8 @@ class DarajaPlatform:
         return described
 
     def record_payment(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """`POST /_sandbox/payments`: a customer paid. `callback` says what becomes of its confirmation."""
+        """`POST /_sandbox/payments`: a customer paid. `callback` says what becomes of its confirmation;
+        `callback_fields` and `row_fields` what its callback and its Pull row say differently."""
         mode = str(body.get("callback", "deliver"))
         if mode not in CALLBACK_MODES:
             raise ValueError(f"callback must be one of {', '.join(CALLBACK_MODES)}")
@@ -84,6 +97,8 @@ class DarajaPlatform:
             callback=mode,
             # M-Pesa times its transactions to the second, as Pull's dates are.
             made_at=float(int(float(body.get("made_at", now)))),
+            callback_fields=dict(body.get("callback_fields") or {}),
+            row_fields=dict(body.get("row_fields") or {}),
         )
         with self._lock:
             self.payments.append(payment)
@@ -221,8 +236,8 @@ class DarajaPlatform:
         if code is None or code not in self.pull_registered:
             return _error(400, "400.001", "Invalid ShortCode")
         try:
-            start = _daraja_time(str(body["StartDate"]))
-            end = _daraja_time(str(body["EndDate"]))
+            start = _daraja_time(str(body["StartDate"]), self.settings.trx_dates)
+            end = _daraja_time(str(body["EndDate"]), self.settings.trx_dates)
             offset = int(str(body.get("OffSetValue", "0")))
         except (KeyError, ValueError):
             return _error(400, "400.002.05", "Invalid Request Payload")
@@ -244,30 +259,29 @@ class DarajaPlatform:
             "ResponseRefID": reference,
             "ResponseCode": "1000",
             "ResponseMessage": "Success",
-            "Response": [[p.pulled(self.settings.organization_name) for p in page]],
+            "Response": [[p.pulled(self.settings.organization_name, self.settings.trx_dates) for p in page]],
         }
 
     def _status(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        if (
-            body.get("Initiator") != self.settings.initiator_name
-            or body.get("SecurityCredential") != self.settings.security_credential
-        ):
-            return _error(400, "400.002.02", "Bad Request - Invalid Initiator or SecurityCredential")
         result_url = body.get("ResultURL")
         if not isinstance(result_url, str) or not result_url.startswith("http"):
             return _error(400, "400.002.02", "Bad Request - Invalid ResultURL")
         receipt = str(body.get("TransactionID", "")).strip().upper()
         conversation = f"AG_{datetime.now(UTC):%Y%m%d}_{uuid.uuid4().hex[:20]}"
         originator = f"{next(self._ids)}-{uuid.uuid4().int % 10**7}-1"
+        # As Daraja does: the request is accepted, and an initiator it cannot authenticate (a wrong
+        # name, or a password not encrypted with its certificate) is answered 2001 in the result.
+        trusted = body.get("Initiator") == self.settings.initiator_name and self.credential_key.decrypts(
+            body.get("SecurityCredential"), self.settings.initiator_password
+        )
         with self._lock:
             payment = next((p for p in self.payments if p.TransID == receipt), None)
-            self.outgoing.append(
-                Outgoing(
-                    result_url,
-                    self._status_result(payment, receipt, body.get("Occasion"), conversation, originator),
-                    self._clock() + self.settings.result_delay,
-                )
+            result = (
+                self._status_result(payment, receipt, body.get("Occasion"), conversation, originator)
+                if trusted
+                else _invalid_initiator(receipt, conversation, originator)
             )
+            self.outgoing.append(Outgoing(result_url, result, self._clock() + self.settings.result_delay))
         return 200, {
             "OriginatorConversationID": originator,
             "ConversationID": conversation,
@@ -327,12 +341,28 @@ class DarajaPlatform:
         }
 
 
-def _daraja_time(text: str) -> float:
-    """Pull's dates: `YYYY-MM-DD HH:MM:SS` (seconds optional, and sometimes one digit too many), Kenyan time."""
+def _daraja_time(text: str, trx_dates: str = "kenya") -> float:
+    """Pull's dates: `YYYY-MM-DD HH:MM:SS` (seconds optional, and sometimes one digit too many), on the
+    simulated Daraja's clock (UTC when its `trx_dates` is "utc", Kenyan time otherwise)."""
     text = text.strip()
+    zone = UTC if trx_dates == "utc" else EAT
     for pattern in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
         try:
-            return datetime.strptime(text[:19], pattern).replace(tzinfo=EAT).timestamp()
+            return datetime.strptime(text[:19], pattern).replace(tzinfo=zone).timestamp()
         except ValueError:
             continue
     raise ValueError(text)
+
+
+def _invalid_initiator(receipt: str, conversation: str, originator: str) -> dict[str, Any]:
+    return {
+        "Result": {
+            "ResultType": 0,
+            "ResultCode": 2001,
+            "ResultDesc": "The initiator information is invalid.",
+            "OriginatorConversationID": originator,
+            "ConversationID": conversation,
+            "TransactionID": receipt,
+            "ReferenceData": {"ReferenceItem": {"Key": "Occasion", "Value": receipt}},
+        }
+    }

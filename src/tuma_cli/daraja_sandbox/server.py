@@ -8,6 +8,8 @@
 | `POST /mpesa/transactionstatus/v1/query` | accepted now, answered later to its ResultURL          |
 | `POST /_sandbox/payments`           | a customer paid: `{"TransID", "TransAmount", "MSISDN", "BillRefNumber", "BusinessShortCode", "FirstName", "callback": "deliver" \\| "drop" \\| "late"}` |
 | `GET /_sandbox/payments`            | every payment recorded, with whether its confirmation was posted |
+| `POST /_sandbox/payments` `{"payments": [...]}` | several at once; each may carry `callback_fields` and `row_fields`: what its callback and its Pull row say differently |
+| `GET /_sandbox/certificate`         | `{"certificate": PEM}`: what the initiator's password is encrypted with (`tuma daraja credential --local`) |
 | `GET/POST /_sandbox/config`         | read or change the settings (`late_seconds`, `page_size`, `api_product`, ...) |
 | `GET/POST/DELETE /_sandbox/faults`  | `{"kind": "500" \\| "401" \\| "garbage" \\| "slow" \\| "down", "count": N}` on the API routes |
 | `GET /_sandbox/stats`               | `{"requests": {PATH: COUNT}, "callbacks_posted", "callbacks_failed"}` |
@@ -178,9 +180,9 @@ class DarajaSimulator:
 
     def control(self, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         if path == "/_sandbox/payments":
-            if method == "POST":
-                return 200, self.platform.record_payment(body)
-            return 200, self.platform.payments_view()
+            return 200, self._payments(method, body)
+        if path == "/_sandbox/certificate":
+            return 200, {"certificate": self.platform.credential_key.certificate_pem.decode()}
         if path == "/_sandbox/config":
             return 200, self.platform.configure(body) if method == "POST" else self.platform.describe()
         if path == "/_sandbox/faults":
@@ -194,6 +196,14 @@ class DarajaSimulator:
         if path == "/_sandbox/health":
             return 200, {"ok": True}
         return 404, {"error": "not found"}
+
+    def _payments(self, method: str, body: dict[str, Any]) -> Any:
+        if method != "POST":
+            return self.platform.payments_view()
+        many = body.get("payments")
+        if isinstance(many, list):  # several at once: {"payments": [{...}, ...]}
+            return [self.platform.record_payment(one) for one in many]
+        return self.platform.record_payment(body)
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -299,7 +299,7 @@ def _register_with_simulator(topology: LocalTopology) -> str:
     from tuma.services.daraja_setup import CallbackUrls, register
 
     assert topology.daraja is not None and topology.front is not None
-    credentials = DarajaCredentials.model_validate(topology.daraja.platform.settings.secret())
+    credentials = DarajaCredentials.model_validate(topology.daraja.platform.secret())
     urls = CallbackUrls.at(topology.front.url, topology.callback_token("DarajaCallbackSecret"))
     daraja = DarajaClient(topology.daraja.url, lambda: credentials, Urllib3Http(3, 10))
     steps = register(daraja, credentials, urls, version="v2", response_type="Completed")

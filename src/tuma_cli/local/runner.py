@@ -34,6 +34,9 @@ from tuma_cli.sandbox.server import SandboxServer
 if TYPE_CHECKING:
     from tuma_cli.daraja_sandbox.server import DarajaSimulator
 
+# The pull runs every 3 s here, and callbacks come in milliseconds: seconds, not half an hour.
+LOCAL_DARAJA = {"DARAJA_CONFIRM_WITHIN_SECONDS": "10", "DARAJA_PULL_GRACE_SECONDS": "2"}
+
 log = logging.getLogger(__name__)
 _PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
 
@@ -94,8 +97,7 @@ class LocalTopology:
         self._moto.start()
         host, moto_port = self._moto.get_host_and_port()
         self.endpoint = f"http://{host}:{moto_port}"
-        # Every moto server of a process shares one state: a topology started where another ran
-        # (a test process) starts empty all the same.
+        # Moto's servers in a process share one state: a topology after another still starts empty.
         import urllib.request
 
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST"))  # noqa: S310 - loopback
@@ -201,8 +203,7 @@ class LocalTopology:
             }
             # The primary is probed every few seconds here, not every minute: a laptop demo is short.
             | ({"FAILOVER_PROBE_SECONDS": "3"} if self.secondary is not None else {})
-            # The pull runs every few seconds here: two windows are seconds, not half an hour.
-            | ({"DARAJA_CONFIRM_WITHIN_SECONDS": "10"} if self.daraja is not None else {})
+            | (LOCAL_DARAJA if self.daraja is not None else {})
             | ({"TUMA_LOCAL_AWS_CALLS": str(self._record_aws_calls)} if self._record_aws_calls else {})
         )
 
@@ -336,6 +337,7 @@ def _daraja_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
         "base_url": parameters["DarajaBaseUrl"],
         "register_url_version": parameters["DarajaRegisterUrlVersion"],
         "response_type": parameters["DarajaResponseType"],
+        "pull_times": parameters["DarajaPullTimes"],
     }
 
 

@@ -36,7 +36,7 @@ def fill_credentials(
         secrets.put_secret_value(SecretId=topology.ref(secret), SecretString=json.dumps(value))
     if daraja is not None and "DarajaSecret" in topology.resources:
         secrets.put_secret_value(
-            SecretId=topology.ref("DarajaSecret"), SecretString=json.dumps(daraja.platform.settings.secret())
+            SecretId=topology.ref("DarajaSecret"), SecretString=json.dumps(daraja.platform.secret())
         )
 
 

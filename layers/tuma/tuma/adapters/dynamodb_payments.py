@@ -5,6 +5,7 @@ a receipt held for that confirmation, and the Transaction Status requests and an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,8 @@ from tuma.models.ledger import (
     HeldReceipt,
     LedgerEntry,
     PaymentSeen,
+    PaymentState,
+    ReceiptMark,
     confirmation_of,
 )
 from tuma.models.sources import PaymentSource
@@ -43,7 +46,7 @@ class PaymentRecords(OnLedgerTable):
         # messages of that day, which is how finance lists a day's payments.
         day = (seen.paid_at or now).astimezone(EAT).date().isoformat()
         expression = (
-            "ADD sources :source SET kind = :kind, updated_at = :now, expires_at = :expires, "
+            "ADD sources :source SET kind = if_not_exists(kind, :kind), updated_at = :now, expires_at = :expires, "
             "first_seen = if_not_exists(first_seen, :now), first_source = if_not_exists(first_source, :first), "
             "#day = if_not_exists(#day, :day)"
         )
@@ -51,23 +54,18 @@ class PaymentRecords(OnLedgerTable):
         values: dict[str, Any] = {
             ":source": {"SS": [seen.source]},
             ":first": {"S": seen.source},
-            ":kind": {"S": "payment"},
+            # A refused payment's record is not a payment finance lists (ReceiptMark.REFUSED).
+            ":kind": {"S": "refused-payment" if seen.receipt is ReceiptMark.REFUSED else "payment"},
             ":now": {"S": now.isoformat()},
             ":day": {"S": day},
             ":expires": {"N": str(self._table.expires(now))},
         }
-        facts = {
-            "amount": seen.amount,
-            "currency": seen.currency,
-            "account": seen.account,
-            "short_code": seen.short_code,
-            "paid_at": iso(seen.paid_at),
-        }
-        for name, value in facts.items():
-            if value:
-                expression += f", #{name} = if_not_exists(#{name}, :{name})"
-                names[f"#{name}"] = name
-                values[f":{name}"] = {"S": value}
+        for name, (value, first_wins) in _facts(seen).items():
+            expression += (
+                f", #{name} = if_not_exists(#{name}, :{name})" if first_wins else f", #{name} = :{name}"
+            )
+            names[f"#{name}"] = name
+            values[f":{name}"] = {"S": value}
         record = key(seen.reference, PAYMENT_RECORD)
         # One write when this source's number is the best so far (the usual case), two when not.
         if seen.payer is not None and conditionally(
@@ -93,13 +91,31 @@ class PaymentRecords(OnLedgerTable):
             ExpressionAttributeValues=values,
         )
 
+    def note_payments(self, seen: Sequence[PaymentSeen]) -> None:
+        # One conditional update each, sixteen at a time: a pull's hundred payments in a few round trips.
+        if len(seen) <= 1:
+            for one in seen:
+                self.note_payment(one)
+            return
+        with ThreadPoolExecutor(max_workers=min(16, len(seen))) as pool:
+            list(pool.map(self.note_payment, seen))
+
     def best_payers(self, references: Sequence[str]) -> dict[str, str]:
         records = self._payment_records(references, "idempotency_key, payer")
         return {ref: item["payer"]["S"] for ref, item in records.items() if "payer" in item}
 
     def payment_sources(self, references: Sequence[str]) -> dict[str, frozenset[str]]:
-        records = self._payment_records(references, "idempotency_key, sources")
-        return {ref: frozenset(item.get("sources", {}).get("SS", [])) for ref, item in records.items()}
+        return {ref: state.sources for ref, state in self.payment_states(references).items()}
+
+    def payment_states(self, references: Sequence[str]) -> dict[str, PaymentState]:
+        records = self._payment_records(references, "idempotency_key, sources, receipt")
+        return {
+            ref: PaymentState(
+                frozenset(item.get("sources", {}).get("SS", [])),
+                ReceiptMark(item["receipt"]["S"]) if "receipt" in item else None,
+            )
+            for ref, item in records.items()
+        }
 
     def _payment_records(self, references: Sequence[str], projection: str) -> dict[str, dict[str, Any]]:
         keys = [key(ref, PAYMENT_RECORD) for ref in sorted(set(references))]
@@ -125,9 +141,17 @@ class PaymentRecords(OnLedgerTable):
                 "TableName": self._name,
                 "IndexName": DAY_INDEX,
                 "KeyConditionExpression": "#day = :day",
-                "FilterExpression": "kind = :payment AND attribute_not_exists(unconfirmed_at)",
+                # A rejected payment made no receipt: there is nothing for M-Pesa's word to undo.
+                "FilterExpression": (
+                    "kind = :payment AND attribute_not_exists(unconfirmed_at) "
+                    "AND (attribute_not_exists(receipt) OR receipt <> :rejected)"
+                ),
                 "ExpressionAttributeNames": {"#day": "day"},
-                "ExpressionAttributeValues": {":day": {"S": day}, ":payment": {"S": "payment"}},
+                "ExpressionAttributeValues": {
+                    ":day": {"S": day},
+                    ":payment": {"S": "payment"},
+                    ":rejected": {"S": ReceiptMark.REJECTED.value},
+                },
             }
             for item in every_item(self._client.query, request):
                 record = python_item(item)
@@ -215,6 +239,27 @@ class PaymentRecords(OnLedgerTable):
             ConditionExpression="attribute_exists(held_receipt)",
             ExpressionAttributeValues={":now": {"S": _instant(self._table.now())}},
         )
+
+
+def _facts(seen: PaymentSeen) -> dict[str, tuple[str, bool]]:
+    """What this report says of the payment: (value, whether the first source to say it wins)."""
+    facts = {
+        "amount": seen.amount,
+        "currency": seen.currency,
+        "account": seen.account,
+        "short_code": seen.short_code,
+        "paid_at": iso(seen.paid_at),
+    }
+    said = {name: (value, True) for name, value in facts.items() if value}
+    if seen.receipt is not None:
+        said["receipt"] = (seen.receipt.value, False)  # what became of the receipt: the latest
+    # The pull's reading of the time and a callback's, each kept whoever came first: tuma doctor
+    # compares the two for the skew a wrong DarajaPullTimes makes.
+    if seen.paid_at is not None and seen.source is PaymentSource.PULL:
+        said["pulled_at"] = (_instant(seen.paid_at), False)
+    if seen.paid_at is not None and seen.source in CALLBACK_SOURCES:
+        said["called_back_at"] = (_instant(seen.paid_at), False)
+    return said
 
 
 def _instant(moment: datetime) -> str:

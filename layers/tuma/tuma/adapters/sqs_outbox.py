@@ -2,7 +2,9 @@
 
 Two lanes, one sender: messages someone is waiting for (`OutboxMessage.fast`) go to the fast queue,
 which the sender reads without a batching window; the rest to the outbox queue, read in batches of
-up to 100 gathered over two seconds so that one `sendbulk` call carries many."""
+up to 100 gathered over two seconds so that one `sendbulk` call carries many. A backlog (what the
+pull recovered after an outage) goes to the outbox queue too: the fast lane stays free for live
+receipts."""
 
 from __future__ import annotations
 
@@ -56,11 +58,11 @@ class SqsOutboxQueue(OutboxQueue):
             DelaySeconds=max(0, min(900, delay_seconds)),  # SQS's longest delay
         )
 
-    def put_many(self, messages: Sequence[OutboxMessage]) -> set[int]:
+    def put_many(self, messages: Sequence[OutboxMessage], *, backlog: bool = False) -> set[int]:
         failed: set[int] = set()
         lanes: dict[str, list[tuple[int, OutboxMessage]]] = {}
         for number, message in enumerate(messages):
-            lanes.setdefault(self._lane(message), []).append((number, message))
+            lanes.setdefault(self._url if backlog else self._lane(message), []).append((number, message))
         for url, numbered in lanes.items():
             for chunk in chunked(numbered, 10):
                 entries = [{"Id": str(i), "MessageBody": m.to_json()} for i, m in chunk]

@@ -12,13 +12,13 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from tuma.daraja.tokens import Token, TokenCache
 from tuma.formatting.clock import EAT
-from tuma.models.daraja import DarajaFailure, Registration
+from tuma.models.daraja import DarajaFailure, PullTimes, Registration
 from tuma.models.http import HttpFailure
 from tuma.ports import DarajaPull, DarajaSetup
 
@@ -41,9 +41,9 @@ ALREADY_REGISTERED = "500.003.1001"
 NO_PRODUCT_MATCH = "401.003.01"
 
 
-def daraja_time(moment: datetime) -> str:
-    """Pull's StartDate/EndDate: `YYYY-MM-DD HH:MM:SS`, Kenyan time."""
-    return moment.astimezone(EAT).strftime("%Y-%m-%d %H:%M:%S")
+def daraja_time(moment: datetime, times: PullTimes = PullTimes.KENYA) -> str:
+    """Pull's StartDate/EndDate: `YYYY-MM-DD HH:MM:SS`, on the clock Daraja keeps (DARAJA_PULL_TIMES)."""
+    return moment.astimezone(UTC if times is PullTimes.UTC else EAT).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def register_url_path(version: str) -> str:
@@ -61,8 +61,10 @@ class DarajaClient(DarajaPull, DarajaSetup):
         store: StateStore | None = None,
         *,
         clock: Callable[[], float] | None = None,
+        times: PullTimes = PullTimes.KENYA,
     ) -> None:
         self._base = base_url.rstrip("/")
+        self._times = times
         self._credentials = credentials
         self._http = http
         extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
@@ -77,12 +79,16 @@ class DarajaClient(DarajaPull, DarajaSetup):
             PULL_QUERY_PATH,
             {
                 "ShortCode": short_code,
-                "StartDate": daraja_time(start),
-                "EndDate": daraja_time(end),
+                "StartDate": daraja_time(start, self._times),
+                "EndDate": daraja_time(end, self._times),
                 "OffSetValue": str(offset),
             },
         )
         code = _code(body, "ResponseCode", "responseCode", "ResponseStatus")
+        # Safaricom's support finds a query by its ResponseRefID: kept in the log, page by page.
+        log.info(
+            "Pull %s offset %d: %s (ResponseRefID %s)", short_code, offset, code, _code(body, "ResponseRefID")
+        )
         if code == "1001":
             return []  # "no transactions available for the selected time period"
         if status != 200 or code not in ("1000", "0"):

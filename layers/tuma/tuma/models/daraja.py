@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 # How long Tuma waits for the answer to a Transaction Status request; later, it is not taken.
 STATUS_QUERY_PATIENCE = timedelta(hours=1)
@@ -46,3 +47,12 @@ class StatusQuery:
     conversation_id: str
     asked_at: datetime
     expires_at: datetime
+
+
+class PullTimes(StrEnum):
+    """How a row's `trxDate` is read (DarajaPullTimes). Safaricom's sample writes `…Z`, but
+    integrators report Kenyan time throughout, `Z` or not; an explicit other offset is always
+    honoured as written."""
+
+    KENYA = "kenya"  # the clock of `trxDate` is Kenyan time, whatever suffix it carries
+    UTC = "utc"  # a `Z` means what it says

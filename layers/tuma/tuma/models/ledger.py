@@ -133,6 +133,31 @@ class PaymentSeen:
     account: str | None = None
     short_code: str | None = None
     paid_at: datetime | None = None
+    # What intake made of it (None: this source's report changes nothing): written once the receipt
+    # is queued or settled, so that a payment whose callback failed half-way has none, and the pull
+    # knows to make its receipt.
+    receipt: ReceiptMark | None = None
+
+
+class ReceiptMark(StrEnum):
+    """What became of a payment's receipt, on its record: what the pull reads to know whether a
+    receipt went or is on its way (tuma.services.pull)."""
+
+    QUEUED = "queued"  # on the outbox queue: the sender's claims keep it to one SMS
+    HELD = "held"  # waiting for M-Pesa's word (ConfirmPaymentsFrom)
+    UNDELIVERABLE = "undeliverable"  # nobody to send to yet: a better number may still come
+    REJECTED = "rejected"  # can never make a receipt (recorded with the reason)
+    # Not the business's to receipt (paid to another short code, over MAX_PAYMENT_AMOUNT): kept so
+    # that no later report counts it new, in a record finance does not list as a payment.
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class PaymentState:
+    """A payment's record as the pull reads it: who reported it, and what became of its receipt."""
+
+    sources: frozenset[str]
+    receipt: ReceiptMark | None = None
 
 
 class Confirmation(StrEnum):

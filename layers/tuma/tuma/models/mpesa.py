@@ -29,6 +29,17 @@ def reject(code: str) -> dict[str, str]:
 INVALID_ACCOUNT = "C2B00012"
 INVALID_SHORT_CODE = "C2B00015"
 
+# Transaction Status result codes that say nothing about the payment: M-Pesa did not do the query.
+# 2001: "The initiator information is invalid." Daraja's answer to a SecurityCredential that is not
+# the initiator's password encrypted with Safaricom's certificate (or a wrong initiator name).
+QUERY_REFUSED = {
+    "2001": (
+        "M-Pesa refused the initiator (2001: the initiator name, or the security credential, is wrong). "
+        "The credential must be the initiator's password encrypted with Safaricom's certificate: run "
+        "tuma daraja credential"
+    ),
+}
+
 
 class _Daraja(BaseModel):
     # defer_build: the webhooks function serves many routes and a container sees few of them, so
@@ -286,6 +297,11 @@ class StatusResult(_Daraja):
         return str(value).strip() if value not in (None, "") else None
 
     @property
+    def refused(self) -> str | None:
+        """Why M-Pesa did not do the query at all (QUERY_REFUSED), if it did not."""
+        return QUERY_REFUSED.get((self.ResultCode or "").strip())
+
+    @property
     def completed(self) -> bool:
         return (self.ResultCode or "").strip() == "0" and (
             self.transaction_status or ""
@@ -339,3 +355,7 @@ class StatusResult(_Daraja):
 
 class StatusResultCallback(_Daraja):
     Result: StatusResult = Field(default_factory=StatusResult)
+
+
+class PullNotice(_Daraja):
+    """Whatever Pull Transactions posts to its CallBackURL: acknowledged, its field names logged."""

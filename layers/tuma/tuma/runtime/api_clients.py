@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tuma.adapters.dynamodb_state import DynamoDBStateStore
     from tuma.adapters.secrets import JsonSecret
     from tuma.daraja.client import DarajaClient
+    from tuma.models.daraja import PullTimes
     from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.models.provider_answers import DeliveryReport
     from tuma.ports import CredentialSource, MetricsSink, Sender
@@ -162,13 +163,23 @@ def daraja_credentials(settings: DarajaSettings) -> Callable[[], DarajaCredentia
 
 
 def daraja(
-    settings: DarajaSettings, credentials: Callable[[], DarajaCredentials], state_table: str | None
+    settings: DarajaSettings,
+    credentials: Callable[[], DarajaCredentials],
+    state_table: str | None,
+    times: PullTimes | None = None,
 ) -> DarajaClient:
-    """Daraja's client; its OAuth token shared through the state table by every caller."""
+    """Daraja's client; its OAuth token shared through the state table by every caller. `times`:
+    the clock of Pull's dates (DARAJA_PULL_TIMES)."""
     from tuma.adapters.http import Urllib3Http
     from tuma.daraja.client import DarajaClient
 
     store = state_store(state_table)
+    from tuma.models.daraja import PullTimes
+
     return DarajaClient(
-        settings.DARAJA_BASE_URL, credentials, Urllib3Http(5.0, settings.DARAJA_TIMEOUT), store
+        settings.DARAJA_BASE_URL,
+        credentials,
+        Urllib3Http(5.0, settings.DARAJA_TIMEOUT),
+        store,
+        times=times or PullTimes.KENYA,
     )

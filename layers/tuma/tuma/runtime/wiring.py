@@ -279,7 +279,7 @@ def pull_reconciler(
     from tuma.services.pull import PullReconciler
 
     return PullReconciler(
-        daraja(settings, credentials, settings.STATE_TABLE),
+        daraja(settings, credentials, settings.STATE_TABLE, settings.DARAJA_PULL_TIMES),
         DynamoDBStateStore(dynamodb(), settings.STATE_TABLE),
         intake(settings),
         ledger(settings),
@@ -289,6 +289,9 @@ def pull_reconciler(
         now=now_utc,
         time_left=time_left,
         confirm_within=timedelta(seconds=settings.DARAJA_CONFIRM_WITHIN_SECONDS),
+        grace=timedelta(seconds=settings.DARAJA_PULL_GRACE_SECONDS),
+        times=settings.DARAJA_PULL_TIMES,
+        max_rows=settings.DARAJA_PULL_MAX_ROWS,
     )
 
 

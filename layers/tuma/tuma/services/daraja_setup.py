@@ -27,6 +27,7 @@ CONFIRMATION_PATH = "/payments/c2b/confirmation/{token}"
 VALIDATION_PATH = "/payments/c2b/validation/{token}"
 STK_PATH = "/payments/stk/{token}"
 STATUS_RESULT_PATH = "/payments/status-results/{token}"
+PULL_PATH = "/payments/pull/{token}"
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class CallbackUrls:
     validation: str
     stk: str
     status_result: str
+    pull: str
 
     @classmethod
     def at(cls, base_url: str, token: str) -> CallbackUrls:
@@ -44,6 +46,7 @@ class CallbackUrls:
             base + VALIDATION_PATH.format(token=token),
             base + STK_PATH.format(token=token),
             base + STATUS_RESULT_PATH.format(token=token),
+            base + PULL_PATH.format(token=token),
         )
 
 
@@ -100,7 +103,7 @@ def register(
                 Step(
                     code,
                     "Pull register",
-                    _safely(daraja.register_pull, code, credentials.nominated_number, urls.confirmation),
+                    _safely(daraja.register_pull, code, credentials.nominated_number, urls.pull),
                 )
             )
         else:

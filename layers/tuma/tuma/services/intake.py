@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from tuma.errors import InvalidInput
 from tuma.formatting.money import format_money
 from tuma.formatting.phones import RecipientKind
-from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, PaymentSeen, Status
+from tuma.models.ledger import NO_RECIPIENT_REF, LedgerEntry, PaymentSeen, ReceiptMark, Status
 from tuma.models.outbox import OutboxMessage
 from tuma.models.payments import InvalidPayment, Payment
 from tuma.models.sources import PaymentSource
@@ -51,6 +51,8 @@ class Fate(StrEnum):
     NO_PAYMENT = "StatusAnswersWithoutPayment"
     # An answer to no request Tuma made (or answered already, or too late): acknowledged, ignored.
     UNASKED = "StatusAnswersUnasked"
+    # M-Pesa did not do the query (the initiator's credential, for one): nothing said of the payment.
+    QUERY_REFUSED = "StatusQueriesRefused"
     # A large payment's receipt, held until M-Pesa's own record confirms it (ConfirmPaymentsFrom).
     HELD = "ReceiptsHeldForConfirmation"
     CONFIRMED = "ReceiptsConfirmed"  # M-Pesa confirmed it: the held receipt is queued
@@ -73,7 +75,7 @@ class Outcome:
         return body
 
 
-def _seen(payment: Payment, payer: Payer) -> PaymentSeen:
+def _seen(payment: Payment, payer: Payer | None, receipt: ReceiptMark | None) -> PaymentSeen:
     """This source's report for the payment's record; its number ranked: the payer's own number 3,
     Safaricom's hash of it 2, the customer directory's number 1."""
     facts = {
@@ -82,8 +84,9 @@ def _seen(payment: Payment, payer: Payer) -> PaymentSeen:
         "account": payment.account,
         "short_code": payment.short_code,
         "paid_at": payment.paid_at,
+        "receipt": receipt,
     }
-    if payer.recipient is None:
+    if payer is None or payer.recipient is None:
         return PaymentSeen(payment.reference, payment.source, **facts)  # type: ignore[arg-type]
     received = payer.received
     if received is not None and received.value == payer.recipient:
@@ -98,6 +101,19 @@ def _seen(payment: Payment, payer: Payer) -> PaymentSeen:
         mask(payer.recipient),
         **facts,  # type: ignore[arg-type]
     )
+
+
+@dataclass
+class _Planned:
+    """A payment's receipt to queue, or what became of it instead; and its record once that is done."""
+
+    seen: PaymentSeen
+    message: OutboxMessage | None = None
+    outcome: Outcome | None = None
+
+    def outbox(self) -> OutboxMessage:
+        assert self.message is not None
+        return self.message
 
 
 class PaymentRefused(InvalidInput):
@@ -156,20 +172,26 @@ class Intake:
             return None  # an STK result names no short code: the business's own request started it
         return None if payment.short_code in self._short_codes else payment.short_code or ""
 
-    def _plan(self, payment: Payment) -> OutboxMessage | Outcome:
+    def _plan(self, payment: Payment) -> _Planned:
+        """The receipt, or what stops it recorded. The payment's record is written by the caller once
+        the receipt is queued: a record without a receipt mark is one whose queueing failed."""
         refused = self.refusal(payment)
         if refused is not None:
-            return self.reject(payment.reference, refused.reason, payment.source)
+            outcome = self.reject(payment.reference, refused.reason, payment.source)
+            seen = _seen(payment, None, ReceiptMark.REFUSED)
+            self._ledger.note_payment(seen)  # known, so that no later report counts it new again
+            return _Planned(seen, outcome=outcome)
         payer = resolve(payment.phone, payment.account, self._directory)
-        self._ledger.note_payment(_seen(payment, payer))
         if payer.recipient is not None:
             message = payment.receipt(payer.recipient, self._language)
             if self._confirmations is not None and self._confirmations.must_wait(payment):
                 from tuma.formatting.phones import parse_recipient
 
                 reason = self._confirmations.hold(payment, message, parse_recipient(payer.recipient))
-                return Outcome(payment.reference, Fate.HELD, reason)
-            return message
+                seen = _seen(payment, payer, ReceiptMark.HELD)
+                self._ledger.note_payment(seen)
+                return _Planned(seen, outcome=Outcome(payment.reference, Fate.HELD, reason))
+            return _Planned(_seen(payment, payer, ReceiptMark.QUEUED), message=message)
         received = payer.received
         self._ledger.record_unsendable(
             [
@@ -184,8 +206,10 @@ class Intake:
                 )
             ]
         )
+        seen = _seen(payment, payer, ReceiptMark.UNDELIVERABLE)
+        self._ledger.note_payment(seen)
         log.warning("receipt %s is undeliverable: %s", payment.reference, payer.reason)
-        return Outcome(payment.reference, Fate.UNDELIVERABLE, payer.reason)
+        return _Planned(seen, outcome=Outcome(payment.reference, Fate.UNDELIVERABLE, payer.reason))
 
     def receipt(self, payment: Payment, *, answerable: bool = False) -> Outcome:
         """Queue the receipt. With `answerable` (the caller reads our answer) a refusal raises
@@ -195,21 +219,25 @@ class Intake:
             if refused is not None:
                 raise refused
         planned = self._plan(payment)
-        if isinstance(planned, Outcome):
-            return planned
-        self._queue.put(planned)
+        if planned.message is None:
+            assert planned.outcome is not None
+            return planned.outcome
+        self._queue.put(planned.message)
+        self._ledger.note_payment(planned.seen)
         return Outcome(payment.reference, Fate.QUEUED)
 
-    def receipts(self, payments: Sequence[Payment]) -> list[Outcome | None]:
-        """Queue many in as few calls as possible; None marks a payment whose receipt could not be queued."""
+    def receipts(self, payments: Sequence[Payment], *, backlog: bool = False) -> list[Outcome | None]:
+        """Queue many in as few calls as possible; None marks a payment whose receipt could not be
+        queued (its record is left without a receipt mark, for the next pull to try again).
+        `backlog`: late already (the pull's recoveries), sent in bulk behind live receipts."""
         planned = [self._plan(p) for p in payments]
-        messages = [(i, m) for i, m in enumerate(planned) if isinstance(m, OutboxMessage)]
-        failed = self._queue.put_many([m for _, m in messages]) if messages else set()
-        outcomes: list[Outcome | None] = [p if isinstance(p, Outcome) else None for p in planned]
-        for position, (index, message) in enumerate(messages):
-            if position not in failed:
-                outcomes[index] = Outcome(message.idempotency_key, Fate.QUEUED)
-        return outcomes
+        sendable = [p for p in planned if p.message is not None]
+        failed = self._queue.put_many([p.outbox() for p in sendable], backlog=backlog) if sendable else set()
+        went = [plan for position, plan in enumerate(sendable) if position not in failed]
+        self._ledger.note_payments([plan.seen for plan in went])
+        for plan in went:
+            plan.outcome = Outcome(plan.seen.reference, Fate.QUEUED)
+        return [p.outcome for p in planned]
 
     def payment_request(self, request: PaymentRequest) -> Outcome:
         """A payment from the business's own systems, which read the answer: a field only the reading
@@ -306,16 +334,13 @@ class Intake:
             key,
             {
                 "result_code": result.ResultCode or "",
-                "description": (result.ResultDesc or "")[:300],
+                "description": (result.refused or result.ResultDesc or "")[:300],
                 "transaction_status": result.transaction_status or "",
             },
         )
-        if not result.completed or result.payer()[0] is None:
-            reason = "no completed customer payment: " + (
-                f"{result.ResultCode} {result.transaction_status or result.ResultDesc or ''}".strip()
-            )
-            log.info("Transaction Status answer for %s: %s", key, reason)
-            return Outcome(key, Fate.NO_PAYMENT, reason[:300])
+        not_a_payment = self._without_payment(key, result)
+        if not_a_payment is not None:
+            return not_a_payment
         try:
             payment = result.payment()
         except InvalidPayment as problem:
@@ -326,6 +351,20 @@ class Intake:
             confirmed = self.confirm([payment]).get(payment.reference)
             return Outcome(payment.reference, confirmed or Fate.ALREADY_KNOWN)
         return self.receipt(payment)
+
+    @staticmethod
+    def _without_payment(key: str, result: StatusResult) -> Outcome | None:
+        """What an answer that proves no customer payment says, if it does not prove one."""
+        if result.refused:
+            log.error("Transaction Status about %s: %s", key, result.refused)
+            return Outcome(key, Fate.QUERY_REFUSED, result.refused)
+        if result.completed and result.payer()[0] is not None:
+            return None
+        reason = "no completed customer payment: " + (
+            f"{result.ResultCode} {result.transaction_status or result.ResultDesc or ''}".strip()
+        )
+        log.info("Transaction Status answer for %s: %s", key, reason)
+        return Outcome(key, Fate.NO_PAYMENT, reason[:300])
 
     # -- alerts ---------------------------------------------------------------------------------
 

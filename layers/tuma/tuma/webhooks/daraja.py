@@ -1,4 +1,5 @@
-"""Daraja's callbacks: C2B validation and confirmation, STK Push results, Transaction Status results.
+"""Daraja's callbacks: C2B validation and confirmation, STK Push results, Transaction Status results,
+and Pull's own notifications.
 
 Daraja is acknowledged whatever it posts, so that Safaricom does not retry what can never make a
 receipt: a callback that cannot is recorded in the ledger (REJECTED, with the reason) by the intake.
@@ -6,10 +7,18 @@ receipt: a callback that cannot is recorded in the ledger (REJECTED, with the re
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
 from tuma.formatting.clock import now_utc
-from tuma.models.mpesa import CONFIRMED, C2BConfirmation, C2BValidation, StatusResultCallback, StkCallback
+from tuma.models.mpesa import (
+    CONFIRMED,
+    C2BConfirmation,
+    C2BValidation,
+    PullNotice,
+    StatusResultCallback,
+    StkCallback,
+)
 from tuma.runtime.routes import Auth, Routes
 
 if TYPE_CHECKING:
@@ -19,6 +28,7 @@ if TYPE_CHECKING:
     from tuma.services.intake import Outcome
     from tuma.webhooks.context import WebhookContext
 
+log = logging.getLogger(__name__)
 ACKNOWLEDGED = {200: ("acknowledged, whatever the body: what cannot make a receipt is recorded", "DarajaAck")}
 
 
@@ -79,3 +89,21 @@ def declare(routes: Routes, context: WebhookContext) -> None:
     def status_result(token: str, callback: Annotated[StatusResultCallback, Body()]) -> dict[str, Any]:
         # The answer to `tuma daraja status` (or the console's "ask M-Pesa"), posted later by Daraja.
         return acknowledge(context.intake.status_result(callback.Result, now_utc()))
+
+    @routes.add(
+        "post",
+        "/payments/pull/<token>",
+        body=PullNotice,
+        answers={
+            200: ("acknowledged: the pull job reads M-Pesa's list itself, on its schedule", "DarajaAck")
+        },
+        summary="Pull Transactions' CallBackURL: acknowledged and logged",
+        auth=Auth.DARAJA,
+        lenient=True,
+        tags=["Daraja"],
+    )
+    def pull_notice(token: str, notice: Annotated[PullNotice, Body()]) -> dict[str, Any]:
+        # Registered as Pull's CallBackURL (tuma daraja register), so that nothing Pull sends lands on
+        # the C2B confirmation route. Which fields it carries is logged, never their values.
+        log.info("Daraja Pull notice with fields %s", sorted(notice.model_extra or {}))
+        return CONFIRMED

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from pydantic import Field
 
+from tuma.models.daraja import PullTimes
 from tuma.runtime.settings import (
     CustomerSettings,
     DarajaSettings,
@@ -29,3 +30,10 @@ class PullSettings(
     DARAJA_CONFIRM_WITHIN_SECONDS: int = Field(default=1800, ge=10, le=86400)
     # Receipts held for M-Pesa's word (ConfirmPaymentsFrom) go when the pull lists their payment.
     CONFIRM_PAYMENTS_FROM: Decimal = Field(default=Decimal(0), ge=0)
+    # The clock of Pull's dates (DarajaPullTimes): Kenyan time, whatever `trxDate`'s suffix says, or
+    # UTC. Either way the query covers the other reading, so a wrong choice never loses a payment.
+    DARAJA_PULL_TIMES: PullTimes = PullTimes.KENYA
+    # A payment younger than this waits for the next run: its callback, with the payer's name, first.
+    DARAJA_PULL_GRACE_SECONDS: int = Field(default=300, ge=0, le=3600)
+    # A window with more new rows than this is cut in two; the next window of the run takes the rest.
+    DARAJA_PULL_MAX_ROWS: int = Field(default=10_000, ge=10, le=100_000)

@@ -1,6 +1,7 @@
 """Address: a message deduplicated by its event (a receipt) goes once, to the best number known for its
 payer: the payment's record keeps the best any source gave (intake ranks them), unless this batch
-holds a better kind of number (a plain number beats Safaricom's hash of it)."""
+holds a better kind of number (a plain number beats Safaricom's hash of it). Of two copies to as
+good a number, a callback's wins over the pull's, which has no payer's name."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Sequence
 
 from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.sending import RANK, Delivery
+from tuma.models.sources import PaymentSource
 from tuma.ports import Ledger
 from tuma.services.send_path.batch import Batch
 
@@ -30,7 +32,7 @@ class Addresser:
             current = best.get(delivery.idempotency_key)
             if current is not None:
                 batch.tally.count("DuplicatesSkipped")
-            if current is None or RANK[delivery.recipient.kind] > RANK[current.recipient.kind]:
+            if current is None or _better(delivery, current):
                 best[delivery.idempotency_key] = delivery
         for key, value in self._best_payers(list(best)).items():
             try:
@@ -49,3 +51,10 @@ class Addresser:
             # this batch holds for it, rather than the whole batch waiting on the ledger.
             log.warning("best payer numbers unread, sending to the batch's own: %s", exc)
             return {}
+
+
+def _better(delivery: Delivery, current: Delivery) -> bool:
+    ours, theirs = RANK[delivery.recipient.kind], RANK[current.recipient.kind]
+    if ours != theirs:
+        return ours > theirs
+    return current.source == PaymentSource.PULL and delivery.source != PaymentSource.PULL

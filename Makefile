@@ -61,6 +61,7 @@ lint: install $(CHECKOV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/layer_requirements.py --check
 	$(BIN)/python scripts/make_events.py --check
+	$(BIN)/openapi-spec-validator docs/openapi.json
 	$(BIN)/cfn-lint template.yaml
 	$(CHECKOV) --quiet --compact --skip-download --framework cloudformation -f template.yaml
 

@@ -86,11 +86,11 @@ class Usage:
     # is the business's own; its size is not counted here.
     ledger_kb_per_message: float = 2.0
     ledger_months: float = 6
-    # Secrets: the provider credentials, the webhook secret, Daraja's and the provider's callback
-    # tokens and the privacy key; each container reads those it uses at start and every five minutes
-    # while warm, the privacy key once.
-    secrets: int = 5
-    secret_calls: float = 7 * 12 * HOURS
+    # Secrets: the provider credentials, the webhook secret, the API keys, the status events' signing
+    # secret, Daraja's and the provider's callback tokens and the privacy key; each container reads
+    # those it uses at start and every five minutes while warm, the privacy key once.
+    secrets: int = 7
+    secret_calls: float = 8 * 12 * HOURS
     # Custom metrics: distinct metric names x the `service` dimension Powertools adds, counted from
     # the code (2026-11-26): about 30.
     custom_metrics: int = 30
@@ -179,6 +179,8 @@ FREE_TYPES: dict[str, str] = {
     "AWS::Logs::MetricFilter": "free; the metric it makes is a custom metric (Usage.lean_custom_metrics)",
     "AWS::ApiGateway::Account": "an account setting (the logging role)",
     "AWS::ApiGateway::Deployment": "a snapshot of the API",
+    "AWS::ApiGateway::DomainName": "a regional custom domain: no charge (its ACM certificate is free too)",
+    "AWS::ApiGateway::BasePathMapping": "no charge",
     "AWS::Lambda::Permission": "a policy",
     "AWS::Lambda::LayerVersion": "code storage, within Lambda's free 75 GB",
     "AWS::Serverless::LayerVersion": "code storage, within Lambda's free 75 GB",

@@ -189,13 +189,19 @@ def gate_microseconds(addresses: str, rounds: int = 20_000) -> float:
     from tuma.runtime.webhook_gate import WebhookGate
     from tuma.security.addresses import Addresses
 
-    from tests.unit.fakes import StaticWebhookSecrets
+    from tests.unit.fakes import MemoryApiKeys, MemoryReplayGuard, StaticWebhookSecrets
 
     routes = Routes(APIGatewayRestResolver())
     routes.add(
         "post", "/payments/c2b/confirmation/<token>", auth=Auth.DARAJA, answers={200: ("", "DarajaAck")}
     )(lambda token: {})
-    gate = WebhookGate(routes, StaticWebhookSecrets(), daraja_addresses=Addresses(addresses))
+    gate = WebhookGate(
+        routes,
+        StaticWebhookSecrets(),
+        keys=MemoryApiKeys(),
+        replay=MemoryReplayGuard(),
+        daraja_addresses=Addresses(addresses),
+    )
     event = {
         "path": "/payments/c2b/confirmation/" + "t" * 32,
         "httpMethod": "POST",

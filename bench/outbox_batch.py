@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,24 +25,18 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=100, help="the SQS event source's BatchSize")
     args = parser.parse_args()
 
-    from moto.server import ThreadedMotoServer
-
+    from bench import in_process
     from tuma_cli.local.context import LocalContext
-    from tuma_cli.local.functions import load_handler
-    from tuma_cli.local.provision import client, provision
+    from tuma_cli.local.provision import client
     from tuma_cli.local.sqs_poller import SqsPoller
     from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
     from tuma_cli.sandbox.server import SandboxServer
 
-    logging.disable(logging.CRITICAL)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
     sandbox = SandboxServer(
         SmsPlatform(SimulatorSettings(bulk_limit=args.brand_limit, dlr_delay=3600))
     ).start()
-    topology = provision(ROOT, endpoint, overrides={"ProviderBaseUrl": sandbox.url})
+    running = in_process.start({"ProviderBaseUrl": sandbox.url})
+    endpoint, topology = running.endpoint, running.topology
     settings = sandbox.platform.settings
     client("secretsmanager", endpoint).put_secret_value(
         SecretId=topology.ref("ProviderCredentialsSecret"),
@@ -52,22 +44,8 @@ def main() -> int:
             {"apikey": settings.apikey, "partnerID": settings.partner_id, "shortcode": settings.shortcode}
         ),
     )
-    spec = topology.functions["outbox_sender"]
-    os.environ.update(spec.environment)
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "SMS_BULK_LIMIT": str(args.bulk_limit),
-            "POWERTOOLS_LOG_LEVEL": "ERROR",
-        }
-    )
     started = time.perf_counter()
-    handler = load_handler(spec.directory, spec.handler)
+    handler = running.handler("outbox_sender", SMS_BULK_LIMIT=str(args.bulk_limit))
     cold = time.perf_counter() - started
 
     sqs = client("sqs", endpoint)
@@ -114,7 +92,7 @@ def main() -> int:
     print(f"handler import      {cold * 1000:.0f} ms (cold start, this machine)")
     print(f"send phase          {elapsed * 1000:.0f} ms, {args.messages / elapsed:.0f} messages/s")
     sandbox.stop()
-    moto.stop()
+    running.stop()
     return 0
 
 

@@ -28,7 +28,7 @@ PROVIDER = ROOT / "tests" / "fixtures" / "shared" / "provider"
 TOKEN = "PATH-TOKEN"  # noqa: S105 - a placeholder, replaced before use
 DARAJA_RESOURCES = ("/payments/c2b/", "/payments/stk/", "/payments/status-results/")
 SAFARICOM = "196.201.214.200"  # one of the template's SafaricomCallbackIps
-UNSIGNED = "sha256=SIGN-WITH-YOUR-HMAC-KEY"
+UNSIGNED = "SIGN-WITH-AN-API-KEY (RFC 9421)"
 
 
 def _sam(name: str) -> dict[str, Any]:
@@ -130,7 +130,9 @@ def rest(
 
 
 def signed_headers() -> dict[str, str]:
-    return {"X-Tuma-Timestamp": "1732440000", "X-Tuma-Signature": UNSIGNED}
+    """Where a request's RFC 9421 signature goes: placeholders, which the gate refuses (the demo
+    and the tests sign each sample with an API key as they send it)."""
+    return {"Signature-Input": UNSIGNED, "Signature": UNSIGNED}
 
 
 def webhook_events() -> dict[str, dict[str, Any]]:

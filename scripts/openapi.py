@@ -20,6 +20,8 @@ def generate() -> str:
         "OUTBOX_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/outbox",
         "LEDGER_TABLE": "ledger",
         "WEBHOOK_SECRET": "webhook",
+        "API_KEYS_SECRET": "api-keys",
+        "STATE_TABLE": "state",
         "DARAJA_CALLBACK_IPS": "open",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_SERVICE_NAME": "tuma",

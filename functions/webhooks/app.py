@@ -45,6 +45,8 @@ for caller in (daraja, provider, business, privacy):
 gate = WebhookGate(
     routes,
     wiring.webhook_secrets(settings),
+    keys=wiring.api_keys(settings),
+    replay=wiring.replay_guard(settings),
     max_body=settings.WEBHOOK_MAX_BODY_BYTES,
     daraja_addresses=Addresses(settings.DARAJA_CALLBACK_IPS),
 )
@@ -89,6 +91,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "statusCode": 500,
             "headers": {"Content-Type": JSON},
             "body": '{"error": "service misconfigured"}',
+        }
+    except Unavailable:  # the replay check could not be written: nothing was done yet
+        logger.exception("could not check the signature's nonce")
+        return {
+            "statusCode": 503,
+            "headers": {"Content-Type": JSON},
+            "body": '{"error": "temporarily unable to record the request; retry"}',
         }
     if rejection is not None:
         counts.count(rejection.metric or f"WebhookRejected{rejection.status}")

@@ -144,6 +144,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 def register(connection: Connection, args: argparse.Namespace, out: TextIO) -> int:
     from tuma.services.daraja_setup import register as register_all
 
+    problems = url_problems(connection)
+    if problems:
+        return _refuse(connection, problems, args.json, out)
     steps = register_all(
         connection.client,
         connection.credentials,
@@ -159,8 +162,9 @@ def register(connection: Connection, args: argparse.Namespace, out: TextIO) -> i
     return EXIT_OK if ok else EXIT_REFUSED
 
 
-def _url_warnings(connection: Connection) -> dict[str, list[str]]:
-    from tuma.services.daraja_setup import url_warnings
+def url_problems(connection: Connection) -> dict[str, list[tuple[str, str]]]:
+    """Each callback URL's breaches of Safaricom's URL rules (none: it may be registered)."""
+    from tuma.services.daraja_setup import url_problems as problems_of
 
     urls = connection.urls
     named = (
@@ -168,8 +172,35 @@ def _url_warnings(connection: Connection) -> dict[str, list[str]]:
         ("validation", urls.validation),
         ("STK callback", urls.stk),
         ("status result", urls.status_result),
+        ("pull", urls.pull),
     )
-    return {name: url_warnings(url, connection.token) for name, url in named}
+    local = connection.found.endpoint is not None
+    found = {name: problems_of(url, connection.token, local=local) for name, url in named}
+    return {name: problems for name, problems in found.items() if problems}
+
+
+def _refuse(
+    connection: Connection, problems: dict[str, list[tuple[str, str]]], json_out: bool, out: TextIO
+) -> int:
+    """Nothing is registered while a URL breaks Safaricom's rules: Daraja may take it and never call."""
+    if json_out:
+        document = {
+            "ok": False,
+            "refused": {
+                name: [{"rule": rule, "fix": fix} for rule, fix in found] for name, found in problems.items()
+            },
+            "base_url": connection.found.webhook_base_url(),
+        }
+        print(json.dumps(document, indent=2), file=out)
+        return EXIT_CONFIG
+    print(f"Not registered: {connection.found.webhook_base_url()} breaks Safaricom's URL rules.", file=out)
+    for name, found in problems.items():
+        for rule, _ in found:
+            print(f"  the {name} URL: {rule}", file=out)
+    fixes = dict.fromkeys(fix for found in problems.values() for _, fix in found)
+    for fix in fixes:
+        print(f"fix: {fix}", file=out)
+    return EXIT_CONFIG
 
 
 def _registered(connection: Connection, steps: Sequence[Step], ok: bool) -> dict[str, Any]:
@@ -187,7 +218,6 @@ def _registered(connection: Connection, steps: Sequence[Step], ok: bool) -> dict
             for s in steps
         ],
         "stk_callback_url": _shown(connection.urls.stk, connection.token),
-        "warnings": {name: found for name, found in _url_warnings(connection).items() if found},
     }
 
 
@@ -207,9 +237,6 @@ def _print_registered(connection: Connection, steps: Sequence[Step], ok: bool, o
         file=out,
     )
     print(f"  {_shown(connection.urls.stk, connection.token)}", file=out)
-    for name, found in _url_warnings(connection).items():
-        for warning in found:
-            print(f"warning: the {name} URL: {warning}", file=out)
     if ok:
         print(
             "Validation is off until Safaricom turns it on for your short code (apisupport@safaricom.co.ke).",

@@ -27,7 +27,9 @@ from tuma_cli import stack
 from tuma_cli.doctor_checks import (
     SECRETS,
     Check,
+    api_keys_check,
     callback_token_check,
+    https_check,
     pull_clock_check,
     secret_check,
     short_codes_check,
@@ -69,6 +71,8 @@ class Doctor:
             checks += self._guarded(
                 f"{caller} callback token", partial(callback_token_check, self.found, caller)
             )
+        checks += self._guarded("API keys", partial(api_keys_check, self.found))
+        checks += self._guarded("HTTPS only", partial(https_check, self.found))
         checks += self._guarded("business short codes", partial(short_codes_check, self.found))
         checks += self._guarded("Daraja's clock", partial(pull_clock_check, self.found))
         checks += self._guarded("provider reachable from the fixed egress", self.provider)

@@ -15,7 +15,7 @@ PLACEHOLDER = "REPLACE_ME"
 SECRETS = (
     ("credentials", "provider credentials secret", ("apikey", "partnerID", "shortcode")),
     ("secondary", "second provider's credentials secret", ("apikey", "partnerID", "shortcode")),
-    ("webhook", "webhook secret", ("path_token", "hmac_key")),
+    ("webhook", "webhook secret", ("path_token",)),
     ("daraja", "Daraja secret", ("consumer_key", "consumer_secret", "short_codes")),
 )
 
@@ -70,11 +70,64 @@ def callback_token_check(found: stack.Stack, caller: str) -> Check:
     return Check(what, True, "its own, random; the stack's first token is no longer accepted")
 
 
+URL_PARAMETERS = ("ProviderBaseUrl", "SecondaryProviderBaseUrl", "DarajaBaseUrl", "StatusCallbackUrl")
+
+
+def https_check(found: stack.Stack) -> Check:
+    """The URLs credentials, payments and status events travel to: HTTPS (a stack deployed before the
+    template refused http:// may still have one)."""
+    import re
+
+    from tuma.runtime.settings import HTTPS_URL
+
+    plain = [
+        name
+        for name in URL_PARAMETERS
+        if (value := found.parameters.get(name)) and not re.match(HTTPS_URL, value)
+    ]
+    if plain:
+        return Check(
+            "HTTPS only",
+            False,
+            f"{', '.join(plain)} {'is' if len(plain) == 1 else 'are'} plain http://: credentials or customers' data travel unencrypted",
+            f"deploy with {plain[0]}=https://…",
+        )
+    return Check("HTTPS only", True, "the provider's, Daraja's and the status receiver's URLs are https://")
+
+
+def api_keys_check(found: stack.Stack) -> Check | None:
+    """The business's API keys: without one, nothing can call the signed routes."""
+    from pydantic import ValidationError
+    from tuma.models.api_keys import ApiKey
+
+    output, logical = stack.SECRETS["api_keys"]
+    if not (found.outputs.get(output) or found.ready.get("secrets", {}).get(logical)):
+        return None
+    raw = found.secret("api_keys").get("keys")
+    keys: list[ApiKey] = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            keys.append(ApiKey.model_validate(item))
+        except ValidationError:
+            return Check("API keys", False, "a key does not read", "tuma keys list, then fix or revoke it")
+    if not keys:
+        return Check(
+            "API keys",
+            True,
+            "none yet: your systems cannot call /payments, /alerts, /messages or /suppressions",
+            "tuma keys create --scope payments --name 'shop till'",
+            warning=True,
+        )
+    wide = [k.id for k in keys if len(k.scopes) > 2]
+    detail = f"{len(keys)} key(s)" + (f"; {', '.join(wide)} hold more than two scopes" if wide else "")
+    return Check("API keys", True, detail)
+
+
 def _secret_problems(value: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
     """What is wrong with a secret's value: a key missing, left as the placeholder, or too short."""
     problems = [f"{k} missing" for k in keys if not value.get(k)]
     problems += [f"{k} is still {PLACEHOLDER}" for k in keys if PLACEHOLDER in json.dumps(value.get(k, ""))]
-    short = [k for k in ("path_token", "hmac_key") if k in keys and len(str(value.get(k, ""))) < 16]
+    short = [k for k in ("path_token",) if k in keys and len(str(value.get(k, ""))) < 16]
     return problems + [f"{k} is shorter than 16 characters" for k in short]
 
 
@@ -153,16 +206,15 @@ def pull_clock_check(found: stack.Stack, days: int = 2) -> Check | None:
 
 
 def _skew(record: dict[str, Any]) -> float | None:
-    """Seconds from the callback's time to the pull's, for a payment a callback reported first."""
+    """Seconds from a callback's time to the pull's, for a payment both reported (whichever came
+    first: with a wrong clock the pull may see a payment as hours old, and beat its callback)."""
     from tuma.formatting.clock import parse_time
 
-    if (
-        record.get("first_source") not in ("c2b", "stk")
-        or not record.get("pulled_at")
-        or not record.get("paid_at")
-    ):
+    if not record.get("pulled_at") or not record.get("called_back_at"):
         return None
     try:
-        return (parse_time(str(record["pulled_at"])) - parse_time(str(record["paid_at"]))).total_seconds()
+        return (
+            parse_time(str(record["pulled_at"])) - parse_time(str(record["called_back_at"]))
+        ).total_seconds()
     except ValueError:
         return None

@@ -143,10 +143,15 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser("payments", help="the day's payments: how each was learnt, and its receipt")
     )
 
-    from tuma_cli import secrets_cli
+    from tuma_cli import keys_cli, secrets_cli
 
     secrets_cli.add_arguments(
         commands.add_parser("secrets", help="rotate the path token of Daraja's or the provider's callbacks")
+    )
+    keys_cli.add_arguments(
+        commands.add_parser(
+            "keys", help="the business's API keys: create, list, rotate, revoke (each with scopes)"
+        )
     )
 
     from tuma_cli import doctor, guards_cli
@@ -230,6 +235,7 @@ TOOLS = {
     "daraja": ("tuma_cli.daraja_cli", "run"),
     "payments": ("tuma_cli.payments_cli", "run"),
     "secrets": ("tuma_cli.secrets_cli", "run"),
+    "keys": ("tuma_cli.keys_cli", "run"),
     "doctor": ("tuma_cli.doctor", "run"),
     "caps": ("tuma_cli.guards_cli", "run"),
     "pause": ("tuma_cli.guards_cli", "run"),

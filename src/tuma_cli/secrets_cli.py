@@ -1,4 +1,5 @@
-"""`tuma secrets rotate daraja|provider`: a new path token for a caller that cannot sign.
+"""`tuma secrets rotate daraja|provider|status`: a new path token for a caller that cannot sign, or a
+new Standard Webhooks secret for the status events Tuma signs.
 
 The new token takes over at once; the previous one (and the stack's first token, while it was still
 accepted) stays accepted for `--grace` hours, so that the caller is moved to the new URL without a
@@ -11,6 +12,7 @@ that reads it: a terminal's scroll-back is not a vault.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import secrets
 import sys
@@ -20,11 +22,16 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tuma_cli import stack
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tuma.models.callback_tokens import CallbackToken
+    from tuma.services.daraja_setup import Step
 
 EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
 # Daraja's production registrations change only through Safaricom: give them days, not hours.
-DEFAULT_GRACE_HOURS = {"daraja": 72.0, "provider": 24.0}
+DEFAULT_GRACE_HOURS = {"daraja": 72.0, "provider": 24.0, "status": 24.0}
+# The secret each rotates (tuma_cli.stack.SECRETS).
+SECRET_NAMES = {"daraja": "daraja_callback", "provider": "provider_callback", "status": "status_webhook"}
 ROUTES = {
     "daraja": (
         ("C2B confirmation", "/payments/c2b/confirmation/{token}"),
@@ -36,13 +43,17 @@ ROUTES = {
         ("delivery reports (primary provider's portal)", "/delivery-reports/{token}"),
         ("delivery reports (secondary provider's portal)", "/delivery-reports/{token}?provider=secondary"),
     ),
+    "status": (),  # Tuma calls the receiver: nothing to re-register, the receiver takes the secret
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="secrets_command", required=True)
-    rotate = commands.add_parser("rotate", help="a new path token for Daraja's or the provider's callbacks")
-    rotate.add_argument("caller", choices=("daraja", "provider"))
+    rotate = commands.add_parser(
+        "rotate",
+        help="a new path token for Daraja's or the provider's callbacks, or the status events' secret",
+    )
+    rotate.add_argument("caller", choices=("daraja", "provider", "status"))
     rotate.add_argument(
         "--grace",
         type=float,
@@ -75,13 +86,19 @@ def rotate(found: stack.Stack, caller: str, grace: timedelta) -> CallbackToken:
     from pydantic import ValidationError
     from tuma.models.callback_tokens import CallbackToken
 
-    name = f"{caller}_callback"
+    name = SECRET_NAMES[caller]
     try:
         current = CallbackToken.model_validate(found.secret(name))
     except ValidationError:
         raise stack.Unconfigured(f"the {name} secret holds no token of 32+ characters") from None
     legacy = str(found.secret("webhook").get("path_token") or "") if current.legacy else None
-    rotated = current.rotated(secrets.token_urlsafe(36), datetime.now(UTC), grace, legacy)
+    # Standard Webhooks secrets are base64 (32 random bytes); path tokens must be URL-safe.
+    new = (
+        base64.b64encode(secrets.token_bytes(32)).decode()
+        if caller == "status"
+        else secrets.token_urlsafe(36)
+    )
+    rotated = current.rotated(new, datetime.now(UTC), grace, legacy)
     found.put_secret(name, rotated.stored())
     return rotated
 
@@ -96,6 +113,9 @@ def _register_daraja(found: stack.Stack) -> dict[str, Any]:
         connection = daraja_cli.connect(found)
     except stack.Unconfigured as exc:
         return {"ok": False, "steps": [], "note": f"not registered: {exc}"}
+    refused = _breaks_the_rules(connection)
+    if refused is not None:
+        return refused
     from tuma.services.daraja_setup import register
 
     settings = connection.settings
@@ -109,6 +129,11 @@ def _register_daraja(found: stack.Stack) -> dict[str, Any]:
         )
     except DarajaFailure as failure:
         return {"ok": False, "steps": [], "note": f"Daraja: {failure.description}"}
+    return _registration(steps)
+
+
+def _registration(steps: Sequence[Step]) -> dict[str, Any]:
+    """What Daraja did with each short code, and what to ask Safaricom when it kept the old URLs."""
     kept = [s for s in steps if s.result.outcome == "already registered"]
     note = None
     if kept:
@@ -125,6 +150,18 @@ def _register_daraja(found: stack.Stack) -> dict[str, Any]:
     }
 
 
+def _breaks_the_rules(connection: Any) -> dict[str, Any] | None:
+    """Not registered while a URL breaks Safaricom's rules (tuma daraja register says the same)."""
+    from tuma_cli import daraja_cli
+
+    problems = daraja_cli.url_problems(connection)
+    if not problems:
+        return None
+    rules = "; ".join(f"the {name} URL: {rule}" for name, found in problems.items() for rule, _ in found)
+    fix = next(fix for found in problems.values() for _, fix in found)
+    return {"ok": False, "steps": [], "note": f"not registered: {rules}. Fix: {fix}"}
+
+
 def _document(
     found: stack.Stack, caller: str, rotated: CallbackToken, registered: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -134,7 +171,7 @@ def _document(
         "urls": {name: base + path for name, path in ROUTES[caller]},
         "previous_accepted_until": _until(rotated),
         "read_the_token": (
-            f"aws secretsmanager get-secret-value --secret-id {found.secret_id(f'{caller}_callback')} "
+            f"aws secretsmanager get-secret-value --secret-id {found.secret_id(SECRET_NAMES[caller])} "
             "--query SecretString --output text"
         ),
         "daraja_registration": registered,
@@ -148,12 +185,20 @@ def _until(rotated: CallbackToken) -> str | None:
 
 def _print(document: dict[str, Any], out: TextIO) -> None:
     until = document["previous_accepted_until"]
-    print(f"New {document['caller']} token stored.", file=out)
-    if until is not None:
-        print(f"The previous token is accepted until {until} (UTC).", file=out)
-    print("Give the caller these URLs ({token} is the new token):", file=out)
-    for name, url in document["urls"].items():
-        print(f"  {name}: {url}", file=out)
+    if document["caller"] == "status":
+        print("New status events signing secret stored (Standard Webhooks).", file=out)
+        if until is not None:
+            print(
+                f"Until {until} (UTC) each event carries both signatures: give the receiver the new", file=out
+            )
+            print("secret (the token below) before then.", file=out)
+    else:
+        print(f"New {document['caller']} token stored.", file=out)
+        if until is not None:
+            print(f"The previous token is accepted until {until} (UTC).", file=out)
+        print("Give the caller these URLs ({token} is the new token):", file=out)
+        for name, url in document["urls"].items():
+            print(f"  {name}: {url}", file=out)
     print(f"Read the token: {document['read_the_token']}", file=out)
     registered = document["daraja_registration"]
     if registered is not None:

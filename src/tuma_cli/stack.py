@@ -27,6 +27,8 @@ SECRETS = {
     "secondary": ("SecondaryCredentialsSecretArn", "SecondaryCredentialsSecret"),
     "daraja": ("DarajaSecretArn", "DarajaSecret"),
     "webhook": ("WebhookSecretArn", "WebhookSecret"),
+    "api_keys": ("ApiKeysSecretArn", "ApiKeysSecret"),
+    "status_webhook": ("StatusWebhookSecretArn", "StatusWebhookSecret"),
     "daraja_callback": ("DarajaCallbackSecretArn", "DarajaCallbackSecret"),
     "provider_callback": ("ProviderCallbackSecretArn", "ProviderCallbackSecret"),
     "privacy": ("PrivacySecretArn", "PrivacySecret"),

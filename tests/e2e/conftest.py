@@ -24,9 +24,9 @@ import boto3
 import httpx
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
-from tuma.security.signing import signature
 
 from tests.conftest import ROOT
+from tuma_cli.api_signing import ApiKeyCredentials, signed_request
 
 pytestmark = pytest.mark.e2e
 ALERT_RECIPIENTS = "0722 000 111,0733 000 222"
@@ -69,24 +69,25 @@ class Local:
         with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=30) as http:
             return http.post(self.url(path), json=body)
 
-    def post_signed(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        raw = json.dumps(body).encode()
-        stamp = str(int(time.time()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Tuma-Timestamp": stamp,
-            "X-Tuma-Signature": signature(self.ready["hmac_secret"].encode(), stamp, raw),
-        }
-        return httpx.post(self.url(path), content=raw, headers=headers, timeout=30)
+    @property
+    def api_key(self) -> ApiKeyCredentials:
+        """The topology's API key, every scope (READY `api_key`)."""
+        return ApiKeyCredentials(self.ready["api_key"]["id"], self.ready["api_key"]["secret"])
 
-    def get_signed(self, path: str) -> httpx.Response:
-        """A signed request without a body (GET /messages/{key}): the path is what is signed."""
-        stamp = str(int(time.time()))
-        headers = {
-            "X-Tuma-Timestamp": stamp,
-            "X-Tuma-Signature": signature(self.ready["hmac_secret"].encode(), stamp, path.encode()),
-        }
-        return httpx.get(self.url(path), headers=headers, timeout=30)
+    def post_signed(
+        self, path: str, body: dict[str, Any], key: ApiKeyCredentials | None = None
+    ) -> httpx.Response:
+        """Signed as a business's RFC 9421 library signs, sent through the stage as deployed."""
+        with httpx.Client(timeout=30) as http:
+            return signed_request(
+                http, key or self.api_key, "POST", self.url("/v1" + path), json.dumps(body).encode()
+            )
+
+    def get_signed(
+        self, path: str, method: str = "GET", key: ApiKeyCredentials | None = None
+    ) -> httpx.Response:
+        with httpx.Client(timeout=30) as http:
+            return signed_request(http, key or self.api_key, method, self.url("/v1" + path))
 
     def simulator(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
         answer = httpx.request(method, self.ready["simulator_url"] + path, timeout=10, **kwargs)

@@ -35,7 +35,9 @@ def test_the_published_document_holds_against_the_running_api(tmp_path: Path) ->
         env = {
             **os.environ,
             "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
-            "TUMA_HMAC_KEY": local.ready["hmac_secret"],
+            "TUMA_API_KEY_ID": local.ready["api_key"]["id"],
+            "TUMA_API_KEY_SECRET": local.ready["api_key"]["secret"],
+            "TUMA_BASE_URL": local.ready["webhook_base_url"],
             "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
             "NO_COLOR": "1",
         }

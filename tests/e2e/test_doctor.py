@@ -53,6 +53,8 @@ def test_a_fresh_local_topology_is_all_green_and_its_alarms_reach_the_outbox(
         "webhook secret",
         "daraja callback token",
         "provider callback token",
+        "API keys",
+        "HTTPS only",
         "provider reachable from the fixed egress",
         "credit",
         "delivery reports by callback",

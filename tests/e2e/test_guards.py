@@ -150,20 +150,28 @@ def test_pause_then_resume_loses_nothing_and_sends_nothing_twice(guarded: tuple[
             {"idempotency_key": f"PAUSE{n:04d}", "to": [f"07150{n:05d}"], "text": f"PAUSE{n:04d} hello"},
             fast=n % 2 == 0,
         )
+    # A producer that claims to be one of Tuma's own guards: held by the pause like the rest.
+    forged = {
+        "idempotency_key": "PAUSEFORGED",
+        "to": ["0715099999"],
+        "text": "PAUSEFORGED We have received KES 50,000",
+    }
+    _queue(local, forged | {"source": "guard"}, fast=True)
     time.sleep(6)
     assert not [s for s in local.phones() if s["message"].startswith("PAUSE")]
     held = [e for e in local.ledger() if e["idempotency_key"].startswith("PAUSE")]
-    assert held and {e["status"] for e in held} == {"RETRYING"}
+    assert len(held) == 16 and {e["status"] for e in held} == {"RETRYING"}
     assert json.loads(tuma_local(ready_file, "caps", "show", "--json").stdout)["paused"] == ["all"]
     assert tuma_local(ready_file, "resume").returncode == 0
     local.wait_for(
-        lambda: len([s for s in local.phones() if s["message"].startswith("PAUSE")]) == 15,
+        lambda: len([s for s in local.phones() if s["message"].startswith("PAUSE")]) == 16,
         timeout=90,
         what="every paused message after resume",
     )
     time.sleep(5)
     texts = [s["message"] for s in local.phones() if s["message"].startswith("PAUSE")]
-    assert len(texts) == len(set(texts)) == 15
+    assert len(texts) == len(set(texts)) == 16
     print(
-        f"\npaused with 15 messages in flight: 0 sent while paused, {len(held)} RETRYING; after resume 15 sent, each once"
+        f"\npaused with 16 messages in flight (one claiming to be a guard's own): 0 sent while paused, "
+        f"{len(held)} RETRYING; after resume 16 sent, each once"
     )

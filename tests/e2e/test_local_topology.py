@@ -31,7 +31,7 @@ def _sms_for(local: Local, message_id: str) -> list[dict[str, Any]]:
 def test_ready_line_names_everything_a_caller_needs(local: Local) -> None:
     ready = local.ready
     assert ready["webhook_base_url"].startswith("http://127.0.0.1:")
-    assert len(ready["webhook_token"]) >= 16 and len(ready["hmac_secret"]) >= 16
+    assert len(ready["webhook_token"]) >= 16 and len(ready["api_key"]["secret"]) >= 32
     # Each caller that cannot sign has a token of its own, none the stack's first one.
     tokens = {ready["daraja_token"], ready["provider_token"], ready["webhook_token"]}
     assert len(tokens) == 3 and all(len(token) >= 32 for token in tokens - {ready["webhook_token"]})

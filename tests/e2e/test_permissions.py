@@ -19,14 +19,14 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
-from tuma.security.signing import signature
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import sam_transform
+from tuma_cli.api_signing import ApiKeyCredentials, signed_request
 from tuma_cli.local.template import ACCOUNT, REGION, Resolver, evaluate_conditions, parameters_with_defaults
 
 pytestmark = pytest.mark.e2e
@@ -46,10 +46,15 @@ NOT_MADE_BY_FUNCTIONS = {
 
 
 class _Receiver(BaseHTTPRequestHandler):
+    """The business's StatusCallbackUrl: keeps what it was sent, to verify as the business would."""
+
     received = 0
+    events: ClassVar[list[tuple[dict[str, str], bytes]]] = []
+    secret: ClassVar[list[str]] = []  # the StatusWebhookSecret's token, once the topology is up
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).events.append((dict(self.headers.items()), body))
         type(self).received += 1
         self.send_response(200)
         self.send_header("Content-Length", "0")
@@ -75,26 +80,20 @@ PARAMETERS = {
 }
 
 
+def _key(topology: Any) -> ApiKeyCredentials:
+    return ApiKeyCredentials(topology.api_key["id"], topology.api_key["secret"])
+
+
 def _signed(topology: Any, method: str, path: str) -> httpx.Response:
-    secret = topology.webhook_secret()
-    stamp = str(int(time.time()))
-    headers = {
-        "X-Tuma-Timestamp": stamp,
-        "X-Tuma-Signature": signature(secret["hmac_key"].encode(), stamp, path.encode()),
-    }
-    return httpx.request(method, topology.front.url + path, headers=headers, timeout=30)
+    with httpx.Client(timeout=30) as http:
+        return signed_request(http, _key(topology), method, topology.front.url + "/v1" + path)
 
 
 def _post_signed(topology: Any, path: str, body: dict[str, Any]) -> httpx.Response:
-    secret = topology.webhook_secret()
-    raw = json.dumps(body).encode()
-    stamp = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json",
-        "X-Tuma-Timestamp": stamp,
-        "X-Tuma-Signature": signature(secret["hmac_key"].encode(), stamp, raw),
-    }
-    return httpx.post(topology.front.url + path, content=raw, headers=headers, timeout=30)
+    with httpx.Client(timeout=30) as http:
+        return signed_request(
+            http, _key(topology), "POST", topology.front.url + "/v1" + path, json.dumps(body).encode()
+        )
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +153,21 @@ def calls(tmp_path_factory: pytest.TempPathFactory, receiver: str) -> list[dict[
             time.sleep(0.5)
         _people(topology)
         time.sleep(3)  # one more round of every schedule
+        secret = client("secretsmanager", topology.endpoint).get_secret_value(
+            SecretId=topology.topology.ref("StatusWebhookSecret")
+        )
+        _Receiver.secret.append(json.loads(secret["SecretString"])["token"])
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_status_events_verify_with_the_standard_webhooks_library(calls: list[dict[str, Any]]) -> None:
+    from standardwebhooks.webhooks import Webhook
+
+    [secret] = _Receiver.secret
+    assert len(_Receiver.events) >= 5
+    for headers, body in _Receiver.events:
+        event = Webhook(secret).verify(body, headers)
+        assert headers["webhook-id"] == event["event_id"] and "0712345678" not in body.decode()
 
 
 def _people(topology: Any) -> None:

@@ -347,6 +347,46 @@ def test_webhook_routes_are_the_published_ones_and_safe_for_safaricom(template: 
     assert not [u for u in urls for word in FORBIDDEN_IN_CALLBACKS if word in u.split("/v1", 1)[-1].lower()]
 
 
+WEBHOOK_URL_OUTPUTS = (
+    "WebhooksBaseUrl",
+    "C2BValidationUrl",
+    "C2BConfirmationUrl",
+    "StkCallbackUrl",
+    "StatusResultUrl",
+)
+CERTIFICATE = "arn:aws:acm:af-south-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+
+
+def test_a_custom_domain_gives_daraja_urls_safaricom_accepts(template: dict[str, Any]) -> None:
+    from tuma.services.daraja_setup import url_problems
+
+    from tuma_cli.local.template import Resolver, evaluate_conditions, parameters_with_defaults
+
+    given = {"CustomDomainName": "pay.example.co.ke", "CustomDomainCertificateArn": CERTIFICATE}
+    transformed = sam_transform(*(f"{k}={v}" for k, v in (given | {"CustomDomainBasePath": "tuma"}).items()))
+    [domain] = _resources(transformed, "AWS::ApiGateway::DomainName").values()
+    assert domain["Condition"] == "HasCustomDomain" and domain["Properties"]["SecurityPolicy"] == "TLS_1_2"
+    assert domain["Properties"]["RegionalCertificateArn"] == {"Ref": "CustomDomainCertificateArn"}
+    [mapping] = _resources(transformed, "AWS::ApiGateway::BasePathMapping").values()
+    stages = _resources(transformed, "AWS::ApiGateway::Stage")
+    assert mapping["Properties"]["Stage"] == {"Ref": next(iter(stages))}  # the v1 stage SAM made
+    # The URLs the stack outputs, as CloudFormation resolves them, with and without a base path.
+    for base_path, base in (("", "https://pay.example.co.ke"), ("tuma", "https://pay.example.co.ke/tuma")):
+        resolver = Resolver(parameters_with_defaults(template, given | {"CustomDomainBasePath": base_path}))
+        resolver.refs["WebhooksApi"] = "a1b2c3"
+        evaluate_conditions(template, resolver)
+        outputs = {name: resolver.resolve(template["Outputs"][name]["Value"]) for name in WEBHOOK_URL_OUTPUTS}
+        assert outputs["WebhooksBaseUrl"] == base
+        assert outputs["C2BConfirmationUrl"] == base + "/payments/c2b/confirmation/{token}"
+        assert url_problems(outputs["C2BConfirmationUrl"].replace("{token}", "t" * 48), "t" * 48) == []
+    # Without one, the URLs are API Gateway's, whose host Safaricom's rule refuses: tuma daraja register says so.
+    resolver = Resolver(parameters_with_defaults(template, {}))
+    resolver.refs["WebhooksApi"] = "a1b2c3"
+    evaluate_conditions(template, resolver)
+    default = resolver.resolve(template["Outputs"]["C2BConfirmationUrl"]["Value"])
+    assert default.startswith("https://a1b2c3.execute-api.") and url_problems(default, "{token}")
+
+
 def test_every_webhook_route_takes_every_method_so_that_the_function_answers_405(
     transformed: dict[str, Any],
 ) -> None:
@@ -611,9 +651,9 @@ def test_the_api_has_one_stage_v1_with_its_throttling_and_logs(transformed: dict
 
 def _rules_pass(template: dict[str, Any], values: dict[str, str]) -> bool:
     """Evaluate the template's Rules for these parameter values, as CloudFormation does at deploy."""
-    from tuma_cli.local.template import Resolver
+    from tuma_cli.local.template import Resolver, parameters_with_defaults
 
-    resolver = Resolver(values)
+    resolver = Resolver(parameters_with_defaults(template, values))
     ok = True
     for rule in template["Rules"].values():
         condition = rule.get("RuleCondition")
@@ -870,3 +910,19 @@ def test_the_guards_are_on_out_of_the_box_and_the_code_defaults_are_the_template
     # Each receipt answers a real payment: forty in an hour to one parent all go; a loop does not.
     assert fields["RECIPIENT_HOURLY_LIMIT_RECEIPTS"].default >= 100
     assert parameters["BusinessShortCodes"]["Default"] == ""
+
+
+def test_every_function_has_its_log_group_with_the_retention_parameter(template: dict[str, Any]) -> None:
+    """A function without a declared log group gets one from Lambda that never expires."""
+    groups = {
+        json.dumps(spec["Properties"].get("LogGroupName")): spec
+        for spec in template["Resources"].values()
+        if spec["Type"] == "AWS::Logs::LogGroup"
+    }
+    for name, spec in template["Resources"].items():
+        if spec["Type"] != "AWS::Serverless::Function":
+            continue
+        group = groups.get(json.dumps({"Fn::Sub": f"/aws/lambda/${{{name}}}"}))
+        assert group is not None, f"{name} has no declared log group"
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+        assert group.get("Condition") == spec.get("Condition"), name

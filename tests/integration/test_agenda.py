@@ -46,7 +46,7 @@ def test_a_cancelled_message_is_never_held_or_released_again(stack: Stack) -> No
     entry = LedgerEntry("fees-friday", "n:2", "2547*****222", Status.SCHEDULED, updated_at=DUE)
     assert agenda.schedule(message, [entry]) is True
     assert agenda.cancel("fees-friday") is CancelOutcome.CANCELLED
-    assert agenda.cancel("fees-friday") is CancelOutcome.ALREADY_GONE
+    assert agenda.cancel("fees-friday") is CancelOutcome.CANCELLED  # said again: never "already sent"
     assert agenda.cancel("never-held") is CancelOutcome.NOT_SCHEDULED
     assert agenda.schedule(message, [entry]) is False
     assert agenda.due_messages(DUE + timedelta(days=1), 10) == []

@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import ROOT, shared_fixture
 from tests.integration.conftest import Stack, load_function, outbox_poller
 from tests.integration.webhook_client import Answer, WebhookClient
+from tuma_cli.api_signing import ApiKeyCredentials
 
 pytestmark = pytest.mark.integration
 
@@ -296,7 +297,7 @@ def test_a_queue_aws_refuses_is_a_503_the_caller_can_retry(stack: Stack, hooks: 
 @pytest.mark.parametrize(
     ("tamper", "problem"),
     [
-        ({"key": "another-key-entirely-0123456789"}, "signature does not match"),
+        ({"key": ApiKeyCredentials("tk_abcdef12", "x" * 43)}, "no API key 'tk_abcdef12'"),
         ({"skew": -400}, "outside the 5-minute window"),  # the exact edge is a unit test with a fixed clock
         ({"skew": 400}, "outside the 5-minute window"),
     ],
@@ -313,13 +314,20 @@ def test_bad_signatures_and_replays_are_refused(
 
 def test_a_tampered_body_or_missing_headers_are_refused(hooks: WebhookClient) -> None:
     raw = json.dumps(PAYMENT).encode()
-    headers = hooks.signed_headers(raw)
+    headers = hooks.signed_headers(raw, "/payments")
     assert hooks.post("/payments", raw.replace(b"2500", b"25000"), headers).status == 401
     assert hooks.post("/payments", raw).status == 401
-    assert (
-        hooks.post("/alerts", raw, {"X-Tuma-Timestamp": "yesterday", "X-Tuma-Signature": "x"}).status == 401
-    )
+    assert hooks.post("/alerts", raw, {"Signature-Input": "yesterday", "Signature": "x"}).status == 401
     assert hooks.queued() == []
+
+
+def test_the_same_signed_request_twice_is_processed_once(hooks: WebhookClient) -> None:
+    raw = json.dumps(PAYMENT).encode()
+    headers = hooks.signed_headers(raw, "/payments", nonce="once-only-nonce-1")
+    assert hooks.post("/payments", raw, headers).status == 202
+    again = hooks.post("/payments", raw, headers)
+    assert again.status == 401 and "already used" in again.body["error"]
+    assert len(hooks.queued()) == 1
 
 
 def test_a_signed_alert_goes_to_the_alert_recipients(

@@ -7,11 +7,11 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from tuma.security.signing import signature
-
 from tests.integration.conftest import Function, Stack
+from tuma_cli.api_signing import ApiKeyCredentials, signature_headers
 from tuma_cli.local.events import rest_proxy_event
 
 RESOURCES = [
@@ -41,7 +41,7 @@ class WebhookClient:
     function: Function
     stack: Stack
     token: str  # the webhook secret's path_token: each caller's secret accepts it until rotated
-    hmac_key: str
+    key: ApiKeyCredentials  # an API key with every scope, made as `tuma keys create` makes one
     daraja_token: str = ""
     provider_token: str = ""
 
@@ -52,12 +52,14 @@ class WebhookClient:
             found: dict[str, Any] = json.loads(value["SecretString"])
             return found
 
-        secret = read("WebhookSecret")
+        from tuma_cli.local.seeding import seed_api_key
+
+        made = seed_api_key(stack.topology, stack.endpoint)
         return cls(
             function,
             stack,
-            secret["path_token"],
-            secret["hmac_key"],
+            read("WebhookSecret")["path_token"],
+            ApiKeyCredentials(made["id"], made["secret"]),
             read("DarajaCallbackSecret")["token"],
             read("ProviderCallbackSecret")["token"],
         )
@@ -96,8 +98,8 @@ class WebhookClient:
         return event
 
     def signed_event(self, path: str, method: str = "GET") -> dict[str, Any]:
-        """A bodiless request (GET or DELETE a message), signed over its path."""
-        return self.event(path, None, self.signed_headers(path.encode()), method=method)
+        """A bodiless request (GET or DELETE a message), signed over its method and path."""
+        return self.event(path, None, self.signed_headers(b"", path, method), method=method)
 
     def send(self, event: dict[str, Any]) -> Answer:
         response = self.function(event)
@@ -119,17 +121,22 @@ class WebhookClient:
         return self.post(f"/delivery-reports/{self.provider_token}", body)
 
     def signed_headers(
-        self, body: bytes, timestamp: int | None = None, key: str | None = None
+        self,
+        body: bytes,
+        path: str,
+        method: str = "POST",
+        timestamp: int | None = None,
+        key: ApiKeyCredentials | None = None,
+        nonce: str | None = None,
     ) -> dict[str, str]:
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
-        return {
-            "X-Tuma-Timestamp": stamp,
-            "X-Tuma-Signature": signature((key or self.hmac_key).encode(), stamp, body),
-        }
+        """RFC 9421, as a business's library signs a request to the deployed API (stage /v1)."""
+        created = datetime.fromtimestamp(time.time() if timestamp is None else timestamp, UTC)
+        url = f"https://api.example.test/v1{path}"
+        return signature_headers(key or self.key, method, url, body or None, created=created, nonce=nonce)
 
     def signed(self, path: str, body: dict[str, Any] | bytes, **kwargs: Any) -> Answer:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return self.post(path, raw, self.signed_headers(raw, **kwargs))
+        return self.post(path, raw, self.signed_headers(raw, path, **kwargs))
 
     def queued(self) -> list[dict[str, Any]]:
         """Messages now on either outbox lane (made visible again for whoever reads next)."""

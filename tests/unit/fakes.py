@@ -9,11 +9,13 @@ import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
 from tuma.formatting.clock import now_utc
+from tuma.models.api_keys import ApiKey, ApiKeySet
+from tuma.models.api_keys import Scope as KeyScope
 from tuma.models.callback_tokens import CallbackToken, Caller
 from tuma.models.daraja import StatusQuery
 from tuma.models.http import HttpAnswer, HttpFailure
@@ -47,6 +49,7 @@ from tuma.models.templates import Catalog, Routing, StoredTemplate
 from tuma.models.webhook_secret import WebhookSecret
 from tuma.ports import (
     Agenda,
+    ApiKeys,
     BalanceReader,
     Claims,
     CustomerDirectory,
@@ -57,6 +60,7 @@ from tuma.ports import (
     MetricsSink,
     OutboxQueue,
     PrivacyStore,
+    ReplayGuard,
     RetentionStore,
     Sender,
     StateStore,
@@ -134,9 +138,16 @@ class MemoryLedger(Ledger):
         self.payments: dict[str, dict[str, Any]] = {}
         self.status_answers: dict[str, dict[str, str]] = {}
         self.status_queries: dict[str, tuple[StatusQuery, datetime | None]] = {}
+        self.accepted: dict[str, str] = {}
         self.agenda = agenda
         if agenda is not None:
             agenda.ledger = self
+
+    def note_accepted(self, idempotency_key: str) -> None:
+        self.accepted.setdefault(idempotency_key, now_utc().isoformat())
+
+    def accepted_at(self, idempotency_key: str) -> str | None:
+        return self.accepted.get(idempotency_key)
 
     def note_payment(self, seen: PaymentSeen) -> None:
         record = self.payments.setdefault(seen.reference, {"sources": set(), "payer_rank": 0})
@@ -372,7 +383,7 @@ class StaticWebhookSecrets(WebhookSecrets):
         key: str = "k" * 32,
         callers: Mapping[Caller, CallbackToken] | None = None,
     ) -> None:
-        self.secret = WebhookSecret(path_token=SecretStr(token), hmac_key=SecretStr(key))
+        self.secret = WebhookSecret(path_token=SecretStr(token))
         self.callers = dict(callers or {})
 
     def current(self) -> WebhookSecret:
@@ -381,6 +392,42 @@ class StaticWebhookSecrets(WebhookSecrets):
     def callback_token(self, caller: Caller, fresh: bool = False) -> CallbackToken:
         found = self.callers.get(caller)
         return found or CallbackToken(token=SecretStr(caller.value.ljust(32, "-")), legacy=True)
+
+
+ALL_SCOPES = frozenset(KeyScope)
+
+
+class MemoryApiKeys(ApiKeys):
+    """`tuma.ports.ApiKeys` over a key set held in memory; `reads` counts the fresh reads."""
+
+    def __init__(self, *keys: ApiKey) -> None:
+        self.keys = ApiKeySet(keys=keys)
+        self.fresh_reads = 0
+
+    @classmethod
+    def one(
+        cls, key_id: str = "tk_test0001", secret: str = "s" * 32, scopes: frozenset[KeyScope] = ALL_SCOPES
+    ) -> MemoryApiKeys:
+        return cls(
+            ApiKey(
+                id=key_id, secret=SecretStr(secret), scopes=scopes, created_at=datetime.fromtimestamp(0, UTC)
+            )
+        )
+
+    def key(self, key_id: str, fresh: bool = False) -> ApiKey | None:
+        self.fresh_reads += fresh
+        return self.keys.find(key_id)
+
+
+class MemoryReplayGuard(ReplayGuard):
+    def __init__(self) -> None:
+        self.used: dict[str, int] = {}
+
+    def first_use(self, name: str, keep_until: int) -> bool:
+        if name in self.used:
+            return False
+        self.used[name] = keep_until
+        return True
 
 
 class MemoryOutbox(OutboxQueue):
@@ -597,7 +644,9 @@ class MemoryAgenda(Agenda):
                     if entry.status is Status.SCHEDULED:
                         self.ledger.write([replace(entry, status=Status.CANCELLED, final_via="cancel")])
             return CancelOutcome.CANCELLED
-        if idempotency_key in self.released or idempotency_key in self.cancelled:
+        if idempotency_key in self.cancelled:
+            return CancelOutcome.CANCELLED
+        if idempotency_key in self.released:
             return CancelOutcome.ALREADY_GONE
         return CancelOutcome.NOT_SCHEDULED
 

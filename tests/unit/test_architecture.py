@@ -141,6 +141,8 @@ def test_a_malformed_variable_is_named_with_its_problem() -> None:
         "OUTBOX_QUEUE_URL": "q",
         "LEDGER_TABLE": "l",
         "WEBHOOK_SECRET": "s",
+        "API_KEYS_SECRET": "k",
+        "STATE_TABLE": "t",
         "DARAJA_CALLBACK_IPS": "open",
     }
     with pytest.raises(ConfigurationError, match="WEBHOOK_MAX_BODY_BYTES"):
@@ -274,3 +276,35 @@ def test_only_the_adapters_know_the_aws_library_and_its_errors() -> None:
         name.startswith("layers/tuma/tuma/adapters/") or name == "layers/tuma/tuma/runtime/aws.py"
         for name in knowing
     ), knowing
+
+
+def test_the_provider_daraja_and_status_urls_must_be_https_except_on_this_machine() -> None:
+    import re
+
+    import yaml
+    from tuma.runtime.settings.status_notifier import StatusNotifierSettings
+
+    base = {"STATUS_EVENTS_QUEUE_URL": "q", "STATUS_WEBHOOK_SECRET": "s"}
+    with pytest.raises(ConfigurationError, match="STATUS_CALLBACK_URL"):
+        load(StatusNotifierSettings, base | {"STATUS_CALLBACK_URL": "http://shop.example/tuma"})
+    assert load(StatusNotifierSettings, base | {"STATUS_CALLBACK_URL": "https://shop.example/tuma"})
+    with pytest.raises(ConfigurationError, match="SMS_API_BASE_URL"):
+        load(
+            SenderSettings,
+            {
+                "SMS_API_BASE_URL": "http://quicksms.advantasms.com",
+                "LEDGER_TABLE": "l",
+                "IDEMPOTENCY_TABLE": "i",
+            },
+        )
+
+    class Tagged(yaml.SafeLoader):
+        pass
+
+    Tagged.add_multi_constructor("!", lambda loader, suffix, node: None)
+    parameters = yaml.load((ROOT / "template.yaml").read_text(), Tagged)["Parameters"]  # noqa: S506
+    for name in ("ProviderBaseUrl", "SecondaryProviderBaseUrl", "DarajaBaseUrl", "StatusCallbackUrl"):
+        allowed = re.compile(parameters[name]["AllowedPattern"])
+        assert allowed.fullmatch("https://api.example.co.ke"), name
+        assert allowed.fullmatch("http://127.0.0.1:4010"), name  # the local topology's simulators
+        assert not allowed.fullmatch("http://api.example.co.ke"), name

@@ -16,7 +16,7 @@ from tuma.daraja.tokens import MARGIN_SECONDS, Token, TokenCache
 from tuma.models.daraja import DarajaFailure
 from tuma.models.daraja_credentials import DarajaCredentials
 from tuma.models.http import HttpAnswer, HttpFailure
-from tuma.services.daraja_setup import CallbackUrls, register, url_warnings
+from tuma.services.daraja_setup import CUSTOM_DOMAIN_FIX, CallbackUrls, register, url_problems
 
 from tests.unit.fakes import MemoryStateStore, ScriptedHttp, reply
 
@@ -193,12 +193,21 @@ def test_register_covers_every_short_code_and_says_when_pull_cannot_be() -> None
     assert steps[1].result.outcome == "refused" and "nominated_number" in (steps[1].result.fix or "")
 
 
-def test_safaricoms_url_rules_are_warned_about() -> None:
-    assert url_warnings("https://hooks.example.com/v1/payments/c2b/confirmation/abc", "abc") == []
-    assert url_warnings("http://hooks.example.com/x")[0].startswith("not https")
-    [host] = url_warnings("https://a1.execute-api.us-east-1.amazonaws.com/v1/payments/stk/t", "t")
-    assert "'exec'" in host and "custom domain" in host
-    assert "'query'" in url_warnings("https://hooks.example.com/query/x")[0]
+def test_urls_that_break_safaricoms_rules_are_refused_with_the_rule_and_the_fix() -> None:
+    assert url_problems("https://pay.example.co.ke/payments/c2b/confirmation/abc", "abc") == []
+    [(rule, fix)] = url_problems("https://a1.execute-api.us-east-1.amazonaws.com/v1/payments/stk/t", "t")
+    assert (
+        rule == "the host contains 'exec', a word Safaricom refuses in callback URLs"
+        and fix == CUSTOM_DOMAIN_FIX
+    )
+    assert url_problems("http://pay.example.co.ke/x")[0][0] == "production URLs must be HTTPS"
+    assert "'query'" in url_problems("https://pay.example.co.ke/query/x")[0][0]
+    assert url_problems("https://10.0.0.7/payments/stk/t", "t")[0][0] == "the host must be publicly reachable"
+    assert "URL testers" in url_problems("https://abc.ngrok.app/payments/stk/t", "t")[0][0]
+    # The token is random: a word inside it is no breach. Locally the simulator's loopback URLs pass.
+    assert url_problems("https://pay.example.co.ke/payments/stk/xsqlx", "xsqlx") == []
+    assert url_problems("http://127.0.0.1:3000/payments/stk/t", "t", local=True) == []
+    assert url_problems("http://127.0.0.1:3000/payments/stk/t", "t")  # but not against a real stack
 
 
 def test_transaction_status_sends_the_initiator_and_names_the_receipt_in_the_occasion() -> None:

@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from pydantic import SecretStr
+from tuma.models.api_keys import ApiKey, Scope
 from tuma.models.ledger import Status
 from tuma.models.payments import InvalidPayment
 from tuma.runtime.routes import Auth, Routes
 from tuma.runtime.webhook_gate import Rejection, WebhookGate
 from tuma.security.addresses import Addresses
-from tuma.security.signing import signature, verify
 from tuma.services.delivery_reports import OUTCOMES, outcome_of
 from tuma.services.payment_stream import Attributes, completed_payment
 from tuma.services.recipients import resolve
 
-from tests.unit.fakes import MemoryDirectory, StaticWebhookSecrets
+from tests.unit.fakes import MemoryApiKeys, MemoryDirectory, MemoryReplayGuard, StaticWebhookSecrets
+from tuma_cli.api_signing import ApiKeyCredentials, signature_headers
 from tuma_cli.local.stream_poller import matches
 
 TOKEN = "t" * 32
 KEY = "k" * 32
+API_KEY = ApiKeyCredentials("tk_test0001", "s" * 40)
 SAFARICOM = "196.201.214.200"
 DARAJA_ADDRESSES = Addresses("196.201.214.200, 196.201.212.0/24")
 
@@ -44,19 +48,6 @@ def test_payer_resolution() -> None:
         "the payment carried no phone number, and no customer directory is configured"
     )
     assert "unusable" in (resolve("0712", "A", MemoryDirectory({"A": "not a phone"})).reason or "")
-
-
-def test_signatures_and_the_window() -> None:
-    body = b'{"a": 1}'
-    good = signature(KEY.encode(), "1000", body)
-    assert verify(KEY.encode(), "1000", good, body, now=lambda: 1000 + 300) is None
-    assert verify(KEY.encode(), "1000", good, body, now=lambda: 1000 + 301) == (
-        "X-Tuma-Timestamp is outside the 5-minute window"
-    )
-    assert verify(KEY.encode(), "1000", good, body + b" ", now=lambda: 1000) == "signature does not match"
-    assert verify(KEY.encode(), "1000", good.upper(), body, now=lambda: 1000) == "signature does not match"
-    assert verify(KEY.encode(), None, good, body) == "missing X-Tuma-Timestamp or X-Tuma-Signature"
-    assert verify(KEY.encode(), "-5", good, body) == "X-Tuma-Timestamp must be unix seconds"
 
 
 def _event(
@@ -89,17 +80,53 @@ def _routes() -> Routes:
     routes = Routes(APIGatewayRestResolver())
     routes.add("post", "/payments/stk/<token>", auth=Auth.DARAJA, answers=OK)(lambda token: {})
     routes.add("post", "/delivery-reports/<token>", auth=Auth.PROVIDER, answers=OK)(lambda token: {})
-    routes.add("post", "/payments", auth=Auth.SIGNATURE, answers=OK)(lambda: {})
-    routes.add("get", "/messages/<key>", auth=Auth.SIGNATURE, answers=OK)(lambda key: {})
-    routes.add("delete", "/messages/<key>", auth=Auth.SIGNATURE, answers=OK)(lambda key: {})
+    routes.add("post", "/payments", auth=Auth.SIGNATURE, scope=Scope.PAYMENTS, answers=OK)(lambda: {})
+    routes.add("post", "/alerts", auth=Auth.SIGNATURE, scope=Scope.ALERTS, answers=OK)(lambda: {})
+    routes.add("post", "/suppressions/remove", auth=Auth.SIGNATURE, scope=Scope.PRIVACY, answers=OK)(
+        lambda: {}
+    )
+    routes.add("get", "/messages/<key>", auth=Auth.SIGNATURE, scope=Scope.MESSAGES_READ, answers=OK)(
+        lambda key: {}
+    )
+    routes.add("delete", "/messages/<key>", auth=Auth.SIGNATURE, scope=Scope.MESSAGES_CANCEL, answers=OK)(
+        lambda key: {}
+    )
     return routes
 
 
-def _gate(secrets: StaticWebhookSecrets | None = None, now: float = 1000) -> WebhookGate:
+def _gate(
+    secrets: StaticWebhookSecrets | None = None,
+    now: float = 1000,
+    keys: MemoryApiKeys | None = None,
+    replay: MemoryReplayGuard | None = None,
+) -> WebhookGate:
     secrets = secrets or StaticWebhookSecrets(TOKEN, KEY)
     return WebhookGate(
-        _routes(), secrets, max_body=2048, clock=lambda: now, daraja_addresses=DARAJA_ADDRESSES
+        _routes(),
+        secrets,
+        keys=keys or MemoryApiKeys.one(API_KEY.key_id, API_KEY.secret),
+        replay=replay or MemoryReplayGuard(),
+        max_body=2048,
+        clock=lambda: now,
+        daraja_addresses=DARAJA_ADDRESSES,
     )
+
+
+def _signed_event(
+    method: str, path: str, body: bytes = b"", key: ApiKeyCredentials | None = None, **kwargs: Any
+) -> dict[str, Any]:
+    """A request signed as a business's RFC 9421 library signs it, sent through the stage /v1."""
+    headers = signature_headers(
+        key or API_KEY,
+        method,
+        f"https://api.example.com/v1{path}",
+        body or None,
+        created=datetime.fromtimestamp(1000, UTC),
+        **kwargs,
+    )
+    event = _event(path, body, method=method, headers=headers, source_ip="10.1.2.3")
+    event["requestContext"]["path"] = f"/v1{path}"
+    return event
 
 
 def test_the_gate_orders_its_checks() -> None:
@@ -116,10 +143,7 @@ def test_the_gate_orders_its_checks() -> None:
     assert _refused(gate, bad).status == 400
     assert gate.check(_event(f"/payments/stk/{TOKEN}", b'{"a":1}', encoded=True)) is None
     assert _refused(gate, _event("/payments", b'{"a":1}')).status == 401  # unsigned: not even parsed
-    signed = {"X-Tuma-Timestamp": "1000", "X-Tuma-Signature": signature(KEY.encode(), "1000", b"[1]")}
-    assert (
-        _refused(gate, _event("/payments", b"[1]", headers=signed)).status == 400
-    )  # signed, but not an object
+    assert _refused(gate, _signed_event("POST", "/payments", b"[1]")).status == 400  # signed, not an object
     # A path no route declares ends here, before any handler, whatever the router knows.
     assert _refused(gate, _event("/somewhere/else")).status == 404
     assert _refused(gate, _event(f"/payments/stk/{TOKEN}/more")).status == 404
@@ -129,12 +153,64 @@ def test_the_gate_orders_its_checks() -> None:
     assert _refused(gate, _event("/payments/stk/nope", method="GET")).status == 404
     assert _refused(gate, _event("/messages/INV-1", method="PUT")).allow == "GET, DELETE"
     assert _refused(gate, _event("/messages/INV-1", b"", method="GET")).status == 401
-    by_path = {
-        "X-Tuma-Timestamp": "1000",
-        "X-Tuma-Signature": signature(KEY.encode(), "1000", b"/messages/INV-1"),
-    }
-    assert gate.check(_event("/messages/INV-1", b"", method="DELETE", headers=by_path)) is None
-    assert _refused(gate, _event("/messages/INV-2", b"", method="DELETE", headers=by_path)).status == 401
+    assert gate.check(_signed_event("DELETE", "/messages/INV-1")) is None
+
+
+def test_a_key_is_worth_only_its_scopes_its_route_and_one_use() -> None:
+    alerts_only = MemoryApiKeys.one("tk_alerts001", "a" * 40, frozenset({Scope.ALERTS}))
+    replay = MemoryReplayGuard()
+    gate = _gate(keys=alerts_only, replay=replay)
+    key = ApiKeyCredentials("tk_alerts001", "a" * 40)
+    body = b'{"number": "0712345678"}'
+    assert gate.check(_signed_event("POST", "/alerts", b'{"text": "disk full"}', key)) is None
+    for path in ("/payments", "/suppressions/remove"):
+        refused = _refused(gate, _signed_event("POST", path, body, key))
+        assert (refused.status, refused.error) == (
+            403,
+            f"API key tk_alerts001 does not hold the {path_scope(path)} scope",
+        )
+    # Signed for one route, sent to another: the signature covers the path.
+    moved = _signed_event("POST", "/alerts", body, key)
+    moved["path"], moved["requestContext"]["path"] = "/suppressions/remove", "/v1/suppressions/remove"
+    assert _refused(gate, moved).error == "signature does not match this request"
+    # The same request twice: the second is refused, whatever it says.
+    once = _signed_event("POST", "/alerts", b'{"text": "again"}', key, nonce="n" * 16)
+    assert gate.check(once) is None
+    assert "already used" in _refused(gate, once).error
+    assert list(replay.used) == [next(iter(replay.used)), "tk_alerts001#" + "n" * 16]
+    assert replay.used["tk_alerts001#" + "n" * 16] == 1000 + 300 + 60
+
+
+def test_a_read_signature_replayed_as_delete_is_refused() -> None:
+    gate = _gate()
+    read = _signed_event("GET", "/messages/alert:42")
+    read["httpMethod"] = "DELETE"
+    assert _refused(gate, read).error == "signature does not match this request"
+
+
+def test_an_unknown_or_expired_key_is_refused_and_an_unknown_one_read_again_first() -> None:
+    keys = MemoryApiKeys.one()
+    gate = _gate(keys=keys)
+    stranger = ApiKeyCredentials("tk_nobody01", "z" * 40)
+    assert "never made, or revoked" in _refused(gate, _signed_event("POST", "/alerts", b"{}", stranger)).error
+    assert keys.fresh_reads == 1  # a key made a moment ago is found by reading the set again
+    expired = MemoryApiKeys(
+        ApiKey(
+            id="tk_old00001",
+            secret=SecretStr("o" * 40),
+            scopes=frozenset(Scope),
+            created_at=datetime.fromtimestamp(0, UTC),
+            expires_at=datetime.fromtimestamp(999, UTC),
+        )
+    )
+    old = ApiKeyCredentials("tk_old00001", "o" * 40)
+    assert _refused(_gate(keys=expired), _signed_event("POST", "/alerts", b"{}", old)).error == (
+        "API key tk_old00001 has expired"
+    )
+
+
+def path_scope(path: str) -> str:
+    return {"/payments": "payments", "/suppressions/remove": "privacy"}[path]
 
 
 def test_a_route_cannot_be_declared_without_its_authentication() -> None:
@@ -146,7 +222,11 @@ def test_a_route_cannot_be_declared_without_its_authentication() -> None:
     with pytest.raises(ValueError, match="needs <token>"):
         routes.add("post", "/results/<key>", auth=Auth.DARAJA, answers=OK)(lambda key: {})
     with pytest.raises(ValueError, match="declare what the route answers"):
-        routes.add("post", "/results", auth=Auth.SIGNATURE)(lambda: {})
+        routes.add("post", "/results", auth=Auth.SIGNATURE, scope=Scope.ALERTS)(lambda: {})
+    with pytest.raises(ValueError, match="names its scope"):
+        routes.add("post", "/results", auth=Auth.SIGNATURE, answers=OK)(lambda: {})
+    with pytest.raises(ValueError, match="names its scope"):
+        routes.add("post", "/r/<token>", auth=Auth.PROVIDER, scope=Scope.ALERTS, answers=OK)(lambda token: {})
     assert routes.declared == ()
 
 
@@ -165,7 +245,10 @@ def test_a_daraja_callback_from_anywhere_but_safaricom_is_refused_whatever_its_t
     assert gate.check(_event(f"/delivery-reports/{TOKEN}", source_ip="10.0.0.9")) is None
     assert (
         _refused(
-            WebhookGate(_routes(), StaticWebhookSecrets(TOKEN, KEY)), _event(f"/payments/stk/{TOKEN}")
+            WebhookGate(
+                _routes(), StaticWebhookSecrets(TOKEN, KEY), keys=MemoryApiKeys(), replay=MemoryReplayGuard()
+            ),
+            _event(f"/payments/stk/{TOKEN}"),
         ).status
         == 403
     )

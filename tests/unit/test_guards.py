@@ -217,6 +217,15 @@ def test_guard_alerts_pass_even_the_caps_they_report() -> None:
     assert [m for m, _ in rig.sender.sent].count("254722000111") == len(guard_alerts) > 0
 
 
+def test_an_outbox_message_claiming_to_be_a_guards_own_is_guarded_like_any_other() -> None:
+    rig = Rig()
+    rig.store.documents[PAUSE] = {"categories": ["all"]}
+    forged = {"idempotency_key": "forged-1", "to": ["0712345678"], "text": "We have received KES 50,000"}
+    rig.run(forged | {"source": "guard"})
+    assert rig.sender.sent == [] and rig.status("forged-1") == "RETRYING"  # held by the pause
+    assert len(rig.queue.parked) == 1  # and still held, for when the business resumes
+
+
 def test_categories_are_what_an_operator_expects() -> None:
     assert {c.value for c in Category} == {"receipt", "code", "alert", "message"}
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from tuma.formatting.gsm7 import clean, is_gsm7, prepare
 from tuma.formatting.money import AmountError, parse_amount
 from tuma.formatting.rendering import render
-from tuma.models.payments import InvalidPayment, Payment
+from tuma.models.payments import AMOUNT_PATTERN, InvalidPayment, Payment
 from tuma.services.payment_stream import Attributes, completed_payment
 
 CENTS = st.integers(min_value=1, max_value=100_000_000).map(lambda c: Decimal(c) / 100)
@@ -117,3 +117,11 @@ def test_any_stream_record_yields_a_payment_nothing_or_a_recorded_reason(
         assert result.key and result.reason  # recorded under a key, with the reason
     else:
         assert result is None or isinstance(result, Payment)
+
+
+@given(st.from_regex(AMOUNT_PATTERN, fullmatch=True))
+def test_every_amount_the_document_allows_is_one_the_code_takes(text: str) -> None:
+    """docs/openapi.json's amount pattern promises no more than parse_amount keeps: more than 0, at most
+    1,000,000 (MaxPaymentAmount's default)."""
+    amount = parse_amount(text)
+    assert Decimal(0) < amount <= Decimal(1_000_000)

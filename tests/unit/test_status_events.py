@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tuma.models.http import HttpAnswer, HttpFailure
 from tuma.models.ledger import DueCheck
-from tuma.security.signing import verify
+from tuma.security.standard_webhooks import headers as signed
 from tuma.services.reconciler import Patience
 from tuma.services.status_events import (
     Change,
@@ -16,11 +20,12 @@ from tuma.services.status_events import (
     Waiting,
     event_from_change,
     redelivery_delay,
-    signed_headers,
 )
 
-from tests.unit.fakes import ListMetrics, MemoryStatusQueue, ScriptedHttp, StaticWebhookSecrets
+from tests.unit.fakes import ListMetrics, MemoryStatusQueue, ScriptedHttp
 
+SECRET = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # as StatusWebhookSecret generates: 32 letters and digits
+OTHER = "whsec_" + "A" * 32
 ENTRY = {
     "idempotency_key": "QKX1",
     "recipient_ref": "n:abc",
@@ -69,16 +74,20 @@ def test_the_same_change_seen_twice_has_the_same_event_id() -> None:
     assert first is not None and again is not None and first.event_id == again.event_id
 
 
-def test_events_are_signed_as_the_webhooks_are() -> None:
+def test_events_are_signed_as_standard_webhooks_and_verify_with_its_library() -> None:
     event = event_from_change(None, ENTRY | {"status": "QUEUED"})
     assert event is not None
-    body = event.body()
-    headers = signed_headers(body, b"k" * 32, "1764151200", event.event_id)
-    assert (
-        verify(b"k" * 32, headers["X-Tuma-Timestamp"], headers["X-Tuma-Signature"], body, lambda: 1764151200)
-        is None
-    )
-    assert headers["X-Tuma-Event-Id"] == event.event_id
+    body, now = event.body(), datetime.now(UTC)
+    headers = signed([SECRET], event.event_id, int(now.timestamp()), body)
+    assert Webhook(SECRET).verify(body, headers) == json.loads(body)
+    assert Webhook("whsec_" + SECRET).verify(body, headers) == json.loads(body)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(OTHER).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET).verify(body.replace(b"queued", b"failed"), headers)
+    # During a rotation's grace: one signature per live secret, and a receiver holding either verifies.
+    both = signed([OTHER, SECRET], event.event_id, int(now.timestamp()), body)
+    assert Webhook(SECRET).verify(body, both) and Webhook(OTHER).verify(body, both)
 
 
 def test_delivery_checks_back_off_up_to_their_ceiling() -> None:
@@ -128,17 +137,16 @@ def _waiting(status: str, group: str, count: int = 1) -> Waiting:
 
 def test_the_notifier_signs_each_event_with_its_own_id_and_the_clock_given() -> None:
     http, metrics = ScriptedHttp(lambda url, body: HttpAnswer(204, b"")), ListMetrics()
-    notifier = StatusNotifier(
-        http, StaticWebhookSecrets(), "https://shop.example/tuma", metrics, lambda: 1764151200
-    )
+    now = int(datetime.now(UTC).timestamp())
+    notifier = StatusNotifier(http, lambda: [SECRET], "https://shop.example/tuma", metrics, lambda: now)
     event = _waiting("QUEUED", "A")
     assert notifier.deliver([event]) == []
     [(url, body, headers)] = http.requests
     assert url == "https://shop.example/tuma" and body == event.body.encode()
-    assert headers["X-Tuma-Timestamp"] == "1764151200"
+    assert headers["webhook-timestamp"] == str(now)
     # The receiver deduplicates on the event's id, the same however often the change is queued.
-    assert headers["X-Tuma-Event-Id"] == json.loads(body)["event_id"] != event.record_id
-    assert verify(b"k" * 32, "1764151200", headers["X-Tuma-Signature"], body, lambda: 1764151200) is None
+    assert headers["webhook-id"] == json.loads(body)["event_id"] != event.record_id
+    assert Webhook(SECRET).verify(body, headers)["status"] == "queued"
     assert metrics.counts == {"StatusEventsDelivered": 1}
 
 
@@ -152,7 +160,7 @@ def test_a_refused_event_holds_back_its_message_only_and_comes_back_later_each_t
         return HttpAnswer(200, b"")
 
     http, metrics = ScriptedHttp(receiver), ListMetrics()
-    notifier = StatusNotifier(http, StaticWebhookSecrets(), "https://shop.example/tuma", metrics)
+    notifier = StatusNotifier(http, lambda: [SECRET], "https://shop.example/tuma", metrics)
     batch = [_waiting("QUEUED", "A", 1), _waiting("SENT", "A", 3), _waiting("QUEUED", "B", 2)]
     refused = notifier.deliver(batch)
     assert [(r.record_id, r.problem, r.delay_seconds) for r in refused] == [
@@ -167,3 +175,37 @@ def test_a_refused_event_holds_back_its_message_only_and_comes_back_later_each_t
 
 def test_redelivery_waits_double_up_to_fifteen_minutes() -> None:
     assert [redelivery_delay(n) for n in (1, 2, 3, 4, 5, 6, 7, 25)] == [10, 20, 40, 80, 160, 320, 640, 900]
+
+
+class _Secrets:
+    """What `tuma secrets rotate` reads and writes of a stack: its secrets by name."""
+
+    def __init__(self, **secrets: dict[str, Any]) -> None:
+        self.secrets = secrets
+
+    def secret(self, name: str) -> dict[str, Any]:
+        return self.secrets[name]
+
+    def put_secret(self, name: str, value: dict[str, Any]) -> None:
+        self.secrets[name] = value
+
+
+def test_rotating_the_status_secret_signs_with_both_for_the_grace_then_the_new_one() -> None:
+    from typing import cast
+
+    from tuma.models.callback_tokens import CallbackToken
+
+    from tuma_cli import secrets_cli, stack
+
+    found = _Secrets(status_webhook={"token": SECRET}, webhook={"path_token": "p" * 32})
+    secrets_cli.rotate(cast("stack.Stack", found), "status", timedelta(hours=24))
+    stored = CallbackToken.model_validate(found.secrets["status_webhook"])
+    new = stored.token.get_secret_value()
+    assert len(base64.b64decode(new)) == 32 and [p.token.get_secret_value() for p in stored.previous] == [
+        SECRET
+    ]
+    now = datetime.now(UTC)
+    live = [new] + [p.token.get_secret_value() for p in stored.previous if p.until > now]
+    body = b'{"event_id": "e1"}'
+    headers = signed(live, "e1", int(now.timestamp()), body)
+    assert Webhook(SECRET).verify(body, headers) and Webhook(new).verify(body, headers)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from tuma.models.api_keys import ApiKey
     from tuma.models.callback_tokens import CallbackToken, Caller
     from tuma.models.daraja import Registration, StatusQuery
     from tuma.models.http import HttpAnswer
@@ -128,6 +129,15 @@ class StatusEventQueue(Protocol):
 class Ledger(Protocol):
     def write(self, entries: Sequence[LedgerEntry]) -> None:
         """Record entries as they are now (creating or replacing them)."""
+        ...
+
+    def note_accepted(self, idempotency_key: str) -> None:
+        """The API took this message (its `#accepted` record), so that a caller asking about it
+        before the sender has written its recipients' entries is told ACCEPTED, not "no message"."""
+        ...
+
+    def accepted_at(self, idempotency_key: str) -> str | None:
+        """When the API took this message (None: it did not, or long ago)."""
         ...
 
     def record_unsendable(self, entries: Sequence[LedgerEntry]) -> None:
@@ -415,6 +425,20 @@ class WebhookSecrets(Protocol):
     def callback_token(self, caller: Caller, fresh: bool = False) -> CallbackToken:
         """The path token a caller that cannot sign puts in its URLs (its own secret). `fresh`: read
         it again rather than from the cache (a token just rotated), at most every half minute."""
+        ...
+
+
+class ApiKeys(Protocol):
+    def key(self, key_id: str, fresh: bool = False) -> ApiKey | None:
+        """The business's key of that id (None: no such key, or revoked). `fresh`: read the key set
+        again rather than from the cache (a key just created), at most every ten seconds."""
+        ...
+
+
+class ReplayGuard(Protocol):
+    def first_use(self, name: str, keep_until: int) -> bool:
+        """True the first time `name` (a key's nonce) is used; remembered until `keep_until`
+        (unix seconds), when a signature carrying it is stale anyway."""
         ...
 
 

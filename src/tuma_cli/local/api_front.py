@@ -67,6 +67,9 @@ class _Handler(LoopbackHandler):
         self.reply(code, body, {"Content-Type": "application/json"})
 
 
+STAGE = "/v1"  # template.yaml's WebhooksApi StageName
+
+
 class ApiFront:
     def __init__(
         self, routes: list[ApiRoute], invoke: Callable[[str, dict[str, Any]], Any], port: int = 3000
@@ -93,12 +96,16 @@ class ApiFront:
         self, method: str, target: str, headers: dict[str, str], body: bytes | None, source_ip: str
     ) -> tuple[int, bytes, dict[str, str]]:
         split = urlsplit(target)
+        # The deployed API's URLs carry the stage (/v1/payments); here both forms are served, and
+        # requestContext.path is the path as sent, which is what a request's signature covers.
+        path = split.path[len(STAGE) :] if split.path.startswith(STAGE + "/") else split.path
         for route in self.routes:
-            match = route.pattern.match(split.path)
+            match = route.pattern.match(path)
             if match and route.method in (method.upper(), "ANY"):
                 event = rest_proxy_event(
                     method,
-                    split.path,
+                    path,
+                    sent_path=split.path,
                     resource=route.resource,
                     path_parameters=match.groupdict() or None,
                     headers=headers,

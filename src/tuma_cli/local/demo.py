@@ -20,8 +20,8 @@ from typing import IO, Any
 
 import httpx
 from boto3.dynamodb.types import TypeDeserializer
-from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
 
+from tuma_cli.api_signing import ApiKeyCredentials, signature_headers
 from tuma_cli.daraja_sandbox.server import CALLBACKS_FROM
 from tuma_cli.local.provision import client
 from tuma_cli.local.runner import LocalTopology, running
@@ -53,16 +53,12 @@ def _webhook(topology: LocalTopology, name: str) -> Sample:
 
     def fire(running: LocalTopology) -> str:
         assert running.front is not None
-        secret = running.webhook_secret()
         headers = {"Content-Type": "application/json"}
-        if signed:
-            stamp = str(int(time.time()))
-            headers |= {
-                TIMESTAMP_HEADER: stamp,
-                SIGNATURE_HEADER: signature(secret["hmac_key"].encode(), stamp, raw),
-            }
         caller = _caller_of(event["path"])
         path = event["path"].replace(TOKEN_PLACEHOLDER, running.callback_token(caller) if caller else "")
+        if signed:  # as the business's own code signs (README, "Calling Tuma's API")
+            key = ApiKeyCredentials(running.api_key["id"], running.api_key["secret"])
+            headers |= signature_headers(key, "POST", running.front.url + path, raw)
         # Daraja's samples come from where Daraja's callbacks come from here (the allowed address).
         source = CALLBACKS_FROM if caller == "DarajaCallbackSecret" else "127.0.0.1"
         with httpx.Client(transport=httpx.HTTPTransport(local_address=source), timeout=30) as http:

@@ -101,6 +101,7 @@ def rest_proxy_event(
     query: Mapping[str, list[str]] | None = None,
     source_ip: str = "127.0.0.1",
     stage: str = "v1",
+    sent_path: str | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST (v1) proxy event, as the real integration builds it.
 
@@ -131,7 +132,9 @@ def rest_proxy_event(
         "requestContext": {
             "resourcePath": resource,
             "httpMethod": method.upper(),
-            "path": f"/{stage}{path}",
+            # The path as the client sent it (percent-encoded, with the stage unless a custom domain
+            # maps it away): what RFC 9421's @path covers.
+            "path": sent_path if sent_path is not None else f"/{stage}{path}",
             "stage": stage,
             "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(time.time() * 1000),

@@ -22,7 +22,7 @@ from tuma_cli.local.lambda_api import LambdaApi
 from tuma_cli.local.metrics import put_metrics
 from tuma_cli.local.provision import Topology, client, provision
 from tuma_cli.local.scheduler import Schedule
-from tuma_cli.local.seeding import fill_credentials, seed_templates
+from tuma_cli.local.seeding import fill_credentials, seed_api_key, seed_templates
 from tuma_cli.local.sqs_poller import SqsPoller
 from tuma_cli.local.stream_poller import StreamPoller
 from tuma_cli.local.template import REGION
@@ -78,6 +78,7 @@ class LocalTopology:
         self._logs: list[IO[str]] = []
         self.functions: dict[str, FunctionProcess] = {}
         self.pollers: list[SqsPoller] = []
+        self.api_key: dict[str, str] = {}
         self.streams: list[StreamPoller] = []
         self.schedules: list[Schedule] = []
         self.front: ApiFront | None = None
@@ -136,6 +137,7 @@ class LocalTopology:
         self.topology = provision(self.root, self.endpoint, overrides=overrides)
         self._fill_credentials()
         self._seed_templates()
+        self.api_key = seed_api_key(self.topology, self.endpoint)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name, spec in self.topology.functions.items():
             handle = (self.log_dir / f"{name}.log").open("a", buffering=1)
@@ -285,24 +287,21 @@ class LocalTopology:
     # -- what callers need ------------------------------------------------------------------------
 
     def webhook_secret(self) -> dict[str, Any]:
-        assert self.topology is not None
-        if "WebhookSecret" not in self.topology.resources:
-            return {}
-        secret = client("secretsmanager", self.endpoint).get_secret_value(
-            SecretId=self.topology.ref("WebhookSecret")
-        )
-        value: dict[str, Any] = json.loads(secret["SecretString"])
-        return value
+        return self._secret("WebhookSecret")
 
     def callback_token(self, logical_id: str) -> str:
         """The path token of a caller that cannot sign (its own secret), as the URLs carry it."""
+        return str(self._secret(logical_id).get("token", ""))
+
+    def _secret(self, logical_id: str) -> dict[str, Any]:
         assert self.topology is not None
         if logical_id not in self.topology.resources:
-            return ""
-        secret = client("secretsmanager", self.endpoint).get_secret_value(
+            return {}
+        answer = client("secretsmanager", self.endpoint).get_secret_value(
             SecretId=self.topology.ref(logical_id)
         )
-        return str(json.loads(secret["SecretString"]).get("token", ""))
+        value: dict[str, Any] = json.loads(answer["SecretString"])
+        return value
 
     def ready_info(self) -> dict[str, Any]:
         assert self.topology is not None and self.sandbox is not None
@@ -316,7 +315,8 @@ class LocalTopology:
             "provider_token": self.callback_token("ProviderCallbackSecret"),
             # Where Daraja's callbacks are allowed from here (the Daraja simulator posts from it).
             "daraja_callbacks_from": CALLBACKS_FROM,
-            "hmac_secret": secret.get("hmac_key"),
+            # An API key with every scope (tuma keys create makes others): `id` signs as RFC 9421's keyid.
+            "api_key": self.api_key,
             "simulator_url": self.sandbox.url,
             "secondary_simulator_url": self.secondary.url if self.secondary is not None else None,
             "daraja_simulator_url": self.daraja.url if self.daraja is not None else None,

@@ -40,6 +40,22 @@ def fill_credentials(
         )
 
 
+def seed_api_key(topology: Topology, endpoint: str) -> dict[str, str]:
+    """One API key with every scope, as `tuma keys create` would make it: what the demo, the tests
+    and `tuma local` users sign with (the READY information has it)."""
+    if "ApiKeysSecret" not in topology.resources:
+        return {}
+    from tuma.models.api_keys import Scope
+
+    from tuma_cli.keys_cli import new_key, stored
+
+    key = new_key(set(Scope), "local")
+    client("secretsmanager", endpoint).put_secret_value(
+        SecretId=topology.ref("ApiKeysSecret"), SecretString=json.dumps({"keys": [stored(key)]})
+    )
+    return {"id": key.id, "secret": key.secret.get_secret_value()}
+
+
 def seed_templates(topology: Topology, endpoint: str) -> None:
     """The packaged templates become version 1 in the store, as a business's first edit would start
     from them: the demo renders through the same store as a deployed stack."""

@@ -157,7 +157,11 @@ class DynamoDBAgenda(OnLedgerTable, Agenda):
         if record is None:
             return CancelOutcome.NOT_SCHEDULED
         if not self._settle_schedule(idempotency_key, Status.CANCELLED.value):
-            return CancelOutcome.ALREADY_GONE
+            # Cancelled before (by this caller retrying, or another): said again, never "already
+            # sent", which a business would read as "the customer got it".
+            settled = self._table.get(idempotency_key, SCHEDULE_RECORD) or record
+            cancelled = settled.get("status", {}).get("S") == Status.CANCELLED.value
+            return CancelOutcome.CANCELLED if cancelled else CancelOutcome.ALREADY_GONE
         self._table.delete(DUE_SENDS, record["due_sk"]["S"])
         now = self._table.now().isoformat()
         for entry in self._table.entries(idempotency_key):

@@ -11,6 +11,7 @@ from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import conditionally
 from tuma.adapters.dynamodb_payments import PaymentRecords
 from tuma.adapters.ledger_table import (
+    ACCEPTED_RECORD,
     DUE_CHECKS,
     MESSAGE_ID_INDEX,
     RECIPIENT_INDEX,
@@ -63,6 +64,24 @@ class DynamoDBLedger(PaymentRecords, Ledger):
 
     def get(self, idempotency_key: str) -> list[LedgerEntry]:
         return self._table.entries(idempotency_key)
+
+    def note_accepted(self, idempotency_key: str) -> None:
+        now = self._table.now()
+        conditionally(
+            self._client.put_item,
+            TableName=self._name,
+            Item={
+                **key(idempotency_key, ACCEPTED_RECORD),
+                "kind": {"S": "accepted"},
+                "accepted_at": {"S": now.isoformat()},
+                "expires_at": {"N": str(self._table.expires(now))},
+            },
+            ConditionExpression="attribute_not_exists(idempotency_key)",  # the first acceptance stays
+        )
+
+    def accepted_at(self, idempotency_key: str) -> str | None:
+        item = self._table.get(idempotency_key, ACCEPTED_RECORD)
+        return item["accepted_at"]["S"] if item and "accepted_at" in item else None
 
     # -- delivery ----------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import batch_get, batch_write, is_conditional_failure
-from tuma.ports import GuardStore, LowState, StateStore
+from tuma.ports import GuardStore, LowState, ReplayGuard, StateStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -72,6 +72,30 @@ class DynamoDBStateStore(StateStore):
                 TableName=self._table,
                 Item={"name": {"S": name}, "document": {"S": _json(value)}},
                 **condition,
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+
+@translates_aws_errors
+class DynamoDBReplayGuard(ReplayGuard):
+    """One conditional PutItem per signed request: the item exists only if the nonce was used; the
+    table's TTL removes it once a signature carrying it would be stale anyway."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def first_use(self, name: str, keep_until: int) -> bool:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={"name": {"S": f"replay#{name}"}, "expires_at": {"N": str(keep_until)}},
+                ConditionExpression="attribute_not_exists(#name)",
+                ExpressionAttributeNames={"#name": "name"},
             )
         except ClientError as exc:
             if is_conditional_failure(exc):

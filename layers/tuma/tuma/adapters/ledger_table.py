@@ -30,6 +30,8 @@ PAYMENT_RECORD = "#payment"
 STATUS_ANSWER_RECORD = "#status-answer"
 # The Transaction Status request Tuma made about a receipt: its ids, when it expires, when answered.
 STATUS_QUERY_RECORD = "#status-query"
+# What the API accepted (POST /payments, /alerts), before the sender writes its recipients' entries.
+ACCEPTED_RECORD = "#accepted"
 # A scheduled message's own record: SCHEDULED until released or cancelled.
 SCHEDULE_RECORD = "#scheduled"
 # The console's resend links: the original lists `#resent#<resend key>`, the resend `#resend-of`.

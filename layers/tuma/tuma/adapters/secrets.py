@@ -8,6 +8,7 @@ costs every cold start about 150 ms (bench/cold_start.py), and all it would add 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,15 +18,18 @@ from pydantic import ValidationError
 
 from tuma.errors import ConfigurationError
 from tuma.models.webhook_secret import WebhookSecret
-from tuma.ports import CredentialSource, WebhookSecrets
+from tuma.ports import ApiKeys, CredentialSource, WebhookSecrets
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from mypy_boto3_secretsmanager import SecretsManagerClient
 
+    from tuma.models.api_keys import ApiKey
     from tuma.models.callback_tokens import CallbackToken, Caller
     from tuma.models.provider_credentials import Credentials
+
+log = logging.getLogger(__name__)
 
 
 class JsonSecret:
@@ -82,10 +86,11 @@ class SecretsManagerCredentials(CredentialSource):
 
 
 FRESH_EVERY_SECONDS = 30
+NEW_KEY_EVERY_SECONDS = 10
 
 
 class SecretsManagerWebhookSecrets(WebhookSecrets):
-    """`{"path_token", "hmac_key"}` from WEBHOOK_SECRET, and each caller's path token from its own
+    """`{"path_token"}` from WEBHOOK_SECRET, and each caller's path token from its own
     secret (DARAJA_CALLBACK_SECRET, PROVIDER_CALLBACK_SECRET), cached like the provider credentials."""
 
     def __init__(
@@ -122,8 +127,38 @@ class SecretsManagerWebhookSecrets(WebhookSecrets):
             return WebhookSecret.model_validate(self._secret.read())
         except ValidationError:
             raise ConfigurationError(
-                f"secret {self._secret.secret_id!r} needs path_token and hmac_key of 16+ characters"
+                f"secret {self._secret.secret_id!r} needs a path_token of 16+ characters"
             ) from None
+
+
+class SecretsManagerApiKeys(ApiKeys):
+    """`{"keys": [...]}` from API_KEYS_SECRET, cached `max_age` seconds: a revoked key works at most
+    that long after `tuma keys revoke` (docs/design.md says so). A key that does not read is left
+    out and logged by id, never the set: one hand-edited key does not lock out the others."""
+
+    def __init__(self, secret: JsonSecret, clock: Callable[[], float] = time.monotonic) -> None:
+        self._secret = secret
+        self._clock = clock
+        self._fresh_at = float("-inf")
+
+    def key(self, key_id: str, fresh: bool = False) -> ApiKey | None:
+        from tuma.models.api_keys import ApiKey
+
+        # A key just made works within ten seconds; a flood of made-up key ids reads the secret at
+        # most six times a minute.
+        force = fresh and self._clock() - self._fresh_at >= NEW_KEY_EVERY_SECONDS
+        if force:
+            self._fresh_at = self._clock()
+        keys = self._secret.read(force=force).get("keys")
+        for raw in keys if isinstance(keys, list) else []:
+            if isinstance(raw, dict) and raw.get("id") == key_id:
+                try:
+                    return ApiKey.model_validate(raw)
+                except ValidationError as problem:
+                    fields = ", ".join(".".join(map(str, e["loc"])) for e in problem.errors())
+                    log.error("API key %s in %r does not read (%s)", key_id, self._secret.secret_id, fields)
+                    return None
+        return None
 
 
 class SecretsManagerPrivacyKey:

@@ -57,6 +57,14 @@ class MessageStory(_Answer):
 
     idempotency_key: str
     recipients: list[dict[str, Any]]
+    status: Literal["ACCEPTED"] | None = Field(
+        default=None,
+        description=(
+            "ACCEPTED: the API took the message a moment ago and the sender has not yet written its "
+            "recipients (`recipients` is empty until then); null once they are there"
+        ),
+    )
+    accepted_at: str | None = Field(default=None, description="when the API took it (with ACCEPTED)")
     payment_confirmation: Literal["CONFIRMED", "UNCONFIRMED"] | None = Field(
         default=None,
         description=(

@@ -216,7 +216,7 @@ class ScheduledMessage:
 class CancelOutcome(StrEnum):
     CANCELLED = "cancelled"
     NOT_SCHEDULED = "not scheduled"  # no scheduled message under that key
-    ALREADY_GONE = "already sent"  # it was released to the sender (or cancelled) before
+    ALREADY_GONE = "already sent"  # it was released to the sender before (a cancelled one answers CANCELLED)
 
 
 class ReportOutcome(StrEnum):

@@ -15,11 +15,21 @@ from tuma.models.sources import PaymentSource
 from tuma.models.validation import AsText, FreeText, Reference
 
 # What parse_amount accepts, as the OpenAPI document says it (MAX_PAYMENT_AMOUNT is 1,000,000 unless set).
+# The string pattern is what parse_amount accepts, more than 0 and at most 1,000,000: whole shillings
+# (with `,` between every group of three, or none), with up to two decimals, or under one shilling.
+AMOUNT_PATTERN = (
+    r"^(?:(?:[1-9][0-9]{0,5}|[1-9][0-9]{0,2},[0-9]{3})(?:\.[0-9]{1,2})?"
+    r"|0\.(?:0[1-9]|[1-9][0-9]?)|(?:1000000|1,000,000)(?:\.00?)?)$"
+)
 AMOUNT_SCHEMA = {
-    "description": "KES, more than 0: a JSON number, or text with at most two decimals and `,` only between thousands",
+    "description": (
+        "KES, more than 0 and at most MaxPaymentAmount (1,000,000 unless set): a whole number, or text "
+        "with at most two decimals and `,` only between thousands (JSON numbers with two decimals are "
+        "read too)"
+    ),
     "anyOf": [
-        {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000},
-        {"type": "string", "pattern": r"^\s*[0-9]{1,3}(,?[0-9]{3})*(\.[0-9]{1,2})?\s*$", "maxLength": 32},
+        {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+        {"type": "string", "pattern": AMOUNT_PATTERN, "maxLength": 12},
     ],
 }
 Amount = Annotated[Decimal, BeforeValidator(parse_amount), WithJsonSchema(AMOUNT_SCHEMA)]
@@ -87,7 +97,7 @@ class Payment(BaseModel):
 
 
 class PaymentRequest(BaseModel):
-    """`POST /payments`: a payment your own systems saw, signed with the webhook key."""
+    """`POST /payments`: a payment your own systems saw, signed with an API key holding `payments`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # see mpesa._Daraja
 
@@ -97,7 +107,14 @@ class PaymentRequest(BaseModel):
     currency: Currency = "KES"
     name: FreeText = None
     account: FreeText = None
-    paid_at: str | None = Field(default=None, max_length=40)
+    paid_at: str | None = Field(
+        default=None,
+        max_length=40,
+        description=(
+            "when it was paid: RFC 3339 (`2026-12-04T08:00:00+03:00`), ISO 8601 without a zone (East "
+            "Africa Time), or M-Pesa's `20261204080000`; anything else is refused with 422"
+        ),
+    )
     send_at: SendAt = None
 
     def payment(self) -> Payment:

@@ -73,15 +73,25 @@ AsText = Annotated[str, BeforeValidator(as_text), Scalars("number", "boolean")]
 # An id: a number sent for it must be whole (its text must fit the id's pattern).
 IdText = Annotated[str, BeforeValidator(as_text), Scalars("integer", "boolean")]
 OptionalText = Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else as_text(v))]
+
+
 # A business event's reference (an M-Pesa receipt number, an invoice number): trimmed and upper-cased,
 # so that `nlj7rt61sv ` from one source and `NLJ7RT61SV` from another key the same payment. The
 # validator after the constraints runs first (and keeps the pattern in the OpenAPI document).
+def reference_text(value: Any) -> Any:
+    """A reference is text, or a whole number read as its digits; `true` or `2.5` is no reference."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError("a reference is text or a whole number")
+    return required_text(value)
+
+
 Reference = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, to_upper=True, min_length=1, max_length=64, pattern=NO_CONTROL_CHARS
     ),
-    BeforeValidator(required_text),
+    BeforeValidator(reference_text),
+    Scalars("integer"),
 ]
 
 # Free text kept as received, up to a sane size: an over-long name is shortened for the SMS later,
@@ -97,7 +107,7 @@ def capped(value: Any) -> Any:
     return value
 
 
-FreeText = Annotated[str | None, BeforeValidator(capped)]
+FreeText = Annotated[str | None, BeforeValidator(capped), Scalars("number", "boolean")]
 
 
 def summarize(exc: ValidationError, limit: int = 5, names: dict[str, str] | None = None) -> str:

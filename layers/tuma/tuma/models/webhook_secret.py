@@ -1,4 +1,5 @@
-"""The webhook secret: the token in callback paths and the key that signs requests."""
+"""The webhook secret: the stack's first callback-path token (accepted while a caller's own secret is
+`legacy`). Its `hmac_key` signed requests before API keys (tuma.models.api_keys) and is ignored."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ class WebhookSecret(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     path_token: SecretStr = Field(min_length=16)
-    hmac_key: SecretStr = Field(min_length=16)
 
     def model_post_init(self, __context: Any) -> None:
         register_secret(self.path_token.get_secret_value())
-        register_secret(self.hmac_key.get_secret_value())

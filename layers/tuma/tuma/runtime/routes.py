@@ -27,6 +27,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from pydantic import BaseModel, ValidationError
 
 if TYPE_CHECKING:
+    from tuma.models.api_keys import Scope
     from tuma.models.callback_tokens import Caller
 
 
@@ -48,8 +49,8 @@ class Auth(StrEnum):
     DARAJA = "daraja"
     # The SMS provider cannot sign either: the `<token>` in the path, its own secret.
     PROVIDER = "provider"
-    # X-Tuma-Timestamp and X-Tuma-Signature (HMAC-SHA256 with the webhook secret's hmac_key) over
-    # the raw body, or over the path for a request without one (GET, DELETE).
+    # An RFC 9421 signature (tuma.security.message_signatures) with one of the business's API keys,
+    # which must hold the scope the route declares; each signature is accepted once.
     SIGNATURE = "signature"
 
     @property
@@ -60,7 +61,6 @@ class Auth(StrEnum):
         return {Auth.DARAJA: Caller.DARAJA, Auth.PROVIDER: Caller.PROVIDER}.get(self)
 
 
-BODILESS = frozenset({"GET", "DELETE", "HEAD"})
 # A path parameter as API Gateway hands it over: anything up to the next slash.
 _PARAMETER = re.compile(r"<(\w+)>")
 
@@ -76,6 +76,7 @@ class Route:
     answers: dict[int, tuple[str, str]] = field(default_factory=dict)
     body: bool = False
     lenient: bool = False  # any JSON object is acknowledged (Daraja's callbacks)
+    scope: Scope | None = None  # what an API key must hold to call a signed route
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -138,19 +139,16 @@ class Routes:
         query: Mapping[str, tuple[str, ...]] | None = None,
         answers: Mapping[int, tuple[str, str]] | None = None,
         lenient: bool = False,
+        scope: Scope | None = None,
         **options: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register `handler` for `path`, callable only as `auth` says; its body parameter gets `body`
         validated, its query parameters (each with its allowed values) the query string's value when
         one is given. `answers`: what the handler itself answers, by status (the gate's answers, and
         the invalid-request 422, follow from `auth` and `body`). `lenient`: the handler reads any JSON
-        object (`body` says what it looks for) and answers it as `answers` says, never 422."""
-        if not isinstance(auth, Auth):
-            raise TypeError(f"{method.upper()} {path}: auth must be an Auth, not {auth!r}")
-        if auth.caller is not None and "<token>" not in path:
-            raise ValueError(f"{method.upper()} {path}: a path-token route needs <token> in its path")
-        if not answers:
-            raise ValueError(f"{method.upper()} {path}: declare what the route answers (answers=)")
+        object (`body` says what it looks for) and answers it as `answers` says, never 422.
+        `scope`: for a signed route, what the caller's API key must hold."""
+        _check_declaration(f"{method.upper()} {path}", auth, scope, bool(answers))
         allowed = dict(query or {})
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -183,7 +181,17 @@ class Routes:
             run.__name__ = handler.__name__
             getattr(self.app, method)(path, **options)(run)
             self._routes.append(
-                Route(method.upper(), path, auth, handler, options, dict(answers), body is not None, lenient)
+                Route(
+                    method.upper(),
+                    path,
+                    auth,
+                    handler,
+                    options,
+                    dict(answers or {}),
+                    body is not None,
+                    lenient,
+                    scope,
+                )
             )
             return handler
 
@@ -235,12 +243,25 @@ class Routes:
         components = document.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         schemas.update(definitions.get("$defs", {}))
-        schemas.pop("HTTPValidationError", None)
-        schemas.pop("ValidationError", None)
+        # Powertools' own validation answers, which these routes never give (their 422 is
+        # InvalidRequest): left in, they would refer to each other and to nothing else.
+        for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+            schemas.pop(unused, None)
         components["securitySchemes"] = SECURITY_SCHEMES
         for route in self._routes:
             _document_route(route, document["paths"][route.resource][route.method.lower()])
         return document
+
+
+def _check_declaration(route: str, auth: Auth, scope: Scope | None, answers: bool) -> None:
+    if not isinstance(auth, Auth):
+        raise TypeError(f"{route}: auth must be an Auth, not {auth!r}")
+    if (auth is Auth.SIGNATURE) != (scope is not None):
+        raise ValueError(f"{route}: a signed route, and only one, names its scope")
+    if auth.caller is not None and "<token>" not in route:
+        raise ValueError(f"{route}: a path-token route needs <token> in its path")
+    if not answers:
+        raise ValueError(f"{route}: declare what the route answers (answers=)")
 
 
 def _document_route(route: Route, operation: dict[str, Any]) -> None:
@@ -274,8 +295,17 @@ def _body_answers(route: Route, operation: dict[str, Any]) -> dict[int, tuple[st
 
 def _auth_answers(route: Route, operation: dict[str, Any]) -> dict[int, tuple[str, str]]:
     if route.auth is Auth.SIGNATURE:
-        operation["security"] = [{"tumaSignature": [], "tumaTimestamp": []}]
-        return {401: ("X-Tuma-Signature or X-Tuma-Timestamp missing, stale or wrong", "Problem")}
+        assert route.scope is not None
+        operation["security"] = [{"signature": [], "signatureInput": []}]
+        operation["x-tuma-scope"] = route.scope.value
+        operation["description"] = (
+            operation.get("description", "")
+            + f"\n\nSigned (RFC 9421) with an API key holding the `{route.scope}` scope."
+        ).strip()
+        return {
+            401: ("the signature is missing, stale, already used, or not this request's", "Problem"),
+            403: (f"the API key does not hold the `{route.scope}` scope", "Problem"),
+        }
     operation["security"] = []
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "path" and parameter.get("name") == "token":
@@ -310,20 +340,28 @@ PATH_PARAMETER_DESCRIPTIONS = {
     ),
 }
 SECURITY_SCHEMES = {
-    "tumaSignature": {
+    "signature": {
         "type": "apiKey",
         "in": "header",
-        "name": "X-Tuma-Signature",
+        "name": "Signature",
         "description": (
-            "`sha256=` and the hex HMAC-SHA256, keyed with the webhook secret's `hmac_key`, of the "
-            "X-Tuma-Timestamp value, a `.`, and the raw request body (for GET and DELETE, the request's "
-            "path instead of the body)."
+            "RFC 9421 HTTP Message Signatures, algorithm `hmac-sha256`, keyed with an API key's secret "
+            "(its text as UTF-8 bytes; `tuma keys create`). Any RFC 9421 library signs: for example "
+            "`http-message-signatures` in Python. The signature value, as a byte sequence under the label "
+            "that Signature-Input names."
         ),
     },
-    "tumaTimestamp": {
+    "signatureInput": {
         "type": "apiKey",
         "in": "header",
-        "name": "X-Tuma-Timestamp",
-        "description": "Unix seconds when the request was signed; refused when more than 5 minutes away.",
+        "name": "Signature-Input",
+        "description": (
+            "Covered components at least `@method` and `@path` (the path as sent, percent-encoded, with the "
+            "stage: `/v1/messages/alert%3A42`), and `content-digest` when there is a body (RFC 9530 "
+            "`Content-Digest: sha-256=:...:`); parameters `keyid` (the API key's id), `created` (within 5 "
+            "minutes) and `nonce` (new for every request: a signature is accepted once), `alg` optional. "
+            'Example: `sig=("@method" "@path" "content-digest");created=1765000000;'
+            'keyid="tk_3f9a2c7d1e4b";nonce="b1e0c6a4f2d8e9a7"`'
+        ),
     },
 }

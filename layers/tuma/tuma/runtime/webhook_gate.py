@@ -1,8 +1,8 @@
 """What every webhook request must pass before any route sees it.
 
 Runs on the raw API Gateway event, before routing and body validation, so that a path no route
-declares answers 404, a wrong path token 404 whatever the body, a forged signature 401, and nothing
-unauthenticated is parsed. What each route demands is declared with the route (tuma.runtime.routes):
+declares answers 404, a wrong path token 404 whatever the body, a forged, stale or replayed
+signature 401, a key without the route's scope 403, and nothing unauthenticated is parsed. What each route demands is declared with the route (tuma.runtime.routes):
 the gate has no list of its own.
 """
 
@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tuma.runtime.routes import BODILESS, Auth
-from tuma.security.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tuma.runtime.routes import Auth
+from tuma.security.message_signatures import WINDOW_SECONDS, SignedRequest, read_signature, verify
 
 if TYPE_CHECKING:
     from tuma.models.callback_tokens import Caller
-    from tuma.models.webhook_secret import WebhookSecret
-    from tuma.ports import WebhookSecrets
-    from tuma.runtime.routes import Matched, Routes
+    from tuma.ports import ApiKeys, ReplayGuard, WebhookSecrets
+    from tuma.runtime.routes import Matched, Route, Routes
     from tuma.security.addresses import Addresses
 
 # No caller of these routes nests more than a few levels (Daraja's STK callback: four).
@@ -77,6 +76,9 @@ class WebhookGate:
         self,
         routes: Routes,
         secrets: WebhookSecrets,
+        *,
+        keys: ApiKeys,
+        replay: ReplayGuard,
         max_body: int = 64 * 1024,
         clock: Callable[[], float] = time.time,
         daraja_addresses: Addresses | None = None,
@@ -84,6 +86,8 @@ class WebhookGate:
         """`daraja_addresses`: where Daraja's callbacks may come from (None: nowhere)."""
         self._routes = routes
         self._secrets = secrets
+        self._keys = keys
+        self._replay = replay
         self._max_body = max_body
         self._clock = clock
         self._daraja_addresses = daraja_addresses
@@ -101,14 +105,7 @@ class WebhookGate:
         if route is None:
             methods = declared.methods
             return Rejection(405, f"method not allowed: use {' or '.join(methods)}", allow=", ".join(methods))
-        if route.auth is not Auth.SIGNATURE:
-            return self._check_body(event, None)
-        secret = self._secrets.current()
-        if method in BODILESS:
-            # What is signed is the path itself, so that a captured signature answers for that
-            # resource only (GET or DELETE /messages/{key}).
-            return self._check_signature(event, secret, path.encode())
-        return self._check_body(event, secret)
+        return self._check_body(event, route if route.auth is Auth.SIGNATURE else None)
 
     def _caller_problem(self, event: Mapping[str, Any], declared: Matched) -> Rejection | None:
         """For a path-token route: where the request comes from (Daraja's), then its token. A wrong
@@ -136,28 +133,52 @@ class WebhookGate:
         legacy = self._secrets.current().path_token.get_secret_value() if token.legacy else None
         return token.accepts(given, datetime.fromtimestamp(self._clock(), UTC), legacy)
 
-    def _check_body(self, event: Mapping[str, Any], signed_with: WebhookSecret | None) -> Rejection | None:
+    def _check_body(self, event: Mapping[str, Any], signed: Route | None) -> Rejection | None:
         try:
             body = raw_body(event)
         except ValueError as exc:
             return Rejection(400, str(exc))
         if len(body) > self._max_body:
             return Rejection(413, f"body is larger than {self._max_body} bytes")
-        if signed_with is not None:
-            refused = self._check_signature(event, signed_with, body)
-            if refused:
+        if signed is not None:
+            refused = self._check_signature(event, signed, body)
+            if refused or not (body or signed.body):  # GET and DELETE carry no JSON to check
                 return refused
         return _json_problem(body)
 
-    def _check_signature(
-        self, event: Mapping[str, Any], secret: WebhookSecret, signed: bytes
-    ) -> Rejection | None:
+    def _check_signature(self, event: Mapping[str, Any], route: Route, body: bytes) -> Rejection | None:
+        """The request's RFC 9421 signature: by a live key holding the route's scope, over this
+        method, path and body, fresh, and never seen before."""
         headers = _headers(event)
-        key = secret.hmac_key.get_secret_value().encode()
-        problem = verify(
-            key, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER), signed, self._clock
-        )
-        return Rejection(401, problem) if problem else None
+        signature = read_signature(headers)
+        if isinstance(signature, str):
+            return Rejection(401, signature)
+        key = self._keys.key(signature.key_id) or self._keys.key(signature.key_id, fresh=True)
+        if key is None:
+            return Rejection(401, f"no API key {signature.key_id!r}: never made, or revoked")
+        now = self._clock()
+        request = SignedRequest(route.method, _sent_path(event), "", headers, body)
+        problem = verify(signature, request, key.secret.get_secret_value().encode(), now)
+        if problem is None and not key.live(datetime.fromtimestamp(now, UTC)):
+            problem = f"API key {key.id} has expired"
+        if problem is not None:
+            return Rejection(401, problem)
+        if route.scope not in key.scopes:
+            return Rejection(403, f"API key {key.id} does not hold the {route.scope} scope")
+        # Remembered for as long as the signature could pass the window check, and a minute more.
+        if not self._replay.first_use(f"{key.id}#{signature.nonce}", signature.created + WINDOW_SECONDS + 60):
+            return Rejection(
+                401, "this signature was already used: sign every request anew, with a new nonce"
+            )
+        return None
+
+
+def _sent_path(event: Mapping[str, Any]) -> str:
+    """The path as the client sent it (percent-encoded, with the stage): API Gateway's
+    requestContext.path. The event's own `path` has neither, and is no good for @path."""
+    context = event.get("requestContext")
+    sent = context.get("path") if isinstance(context, Mapping) else None
+    return str(sent) if isinstance(sent, str) and sent else str(event.get("path") or "")
 
 
 def _source_ip(event: Mapping[str, Any]) -> str:

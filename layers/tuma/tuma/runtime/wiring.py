@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from tuma.adapters.sqs_outbox import SqsOutboxQueue
     from tuma.adapters.sqs_visibility import SqsVisibility
     from tuma.models.daraja_credentials import DarajaCredentials
-    from tuma.ports import Agenda, MetricsSink, OutboxQueue
+    from tuma.ports import Agenda, ApiKeys, MetricsSink, OutboxQueue, ReplayGuard
     from tuma.runtime.settings import (
         LedgerSettings,
         OutboxSettings,
@@ -169,13 +169,38 @@ def status_notifier(settings: StatusNotifierSettings, metrics: MetricsSink) -> S
 
     return StatusNotifier(
         Urllib3Http(connect_timeout=3.0, read_timeout=10.0),
-        webhook_secrets(settings),
+        status_signing_secrets(settings),
         settings.STATUS_CALLBACK_URL,
         metrics,
     )
 
 
-def webhook_secrets(settings: WebhookSettings | StatusNotifierSettings) -> SecretsManagerWebhookSecrets:
+def status_signing_secrets(settings: StatusNotifierSettings) -> Callable[[], list[str]]:
+    """The status events' signing secrets still live (the current one, and a rotated one in its
+    grace), read from STATUS_WEBHOOK_SECRET through the secrets cache."""
+    from datetime import UTC, datetime
+
+    from pydantic import ValidationError
+
+    from tuma.errors import ConfigurationError
+    from tuma.models.callback_tokens import CallbackToken
+
+    secret = json_secret(settings.STATUS_WEBHOOK_SECRET, settings.CREDENTIALS_CACHE_SECONDS)
+
+    def live() -> list[str]:
+        try:
+            stored = CallbackToken.model_validate(secret.read())
+        except ValidationError:
+            raise ConfigurationError(f"secret {secret.secret_id!r} needs a token of 32+ characters") from None
+        now = datetime.now(UTC)
+        return [stored.token.get_secret_value()] + [
+            old.token.get_secret_value() for old in stored.previous if old.until > now
+        ]
+
+    return live
+
+
+def webhook_secrets(settings: WebhookSettings) -> SecretsManagerWebhookSecrets:
     from tuma.adapters.secrets import SecretsManagerWebhookSecrets
     from tuma.models.callback_tokens import Caller
 
@@ -186,6 +211,18 @@ def webhook_secrets(settings: WebhookSettings | StatusNotifierSettings) -> Secre
     }
     callers = {caller: json_secret(secret_id, age) for caller, secret_id in named.items() if secret_id}
     return SecretsManagerWebhookSecrets(json_secret(settings.WEBHOOK_SECRET, age), callers)
+
+
+def api_keys(settings: WebhookSettings) -> ApiKeys:
+    from tuma.adapters.secrets import SecretsManagerApiKeys
+
+    return SecretsManagerApiKeys(json_secret(settings.API_KEYS_SECRET, settings.CREDENTIALS_CACHE_SECONDS))
+
+
+def replay_guard(settings: WebhookSettings) -> ReplayGuard:
+    from tuma.adapters.dynamodb_state import DynamoDBReplayGuard
+
+    return DynamoDBReplayGuard(dynamodb(), settings.STATE_TABLE)
 
 
 def intake(settings: WebhookSettings | StreamSettings | PullSettings) -> Intake:

@@ -16,10 +16,13 @@ from urllib.parse import urlsplit
 from tuma.models.daraja import DarajaFailure, Registration
 
 if TYPE_CHECKING:
+    from ipaddress import IPv4Address, IPv6Address
+
     from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.ports import DarajaSetup
 
-# Safaricom: "Avoid using keywords such as M-PESA, M-Pesa, Safaricom, exe, exec, cmd, SQL, query".
+# Safaricom's Register URL documentation, "URL Requirements" (docs/design.md quotes it): "Avoid using
+# keywords such as M-PESA, M-Pesa, Safaricom, exe, exec, cmd, SQL, query, or any of their variants".
 FORBIDDEN_WORDS = ("m-pesa", "mpesa", "safaricom", "exec", "exe", "cmd", "sql", "query")
 
 # The webhook routes Daraja calls (functions/webhooks declares them; docs/design.md lists them).
@@ -50,25 +53,70 @@ class CallbackUrls:
         )
 
 
-def url_warnings(url: str, token: str = "") -> list[str]:
-    """What Safaricom's URL rules would say of `url` (the token itself is random and not checked)."""
+CUSTOM_DOMAIN_FIX = (
+    "deploy with CustomDomainName=pay.example.co.ke (a name of yours without those words) and "
+    "CustomDomainCertificateArn=<its ACM certificate>, add the CustomDomainDnsRecord output at your DNS "
+    "host, then run tuma daraja register again"
+)
+URL_TESTERS = ("ngrok", "mockbin", "requestbin")
+
+
+def url_problems(url: str, token: str = "", *, local: bool = False) -> list[tuple[str, str]]:
+    """Safaricom's URL rules (Register URL, "URL Requirements") that `url` breaks, each with its fix:
+    the URL is refused before Daraja sees it, since Daraja may accept it and then never call it. The
+    token itself is random and not checked; `local` lets the simulator's loopback URLs through."""
     split = urlsplit(url)
-    warnings = []
-    if split.scheme != "https":
-        warnings.append("not https: Safaricom accepts only https callback URLs in production")
-    host, path = split.netloc.lower(), split.path.replace(token, "").lower() if token else split.path.lower()
-    for word in FORBIDDEN_WORDS:
-        if word in path:
-            warnings.append(f"the path contains {word!r}, a word Safaricom refuses in callback URLs")
-            break
-    for word in FORBIDDEN_WORDS:
-        if word in host:
-            warnings.append(
-                f"the host contains {word!r} ({split.netloc}): Safaricom's rule names it; if registration "
-                "is refused or callbacks never arrive, put the webhooks API behind a custom domain"
-            )
-            break
-    return warnings
+    host = (split.hostname or "").lower()
+    path = (split.path.replace(token, "") if token else split.path).lower()
+    if local and _loopback(host):
+        return []
+    return [(rule, fix) for broken, rule, fix in _rules(split.scheme, host, path) if broken]
+
+
+def _rules(scheme: str, host: str, path: str) -> tuple[tuple[bool, str, str], ...]:
+    address = _address(host)
+    word, where = _forbidden_word(host, path)
+    return (
+        (scheme != "https", "production URLs must be HTTPS", "give the webhooks API an https:// URL"),
+        (
+            address is not None and not address.is_global,
+            "the host must be publicly reachable",
+            "use the stack's public URL or its custom domain",
+        ),
+        (
+            bool(word),
+            f"the {where} contains {word!r}, a word Safaricom refuses in callback URLs",
+            CUSTOM_DOMAIN_FIX,
+        ),
+        (
+            any(tester in host for tester in URL_TESTERS),
+            "public URL testers (ngrok, mockbin, requestbin) are blocked",
+            CUSTOM_DOMAIN_FIX,
+        ),
+    )
+
+
+def _forbidden_word(host: str, path: str) -> tuple[str, str]:
+    """The first of Safaricom's refused words in the host, or else in the path ("" when none)."""
+    for place, text in (("host", host), ("path", path)):
+        word = next((w for w in FORBIDDEN_WORDS if w in text), "")
+        if word:
+            return word, place
+    return "", ""
+
+
+def _loopback(host: str) -> bool:
+    address = _address(host)
+    return host == "localhost" or (address is not None and address.is_loopback)
+
+
+def _address(host: str) -> IPv4Address | IPv6Address | None:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)

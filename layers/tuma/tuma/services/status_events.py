@@ -1,4 +1,5 @@
-"""Status events pushed to the business: every status change of every message, signed, in order.
+"""Status events pushed to the business: every status change of every message, signed (Standard
+Webhooks, tuma.security.standard_webhooks), in order.
 
 The ledger's stream says what changed; each change to a recipient's status becomes one event, with
 an id the receiver can deduplicate on and a `sequence` (the status's rank: scheduled 0, queued 1,
@@ -20,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from tuma.models.http import HttpFailure
 from tuma.models.ledger import Status
 from tuma.models.status_events import StatusEvent
-from tuma.security.signing import signature
+from tuma.security.standard_webhooks import headers as signed
 
 if TYPE_CHECKING:
-    from tuma.ports import Http, MetricsSink, StatusEventQueue, WebhookSecrets
+    from tuma.ports import Http, MetricsSink, StatusEventQueue
 
 log = logging.getLogger(__name__)
 # A refused event comes back after 10 s, 20 s, 40 s ... (docs/design.md, "Status events"), never
@@ -80,16 +81,6 @@ def _step(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> tuple[Status
     if before is not None and before.rank > status.rank:
         return None
     return status, before
-
-
-def signed_headers(body: bytes, key: bytes, timestamp: str, event_id: str) -> dict[str, str]:
-    """The same scheme as Tuma's own signed webhooks: HMAC-SHA256 over `timestamp.body`."""
-    return {
-        "Content-Type": "application/json",
-        "X-Tuma-Timestamp": timestamp,
-        "X-Tuma-Signature": signature(key, timestamp, body),
-        "X-Tuma-Event-Id": event_id,
-    }
 
 
 @dataclass(frozen=True)
@@ -149,15 +140,15 @@ def _event_id(body: str, fallback: str) -> str:
 
 
 class StatusNotifier:
-    """functions/status_notifier: each event POSTed to the business's receiver, signed like Tuma's
-    own webhooks. Returns the events the receiver did not take, each with the wait before its next
+    """functions/status_notifier: each event POSTed to the business's receiver, signed with every
+    live status signing secret (Standard Webhooks). Returns the events the receiver did not take, each with the wait before its next
     try; behind a refused event, the later events of its group wait too (one message's events go in
     order). The receiver's URL is never logged."""
 
     def __init__(
         self,
         http: Http,
-        secrets: WebhookSecrets,
+        secrets: Callable[[], Sequence[str]],
         url: str,
         metrics: MetricsSink,
         clock: Callable[[], float] = time.time,
@@ -170,8 +161,10 @@ class StatusNotifier:
 
     def _post(self, event: Waiting) -> str | None:
         raw = event.body.encode()
-        key = self._secrets.current().hmac_key.get_secret_value().encode()
-        headers = signed_headers(raw, key, str(int(self._clock())), _event_id(event.body, event.record_id))
+        event_id = _event_id(event.body, event.record_id)
+        headers = {"Content-Type": "application/json"} | signed(
+            self._secrets(), event_id, int(self._clock()), raw
+        )
         try:
             answer = self._http.post(self._url, raw, headers)
         except HttpFailure as exc:

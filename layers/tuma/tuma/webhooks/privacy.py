@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 # Response is read when the OpenAPI document evaluates the handlers' annotations (context loads it anyway).
 from aws_lambda_powertools.event_handler import Response
 
+from tuma.models.api_keys import Scope
 from tuma.models.privacy import SuppressionSource
 from tuma.models.privacy_requests import (
     ConsentRequest,
@@ -33,10 +34,11 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "post",
         "/suppressions",
         auth=Auth.SIGNATURE,
+        scope=Scope.PRIVACY,
         body=SuppressionRequest,
         answers={201: ("added", "Suppressed"), 200: ("already suppressed for that scope", "Suppressed")},
         tags=["Privacy"],
-        summary="Stop messages to a number: promotions only, or all (HMAC signed)",
+        summary="Stop messages to a number: promotions only, or all",
     )
     def suppress(request: Annotated[SuppressionRequest, Body()]) -> Response[dict[str, Any]]:
         person = context.privacy.person(request.number)
@@ -52,10 +54,11 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "post",
         "/suppressions/remove",
         auth=Auth.SIGNATURE,
+        scope=Scope.PRIVACY,
         body=SuppressionRemoval,
         answers={200: ("removed (`removed` is empty when the number was not suppressed)", "Unsuppressed")},
         tags=["Privacy"],
-        summary="Send to a number again: one scope, or every scope (HMAC signed)",
+        summary="Send to a number again: one scope, or every scope",
     )
     def unsuppress(request: Annotated[SuppressionRemoval, Body()]) -> Response[dict[str, Any]]:
         person = context.privacy.person(request.number)
@@ -67,10 +70,11 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "post",
         "/consents",
         auth=Auth.SIGNATURE,
+        scope=Scope.PRIVACY,
         body=ConsentRequest,
         answers={201: ("recorded", "Consented")},
         tags=["Privacy"],
-        summary="Record a customer's consent to promotional messages (HMAC signed)",
+        summary="Record a customer's consent to promotional messages",
     )
     def consent(request: Annotated[ConsentRequest, Body()]) -> Response[dict[str, Any]]:
         person = context.privacy.person(request.number)
@@ -82,10 +86,11 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "post",
         "/consents/withdraw",
         auth=Auth.SIGNATURE,
+        scope=Scope.PRIVACY,
         body=ConsentWithdrawal,
         answers={200: ("withdrawn, or there was none", "Withdrawn")},
         tags=["Privacy"],
-        summary="Withdraw a customer's consent to promotional messages (HMAC signed)",
+        summary="Withdraw a customer's consent to promotional messages",
     )
     def withdraw(request: Annotated[ConsentWithdrawal, Body()]) -> Response[dict[str, Any]]:
         person = context.privacy.person(request.number)

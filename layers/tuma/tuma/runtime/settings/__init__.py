@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from tuma.services.reconciler import Patience
 
 S = TypeVar("S", bound="Env")
+# The provider's, Daraja's and the status receiver's URLs: HTTPS, since credentials and customers'
+# payments travel in them; plain http only to this machine (the local topology's simulators).
+HTTPS_URL = r"^(https://\S+|http://(127\.[0-9.]+|localhost)(:[0-9]+)?(/\S*)?)$"
 
 
 def _listed(raw: Any) -> Any:
@@ -85,7 +88,7 @@ def _problems(error: ValidationError) -> str:
 
 
 class ProviderSettings(Env):
-    SMS_API_BASE_URL: str = Field(pattern=r"^https?://\S+$")
+    SMS_API_BASE_URL: str = Field(pattern=HTTPS_URL)
     # Unset: credentials from TUMA_APIKEY/TUMA_PARTNER_ID/TUMA_SHORTCODE (operator commands).
     SMS_CREDENTIALS_SECRET: str | None = None
     SMS_BULK_LIMIT: int = Field(default=100, ge=1, le=1000)
@@ -98,7 +101,7 @@ class ProviderSettings(Env):
     SMS_MAX_ATTEMPTS: int = Field(default=3, ge=1, le=10)
     CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
     # A second brand or account of the same API, used while the primary is down (unset: none).
-    SMS_SECONDARY_API_BASE_URL: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    SMS_SECONDARY_API_BASE_URL: str | None = Field(default=None, pattern=HTTPS_URL)
     SMS_SECONDARY_CREDENTIALS_SECRET: str | None = None
     # Sends in a row with the primary down before traffic moves; how often the primary is probed.
     FAILOVER_THRESHOLD: int = Field(default=3, ge=1, le=100)
@@ -193,7 +196,7 @@ class CustomerSettings(Env):
 class DarajaSettings(Env):
     # Unset (no Daraja secret configured): everything Daraja-side is off.
     DARAJA_SECRET: str | None = None
-    DARAJA_BASE_URL: str = Field(default="https://api.safaricom.co.ke", pattern=r"^https?://\S+$")
+    DARAJA_BASE_URL: str = Field(default="https://api.safaricom.co.ke", pattern=HTTPS_URL)
     DARAJA_TIMEOUT: float = Field(default=20.0, gt=0)
     CREDENTIALS_CACHE_SECONDS: int = Field(default=300, ge=0)
 

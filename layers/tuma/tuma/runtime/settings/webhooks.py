@@ -23,6 +23,9 @@ class WebhookSettings(
     """functions/webhooks"""
 
     WEBHOOK_SECRET: str
+    # The business's API keys (tuma.models.api_keys); STATE_TABLE remembers each signature's nonce.
+    API_KEYS_SECRET: str
+    STATE_TABLE: str
     # Each caller that cannot sign has a path token of its own (tuma.models.callback_tokens).
     DARAJA_CALLBACK_SECRET: str | None = None
     PROVIDER_CALLBACK_SECRET: str | None = None

@@ -99,8 +99,10 @@ bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/bytecode.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/signed_requests.py
 
 build: sam
+	@test -f samconfig.toml || cp samconfig.example.toml samconfig.toml
 	PATH="$(SAM_PATH)" $(SAM) validate --lint
 	PATH="$(SAM_PATH)" $(SAM) build
 

@@ -94,11 +94,11 @@ class Usage:
     # Custom metrics: distinct metric names x the `service` dimension Powertools adds, counted from
     # the code (2026-11-26): about 30.
     custom_metrics: int = 30
-    # Alarms are billed per metric they watch: template.yaml's alarms watch 17 (a metric-math alarm
-    # counts each metric), without the NAT instance's two; with Observability=lean, 10 (FunctionErrors
+    # Alarms are billed per metric they watch: template.yaml's alarms watch 18 (a metric-math alarm
+    # counts each metric), without the NAT instance's two; with Observability=lean, 11 (FunctionErrors
     # and ReportsMostlyByPolling are full's only).
-    alarm_metrics: int = 17
-    lean_alarm_metrics: int = 10
+    alarm_metrics: int = 18
+    lean_alarm_metrics: int = 11
     nat_instance_alarm_metrics: int = 2
     # Observability=lean emits only the metrics its alarms read (runtime.observability.ESSENTIAL_METRICS)
     # and has no dashboard. Counted: the ten emitted every hour. Those emitted only when something is

@@ -1,12 +1,16 @@
 """What `tuma doctor` checks of the stack's secrets: each filled in (not the placeholder, long
-enough), and each caller's own path token no longer shared with the stack's first one; and of
-Daraja: the business's short codes, and whether the pull reads M-Pesa's times on the right clock."""
+enough), and each caller's own path token no longer shared with the stack's first one; the API keys,
+HTTPS and who hears the alarms; of Daraja: the business's short codes, and whether the pull reads
+M-Pesa's times on the right clock; and what the test alarm's ledger entry proves."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 from tuma_cli import stack
 
@@ -92,7 +96,33 @@ def https_check(found: stack.Stack) -> Check:
             f"{', '.join(plain)} {'is' if len(plain) == 1 else 'are'} plain http://: credentials or customers' data travel unencrypted",
             f"deploy with {plain[0]}=https://…",
         )
-    return Check("HTTPS only", True, "the provider's, Daraja's and the status receiver's URLs are https://")
+    here = any(str(found.parameters.get(name, "")).startswith("http://") for name in URL_PARAMETERS)
+    detail = "the provider's, Daraja's and the status receiver's URLs are https://"
+    return Check("HTTPS only", True, detail + (" (plain http only to this machine)" if here else ""))
+
+
+def alarm_recipients_check(found: stack.Stack) -> Check:
+    """Somebody hears the alarms: by SMS (AlertRecipients), by e-mail (AlarmEmail), or both."""
+    numbers = found.parameters.get("AlertRecipients", "").strip()
+    email = found.parameters.get("AlarmEmail", "").strip()
+    what = "alarm recipients"
+    if not numbers and not email:
+        return Check(
+            what,
+            False,
+            "nobody hears the alarms: AlertRecipients and AlarmEmail are both empty",
+            "deploy with AlertRecipients=07XXXXXXXX,07YYYYYYYY and AlarmEmail=you@example.co.ke",
+        )
+    if not numbers:
+        return Check(
+            what,
+            True,
+            "alarms reach e-mail only: an operator away from a desk hears nothing",
+            "deploy with AlertRecipients=07XXXXXXXX",
+            warning=True,
+        )
+    count = len([n for n in numbers.split(",") if n.strip()])
+    return Check(what, True, f"{count} number(s) by SMS{', and e-mail' if email else ''}")
 
 
 def api_keys_check(found: stack.Stack) -> Check | None:
@@ -119,7 +149,7 @@ def api_keys_check(found: stack.Stack) -> Check | None:
             warning=True,
         )
     wide = [k.id for k in keys if len(k.scopes) > 2]
-    detail = f"{len(keys)} key(s)" + (f"; {', '.join(wide)} hold more than two scopes" if wide else "")
+    detail = f"{len(keys)} key(s)" + (f"; more than two scopes on {', '.join(wide)}" if wide else "")
     return Check("API keys", True, detail)
 
 
@@ -218,3 +248,39 @@ def _skew(record: dict[str, Any]) -> float | None:
         ).total_seconds()
     except ValueError:
         return None
+
+
+FINAL_STATUSES = {"DELIVERED", "FAILED", "REJECTED", "UNDELIVERABLE", "SUPPRESSED", "EXPIRED"}
+
+
+def alarm_verdict(name: str, entry: Any, started: datetime, wait: float) -> Check:
+    """What the test alarm's ledger entry proves: DELIVERED is proof; SENT alone is said plainly."""
+    if entry is None:
+        return Check(
+            "alarm delivery",
+            False,
+            f"{name} set to ALARM; no notification reached the outbox in {wait:.0f} s",
+            "the alarm topic's subscription to the fast outbox queue, its encryption (no AWS-managed key) and the "
+            "queue policy are the path: see AlarmTopic and OutboxQueuePolicy in template.yaml",
+        )
+    seconds = ((entry.queued_at or entry.updated_at) - started).total_seconds()
+    took = f"{name} reached the outbox in {max(0.0, seconds):.0f} s"
+    status = entry.status.value
+    if status == "DELIVERED":
+        return Check("alarm delivery", True, f"{took} ({status} to {entry.recipient})")
+    if status in FINAL_STATUSES:
+        reason = f": {entry.reason}" if entry.reason else ""
+        return Check(
+            "alarm delivery",
+            False,
+            f"{took}, then {status} to {entry.recipient}{reason}",
+            "see the reason; tuma trace shows the story",
+        )
+    return Check(
+        "alarm delivery",
+        True,
+        f"{took} and was {status} to {entry.recipient}; no delivery report within {wait:.0f} s, so it is not "
+        "proven that the phone got it",
+        "run again with a longer --wait, or check the phone",
+        warning=True,
+    )

@@ -96,9 +96,20 @@ def _local_commands(commands: Any) -> None:
     )
 
 
+def _installed_version() -> str:
+    """The version of the installed package: what an operator reports when asking for help."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tuma")
+    except PackageNotFoundError:  # run from a checkout without installing
+        return "(not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuma", description="Business events to SMS.")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"tuma {_installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     from tuma_cli.sandbox import cli as sandbox_cli

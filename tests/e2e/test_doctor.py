@@ -55,6 +55,7 @@ def test_a_fresh_local_topology_is_all_green_and_its_alarms_reach_the_outbox(
         "provider callback token",
         "API keys",
         "HTTPS only",
+        "alarm recipients",
         "provider reachable from the fixed egress",
         "credit",
         "delivery reports by callback",

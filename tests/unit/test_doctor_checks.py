@@ -37,3 +37,42 @@ def test_a_stack_with_a_plain_http_url_fails_the_https_check() -> None:
         _Parameters(ProviderBaseUrl="http://127.0.0.1:4010", DarajaBaseUrl="https://api.safaricom.co.ke"),
     )
     assert https_check(local).ok
+
+
+def test_nobody_hearing_the_alarms_fails_the_doctor() -> None:
+    from typing import Any, cast
+
+    from tuma_cli.doctor_checks import alarm_recipients_check
+
+    nobody = alarm_recipients_check(cast("Any", _Parameters(AlertRecipients="", AlarmEmail="")))
+    assert not nobody.ok and "AlertRecipients=" in (nobody.fix or "")
+    mail_only = alarm_recipients_check(
+        cast("Any", _Parameters(AlertRecipients="", AlarmEmail="ops@example.co.ke"))
+    )
+    assert mail_only.ok and mail_only.warning
+    both = alarm_recipients_check(
+        cast("Any", _Parameters(AlertRecipients="0722000111, 0733000222", AlarmEmail="x@y.ke"))
+    )
+    assert both.ok and not both.warning and both.detail == "2 number(s) by SMS, and e-mail"
+
+
+def test_the_test_alarm_is_proven_by_its_delivery_report_and_said_plainly_without_one() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tuma.models.ledger import LedgerEntry, Status
+
+    from tuma_cli.doctor_checks import alarm_verdict
+
+    started = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+
+    def entry(status: Status) -> LedgerEntry:
+        return LedgerEntry(
+            "alarm:x", "n:1", "2547*****111", status, updated_at=started + timedelta(seconds=4)
+        )
+
+    delivered = alarm_verdict("tuma-AlarmDeliveryTest", entry(Status.DELIVERED), started, 60)
+    assert delivered.ok and not delivered.warning and "in 4 s (DELIVERED to 2547*****111)" in delivered.detail
+    sent = alarm_verdict("tuma-AlarmDeliveryTest", entry(Status.SENT), started, 60)
+    assert sent.ok and sent.warning and "not proven that the phone got it" in sent.detail
+    assert not alarm_verdict("tuma-AlarmDeliveryTest", entry(Status.FAILED), started, 60).ok
+    assert not alarm_verdict("tuma-AlarmDeliveryTest", None, started, 60).ok

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,14 @@ def _secret(logical_id: str, props: dict[str, Any], endpoint: str) -> dict[str, 
     if value is None and generate:
         length = int(generate.get("PasswordLength", 32))
         template = json.loads(generate.get("SecretStringTemplate", "{}"))
-        template[generate.get("GenerateStringKey", "password")] = secrets.token_urlsafe(length)[:length]
+        # As Secrets Manager generates it: with ExcludePunctuation, letters and digits only (the
+        # status events' secret must then be base64, as Standard Webhooks reads it).
+        alphabet = string.ascii_letters + string.digits
+        if not generate.get("ExcludePunctuation"):
+            alphabet += "!#$%&()*+,-./:;<=>?@[]^_`{|}~"
+        template[generate.get("GenerateStringKey", "password")] = "".join(
+            secrets.choice(alphabet) for _ in range(length)
+        )
         value = json.dumps(template)
     arn = client("secretsmanager", endpoint).create_secret(
         Name=f"{PREFIX}/{logical_id}", SecretString=value or "{}"

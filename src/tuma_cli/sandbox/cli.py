@@ -9,10 +9,14 @@ import os
 import signal
 import threading
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from tuma_cli.sandbox.faults import KINDS, FaultPlan
 from tuma_cli.sandbox.platform import SimulatorSettings, SmsPlatform
-from tuma_cli.sandbox.server import SandboxServer
+
+if TYPE_CHECKING:
+    # The server needs httpx (the `local` extra): an operator's install without it still runs `tuma`.
+    from tuma_cli.sandbox.server import SandboxServer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build(args: argparse.Namespace) -> SandboxServer:
+    from tuma_cli.sandbox.server import SandboxServer
+
     settings = SimulatorSettings(
         apikey=args.apikey,
         partner_id=str(args.partner_id),

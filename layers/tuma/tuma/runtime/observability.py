@@ -42,7 +42,7 @@ def build_logger(service: str | None = None) -> Logger:
 
 # What a stack with Observability=lean emits: the metrics its alarms read (credit, delivery failure
 # rate, payments that make no receipt, the pull's health, forged callbacks) and the console's credit
-# chart: twelve names, ten of them always emitted (within CloudWatch's ten free custom metrics; the
+# chart: thirteen names, ten of them always emitted (within CloudWatch's ten free custom metrics; the
 # two that say something is wrong carry data only then);
 # tests/e2e/test_template.py holds the alarms of a lean stack to this set.
 ESSENTIAL_METRICS = frozenset(
@@ -59,13 +59,14 @@ ESSENTIAL_METRICS = frozenset(
         "DarajaNotConfigured",
         "DarajaCallbacksRefused",
         "PaymentsUnconfirmed",
+        "ProviderConfigurationErrors",
     }
 )
 
 # Emitted only when something is wrong (a forged Daraja callback the function refused, a callback's
 # payment M-Pesa's own record does not have), so they cost nothing in a month without one:
 # CloudWatch bills a metric for the hours it receives data.
-ONLY_WHEN_WRONG = frozenset({"DarajaCallbacksRefused", "PaymentsUnconfirmed"})
+ONLY_WHEN_WRONG = frozenset({"DarajaCallbacksRefused", "PaymentsUnconfirmed", "ProviderConfigurationErrors"})
 
 
 class CountingMetrics(MetricsSink):

@@ -101,10 +101,12 @@ class Usage:
     lean_alarm_metrics: int = 11
     nat_instance_alarm_metrics: int = 2
     # Observability=lean emits only the metrics its alarms read (runtime.observability.ESSENTIAL_METRICS)
-    # and has no dashboard. Counted: the ten emitted every hour. Those emitted only when something is
+    # and has no dashboard. Counted: the eleven emitted every hour. Those emitted only when something is
     # wrong (ONLY_WHEN_WRONG, and the access log's count of refused Daraja callbacks, which has no
     # DefaultValue) carry data only then, and CloudWatch bills a metric for the hours it receives data.
-    lean_custom_metrics: int = 10
+    lean_custom_metrics: int = 11
+    # PaymentsSilent (SilenceAlarmHours > 0, off by default) watches one metric.
+    silence_alarm_metrics: int = 1
     dashboards: int = 1
     # Logs: Lambda's START/END/REPORT lines plus Tuma's JSON lines, per invocation.
     log_kb_per_invocation: float = 1.5
@@ -178,6 +180,7 @@ BILLED: dict[str, tuple[str, ...]] = {
 FREE_TYPES: dict[str, str] = {
     "AWS::Logs::MetricFilter": "free; the metric it makes is a custom metric (Usage.lean_custom_metrics)",
     "AWS::ApiGateway::Account": "an account setting (the logging role)",
+    "Custom::ApiGatewayLoggingRole": "one run of its small function per deploy, within Lambda's free tier",
     "AWS::ApiGateway::Deployment": "a snapshot of the API",
     "AWS::ApiGateway::DomainName": "a regional custom domain: no charge (its ACM certificate is free too)",
     "AWS::ApiGateway::BasePathMapping": "no charge",
@@ -186,6 +189,7 @@ FREE_TYPES: dict[str, str] = {
     "AWS::Serverless::LayerVersion": "code storage, within Lambda's free 75 GB",
     "AWS::Events::Rule": "scheduled rules are free; their invocations are under Lambda",
     "AWS::IAM::Role": "IAM is free",
+    "AWS::IAM::ManagedPolicy": "IAM is free",
     "AWS::IAM::InstanceProfile": "IAM is free",
     "AWS::SNS::Subscription": "deliveries to SQS are free",
     "AWS::SQS::QueuePolicy": "a policy",
@@ -310,6 +314,14 @@ def sms_parts_cost(
     return kes, kes / kes_per_usd
 
 
+def template_defaults() -> dict[str, str]:
+    """NetworkMode's and Observability's defaults, read from template.yaml so that they cannot drift."""
+    from tuma_cli.local.template import load
+
+    parameters = load(HERE.parent / "template.yaml")["Parameters"]
+    return {name: str(parameters[name]["Default"]) for name in ("NetworkMode", "Observability")}
+
+
 def _money(usd: float) -> str:
     return f"{usd:>10,.2f}"
 
@@ -329,13 +341,18 @@ def main() -> int:
     parser.add_argument(
         "--daraja", action="store_true", help="with Daraja=Enabled (the pull job, its secret and alarms)"
     )
+    defaults = template_defaults()
     parser.add_argument(
-        "--observability", choices=("full", "lean"), default="full", help="the Observability parameter"
+        "--observability",
+        choices=("full", "lean"),
+        default=defaults["Observability"],
+        help="the Observability parameter (default: the template's)",
     )
     parser.add_argument(
         "--json",
         action="store_true",
-        help='rows of {"network_mode", "observability", "receipts", "total_usd"}, both observability choices',
+        help='rows of {"network_mode", "observability", "receipts", "total_usd", "default"}, both '
+        "observability choices; default marks what a deploy without those parameters builds",
     )
     args = parser.parse_args()
     if args.json:
@@ -344,6 +361,7 @@ def main() -> int:
                 "network_mode": mode,
                 "observability": level,
                 "receipts": receipts,
+                "default": mode == defaults["NetworkMode"] and level == defaults["Observability"],
                 "total_usd": round(
                     sum(
                         line.usd

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from tuma.models.daraja import Registration
     from tuma.models.daraja_credentials import DarajaCredentials
     from tuma.models.ledger import LedgerEntry
+    from tuma.ports import StateStore
     from tuma.services.daraja_setup import CallbackUrls, Step
 
 EXIT_OK, EXIT_REFUSED, EXIT_CONFIG = 0, 1, 2
@@ -81,6 +82,7 @@ class Connection:
     urls: CallbackUrls
     token: str
     settings: dict[str, str]
+    records: StateStore | None = None  # the state table: what was registered (tuma.services.daraja_urls)
 
 
 def connect(found: stack.Stack) -> Connection:
@@ -117,7 +119,7 @@ def connect(found: stack.Stack) -> Connection:
         times=PullTimes(settings.get("pull_times", "kenya")),
     )
     return Connection(
-        found, client, credentials, CallbackUrls.at(found.webhook_base_url(), token), token, settings
+        found, client, credentials, CallbackUrls.at(found.webhook_base_url(), token), token, settings, store
     )
 
 
@@ -142,24 +144,40 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
 
 
 def register(connection: Connection, args: argparse.Namespace, out: TextIO) -> int:
-    from tuma.services.daraja_setup import register as register_all
-
     problems = url_problems(connection)
     if problems:
         return _refuse(connection, problems, args.json, out)
-    steps = register_all(
-        connection.client,
-        connection.credentials,
-        connection.urls,
-        version=args.version or connection.settings["register_url_version"],
-        response_type=args.response_type or connection.settings["response_type"],
-    )
+    steps = register_steps(connection, args.version, args.response_type)
     ok = all(step.result.ok for step in steps)
     if args.json:
         print(json.dumps(_registered(connection, steps, ok), indent=2), file=out)
     else:
         _print_registered(connection, steps, ok, out)
     return EXIT_OK if ok else EXIT_REFUSED
+
+
+def register_steps(
+    connection: Connection, version: str | None = None, response_type: str | None = None
+) -> list[Step]:
+    """Register every short code's URLs, each judged against what was registered before: Daraja's
+    "already registered" keeps the first URLs, which are not this stack's after a token rotation
+    or a new stack (tuma.services.daraja_urls)."""
+    from datetime import UTC, datetime
+
+    from tuma.services.daraja_setup import register as register_all
+    from tuma.services.daraja_urls import reconcile
+
+    steps = register_all(
+        connection.client,
+        connection.credentials,
+        connection.urls,
+        version=version or connection.settings["register_url_version"],
+        response_type=response_type or connection.settings["response_type"],
+    )
+    if connection.records is None:
+        return steps
+    base = connection.found.webhook_base_url()
+    return reconcile(steps, connection.urls, base, connection.records, datetime.now(UTC))
 
 
 def url_problems(connection: Connection) -> dict[str, list[tuple[str, str]]]:

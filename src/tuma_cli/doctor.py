@@ -32,6 +32,7 @@ from tuma_cli.doctor_checks import (
     alarm_verdict,
     api_keys_check,
     callback_token_check,
+    daraja_urls_check,
     https_check,
     pull_clock_check,
     secret_check,
@@ -55,7 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="set the AlarmDeliveryTest alarm to ALARM and wait for its notification to reach the outbox",
     )
-    parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the test alarm")
+    parser.add_argument(
+        "--test-sms",
+        metavar="NUMBER",
+        help="send one SMS to this number (your own phone) through the stack: proves the sender ID",
+    )
+    parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the test alarm or SMS")
 
 
 class Doctor:
@@ -66,7 +72,7 @@ class Doctor:
 
     # -- the checklist ----------------------------------------------------------------------------
 
-    def run(self, test_alarm: bool = False, wait: float = 120.0) -> list[Check]:
+    def run(self, test_alarm: bool = False, wait: float = 120.0, test_sms: str | None = None) -> list[Check]:
         checks: list[Check] = []
         for name, what, keys in SECRETS:
             checks += self._guarded(what, partial(secret_check, self.found, name, what, keys))
@@ -78,6 +84,7 @@ class Doctor:
         checks += self._guarded("HTTPS only", partial(https_check, self.found))
         checks += self._guarded("alarm recipients", partial(alarm_recipients_check, self.found))
         checks += self._guarded("business short codes", partial(short_codes_check, self.found))
+        checks += self._guarded("Daraja URLs", partial(daraja_urls_check, self.found))
         checks += self._guarded("Daraja's clock", partial(pull_clock_check, self.found))
         checks += self._guarded("provider reachable from the fixed egress", self.provider)
         checks += self._guarded("credit", self.credit)
@@ -88,6 +95,10 @@ class Doctor:
         checks += self._guarded("dead letters", self.dead_letters)
         if test_alarm:
             checks += self._guarded("alarm delivery", lambda: [self.alarm_delivery(wait)])
+        if test_sms:
+            from tuma_cli.doctor_sms import test_sms_check
+
+            checks += self._guarded("sender ID", partial(test_sms_check, self.found, test_sms, wait))
         return checks
 
     def _guarded(self, what: str, check: Callable[[], list[Check] | Check | None]) -> list[Check]:
@@ -108,7 +119,7 @@ class Doctor:
                     what,
                     False,
                     f"could not be checked: {type(exc).__name__}{' ' + code if code else ''}",
-                    "check your AWS credentials can read the stack (the Tuma operator role)"
+                    "check your AWS credentials can read the stack (attach the stack's OperatorPolicyArn)"
                     if code in ("AccessDenied", "AccessDeniedException")
                     else None,
                 )
@@ -352,7 +363,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     except stack.Unconfigured as exc:
         print(f"configuration error: {exc}", file=err)
         return EXIT_CONFIG
-    checks = Doctor(found).run(test_alarm=args.test_alarm, wait=args.wait)
+    checks = Doctor(found).run(test_alarm=args.test_alarm, wait=args.wait, test_sms=args.test_sms)
     failed = [c for c in checks if not c.ok]
     if args.json:
         print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}, indent=2), file=out)

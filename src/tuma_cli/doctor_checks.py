@@ -190,6 +190,52 @@ def short_codes_check(found: stack.Stack) -> Check | None:
     return Check(what, True, f"payments to {', '.join(sorted(given))} only")
 
 
+def daraja_urls_check(found: stack.Stack) -> Check | None:
+    """With Daraja: the URLs registered for each short code (as Tuma recorded them) against the
+    stack's URLs now; Daraja cannot be asked, and keeps the first ones it was given."""
+    output, logical = stack.SECRETS["daraja"]
+    if not (found.outputs.get(output) or found.ready.get("secrets", {}).get(logical)):
+        return None
+    from tuma.adapters.dynamodb_state import DynamoDBStateStore
+    from tuma.services.daraja_setup import CallbackUrls
+    from tuma.services.daraja_urls import drift
+
+    secret = found.secret("daraja")
+    codes = [str(c) for c in secret.get("short_codes") or [] if str(c) != PLACEHOLDER]
+    if not codes:
+        return None  # the Daraja secret's own check says it is not filled in
+    token = str(found.secret("daraja_callback").get("token", ""))
+    urls = CallbackUrls.at(found.webhook_base_url(), token)
+    records = DynamoDBStateStore(found.client("dynamodb"), found.table("state"))
+    return _drift_verdict(codes, drift(codes, bool(secret.get("nominated_number")), urls, records))
+
+
+def _drift_verdict(codes: list[str], drifts: list[Any]) -> Check:
+    from tuma.services.daraja_urls import kept_elsewhere
+
+    what = "Daraja URLs"
+    stale = [d for d in drifts if d.recorded is not None and not d.current]
+    unknown = [d for d in drifts if d.recorded is None]
+    if stale:
+        first = stale[0]
+        return Check(
+            what,
+            False,
+            f"M-Pesa posts to other URLs than the stack's now ({_calls(stale)}): its callbacks never arrive",
+            kept_elsewhere(first.short_code, first.call, first.recorded),
+        )
+    if unknown:
+        return Check(
+            what, True, f"no registration recorded ({_calls(unknown)})", "tuma daraja register", warning=True
+        )
+    when = max(str(d.recorded.get("at", ""))[:10] for d in drifts)
+    return Check(what, True, f"M-Pesa calls this stack's URLs for {', '.join(codes)} (registered {when})")
+
+
+def _calls(drifts: list[Any]) -> str:
+    return ", ".join(f"{d.call} for {d.short_code}" for d in drifts)
+
+
 SKEWED = 3 * 3600 - 600  # seconds: Kenyan time against UTC, less clocks' and Daraja's own lag
 
 
@@ -264,20 +310,26 @@ def alarm_verdict(name: str, entry: Any, started: datetime, wait: float) -> Chec
             "queue policy are the path: see AlarmTopic and OutboxQueuePolicy in template.yaml",
         )
     seconds = ((entry.queued_at or entry.updated_at) - started).total_seconds()
-    took = f"{name} reached the outbox in {max(0.0, seconds):.0f} s"
+    return sms_verdict(
+        "alarm delivery", f"{name} reached the outbox in {max(0.0, seconds):.0f} s", entry, wait
+    )
+
+
+def sms_verdict(what: str, took: str, entry: Any, wait: float) -> Check:
+    """One SMS's ledger entry: DELIVERED is proof, a final failure a ✗ with its reason, SENT a !."""
     status = entry.status.value
     if status == "DELIVERED":
-        return Check("alarm delivery", True, f"{took} ({status} to {entry.recipient})")
+        return Check(what, True, f"{took} ({status} to {entry.recipient})")
     if status in FINAL_STATUSES:
         reason = f": {entry.reason}" if entry.reason else ""
         return Check(
-            "alarm delivery",
+            what,
             False,
             f"{took}, then {status} to {entry.recipient}{reason}",
             "see the reason; tuma trace shows the story",
         )
     return Check(
-        "alarm delivery",
+        what,
         True,
         f"{took} and was {status} to {entry.recipient}; no delivery report within {wait:.0f} s, so it is not "
         "proven that the phone got it",

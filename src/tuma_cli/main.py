@@ -193,6 +193,13 @@ def _parser() -> argparse.ArgumentParser:
             "doctor", help="a checklist of the stack: what works, and how to mend what does not"
         )
     )
+    from tuma_cli import deploy_cli
+
+    deploy_cli.add_arguments(
+        commands.add_parser(
+            "deploy", help="sam deploy, asking only what a first deploy must decide (--guided)"
+        )
+    )
 
     from tuma_cli.console import serve as console_serve
 
@@ -248,6 +255,7 @@ TOOLS = {
     "secrets": ("tuma_cli.secrets_cli", "run"),
     "keys": ("tuma_cli.keys_cli", "run"),
     "doctor": ("tuma_cli.doctor", "run"),
+    "deploy": ("tuma_cli.deploy_cli", "run"),
     "caps": ("tuma_cli.guards_cli", "run"),
     "pause": ("tuma_cli.guards_cli", "run"),
     "resume": ("tuma_cli.guards_cli", "run"),

@@ -116,38 +116,42 @@ def _register_daraja(found: stack.Stack) -> dict[str, Any]:
     refused = _breaks_the_rules(connection)
     if refused is not None:
         return refused
-    from tuma.services.daraja_setup import register
-
-    settings = connection.settings
     try:
-        steps = register(
-            connection.client,
-            connection.credentials,
-            connection.urls,
-            version=settings["register_url_version"],
-            response_type=settings["response_type"],
-        )
+        steps = daraja_cli.register_steps(connection)
     except DarajaFailure as failure:
         return {"ok": False, "steps": [], "note": f"Daraja: {failure.description}"}
     return _registration(steps)
 
 
 def _registration(steps: Sequence[Step]) -> dict[str, Any]:
-    """What Daraja did with each short code, and what to ask Safaricom when it kept the old URLs."""
-    kept = [s for s in steps if s.result.outcome == "already registered"]
-    note = None
-    if kept:
-        note = (
-            "Daraja kept the URLs it had (a production registration is one-time): ask Safaricom "
-            "(apisupport@safaricom.co.ke) to delete the C2B URLs of short code "
-            f"{', '.join(sorted({s.short_code for s in kept}))}, then run `tuma daraja register`, "
-            "before the previous token's grace ends."
-        )
+    """What Daraja did with each short code, and what to ask Safaricom when it kept the old URLs
+    (the new token's URLs cannot have been registered before: "already registered" keeps old ones)."""
+    kept = [s for s in steps if "already registered" in f"{s.result.outcome} {s.result.description}".lower()]
+    note = _kept_note(kept) if kept else None
     return {
         "ok": all(s.result.ok for s in steps) and not kept,
-        "steps": [{"short_code": s.short_code, "call": s.call, "outcome": s.result.outcome} for s in steps],
+        "steps": [
+            {
+                "short_code": s.short_code,
+                "call": s.call,
+                "outcome": s.result.outcome,
+                "daraja_said": s.result.description,
+            }
+            for s in steps
+        ],
         "note": note,
     }
+
+
+def _kept_note(kept: Sequence[Step]) -> str:
+    fix = next((s.result.fix for s in kept if s.result.fix), None) or (
+        "ask Safaricom (apisupport@safaricom.co.ke) to delete the URLs registered for short code "
+        f"{', '.join(sorted({s.short_code for s in kept}))}, then run `tuma daraja register`"
+    )
+    return (
+        f"Daraja kept the URLs it had (a production registration is one-time). {fix} "
+        "Do it before the previous token's grace ends."
+    )
 
 
 def _breaks_the_rules(connection: Any) -> dict[str, Any] | None:
@@ -203,6 +207,9 @@ def _print(document: dict[str, Any], out: TextIO) -> None:
     registered = document["daraja_registration"]
     if registered is not None:
         for step in registered["steps"]:
-            print(f"  Daraja {step['call']} ({step['short_code']}): {step['outcome']}", file=out)
+            print(
+                f"  Daraja {step['call']} ({step['short_code']}): {step['outcome']} ({step['daraja_said']})",
+                file=out,
+            )
         if registered["note"]:
             print(registered["note"], file=out)

@@ -48,6 +48,11 @@ def test_registering_twice_succeeds_twice_and_says_already_registered(daraja: tu
         ("already registered", "1001"),
     ]
     assert again["stk_callback_url"].endswith("/payments/stk/{token}")
+    doctor = tuma_local(ready_file, "doctor")
+    assert any(
+        line.startswith("✓ Daraja URLs: M-Pesa calls this stack's URLs for ")
+        for line in doctor.stdout.splitlines()
+    ), doctor.stdout
     for token in ("webhook_token", "daraja_token"):
         assert local.ready[token] not in first.stdout + second.stdout
     wrong = tuma_local(ready_file, "daraja", "register", "--version", "v1")

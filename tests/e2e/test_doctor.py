@@ -137,3 +137,30 @@ def test_the_local_api_answers_methods_api_gateway_lacks_as_api_gateway_does(
         )
     options = httpx.request("OPTIONS", local.url("/payments"), timeout=10)  # ANY: the function answers
     assert options.status_code == 405 and options.headers["Allow"] == "POST"
+
+
+def test_the_test_sms_proves_the_sender_id_and_a_wrong_one_is_a_cross_with_its_fix(
+    topology: tuple[Local, Path],
+) -> None:
+    """The provider check reads the credit with the apikey alone: only a real SMS proves the sender ID."""
+    local, ready_file = topology
+    good = _tuma(ready_file, "doctor", "--json", "--test-sms", "0722 000 333", "--wait", "60")
+    report = json.loads(good.stdout)
+    [check] = [c for c in report["checks"] if c["name"] == "sender ID"]
+    assert check["ok"] is True and not check["warning"], check
+    assert "'TUMA' sent the test SMS" in check["detail"] and "DELIVERED to 2547*****333" in check["detail"]
+    assert [s for s in local.phones() if "Tuma test from" in s["message"]]
+    # The provider assigned the business another sender ID than the one in the secret.
+    simulator = str(local.ready["simulator_url"])
+    assigned = httpx.get(f"{simulator}/_sandbox/config").json()["shortcode"]
+    httpx.post(f"{simulator}/_sandbox/config", json={"shortcode": "TUMA-PAY"}).raise_for_status()
+    try:
+        wrong = _tuma(ready_file, "doctor", "--test-sms", "0722 000 333", "--wait", "60")
+    finally:
+        httpx.post(f"{simulator}/_sandbox/config", json={"shortcode": assigned}).raise_for_status()
+    assert wrong.returncode == 1, wrong.stdout + wrong.stderr
+    lines = wrong.stdout.splitlines()
+    [cross] = [line for line in lines if line.startswith("✗ sender ID: ")]
+    assert "'TUMA': the provider answered 1001, Invalid sender id" in cross
+    assert any("exactly as the provider assigned it (case-sensitive)" in line for line in lines)
+    assert "722000333" not in wrong.stdout  # the operator's own number is masked like any other

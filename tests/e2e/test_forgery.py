@@ -183,6 +183,12 @@ def test_a_rotated_token_works_at_once_and_the_previous_one_only_for_its_grace(
     assert daraja.returncode == 1, daraja.stdout + daraja.stderr
     assert "already registered" in daraja.stdout and "apisupport@safaricom.co.ke" in daraja.stdout
     assert _token(local, "DarajaCallbackSecret") not in daraja.stdout
+    # And tuma doctor, which cannot ask Daraja, knows it from what Tuma registered (issue 32).
+    doctor = tuma_local(ready_file, "doctor")
+    assert doctor.returncode == 1
+    [line] = [line for line in doctor.stdout.splitlines() if line.startswith("✗ Daraja URLs: ")]
+    assert "M-Pesa posts to other URLs than the stack's now" in line
+    assert "Please delete the C2B confirmation and validation URLs registered for short code" in doctor.stdout
 
 
 def test_a_transaction_status_answer_tuma_never_asked_for_sends_nothing(local: Local) -> None:

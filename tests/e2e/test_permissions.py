@@ -271,7 +271,8 @@ def requests_of(call: dict[str, Any]) -> list[tuple[str, str]]:
     if service == "secretsmanager":
         secret = params["SecretId"].split(":secret:", 1)[-1].rsplit("-", 1)[0].removeprefix("tuma-local/")
         return [(f"secretsmanager:{operation}", _arn(service, secret))]
-    return [(f"{service}:{operation}", "*")]
+    # CloudWatch signs as "monitoring"; IAM calls its actions cloudwatch:*.
+    return [(f"{ {'monitoring': 'cloudwatch'}.get(service, service) }:{operation}", "*")]
 
 
 def _roles(transformed: dict[str, Any], values: dict[str, str]) -> dict[str, list[dict[str, Any]]]:

@@ -163,7 +163,7 @@ def test_the_nat_instance_takes_the_fixed_address_and_the_route_and_recovers_by_
 ) -> None:
     resources = transformed["Resources"]
     group = resources["NatAutoScalingGroup"]["Properties"]
-    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == ("1", "1", "1")
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == ("1", "2", "1")
     assert group["VPCZoneIdentifier"] == [{"Ref": "PublicSubnet"}]
     assert group["HealthCheckType"] == "EC2"  # failed status checks: a new instance
     assert group["LaunchTemplate"]["Version"] == {"Fn::GetAtt": ["NatLaunchTemplate", "LatestVersionNumber"]}
@@ -246,6 +246,8 @@ def test_every_asynchronous_source_has_a_failure_destination(transformed: dict[s
 
 def test_every_function_runs_on_the_powertools_layer_then_tumas(transformed: dict[str, Any]) -> None:
     functions = _resources(transformed, "AWS::Lambda::Function")
+    # CloudFormation's custom resource for ApiGatewayLoggingRole=IfMissing: inline, boto3 only.
+    functions.pop("ApiGatewayLoggingRoleSetter")
     assert len(functions) == len(SETTINGS_MODELS)
     for name, function in functions.items():
         props = function["Properties"]
@@ -789,6 +791,44 @@ def test_a_nat_instance_that_boots_badly_or_stops_forwarding_is_replaced_or_alar
     }
 
 
+def test_a_deploy_that_changes_the_nat_instance_starts_the_new_one_before_stopping_the_old(
+    transformed: dict[str, Any],
+) -> None:
+    """How long no SMS can leave while a deploy replaces the NAT instance (a new image, a new type).
+
+    Before: MinInstancesInService 0, MaxSize 1: CloudFormation terminated the old instance, then
+    launched the new one, which forwards only once booted, iptables installed and the route taken:
+    about two minutes without egress (sends failed and were retried from the queue).
+    After: MinInstancesInService 1 with MaxSize 2 makes CloudFormation launch the new instance beside
+    the old; WaitOnResourceSignals holds the old one until the new one signals, and it signals only
+    after it took the Elastic IP and the private route. No SMS can leave only between those two calls
+    (seconds); a send caught in flight through the old instance fails and is retried like any timeout.
+    """
+    resources = transformed["Resources"]
+    group = resources["NatAutoScalingGroup"]
+    rolling = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    desired, most = int(group["Properties"]["DesiredCapacity"]), int(group["Properties"]["MaxSize"])
+    assert rolling["MinInstancesInService"] == desired < most  # room to launch before terminating
+    assert rolling["MaxBatchSize"] == 1 and rolling["WaitOnResourceSignals"] is True
+    assert group["CreationPolicy"]["ResourceSignal"]["Count"] == 1
+
+    script = resources["NatLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"][
+        "Fn::Sub"
+    ]
+    took_address = script.index("aws ec2 associate-address")
+    took_route = script.index("aws ec2 replace-route")
+    signalled = script.index("aws cloudformation signal-resource")
+    assert took_address < signalled and took_route < signalled
+    assert "--logical-resource-id NatAutoScalingGroup" in script[signalled:]
+    # A replacement after a failure has nobody waiting for its signal; that must not mark it unhealthy.
+    assert "--status SUCCESS || true" in script[signalled:]
+    sids = {s["Sid"]: s for s in _statements_of(transformed, "NatInstanceRole")}
+    assert sids["TellTheDeployItTookOver"]["Action"] == "cloudformation:SignalResource"
+    assert sids["TellTheDeployItTookOver"]["Resource"]["Fn::Sub"].endswith(":stack/${AWS::StackName}/*")
+    # While both run the old one reports 0 (the route is no longer its own): one forwarding is enough.
+    assert resources["NatNotForwardingAlarm"]["Properties"]["Statistic"] == "Maximum"
+
+
 # SAM attaches these to functions with event sources; they grant on every queue or stream of the
 # account because the poller, not the function, calls with them, and SAM offers no narrower form.
 # Kept on purpose; everything else a function may do is an inline statement held to the code by
@@ -926,3 +966,85 @@ def test_every_function_has_its_log_group_with_the_retention_parameter(template:
         assert group is not None, f"{name} has no declared log group"
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
         assert group.get("Condition") == spec.get("Condition"), name
+
+
+def test_the_regions_api_gateway_logging_role_is_left_alone_by_default(transformed: dict[str, Any]) -> None:
+    """ApiGatewayLoggingRole=IfMissing: never overwrite another team's role; never leave it dangling."""
+    resources = transformed["Resources"]
+    assert transformed["Parameters"]["ApiGatewayLoggingRole"]["Default"] == "IfMissing"
+    # The resource that always overwrites exists only when asked for by name.
+    assert resources["ApiGatewayAccount"]["Condition"] == "CreateApiGatewayLoggingRole"
+    assert transformed["Conditions"]["CreateApiGatewayLoggingRole"] == {
+        "Fn::Equals": [{"Ref": "ApiGatewayLoggingRole"}, "Create"]
+    }
+    custom = resources["ApiGatewayLoggingRoleIfMissing"]
+    assert custom["Condition"] == "SetApiGatewayLoggingRoleIfMissing"
+    assert custom["Properties"]["RoleArn"] == {"Fn::GetAtt": ["ApiGatewayLoggingRoleResource", "Arn"]}
+    role = resources["ApiGatewayLoggingRoleResource"]
+    assert role["DeletionPolicy"] == role["UpdateReplacePolicy"] == "Retain"
+    statements = _statements_of(transformed, "ApiGatewayLoggingRoleSetterRole")
+    assert {
+        a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    } == {
+        "apigateway:GET",
+        "apigateway:PATCH",
+        "iam:PassRole",
+    }
+    assert statements[0]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/account"
+    }
+    # The stage waits for the setting (its variable names the custom resource).
+    stages = _resources(transformed, "AWS::ApiGateway::Stage")
+    [stage] = stages.values()
+    assert "ApiGatewayLoggingRoleIfMissing" in json.dumps(stage["Properties"]["Variables"])
+
+
+def _alarm_series(alarm: dict[str, Any], receipts_by_utc_hour: dict[int, int], hours: str) -> list[float]:
+    """The alarm's metric math, evaluated hour by hour over one UTC day as CloudWatch would."""
+    queries = {q["Id"]: q for q in alarm["Properties"]["Metrics"]}
+    start, end = hours.split("-")
+    silent = queries["silent"]["Expression"]["Fn::Sub"][0].replace("${From}", start).replace("${To}", end)
+    assert queries["counted"]["Expression"] == "FILL(receipts, 0)"
+
+    def evaluate(expression: str, hour: int, values: dict[str, float]) -> float:
+        python = expression.replace(" AND ", " and ").replace("HOUR(counted)", str(hour))
+        return float(eval(python, {"IF": lambda c, a, b: a if c else b}, values))  # noqa: S307 - our template
+
+    series = []
+    for hour in range(24):
+        values: dict[str, float] = {"counted": receipts_by_utc_hour.get(hour, 0)}
+        values["eat"] = evaluate(queries["eat"]["Expression"], hour, values)
+        series.append(evaluate(silent, hour, values))
+    return series
+
+
+def _alarms_after(series: list[float], hours: int) -> bool:
+    return any(all(v < 1 for v in series[i : i + hours]) for i in range(len(series) - hours + 1))
+
+
+def test_the_silence_alarm_hears_missing_payments_in_payment_hours_and_not_at_night(
+    template: dict[str, Any],
+) -> None:
+    alarm = template["Resources"]["PaymentsSilentAlarm"]
+    assert alarm["Condition"] == "HasSilenceAlarm"
+    assert template["Parameters"]["SilenceAlarmHours"]["Default"] == 0  # off until a business says when
+    props = alarm["Properties"]
+    assert props["EvaluationPeriods"] == props["DatapointsToAlarm"] == {"Ref": "SilenceAlarmHours"}
+    assert (props["Threshold"], props["ComparisonOperator"]) == (1, "LessThanThreshold")
+    [metric] = [q["MetricStat"] for q in props["Metrics"] if "MetricStat" in q]
+    assert metric["Metric"]["MetricName"] == "ReceiptsQueued" and metric["Period"] == 3600
+    from tuma.runtime.observability import ESSENTIAL_METRICS
+    from tuma.services.intake import Fate
+
+    assert Fate.QUEUED.value == "ReceiptsQueued" in ESSENTIAL_METRICS  # emitted in a lean stack too
+
+    # A shop paid every hour from 08:00 to 18:00 East Africa Time (05:00 to 15:00 UTC), none at night.
+    normal_day = dict.fromkeys(range(5, 15), 4)
+    assert not _alarms_after(_alarm_series(alarm, normal_day, "8-18"), 3)
+    # M-Pesa stops calling at 11:00 EAT (08:00 UTC): three silent payment hours, the alarm.
+    broken = {utc: n for utc, n in normal_day.items() if utc < 8}
+    assert _alarms_after(_alarm_series(alarm, broken, "8-18"), 3)
+    assert not _alarms_after(_alarm_series(alarm, broken, "8-10"), 3)  # outside its hours: quiet
+    # A quiet lunch hour is not an outage.
+    lunch = {utc: n for utc, n in normal_day.items() if utc != 10}
+    assert not _alarms_after(_alarm_series(alarm, lunch, "8-18"), 3)

@@ -78,6 +78,7 @@ def test_the_counts_the_model_assumes_are_the_templates(cost: ModuleType, templa
     assert usage.lean_alarm_metrics == always
     assert usage.nat_instance_alarm_metrics == by_condition["UseNatInstance"]
     assert usage.daraja_alarm_metrics == by_condition["HasDaraja"]
+    assert usage.silence_alarm_metrics == by_condition["HasSilenceAlarm"]
     from tuma.runtime.observability import ESSENTIAL_METRICS, ONLY_WHEN_WRONG
 
     filters = [r for r in resources if r["Type"] == "AWS::Logs::MetricFilter"]
@@ -123,3 +124,20 @@ def test_a_region_without_a_price_borrows_us_east_1_and_says_so(cost: ModuleType
     prices = cost.Prices("af-south-1")
     assert prices("lambda_arm64_gb_second") == (0.00001768, False)
     assert prices("nat_gateway_hour") == (0.045, True)
+
+
+def test_a_deploy_with_the_defaults_builds_the_cheapest_setup_that_creates_its_own_egress(
+    cost: ModuleType,
+) -> None:
+    """What README recommends for a first deploy is what the defaults build (issue 32)."""
+    defaults = cost.template_defaults()
+    assert defaults == {"NetworkMode": "CreateVpcNatInstance", "Observability": "lean"}
+    prices = cost.Prices("us-east-1")
+    totals = {
+        (mode, level): sum(line.usd for line in cost.monthly(3_000, mode, prices, observability=level))
+        for mode in ("CreateVpc", "CreateVpcNatInstance")
+        for level in ("full", "lean")
+    }
+    chosen = totals[(defaults["NetworkMode"], defaults["Observability"])]
+    assert chosen == min(totals.values())
+    assert chosen < totals[("CreateVpc", "full")] / 3

@@ -390,9 +390,7 @@ def _aws_problem(exc: BaseException) -> str:
     if name == "NoCredentialsError":
         return "No AWS credentials were found: sign in (aws sso login, or set AWS_PROFILE) and reload."
     if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"):
-        return (
-            "AWS refused: your credentials may not read or change this stack. Ask for the Tuma operator role."
-        )
+        return "AWS refused: your credentials may not read or change this stack. Ask for the stack's operator policy (output OperatorPolicyArn)."
     if code in ("ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"):
         return "AWS is busy (throttling): wait a few seconds and reload."
     if name in ("EndpointConnectionError", "ConnectionClosedError", "ConnectTimeoutError"):

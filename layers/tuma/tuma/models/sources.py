@@ -40,6 +40,7 @@ class OwnSource(StrEnum):
     FAILOVER = "outbox-sender"  # the sender moved traffic to the other provider, or back
     GUARD = "guard"  # a guard's own alert (a cap reached): never held by what it reports
     CONSOLE_RESEND = "console-resend"  # customer care resent a message from the console
+    DOCTOR = "doctor"  # tuma doctor --test-sms: one SMS to the operator's own phone, to prove the sender ID
 
 
 # Every source the ledger's entries name, payments first (the console's filter lists them in order).

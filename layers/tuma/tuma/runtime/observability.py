@@ -60,6 +60,7 @@ ESSENTIAL_METRICS = frozenset(
         "DarajaCallbacksRefused",
         "PaymentsUnconfirmed",
         "ProviderConfigurationErrors",
+        "ReceiptsQueued",  # PaymentsSilent (SilenceAlarmHours) reads it
     }
 )
 

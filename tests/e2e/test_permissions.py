@@ -400,3 +400,44 @@ def test_the_workload_reaches_every_aws_call_the_functions_code_can_make(calls: 
         if operation not in made and (path.name, operation) not in NOT_MADE_BY_FUNCTIONS
     }
     assert not unreached, f"no workload makes these calls, so their grants are unchecked: {sorted(unreached)}"
+
+
+def test_the_internet_facing_function_may_do_on_the_ledger_exactly_what_it_does_and_never_scan(
+    calls: list[dict[str, Any]], receiver: str
+) -> None:
+    """The reverse of the grant check, for the webhooks function and the ledger: every action its
+    role allows there is one it was seen to call (issue 31), and Scan is not among them."""
+    transformed = sam_transform()
+    roles = _roles(transformed, PARAMETERS | {"StatusCallbackUrl": receiver})
+    ledger = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{{LedgerTable}}"
+    granted = {
+        action
+        for statement in roles["WebhooksFunction"]
+        if any(str(r).startswith(ledger) for r in _as_list(statement["Resource"]))
+        for action in _as_list(statement["Action"])
+    }
+    used = {
+        action
+        for call in calls
+        if call["function"] == "webhooks"  # by its directory, as the topology records it
+        for action, resource in requests_of(call)
+        if resource.startswith(ledger)
+    }
+    assert "dynamodb:Scan" not in granted
+    assert granted - used == set(BEYOND_THE_WORKLOAD), (
+        f"granted but never called: {granted - used - set(BEYOND_THE_WORKLOAD)}"
+    )
+    assert used <= granted
+
+
+# Granted to the webhooks function on the ledger for paths this workload does not take (it runs
+# without ConfirmPaymentsFrom), each with the code that calls it.
+BEYOND_THE_WORKLOAD = {
+    "dynamodb:BatchWriteItem": "holding a large payment's receipt, and ending it REJECTED when M-Pesa says "
+    "another amount (DynamoDBPaymentRecords.hold_receipt, Confirmations: ledger.write)",
+    "dynamodb:BatchGetItem": "a Transaction Status answer for held receipts (Confirmations: held_receipts)",
+}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

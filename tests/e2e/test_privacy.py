@@ -225,8 +225,12 @@ def test_export_then_erase_leaves_no_trace_of_the_number_and_a_repeated_callback
     _queue(local, {"idempotency_key": "uniform-ready", "to": [number], "text": "Your uniform is ready."})
     assert _final(local, "uniform-ready", 1)[0]["status"] == "DELIVERED"
     assert tuma_local(ready_file, "consent", "add", number, "--wording", "Offers by SMS").returncode == 0
-    assert (
-        tuma_local(ready_file, "suppress", "add", number, "--reason", "asked at the counter").returncode == 0
+    stop_everything = ("suppress", "add", number, "--scope", "all", "--reason", "asked at the counter")
+    assert tuma_local(ready_file, *stop_everything).returncode == 0
+    # A copy of the direct message, dead-lettered before the erasure (issue 31: a redrive resurrected it).
+    copy = {"idempotency_key": "uniform-ready", "to": [number], "text": "Your uniform is ready."}
+    local.aws("sqs").send_message(
+        QueueUrl=local.ready["queues"]["OutboxDeadLetterQueue"], MessageBody=json.dumps(copy)
     )
     later = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     _queue(local, _promotion("promo-for-erasure", number, "0711 300 008") | {"send_at": later})
@@ -259,16 +263,39 @@ def test_export_then_erase_leaves_no_trace_of_the_number_and_a_repeated_callback
     assert erased.returncode == 0, erased.stderr
     changed = json.loads(erased.stdout)["changed"]
     print(f"  erase (by Safaricom's hash of the number): {changed}")
-    assert changed["privacy"] == {"suppressions": 1, "consents": 1}
+    assert changed["privacy"] == {"objections kept without the number": 1, "consents": 1}
     assert changed["ledger"]["payments"] == 1 and changed["ledger"]["scheduled sends edited"] == 1
     assert changed["ledger"]["messages"] == 3 and changed["claims"] == {"claims": 1}
 
     after = _scan(local, patterns)
     _print_scan("after", after)
+    # Only the objection is left: the privacy table's keyed hash, with its scope and no number.
+    assert after["PrivacyTable"]["keyed hash"] == 1
+    after["PrivacyTable"]["keyed hash"] = 0
     assert all(count == 0 for counts in after.values() for count in counts.values()), after
     assert tuma_local(ready_file, "trace", number).returncode == 1
     emptied = json.loads(tuma_local(ready_file, "privacy", "export", number).stdout)
+    privacy_rows = emptied["records"].pop("privacy")
     assert all(rows == [] for rows in emptied["records"].values()), emptied
+    assert [(r["kind"], r.get("scope")) for r in privacy_rows] == [("suppression", "all"), ("erasure", None)]
+    assert "objection kept after erasure" in privacy_rows[0]["reason"] and "consent" not in json.dumps(
+        privacy_rows
+    )
+
+    # The copy dead-lettered before the erasure, redriven: not sent, recorded without the number.
+    sent_before = len(local.phones())
+    dlq = local.ready["queues"]["OutboxDeadLetterQueue"]
+    [dead] = local.aws("sqs").receive_message(QueueUrl=dlq, MaxNumberOfMessages=1)["Messages"]
+    _queue(local, json.loads(dead["Body"]))
+    local.aws("sqs").delete_message(QueueUrl=dlq, ReceiptHandle=dead["ReceiptHandle"])
+    dropped = local.wait_for(
+        lambda: [e for e in local.ledger("uniform-ready") if e["status"] == "SUPPRESSED"] or None,
+        timeout=60,
+        what="the redriven copy judged",
+    )
+    assert dropped[0]["recipient"] == "erased" and dropped[0]["recipient_ref"].startswith("x:")
+    assert "erased at their request" in dropped[0]["reason"] and "text" not in dropped[0]
+    assert [p for p in local.phones()[sent_before:] if msisdn in json.dumps(p)] == []
     [kept] = local.ledger("SKB4ERASE1")
     assert (kept["status"], kept["parts"], kept["recipient"]) == ("DELIVERED", 1, "erased")
     assert kept["provider_message_id"] == receipt["provider_message_id"] and "text" not in kept
@@ -283,7 +310,19 @@ def test_export_then_erase_leaves_no_trace_of_the_number_and_a_repeated_callback
     repeated = [p for p in local.phones()[sent_before:] if p["message"].startswith("SKB4ERASE1")]
     print(f"  the payment's callback repeated after the erasure: {len(repeated)} SMS")
     assert repeated == []
-    assert all(count == 0 for counts in _scan(local, patterns).values() for count in counts.values())
+    final = _scan(local, patterns)
+    assert final["PrivacyTable"]["keyed hash"] == 1
+    final["PrivacyTable"]["keyed hash"] = 0
+    assert all(count == 0 for counts in final.values() for count in counts.values()), final
     log = json.loads(tuma_local(ready_file, "privacy", "log", "--json").stdout)
     assert [row["action"] for row in log[:3]] == ["export", "erase", "export"]
     assert msisdn not in json.dumps(log) and patterns["masked"] not in json.dumps(log)
+    # Stop everything still stands: a later payment (new data, recorded as such) makes a receipt that
+    # is SUPPRESSED, not sent.
+    sent_before = len(local.phones())
+    later_payment = callback | {"TransID": "SKB4ERASE3"}
+    assert local.post("/payments/c2b/confirmation/{token}", later_payment).status_code == 200
+    [next_receipt] = _final(local, "SKB4ERASE3", 1)
+    assert next_receipt["status"] == "SUPPRESSED" and "every message" in next_receipt["reason"]
+    assert [p for p in local.phones()[sent_before:] if p["message"].startswith("SKB4ERASE3")] == []
+    print(f"  after: the redriven copy {dropped[0]['status']}, the next receipt {next_receipt['status']}")

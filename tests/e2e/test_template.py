@@ -1048,3 +1048,15 @@ def test_the_silence_alarm_hears_missing_payments_in_payment_hours_and_not_at_ni
     # A quiet lunch hour is not an outage.
     lunch = {utc: n for utc, n in normal_day.items() if utc != 10}
     assert not _alarms_after(_alarm_series(alarm, lunch, "8-18"), 3)
+
+
+def test_neither_the_apis_trace_nor_its_access_log_carries_a_path_token(template: dict[str, Any]) -> None:
+    """Daraja's and the provider's callbacks carry their token in the path (issue 31): API Gateway's
+    trace segment records the whole URL, so the stage is not traced; its access log records the
+    route's template, with `{token}` in place of the token."""
+    api = template["Resources"]["WebhooksApi"]["Properties"]
+    assert api["TracingEnabled"] is False
+    fields = api["AccessLogSetting"]["Format"]
+    assert "$context.resourcePath" in fields
+    for carrying in ("$context.path", "$context.requestOverride", "$context.domainName$context.path"):
+        assert carrying not in fields.replace("$context.resourcePath", ""), carrying

@@ -115,7 +115,7 @@ def test_every_call_of_every_operator_action_is_granted_by_the_operator_policy(
     switches.resume(None)
     assert backend.guards() is not None
     backend.health()
-    assert backend.redrive() == 1
+    assert backend.redrive() == (1, False)  # moto has no message move task: one by one
 
     calls = [json.loads(line) for line in path.read_text().splitlines()]
     assert calls, "nothing recorded"

@@ -27,3 +27,17 @@ def test_the_command_runs_without_the_local_extra() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
     )
     assert run.returncode == 0 and run.stdout.startswith("tuma "), run.stderr[-2000:]
+
+
+def test_the_changelog_has_a_section_for_the_version_in_pyproject() -> None:
+    """Each release is a version, a CHANGELOG section with its upgrade notes, and a git tag v<version>."""
+    import re
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    released = re.findall(
+        r"^## (\d+\.\d+\.\d+) \(\d{4}-\d{2}-\d{2}\)$", (ROOT / "CHANGELOG.md").read_text(), re.M
+    )
+    assert released and released[0] == declared, (released, declared)

@@ -30,7 +30,7 @@ from tuma.models.kinds import KINDS
 from tuma.models.ledger import Status
 from tuma.models.sources import LEDGER_SOURCES
 
-from tuma_cli.console.backend import Backend, ConsoleError
+from tuma_cli.console.backend import REDRIVEN, Backend, ConsoleError
 
 log = logging.getLogger(__name__)
 CSRF_COOKIE = "tuma_csrf"
@@ -217,8 +217,8 @@ class Console:
         return self.page(request, "done.html", title="Caps", message="The caps are saved.", back="/health")
 
     async def redrive(self, request: Request) -> Response:
-        moved = self.backend.redrive()
-        message = f"{moved} message(s) sent back to the outbox queue."
+        moved, by_sqs = self.backend.redrive()
+        message = f"{moved} message(s) sent back to the outbox queue: {REDRIVEN[by_sqs]}."
         return self.page(request, "done.html", title="Dead letters", message=message, back="/health")
 
     # -- the people Tuma texts: the suppression list and consents --------------------------------

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from tuma_cli.guards_cli import Switches
 
 PAGE = 50
+# How the dead letters went back (the console says it): by SQS's message move task, or one by one.
+REDRIVEN = {
+    True: "SQS moves them (its message move task): each keeps its age, and goes within minutes",
+    False: "moved one by one (the local emulator has no message move task)",
+}
 
 
 class ConsoleError(Exception):
@@ -273,10 +278,25 @@ class Backend:
             attributes["ApproximateNumberOfMessagesNotVisible"]
         )
 
-    def redrive(self) -> int:
-        """Dead letters back to the outbox (what the README tells operators to do with
-        start-message-move-task); nothing already sent goes again, its claims remember it."""
+    def redrive(self) -> tuple[int, bool]:
+        """Dead letters back to the outbox; nothing already sent goes again (its claims remember it),
+        nothing to an erased person (the sender's screen). How many, and whether SQS's own message move
+        task moved them: it keeps each message's age, so a redrive never restarts the 14 days a
+        message (and the number in it) may live. moto has no move task: locally they go one by one."""
         source, target = self._queue("OutboxDeadLetterQueue"), self._queue("OutboxQueue")
+        if self.stack.endpoint is None:
+            arns = [
+                self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                    "QueueArn"
+                ]
+                for url in (source, target)
+            ]
+            waiting = self._depth("OutboxDeadLetterQueue")
+            self._sqs.start_message_move_task(SourceArn=arns[0], DestinationArn=arns[1])
+            return waiting, True
+        return self._move_one_by_one(source, target), False
+
+    def _move_one_by_one(self, source: str, target: str) -> int:
         moved = 0
         while True:
             messages = self._sqs.receive_message(

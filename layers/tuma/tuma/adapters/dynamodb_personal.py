@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import every_item, is_conditional_failure, python_item
 from tuma.adapters.dynamodb_claims import claim_id
+from tuma.models.privacy import ERASED_RECIPIENT, ERASED_WATCH, KEPT_AFTER_ERASURE, message_digest
 from tuma.ports import AuditLog, PersonalRecords
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from tuma.models.personal import Subject
 
-ERASED = "erased"
+ERASED = ERASED_RECIPIENT
 # A payer rank no source reaches: a callback repeated after the erasure cannot write a number back.
 ERASED_RANK = 99
 # What an entry keeps for the person's own eyes in an export; the rest is Tuma's bookkeeping.
@@ -129,17 +130,52 @@ class PrivacyPersonalRecords(PersonalRecords):
         ]
         if "consent" in record:
             rows.append({"kind": "consent", **plain(record["consent"])})
+        if "erased_at" in record:
+            rows.append(
+                {
+                    "kind": "erasure",
+                    "at": record["erased_at"],
+                    "why": "the data was erased at the person's request; messages queued before it are not "
+                    f"sent (kept {ERASED_WATCH.days} days, or with the objection above)",
+                }
+            )
         return rows
 
     def erase(self, subject: Subject) -> dict[str, int]:
-        answer = self._client.delete_item(
-            TableName=self._table, Key={"number_key": {"S": subject.number_key}}, ReturnValues="ALL_OLD"
+        """The consent and the masked number go; an objection (a suppression) stays, as the keyed hash
+        and its scope only, so that it is still honoured; the erasure itself is marked, with digests of
+        the person's messages, so that a copy still on a queue is not sent (the sender's screen)."""
+        key = {"number_key": {"S": subject.number_key}}
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item", {})
+        now = datetime.now(UTC)
+        scopes = sorted(name for name in item if name.startswith("suppressed_"))
+        names = {"#consent": "consent", "#masked": "masked"}
+        values: dict[str, Any] = {":at": {"S": now.isoformat()}}
+        sets = ["erased_at = :at"]
+        for i, name in enumerate(scopes):
+            kept = {"reason": {"S": KEPT_AFTER_ERASURE}}
+            kept |= {k: v for k, v in item[name]["M"].items() if k in ("source", "at")}
+            names[f"#s{i}"], values[f":s{i}"] = name, {"M": kept}
+            sets.append(f"#s{i} = :s{i}")
+        removed = ["#consent", "#masked"]
+        if scopes:
+            removed.append("expires_at")  # an objection is kept for as long as the business runs Tuma
+        else:
+            sets.append("expires_at = :expires")
+            values[":expires"] = {"N": str(int((now + ERASED_WATCH).timestamp()))}
+        expression = f"SET {', '.join(sets)} REMOVE {', '.join(removed)}"
+        digests = sorted({message_digest(message) for message, _ in subject.messages})
+        if digests:
+            expression += " ADD erased_messages :messages"
+            values[":messages"] = {"SS": digests}
+        self._client.update_item(
+            TableName=self._table,
+            Key=key,
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
-        old = answer.get("Attributes", {})
-        return {
-            "suppressions": sum(name.startswith("suppressed_") for name in old),
-            "consents": int("consent" in old),
-        }
+        return {"objections kept without the number": len(scopes), "consents": int("consent" in item)}
 
 
 @translates_aws_errors

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import batch_get, is_conditional_failure
 from tuma.formatting.clock import parse_time
-from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression, SuppressionSource
+from tuma.models.privacy import Consent, Erased, PrivacyRecord, Scope, Suppression, SuppressionSource
 from tuma.ports import PrivacyStore
 
 if TYPE_CHECKING:
@@ -163,7 +163,14 @@ def _record(item: dict[str, Any]) -> PrivacyRecord:
             given.get("wording", {}).get("S", ""),
             parse_time(given.get("at", {}).get("S")),
         )
-    return PrivacyRecord(item["number_key"]["S"], item.get("masked", {}).get("S", "-"), suppressions, consent)
+    erased = None
+    if "erased_at" in item:
+        erased = Erased(
+            parse_time(item["erased_at"]["S"]), frozenset(item.get("erased_messages", {}).get("SS", []))
+        )
+    return PrivacyRecord(
+        item["number_key"]["S"], item.get("masked", {}).get("S", "-"), suppressions, consent, erased
+    )
 
 
 def _latest(record: PrivacyRecord) -> datetime:

@@ -52,6 +52,37 @@ class Suppression:
     at: datetime
 
 
+# What a suppression says once the person's data is erased: the objection stands, nothing else.
+KEPT_AFTER_ERASURE = (
+    "objection kept after erasure: the person asked to be erased and had asked to stop these messages; "
+    "only this keyed hash and its scope are kept, so that the objection is honoured (no number is kept)"
+)
+# What the ledger shows in place of an erased person's number.
+ERASED_RECIPIENT = "erased"
+# How long an erased person's messages already on a queue are watched for (SQS keeps a message at
+# most 14 days; a redrive from the dead-letter queue does not restart that clock with a move task).
+ERASED_WATCH = timedelta(days=15)
+
+
+def message_digest(idempotency_key: str) -> str:
+    """An erased person's message, as the privacy table remembers it: not its key (a receipt number)."""
+    import hashlib
+
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Erased:
+    """A person erased at `at`: their messages then known (`messages`, digests of their keys) must not
+    go out again from a queue or a redrive, nor write their number back into the ledger."""
+
+    at: datetime
+    messages: frozenset[str] = frozenset()
+
+    def covers(self, idempotency_key: str) -> bool:
+        return message_digest(idempotency_key) in self.messages
+
+
 @dataclass(frozen=True)
 class Consent:
     source: str  # where the customer said yes: "web form", "shop counter", an app's name
@@ -67,6 +98,7 @@ class PrivacyRecord:
     masked: str
     suppressions: dict[Scope, Suppression] = field(default_factory=dict)
     consent: Consent | None = None
+    erased: Erased | None = None
 
     def suppression_for(self, category: MessageCategory) -> Suppression | None:
         """The entry that stops a message of `category`, the widest first."""

@@ -8,6 +8,9 @@ promotional rules).
   stops every message (the customer asked the business to stop everything).
 - **Opt-outs learnt from the network**: a delivery report that says the number blocked the sender
   (tuma.services.delivery_reports, `opted_out`) adds the number for promotions.
+- **Erasure**: a person erased (tuma privacy erase) keeps, in the privacy table, their objection
+  (its scope, no number) and, for a while, digests of their messages then known: a copy of one still
+  on a queue, or redriven, is SUPPRESSED without their number, never sent.
 - **Consent**: a promotion goes only to a number with a consent on record, unless the business set
   RequirePromotionalConsent=false and took that responsibility.
 - **The window**: promotions go only between the window's opening and closing, East Africa Time;
@@ -44,11 +47,16 @@ log = logging.getLogger(__name__)
 NO_CONSENT = "no consent to promotional messages is on record (tuma consent add)"
 
 
+ERASED_REASON = "not sent: the recipient's data was erased at their request (a copy from before the erasure)"
+
+
 @dataclass(frozen=True)
 class Screened:
     delivery: Delivery
     suppressed: bool  # True: SUPPRESSED; False: REJECTED (a promotion without consent)
     reason: str
+    # The person was erased after this message was made: recorded without their number or text.
+    erased: bool = False
 
 
 class InvalidEntry(InvalidInput):
@@ -103,20 +111,25 @@ class Privacy:
         go: list[Delivery] = []
         stopped: list[Screened] = []
         for delivery in deliveries:
-            record = records.get(self._keys.of_ref(delivery.recipient.ref))
-            category = delivery.message_category
-            suppression = record.suppression_for(category) if record else None
-            if suppression is not None:
-                stopped.append(Screened(delivery, True, _suppressed_reason(suppression)))
-            elif (
-                category is MessageCategory.PROMOTIONAL
-                and self._require_consent
-                and (record is None or record.consent is None)
-            ):
-                stopped.append(Screened(delivery, False, NO_CONSENT))
-            else:
+            verdict = self._verdict(delivery, records.get(self._keys.of_ref(delivery.recipient.ref)))
+            if verdict is None:
                 go.append(delivery)
+            else:
+                stopped.append(verdict)
         return go, stopped
+
+    def _verdict(self, delivery: Delivery, record: PrivacyRecord | None) -> Screened | None:
+        """Why this message may not go to this person (None: it may)."""
+        promotional = delivery.message_category is MessageCategory.PROMOTIONAL
+        no_consent = Screened(delivery, False, NO_CONSENT)
+        if record is None:
+            return no_consent if promotional and self._require_consent else None
+        if record.erased is not None and record.erased.covers(delivery.idempotency_key):
+            return Screened(delivery, True, ERASED_REASON, erased=True)
+        suppression = record.suppression_for(delivery.message_category)
+        if suppression is not None:
+            return Screened(delivery, True, _suppressed_reason(suppression))
+        return no_consent if promotional and self._require_consent and record.consent is None else None
 
     # -- what the network tells ------------------------------------------------------------------
 

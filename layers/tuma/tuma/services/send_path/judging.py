@@ -15,15 +15,16 @@ round trip to a receipt's way (bench/latency.py), and it judges only what the cl
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tuma.formatting.clock import now_utc
 from tuma.models.ledger import LedgerEntry, Status
-from tuma.models.privacy import MessageCategory, PrivacyRecord
+from tuma.models.privacy import ERASED_RECIPIENT, MessageCategory, PrivacyRecord
 from tuma.models.sending import Delivery, Settlement
 from tuma.ports import Claims, Ledger
 from tuma.services.send_path.batch import Batch
@@ -85,23 +86,41 @@ class Judge:
         if not deliveries:
             return deliveries
         if self._privacy is None:
-            # Without the privacy table nobody's wishes can be read: promotions cannot go at all.
-            promotional = MessageCategory.PROMOTIONAL
-            stopped = [
-                (d, Status.REJECTED, NO_PRIVACY_TABLE)
-                for d in deliveries
-                if d.message_category is promotional
-            ]
-            go = [d for d in deliveries if d.message_category is not promotional]
+            go, stopped = _without_wishes(deliveries)
         else:
             go, screened = self._privacy.screen(deliveries, prefetched)
+            erased = [s.delivery for s in screened if s.erased]
+            if erased:
+                self._forget(batch, erased)
             stopped = [
                 (s.delivery, Status.SUPPRESSED if s.suppressed else Status.REJECTED, s.reason)
                 for s in screened
+                if not s.erased
             ]
         if stopped:
             self._stop(batch, stopped)
         return go
+
+    def _forget(self, batch: Batch, erased: list[Delivery]) -> None:
+        """A message to an erased person, from before the erasure: recorded as not sent under a ref that
+        leads to no one, without the number or the text; its claim, which would lead back, is freed."""
+        from tuma.services.privacy import ERASED_REASON
+
+        now = self._clock()
+        self._claims.release([d.claim for d in erased])
+        entries = []
+        for delivery in erased:
+            batch.tally.count("MessagesSuppressed")
+            log.info("not sending %s: its recipient was erased", delivery.idempotency_key)
+            entry = delivery.entry(
+                Status.SUPPRESSED, reason=ERASED_REASON, final_at=now, final_via="send", updated_at=now
+            )
+            entries.append(
+                replace(
+                    entry, recipient_ref=f"x:{secrets.token_hex(12)}", recipient=ERASED_RECIPIENT, text=None
+                )
+            )
+        self._ledger.write(entries)
 
     def _stop(self, batch: Batch, stopped: list[tuple[Delivery, Status, str]]) -> None:
         now = self._clock()
@@ -165,3 +184,12 @@ def _ended_entries(ended: Sequence[Judged], now: datetime) -> list[LedgerEntry]:
         j.delivery.entry(Status.REJECTED, reason=j.reason, final_at=now, final_via="send", updated_at=now)
         for j in ended
     ]
+
+
+def _without_wishes(deliveries: list[Delivery]) -> tuple[list[Delivery], list[tuple[Delivery, Status, str]]]:
+    """Without the privacy table nobody's wishes can be read: promotions cannot go at all."""
+    promotional = MessageCategory.PROMOTIONAL
+    stopped = [
+        (d, Status.REJECTED, NO_PRIVACY_TABLE) for d in deliveries if d.message_category is promotional
+    ]
+    return [d for d in deliveries if d.message_category is not promotional], stopped

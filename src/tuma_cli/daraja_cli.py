@@ -2,8 +2,8 @@
 
 Against a deployed stack (`--stack NAME`: the Daraja secret, the webhooks URL and the parameters are
 its outputs) or the running `tuma local up --daraja` (`--local`). Daraja is called from this machine,
-with the Daraja secret read with the operator's AWS credentials; the OAuth token is shared with the
-deployed pull job through the state table.
+with the Daraja secret read with the operator's AWS credentials; the OAuth token is fetched for this
+command and kept in its memory only (no table holds it).
 """
 
 from __future__ import annotations
@@ -115,7 +115,6 @@ def connect(found: stack.Stack) -> Connection:
         settings["base_url"],
         lambda: credentials,
         Urllib3Http(5.0, 30.0),
-        store,
         times=PullTimes(settings.get("pull_times", "kenya")),
     )
     return Connection(

@@ -116,7 +116,9 @@ def test_fifty_payments_with_callbacks_delivered_dropped_or_late_each_get_exactl
         f"max {dropped[-1]:.1f} s (pull every 3 s locally); {tokens} token requests for {queries} pull queries "
         f"({100 * tokens / queries:.1f} per 100)"
     )
-    assert tokens == 1  # a token lives an hour: one for every query of this run, and for the CLI's
+    # A token lives an hour, in memory (issue 31: no table holds it): one for the pull job's container,
+    # whatever its number of queries, and one for each `tuma daraja` command this module ran (four).
+    assert tokens <= 5 and queries >= 4 * tokens, (tokens, queries)
 
 
 def test_the_days_payments_list_every_one_with_how_it_was_learnt_and_its_receipt(

@@ -147,6 +147,10 @@ def test_a_payment_whose_callback_was_dropped_gets_one_receipt_learnt_by_pull(
     assert sources == {"QKDELIVER1": "c2b", "QKDROPPED1": "pull", "QKLATE0001": "pull"}
     record = daraja.stack.payment_record("QKLATE0001")
     assert record is not None and record["sources"] == {"pull", "c2b"} and record["first_source"] == "pull"
+    # Daraja's OAuth token, a bearer for every payer's data for its hour, is in no table (issue 31).
+    state = daraja.stack.client("dynamodb").scan(TableName=daraja.stack.topology.ref("StateTable"))["Items"]
+    assert [i["name"]["S"] for i in state if "token" in i["name"]["S"]] == []
+    assert len(daraja.simulator.platform.tokens) >= 1  # the pull got one, and kept it in memory
 
 
 @pytest.mark.parametrize("fault", ["500", "401", "garbage", "down", "slow"])

@@ -1,12 +1,10 @@
 """Daraja's OAuth token, shared: fetched once, used until just before it expires.
 
-Every function that calls Daraja (the pull job, the CLI, the console) reads the token from the
-state table first, so a token is fetched about once an hour whatever runs. When it must be fetched,
-one caller takes a short lease (a conditional write) and the others wait for its token instead of
-asking Daraja at the same moment: a burst of cold starts never stampedes the OAuth endpoint.
-
-The token lives in the state table (encrypted at rest, readable by Tuma's roles only) for at most
-its own lifetime; it is a bearer token for Daraja alone and is never logged.
+Tuma's callers (the pull job, the CLI, the console) keep it in memory: it is a bearer token for
+every payer's data for its hour, so no table holds it (issue 31). With a store, callers share it
+instead: each reads it from the store first, and when it must be fetched one caller takes a short
+lease (a conditional write) while the others wait for its token, so that a burst of cold starts never
+stampedes the OAuth endpoint. It is never logged.
 """
 
 from __future__ import annotations

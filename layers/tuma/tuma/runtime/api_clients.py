@@ -1,6 +1,6 @@
 """The two APIs' clients, as the composition root (tuma.runtime.wiring) and the operator's commands
 build them: the SMS provider's (credentials, the learnt bulk limit, failover to a secondary) and
-Daraja's (its secret, the shared OAuth token).
+Daraja's (its secret; its OAuth token in memory).
 
 Imports are inside the functions on purpose: each Lambda function pays at cold start only for the
 clients it uses.
@@ -163,23 +163,19 @@ def daraja_credentials(settings: DarajaSettings) -> Callable[[], DarajaCredentia
 
 
 def daraja(
-    settings: DarajaSettings,
-    credentials: Callable[[], DarajaCredentials],
-    state_table: str | None,
-    times: PullTimes | None = None,
+    settings: DarajaSettings, credentials: Callable[[], DarajaCredentials], times: PullTimes | None = None
 ) -> DarajaClient:
-    """Daraja's client; its OAuth token shared through the state table by every caller. `times`:
-    the clock of Pull's dates (DARAJA_PULL_TIMES)."""
+    """Daraja's client. Its OAuth token stays in this container's memory, fetched once per container
+    and hour: it is a bearer token for every payer's data for its hour, so it is kept in no table that
+    other functions (or operators) may read (issue 31). What it costs: one OAuth call per cold start of
+    the pull job, about 0.3 s. `times`: the clock of Pull's dates (DARAJA_PULL_TIMES)."""
     from tuma.adapters.http import Urllib3Http
     from tuma.daraja.client import DarajaClient
-
-    store = state_store(state_table)
     from tuma.models.daraja import PullTimes
 
     return DarajaClient(
         settings.DARAJA_BASE_URL,
         credentials,
         Urllib3Http(5.0, settings.DARAJA_TIMEOUT),
-        store,
         times=times or PullTimes.KENYA,
     )

@@ -316,7 +316,7 @@ def pull_reconciler(
     from tuma.services.pull import PullReconciler
 
     return PullReconciler(
-        daraja(settings, credentials, settings.STATE_TABLE, settings.DARAJA_PULL_TIMES),
+        daraja(settings, credentials, settings.DARAJA_PULL_TIMES),
         DynamoDBStateStore(dynamodb(), settings.STATE_TABLE),
         intake(settings),
         ledger(settings),

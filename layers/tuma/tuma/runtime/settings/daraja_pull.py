@@ -22,7 +22,7 @@ class PullSettings(
 ):
     """functions/daraja_pull"""
 
-    STATE_TABLE: str  # the checkpoint of each short code, and the shared OAuth token
+    STATE_TABLE: str  # the checkpoint of each short code (the OAuth token stays in memory)
     # Each run reads from its checkpoint minus this much, so rows Daraja lists late are still read.
     DARAJA_PULL_OVERLAP_MINUTES: int = Field(default=120, ge=1, le=2880)
     # A callback's payment M-Pesa's own record has not listed this long after it was made (two pull

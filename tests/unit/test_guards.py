@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tuma.models.ledger import Status
+from tuma.security.number_keys import NumberKeys
 from tuma.services.guards import CAPS, PAUSE, Category, Guards, Limits, day_of, usage_name
 from tuma.services.send_path.batch import Inbound
 from tuma.services.send_path.pipeline import Dispatcher
@@ -26,7 +27,7 @@ OPERATORS = ("0722000111",)
 
 
 class Rig:
-    def __init__(self, **limits: Any) -> None:
+    def __init__(self, number_keys: NumberKeys | None = None, **limits: Any) -> None:
         self.now = START
         self.sender = FakeSender()
         self.ledger = MemoryLedger()
@@ -36,7 +37,12 @@ class Rig:
         self.queue = MemoryOutbox()
         self.agenda = MemoryAgenda()
         guards = Guards(
-            self.store, Limits(**limits), queue=self.queue, agenda=self.agenda, alert_recipients=OPERATORS
+            self.store,
+            Limits(**limits),
+            queue=self.queue,
+            agenda=self.agenda,
+            alert_recipients=OPERATORS,
+            number_keys=number_keys,
         )
         self.dispatcher = Dispatcher(
             self.sender,
@@ -258,3 +264,20 @@ def test_the_80_percent_alert_counts_every_kind_of_part_towards_the_daily_cap() 
     assert [m.data["title"] for m in rig.queue.messages if m.source == "guard"] == [
         "Tuma: daily SMS cap at 80%"
     ]
+
+
+def test_a_numbers_hourly_counter_is_named_by_its_keyed_hash_not_a_digest_anyone_can_reverse() -> None:
+    """Issue 31: `rate#<ref>#…` held the number's unkeyed digest, reversible from a masked number."""
+    import hashlib
+
+    keys = NumberKeys(lambda: b"k" * 32)
+    rig = Rig(number_keys=keys)
+    rig.run({"idempotency_key": "b-1", "to": ["0722222222"], "text": "news"})
+    names = [name for name in rig.store.documents if name.startswith("rate#")]
+    digest = hashlib.sha256(b"254722222222").hexdigest()[:24]
+    keyed = keys.of_ref(f"n:{digest}")
+    assert names and all(name.startswith(f"rate#k:{keyed[:24]}#") for name in names)
+    assert not any(digest in name for name in names)
+    # The limit still counts per number: the eleventh bulk message in the hour waits.
+    rig.run(*[{"idempotency_key": f"b-{n}", "to": ["0722222222"], "text": f"news {n}"} for n in range(2, 12)])
+    assert rig.status("b-11") == "RETRYING"

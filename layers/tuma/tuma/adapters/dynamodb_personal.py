@@ -81,7 +81,10 @@ class StatePersonalRecords(PersonalRecords):
         self._table = table
 
     def _counters(self, subject: Subject) -> list[str]:
-        prefixes = [f"rate#{ref}#" for ref in subject.refs]
+        # Named by the keyed hash (tuma.services.guards.rate_ref); by the plain refs before that.
+        from tuma.security.number_keys import rate_ref
+
+        prefixes = [f"rate#{ref}#" for ref in (rate_ref(subject.number_key), *subject.refs)]
         return [
             item["name"]["S"]
             for item in every_item(
@@ -89,9 +92,9 @@ class StatePersonalRecords(PersonalRecords):
                 {
                     "TableName": self._table,
                     "ProjectionExpression": "#n",
-                    "FilterExpression": "begins_with(#n, :a) OR begins_with(#n, :b)",
+                    "FilterExpression": " OR ".join(f"begins_with(#n, :p{i})" for i in range(len(prefixes))),
                     "ExpressionAttributeNames": {"#n": "name"},
-                    "ExpressionAttributeValues": {":a": {"S": prefixes[0]}, ":b": {"S": prefixes[1]}},
+                    "ExpressionAttributeValues": {f":p{i}": {"S": p} for i, p in enumerate(prefixes)},
                 },
             )
         ]

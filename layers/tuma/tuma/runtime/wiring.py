@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from tuma.runtime.settings.status_events import StatusEventSettings
     from tuma.runtime.settings.status_notifier import StatusNotifierSettings
     from tuma.runtime.settings.webhooks import WebhookSettings
+    from tuma.security.number_keys import NumberKeys
     from tuma.services.balance import BalanceMonitor
     from tuma.services.guards import Guards
     from tuma.services.intake import Intake
@@ -129,15 +130,13 @@ def privacy(
     if not settings.PRIVACY_TABLE or not settings.PRIVACY_SECRET:
         return None
     from tuma.adapters.dynamodb_privacy import DynamoDBPrivacyStore
-    from tuma.adapters.secrets import SecretsManagerPrivacyKey
-    from tuma.security.number_keys import NumberKeys
     from tuma.services.privacy import Privacy
 
-    # Read once per container: the key never changes.
-    key = SecretsManagerPrivacyKey(json_secret(settings.PRIVACY_SECRET, 10**9))
+    keys = number_keys(settings)
+    assert keys is not None
     return Privacy(
         DynamoDBPrivacyStore(client or dynamodb(), settings.PRIVACY_TABLE),
-        NumberKeys(key),
+        keys,
         require_consent=require_consent,
     )
 
@@ -346,4 +345,15 @@ def guards(
         agenda=agenda,
         alert_recipients=settings.ALERT_RECIPIENTS,
         language=settings.DEFAULT_LANGUAGE,
+        number_keys=number_keys(settings),
     )
+
+
+def number_keys(settings: PrivacySettings) -> NumberKeys | None:
+    """Numbers' keyed hashes (the privacy key, read once per container); None without the secret."""
+    if not settings.PRIVACY_SECRET:
+        return None
+    from tuma.adapters.secrets import SecretsManagerPrivacyKey
+    from tuma.security.number_keys import NumberKeys
+
+    return NumberKeys(SecretsManagerPrivacyKey(json_secret(settings.PRIVACY_SECRET, 10**9)))

@@ -31,3 +31,9 @@ class NumberKeys:
         if self._key is None:
             self._key = self._source()
         return hmac.new(self._key, digest.lower().encode(), hashlib.sha256).hexdigest()
+
+
+def rate_ref(number_key: str) -> str:
+    """The name a number's guard counters carry (`rate#k:…#`): its keyed hash's first 96 bits, so that
+    the state table holds no digest anyone without the key can reverse; erasure finds them by it."""
+    return f"k:{number_key[:24]}"

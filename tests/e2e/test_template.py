@@ -1060,3 +1060,20 @@ def test_neither_the_apis_trace_nor_its_access_log_carries_a_path_token(template
     assert "$context.resourcePath" in fields
     for carrying in ("$context.path", "$context.requestOverride", "$context.domainName$context.path"):
         assert carrying not in fields.replace("$context.resourcePath", ""), carrying
+
+
+def test_the_sender_reads_templates_by_kind_and_wishes_by_batch_and_can_scan_neither(
+    transformed: dict[str, Any],
+) -> None:
+    """Issue 31: the sender reads the whole suppression list or every template only if it may Scan."""
+    actions: dict[str, set[str]] = {}
+    for statement in _statements_of(transformed, "OutboxSenderFunctionRole"):
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        granted = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        for resource in resources:
+            for table in ("TemplatesTable", "PrivacyTable"):
+                if table in json.dumps(resource):
+                    actions.setdefault(table, set()).update(granted)
+    assert actions == {"TemplatesTable": {"dynamodb:Query"}, "PrivacyTable": {"dynamodb:BatchGetItem"}}

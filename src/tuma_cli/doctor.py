@@ -297,7 +297,7 @@ class Doctor:
     def dead_letters(self) -> Check:
         waiting = []
         for output, logical, what in DEAD_LETTERS:
-            url = self.found.ready.get("queues", {}).get(logical) or self.found.outputs.get(output)
+            url = self.found.queue_url(logical, output)
             if not url:
                 continue
             attributes = self.found.client("sqs").get_queue_attributes(

@@ -18,7 +18,7 @@ from typing import Any
 from tuma_cli import stack
 from tuma_cli.doctor_checks import FINAL_STATUSES, Check, sms_verdict
 
-SENDER_ID_REFUSED = 1001  # sms-api.md: invalid sender id
+SENDER_ID_REFUSED = 1001  # tuma.models.provider_codes: invalid sender id
 
 # The fix for a provider's configuration refusal; what each code means is tuma.models.provider_codes'.
 SENDER_ID_FIX = (
@@ -26,7 +26,8 @@ SENDER_ID_FIX = (
     "(case-sensitive), and check it is registered for transactional messages"
 )
 OTHER_FIX = (
-    "the provider refused the stack's configuration: see its code in sms-api.md and the provider secret"
+    "the provider refused the stack's configuration: check the provider secret (apikey, partnerID, shortcode) "
+    "and that ProviderEgressIp is allowlisted in the provider's portal"
 )
 
 
@@ -92,7 +93,7 @@ def _refusal(entry: Any) -> int | None:
 
 
 def _outbox(found: stack.Stack) -> str:
-    url = found.ready.get("queues", {}).get("OutboxQueue") or found.outputs.get("OutboxQueueUrl")
+    url = found.queue_url("OutboxQueue", "OutboxQueueUrl")
     if not url:
         raise stack.Unconfigured("the stack has no OutboxQueueUrl output")
-    return str(url)
+    return url

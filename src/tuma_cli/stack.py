@@ -114,6 +114,11 @@ class Stack:
         output, logical = SECRETS[name]
         return str(self.ready.get("secrets", {}).get(logical) or self.outputs.get(output) or logical)
 
+    def queue_url(self, logical_id: str, output: str) -> str | None:
+        """A queue's URL: the local topology's by logical id, a deployed stack's by output name."""
+        url = self.ready.get("queues", {}).get(logical_id) or self.outputs.get(output)
+        return str(url) if url else None
+
     def webhook_base_url(self) -> str:
         base = self.ready.get("webhook_base_url") or self.outputs.get("WebhooksBaseUrl")
         if not base:

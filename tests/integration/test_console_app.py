@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -35,9 +36,11 @@ def _located(stack: Stack) -> Located:
     )
 
 
-@pytest.fixture
-def console(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, Stack, Backend]:
-    backend = Backend(_located(stack))
+def sent_and_scheduled(
+    stack: Stack, backend: Backend, monkeypatch: pytest.MonkeyPatch, *others: dict[str, Any]
+) -> None:
+    """The business's templates, a receipt the sender sent to PHONE and `fees-friday` scheduled two
+    hours ahead (and `others`): what the console's pages and actions start from."""
     backend.editor.seed()
     sender = load_function(stack, "outbox_sender", monkeypatch)
     later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
@@ -45,9 +48,16 @@ def console(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, 
         stack,
         _receipt("SFK1A2B3C4", PHONE),
         {"idempotency_key": "fees-friday", "to": ["0712000222"], "text": "Fees due.", "send_at": later},
-        {"idempotency_key": "broken", "to": ["0712000333"], "template": "no-such-template"},
+        *others,
     )
     _drain(stack, outbox_poller(stack, sender))
+
+
+@pytest.fixture
+def console(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, Stack, Backend]:
+    backend = Backend(_located(stack))
+    broken = {"idempotency_key": "broken", "to": ["0712000333"], "template": "no-such-template"}
+    sent_and_scheduled(stack, backend, monkeypatch, broken)
     client = TestClient(create_app(backend, PORT, "test"), base_url=f"http://127.0.0.1:{PORT}")
     client.get("/")  # the first visit sets the session's token
     return client, stack, backend

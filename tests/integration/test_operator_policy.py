@@ -10,7 +10,7 @@ not by an operator's first "AccessDenied" on a busy day.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,8 @@ from tuma.formatting.clock import EAT
 
 from tests.conftest import ROOT
 from tests.e2e.test_permissions import _allowed, requests_of
-from tests.integration.conftest import Stack, load_function, outbox_poller
-from tests.integration.test_outbox_sender import _drain, _put, _receipt
+from tests.integration.conftest import Stack
+from tests.integration.test_console_app import PHONE, sent_and_scheduled
 from tuma_cli.console.backend import Backend
 from tuma_cli.local.template import (
     ACCOUNT,
@@ -36,7 +36,6 @@ from tuma_cli.stack import SECRETS, TABLES
 from tuma_cli.stack import Stack as Located
 
 pytestmark = pytest.mark.integration
-PHONE = "0712345678"
 # What the operator does not do with this policy, and who does instead.
 NOT_THE_OPERATORS = {
     "templates": "editing the business's wording (tuma templates, the console's Templates page): an administrator",
@@ -86,15 +85,7 @@ def test_every_call_of_every_operator_action_is_granted_by_the_operator_policy(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     backend = Backend(_located(stack))
-    backend.editor.seed()
-    sender = load_function(stack, "outbox_sender", monkeypatch)
-    later = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
-    _put(
-        stack,
-        _receipt("SFK1A2B3C4", PHONE),
-        {"idempotency_key": "fees-friday", "to": ["0712000222"], "text": "Fees due.", "send_at": later},
-    )
-    _drain(stack, outbox_poller(stack, sender))
+    sent_and_scheduled(stack, backend, monkeypatch)
     dlq = stack.topology.resources["OutboxDeadLetterQueue"]["QueueUrl"]
     stack.client("sqs").send_message(QueueUrl=dlq, MessageBody=json.dumps({"idempotency_key": "lost"}))
 

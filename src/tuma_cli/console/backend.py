@@ -90,13 +90,10 @@ class Backend:
     # -- where the queues are --------------------------------------------------------------------
 
     def _queue(self, name: str) -> str:
-        local = self.stack.ready.get("queues", {})
-        if name in local:
-            return str(local[name])
-        output = {"OutboxQueue": "OutboxQueueUrl", "OutboxDeadLetterQueue": "OutboxDeadLetterQueueUrl"}[name]
-        if output not in self.stack.outputs:
-            raise ConsoleError(f"the stack has no {output} output")
-        return self.stack.outputs[output]
+        url = self.stack.queue_url(name, f"{name}Url")  # OutboxQueueUrl, OutboxDeadLetterQueueUrl
+        if url is None:
+            raise ConsoleError(f"the stack has no {name}Url output")
+        return url
 
     # -- messages --------------------------------------------------------------------------------
 

@@ -16,21 +16,33 @@ import hashlib
 import hmac
 from collections.abc import Callable
 
+KNOWN_AT_MOST = 10_000  # a warm container's memory of keyed hashes: a few hundred KB
+
 
 class NumberKeys:
     def __init__(self, key: Callable[[], bytes]) -> None:
         """`key`: the privacy key, read when first needed (a secret: at most one read per container)."""
         self._source = key
         self._key: bytes | None = None
+        # A batch asks for the same numbers several times (the privacy screen, each guard): once each.
+        self._known: dict[str, str] = {}
 
     def of_ref(self, recipient_ref: str) -> str:
         """The keyed hash behind a recipient ref (`n:…` for a number, `h:…` for Safaricom's hash)."""
+        known = self._known.get(recipient_ref)
+        if known is not None:
+            return known
         prefix, _, digest = recipient_ref.partition(":")
         if prefix not in ("n", "h") or len(digest) != 24:
             raise ValueError("not the ref of a sendable number")
         if self._key is None:
             self._key = self._source()
-        return hmac.new(self._key, digest.lower().encode(), hashlib.sha256).hexdigest()
+        if len(self._known) >= KNOWN_AT_MOST:
+            self._known.clear()
+        keyed = self._known[recipient_ref] = hmac.new(
+            self._key, digest.lower().encode(), hashlib.sha256
+        ).hexdigest()
+        return keyed
 
 
 def rate_ref(number_key: str) -> str:

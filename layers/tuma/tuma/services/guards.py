@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from tuma.formatting.clock import EAT, format_eat
 from tuma.models.sources import OwnSource
+from tuma.security.number_keys import rate_ref
 from tuma.services.storms import OWN_FOR, AlertStorms, collapse_name, own_name, vouch_for
 
 if TYPE_CHECKING:
@@ -168,8 +169,6 @@ class Guards:
         key or for a masked number (never sent), the ref itself."""
         if self._number_keys is None or not ref.startswith(("n:", "h:")):
             return ref
-        from tuma.security.number_keys import rate_ref
-
         return rate_ref(self._number_keys.of_ref(ref))
 
     def _alert(self, key: str, title: str, details: str) -> None:

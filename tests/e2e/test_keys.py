@@ -112,6 +112,12 @@ def test_a_signature_is_good_for_its_own_route_method_and_one_use(local: tuple[L
     # A signed GET replayed as DELETE.
     later = {"reference": "QKLATER001", "amount": "150", "phone": NUMBER, "send_at": _in_an_hour()}
     assert running.post_signed("/payments", later).status_code == 202
+    # The schedule is written by the sender, after the 202: wait for it before the one signed read.
+    running.wait_for(
+        lambda: _statuses_if_any(running.get_signed("/messages/QKLATER001")) == ["SCHEDULED"],
+        timeout=40,
+        what="the schedule",
+    )
     url = running.url("/v1/messages/QKLATER001")
     read = signature_headers(key, "GET", url)
     assert _statuses(httpx.get(url, headers=read, timeout=30)) == ["SCHEDULED"]
@@ -131,6 +137,10 @@ def test_a_signature_is_good_for_its_own_route_method_and_one_use(local: tuple[L
 def _statuses(answer: httpx.Response) -> list[str]:
     assert answer.status_code == 200, answer.text
     return [r["status"] for r in answer.json()["recipients"]]
+
+
+def _statuses_if_any(answer: httpx.Response) -> list[str]:
+    return _statuses(answer) if answer.status_code == 200 else []
 
 
 def _in_an_hour() -> str:

@@ -34,6 +34,7 @@ from tuma.webhooks.context import JSON, WebhookContext, reply
 logger = build_logger()
 metrics = Metrics()
 settings = load(WebhookSettings)
+wiring.number_keys(settings)  # how a number is named in the ledger: the privacy key, read when first needed
 counts = CountingMetrics(metrics, settings.METRICS)
 webhooks = WebhookContext(settings, counts)
 app = APIGatewayRestResolver()

@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from tuma.formatting.phones import InvalidNumber, parse_recipient
 from tuma.models.ledger import CancelOutcome, LedgerEntry
-from tuma.services.lookup import keys_for, story
+from tuma.services.lookup import by_number, keys_for, story
 
 from tuma_cli import stack
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
+    from tuma.security.number_keys import NumberKeys
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_CONFIG = 0, 1, 2
 
@@ -32,11 +35,14 @@ def add_cancel_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("key", help="the idempotency key of the scheduled message")
 
 
-def _ledger(args: argparse.Namespace) -> DynamoDBLedger:
+def _ledger(args: argparse.Namespace) -> tuple[DynamoDBLedger, Callable[[], NumberKeys]]:
+    """The stack's ledger, and its numbers' keyed hashes (the privacy key read only for a number)."""
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 
+    from tuma_cli.privacy_cli import number_keys_of
+
     found = stack.locate(args)
-    return DynamoDBLedger(found.client("dynamodb"), found.table("ledger"))
+    return DynamoDBLedger(found.client("dynamodb"), found.table("ledger")), lambda: number_keys_of(found)
 
 
 def _agenda(args: argparse.Namespace) -> DynamoDBAgenda:
@@ -46,7 +52,7 @@ def _agenda(args: argparse.Namespace) -> DynamoDBAgenda:
     return DynamoDBAgenda(found.client("dynamodb"), found.table("ledger"))
 
 
-def find(ledger: DynamoDBLedger, query: str) -> list[LedgerEntry]:
+def find(ledger: DynamoDBLedger, query: str, keys: Callable[[], NumberKeys]) -> list[LedgerEntry]:
     """By key (as typed, then upper-cased as receipt numbers are), else by phone number."""
     for key in keys_for(query):
         entries: list[LedgerEntry] = ledger.get(key)
@@ -56,15 +62,13 @@ def find(ledger: DynamoDBLedger, query: str) -> list[LedgerEntry]:
         recipient = parse_recipient(query)
     except InvalidNumber:
         return []
-    # The number and Safaricom's hash of it share one digest: entries sent either way are theirs.
-    digest = recipient.ref.partition(":")[2]
-    found: list[LedgerEntry] = [e for prefix in ("n", "h") for e in ledger.by_recipient(f"{prefix}:{digest}")]
-    return found
+    return by_number(ledger.by_recipient, keys(), recipient)
 
 
 def trace(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
-        entries = find(_ledger(args), args.query)
+        ledger, keys = _ledger(args)
+        entries = find(ledger, args.query, keys)
     except stack.Unconfigured as exc:
         print(f"configuration error: {exc}", file=err)
         return EXIT_CONFIG

@@ -101,8 +101,9 @@ def personal_data_of(found: stack.Stack) -> tuple[PersonalData, AuditLog]:
 
 
 def number_keys_of(found: stack.Stack) -> NumberKeys:
-    """The stack's keyed hash of numbers, its key read with the operator's credentials when needed."""
-    from tuma.security.number_keys import NumberKeys
+    """The stack's keyed hash of numbers, its key read with the operator's credentials when needed;
+    also this process's names for numbers (a command serves one stack)."""
+    from tuma.security.number_keys import NumberKeys, use
 
     def key() -> bytes:
         value = found.secret("privacy").get("number_key")
@@ -110,7 +111,7 @@ def number_keys_of(found: stack.Stack) -> NumberKeys:
             raise stack.Unconfigured("the privacy secret has no number_key")
         return value.encode()
 
-    return NumberKeys(key)
+    return use(NumberKeys(key))
 
 
 def privacy_of(found: stack.Stack) -> Privacy:

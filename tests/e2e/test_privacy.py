@@ -167,8 +167,7 @@ def _patterns(local: Local, msisdn: str, typed: str) -> dict[str, str]:
     """Every form in which a table could hold the number: whole (both ways of writing it), masked, Safaricom's
     hash, the ledger's digest of it, and the privacy table's keyed hash."""
     hashed = hashlib.sha256(msisdn.encode()).hexdigest()
-    secret = local.aws("secretsmanager").get_secret_value(SecretId=local.ready["secrets"]["PrivacySecret"])
-    key = json.loads(secret["SecretString"])["number_key"].encode()
+    key = _privacy_key(local)
     return {
         "full": msisdn,
         "local form": "0" + msisdn[3:],
@@ -176,9 +175,48 @@ def _patterns(local: Local, msisdn: str, typed: str) -> dict[str, str]:
         "masked": f"{msisdn[:4]}*****{msisdn[-3:]}",
         "hash": hashed,
         "digest": hashed[:24],
-        "keyed hash": hmac.new(key, hashed[:24].encode(), hashlib.sha256).hexdigest(),
-        "claim": claim_id(("uniform-ready", f"n:{hashed[:24]}")),  # the direct message's send claim
+        "keyed hash": (keyed := hmac.new(key, hashed[:24].encode(), hashlib.sha256).hexdigest()),
+        "claim": claim_id(("uniform-ready", f"k:{keyed}")),  # the direct message's send claim
+        "old claim": claim_id(("uniform-ready", f"n:{hashed[:24]}")),  # as it was named before 0.3.0
     }
+
+
+def _privacy_key(local: Local) -> bytes:
+    secret = local.aws("secretsmanager").get_secret_value(SecretId=local.ready["secrets"]["PrivacySecret"])
+    return str(json.loads(secret["SecretString"])["number_key"]).encode()
+
+
+def test_a_stored_ref_does_not_reverse_from_its_mask_without_the_key(
+    open_all_day: tuple[Local, Path],
+) -> None:
+    """Issue 31: the ledger kept an unkeyed digest of the number beside its mask (first 4 and last 3
+    digits): 10^5 candidates, tried in milliseconds. A real entry, attacked the way it was then."""
+    local, _ = open_all_day
+    msisdn = "254711300041"
+    _queue(local, {"idempotency_key": "reversal-1", "to": ["0711 300 041"], "text": "Fees received."})
+    [entry] = _final(local, "reversal-1", 1)
+    stored, masked = entry["recipient_ref"], entry["recipient"]
+    head, tail = masked.split("*")[0], masked.split("*")[-1]
+    candidates = [f"{head}{middle:0{12 - len(head) - len(tail)}d}{tail}" for middle in range(10**5)]
+    assert len(candidates) == 10**5 and msisdn in candidates
+
+    def old_ref(number: str) -> str:
+        return "n:" + hashlib.sha256(number.encode()).hexdigest()[:24]
+
+    unkeyed = [c for c in candidates if old_ref(c) == stored or old_ref(c)[2:] in stored]
+    # The same attack on the ref as it was stored before 0.3.0 finds the number: the test can tell.
+    legacy = [c for c in candidates if old_ref(c) == old_ref(msisdn)]
+    key = _privacy_key(local)
+    with_key = [
+        c
+        for c in candidates
+        if stored == "k:" + hmac.new(key, old_ref(c)[2:].encode(), hashlib.sha256).hexdigest()
+    ]
+    print(
+        f"\nledger entry {masked} {stored[:14]}…: {len(candidates)} candidates from the mask; unkeyed "
+        f"matches {len(unkeyed)} (before 0.3.0: {len(legacy)}); with the stack's key {len(with_key)}"
+    )
+    assert unkeyed == [] and legacy == [msisdn] and with_key == [msisdn]
 
 
 def _scan(local: Local, patterns: dict[str, str]) -> dict[str, dict[str, int]]:
@@ -241,8 +279,9 @@ def test_export_then_erase_leaves_no_trace_of_the_number_and_a_repeated_callback
     _print_scan("before", before)
     assert before["LedgerTable"]["full"] >= 1  # the payment's payer
     assert before["LedgerTable"]["as typed"] == 1  # the held promotion's outbox message
-    assert before["PrivacyTable"]["keyed hash"] == 1
-    assert before["IdempotencyTable"]["claim"] == 1
+    assert before["PrivacyTable"]["keyed hash"] == 1 and before["LedgerTable"]["keyed hash"] >= 1
+    assert before["IdempotencyTable"]["claim"] == 1 and before["IdempotencyTable"]["old claim"] == 0
+    assert before["LedgerTable"]["digest"] == 0  # every ref keyed (the payer's full number is the payment's)
 
     exported = tuma_local(ready_file, "privacy", "export", "+254 711 300 007", "--reference", "DPA-2026-14")
     assert exported.returncode == 0, exported.stderr

@@ -16,6 +16,7 @@ from tests.integration.conftest import Stack, load_function, outbox_poller
 from tests.integration.test_outbox_sender import _drain, _put, _receipt
 from tuma_cli.console.app import CSRF_COOKIE, create_app
 from tuma_cli.console.backend import Backend
+from tuma_cli.stack import SECRETS, TABLES
 from tuma_cli.stack import Stack as Located
 
 pytestmark = pytest.mark.integration
@@ -24,15 +25,24 @@ PHONE = "0712345678"
 
 
 def _located(stack: Stack) -> Located:
+    """The local stack as `tuma` finds a deployed one: its tables, queues and secrets."""
     resources = stack.topology.resources
     return Located(
         tables={
-            "ledger": stack.topology.ref("LedgerTable"),
-            "templates": stack.topology.ref("TemplatesTable"),
+            name: stack.topology.ref(logical)
+            for name, (_, logical, _) in TABLES.items()
+            if logical in resources
         },
         endpoint=stack.endpoint,
         region="us-east-1",
-        ready={"queues": {k: v["QueueUrl"] for k, v in resources.items() if "QueueUrl" in v}},
+        ready={
+            "queues": {k: v["QueueUrl"] for k, v in resources.items() if "QueueUrl" in v},
+            "secrets": {
+                logical: stack.topology.ref(logical)
+                for _, logical in SECRETS.values()
+                if logical in resources
+            },
+        },
     )
 
 

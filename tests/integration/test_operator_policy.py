@@ -21,7 +21,7 @@ from tuma.formatting.clock import EAT
 from tests.conftest import ROOT
 from tests.e2e.test_permissions import _allowed, requests_of
 from tests.integration.conftest import Stack
-from tests.integration.test_console_app import PHONE, sent_and_scheduled
+from tests.integration.test_console_app import PHONE, _located, sent_and_scheduled
 from tuma_cli.console.backend import Backend
 from tuma_cli.local.template import (
     ACCOUNT,
@@ -32,8 +32,6 @@ from tuma_cli.local.template import (
     parameters_with_defaults,
 )
 from tuma_cli.local.worker import record_aws_calls
-from tuma_cli.stack import SECRETS, TABLES
-from tuma_cli.stack import Stack as Located
 
 pytestmark = pytest.mark.integration
 # What the operator does not do with this policy, and who does instead.
@@ -41,27 +39,6 @@ NOT_THE_OPERATORS = {
     "templates": "editing the business's wording (tuma templates, the console's Templates page): an administrator",
     "privacy": "a person's export or erasure, the suppression list: the data protection officer",
 }
-
-
-def _located(stack: Stack) -> Located:
-    resources = stack.topology.resources
-    return Located(
-        tables={
-            name: stack.topology.ref(logical)
-            for name, (_, logical, _) in TABLES.items()
-            if logical in resources
-        },
-        endpoint=stack.endpoint,
-        region="us-east-1",
-        ready={
-            "queues": {k: v["QueueUrl"] for k, v in resources.items() if "QueueUrl" in v},
-            "secrets": {
-                logical: stack.topology.ref(logical)
-                for _, logical in SECRETS.values()
-                if logical in resources
-            },
-        },
-    )
 
 
 def _operator_statements() -> list[dict[str, Any]]:

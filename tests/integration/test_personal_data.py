@@ -13,7 +13,7 @@ from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
 from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 from tuma.formatting.phones import parse_recipient
 from tuma.models.ledger import DueCheck, LedgerEntry, Status
-from tuma.security.number_keys import NumberKeys
+from tuma.security.number_keys import in_use
 from tuma.services.personal_data import PersonalData
 
 from tests.integration.conftest import Stack
@@ -58,7 +58,7 @@ def _service(stack: Stack) -> tuple[PersonalData, personal.DynamoDBAuditLog]:
         ),
     ]
     ledger = personal_ledger.LedgerPersonalRecords(client, stack.topology.ref("LedgerTable"))
-    return PersonalData(ledger, stores, NumberKeys(lambda: b"k" * 32), audit), audit
+    return PersonalData(ledger, stores, in_use(), audit), audit  # the keys REF was named with
 
 
 def test_the_business_tables_lose_the_number_and_a_pending_check_follows_its_entry(stack: Stack) -> None:

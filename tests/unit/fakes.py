@@ -338,6 +338,17 @@ class MemoryClaims(Claims):
     def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[Claimed]:
         return [self._claim(key) for key in claims]
 
+    def look(self, claims: Sequence[Claim]) -> list[Claimed]:
+        found = [(key in self.records, self.records.get(key)) for key in claims]
+        return [
+            Claimed(ClaimState.NEW)
+            if not taken
+            else Claimed(ClaimState.DONE, result)
+            if result is not None
+            else Claimed(ClaimState.BUSY)
+            for taken, result in found
+        ]
+
     def settle(self, results: Sequence[tuple[Claim, Settlement]]) -> None:
         for key, result in results:
             self.records[key] = result

@@ -130,3 +130,22 @@ def test_a_claim_abandoned_by_a_dead_sender_frees_itself_when_its_invocation_wou
     assert states(claims, [claim], 5_000) == [ClaimState.DONE]
     now[0] += 7200  # past the claim's expiry (an hour here): the key may be used again
     assert states(claims, [claim], 5_000) == [ClaimState.NEW]
+
+
+def test_looking_at_claims_tells_what_taking_them_would_and_takes_none(table: DynamoDBClient) -> None:
+    """What the sender asks of claims made before 0.3.0 (tuma.services.send_path.claiming), in one
+    batched read: free, busy, done with its settlement; more than a BatchGetItem takes at once."""
+    now = [1_000_000.0]
+    claims = _claims(table, clock=lambda: now[0])
+    busy, done, released, abandoned = ("k", "n:busy"), ("k", "n:done"), ("k", "n:released"), ("k", "n:gone")
+    sent = Settlement(Status.SENT, datetime(2026, 11, 26, 9, tzinfo=UTC), "7", "primary")
+    assert states(claims, [busy, done, released], 60_000) == [ClaimState.NEW] * 3
+    assert states(claims, [abandoned], 1_000) == [ClaimState.NEW]
+    claims.settle([(done, sent)])
+    claims.release([released])
+    now[0] += 5  # the abandoned claim's invocation would have ended
+    never = [("k", f"n:never-{i}") for i in range(120)]
+    looked = claims.look([busy, done, released, abandoned, *never])
+    assert [c.state for c in looked[:4]] == [ClaimState.BUSY, ClaimState.DONE, ClaimState.NEW, ClaimState.NEW]
+    assert looked[1].result == sent and {c.state for c in looked[4:]} == {ClaimState.NEW}
+    assert states(claims, never[:2], 60_000) == [ClaimState.NEW] * 2  # looking took nothing

@@ -17,7 +17,7 @@ from tuma.models.provider_codes import Disposition
 from tuma.models.provider_credentials import Credentials, StaticCredentials
 from tuma.models.sending import BulkMessage
 from tuma.provider.client import ProviderClient, RetryPolicy
-from tuma.security.number_keys import NumberKeys
+from tuma.security.number_keys import NumberKeys, use
 from tuma.services.delivery_reports import outcome_of
 from tuma.services.privacy import InvalidEntry, Privacy
 from tuma.services.reconciler import Reconciler
@@ -43,7 +43,8 @@ KEY = b"k" * 48
 
 
 def keys() -> NumberKeys:
-    return NumberKeys(lambda: KEY)
+    """The stack's keys, which also name numbers in its ledger (as wiring installs them)."""
+    return use(NumberKeys(lambda: KEY))
 
 
 class Rig:
@@ -104,7 +105,11 @@ def test_every_form_of_a_number_and_safaricoms_hash_of_it_have_one_keyed_hash() 
     [found] = hashes
     assert "712345678" not in found and found != hash_msisdn("254712345678")
     # Another stack's key gives another hash: the list means nothing without the key.
-    assert NumberKeys(lambda: b"x" * 48).of_ref(parse_recipient(forms[0]).ref) != found
+    assert NumberKeys(lambda: b"x" * 48).of_recipient(parse_recipient(forms[0])) != found
+    # The ledger's ref is the keyed hash itself; the unkeyed digest from before 0.3.0 keys the same.
+    number = parse_recipient(forms[0])
+    assert number.ref == f"k:{found}" and parse_recipient(forms[-1]).ref == f"kh:{found}"
+    assert keys().of_ref(str(number.legacy_ref)) == found
 
 
 def test_a_masked_number_has_no_keyed_hash() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from tuma.models.ledger import Status
 from tuma.models.outbox import OutboxMessage
 from tuma.models.privacy import Scope, SendWindow, Suppression, SuppressionSource
 from tuma.models.provider_codes import Disposition
-from tuma.models.sending import ClaimState, Delivery, SendResult, Settlement
+from tuma.models.sending import Claim, Claimed, ClaimState, Delivery, SendResult, Settlement
 from tuma.models.templates import Catalog
 from tuma.security.number_keys import NumberKeys
 from tuma.services.guards import PAUSE, Guards, Limits
@@ -32,6 +33,7 @@ from tuma.services.storms import collapse_name
 
 from tests.unit.fakes import (
     FakeSender,
+    ListMetrics,
     MemoryAgenda,
     MemoryClaims,
     MemoryGuardStore,
@@ -152,7 +154,7 @@ def test_judge_suppresses_a_stopped_number_and_parks_what_a_paused_guard_holds()
     privacy = Privacy(store, keys, clock=lambda: NOON)
     stopped = parse_recipient("0712345678")
     store.suppress(
-        keys.of_ref(stopped.ref),
+        keys.of_recipient(stopped),
         stopped.masked,
         Suppression(Scope.ALL, "asked", SuppressionSource.OPERATOR, NOON),
     )
@@ -236,3 +238,61 @@ def test_the_outbox_message_model_is_what_every_step_reads() -> None:
     # The steps share the one model of the public contract, not copies of it.
     message = OutboxMessage.model_validate_json(body("k1", "0712345678"))
     assert Reader().read(batch_of(message.to_json()), Catalog())["r0"] == message
+
+
+# -- across the upgrade to keyed refs (0.3.0) -----------------------------------------------------
+
+
+def test_a_message_claimed_under_its_unkeyed_ref_before_the_upgrade_is_not_sent_again() -> None:
+    """Issue 31: the previous version claimed (key, `n:<digest>`); this one claims (key, `k:<keyed>`).
+    A copy of a message the previous version sent (redelivered, or on the dead-letter queue during
+    the deploy) finds that claim and goes nowhere; its entry, left QUEUED under the old ref by an
+    attempt that crashed, is completed there; and a later copy stops at the new claim."""
+    ledger, claims = MemoryLedger(), MemoryClaims()
+    batch = batch_of(body("alert-7", "0712345678"), body("alert-8", "0722000111"))
+    sent_before, fresh = planned(batch)[0].deliveries + planned(batch)[1].deliveries
+    old_ref = str(sent_before.recipient.legacy_ref)
+    assert old_ref.startswith("n:") and sent_before.recipient.ref.startswith("k:")
+    ledger.write([replace(sent_before.entry(Status.QUEUED), recipient_ref=old_ref)])
+    claims.settle([(("alert-7", old_ref), Settlement(Status.SENT, NOON, "m-old", "primary"))])
+    claimer = Claimer(ledger, claims, delays=RetryDelays(), check_after=None)
+
+    to_send = claimer.claim(batch, [sent_before, fresh], None)
+
+    assert [d.idempotency_key for d in to_send] == ["alert-8"]
+    (entry,) = ledger.get("alert-7")
+    assert (entry.recipient_ref, entry.status, entry.provider_message_id) == (old_ref, Status.SENT, "m-old")
+    metrics = ListMetrics()
+    batch.tally.flush(metrics)
+    assert metrics.counts["DuplicatesSkipped"] == 1
+    assert claims.look([sent_before.claim])[0].state is ClaimState.DONE  # settled as the old one was
+    again = batch_of(body("alert-7", "0712345678"))
+    assert claimer.claim(again, planned(again)[0].deliveries, None) == []
+
+
+def test_a_message_the_previous_version_is_sending_during_the_deploy_comes_back_later() -> None:
+    ledger, claims = MemoryLedger(), MemoryClaims()
+    batch = batch_of(body("alert-9", "0712345678"))
+    (delivery,) = planned(batch)[0].deliveries
+    claims.records[("alert-9", str(delivery.recipient.legacy_ref))] = None  # in progress, old version
+    claimer = Claimer(ledger, claims, delays=RetryDelays(transient_base=7), check_after=None)
+    assert claimer.claim(batch, [delivery], None) == []
+    assert [o.retry for o in batch.outcomes()] == [True]
+    assert delivery.claim not in claims.records  # ours let go: the old one decides
+
+
+def test_a_receipt_is_claimed_by_its_event_and_looks_for_no_older_claim() -> None:
+    ledger, claims = MemoryLedger(), MemoryClaims()
+    looked: list[Sequence[Claim]] = []
+    look = claims.look
+
+    def looking(wanted: Sequence[Claim]) -> list[Claimed]:
+        looked.append(wanted)
+        return look(wanted)
+
+    claims.look = looking  # type: ignore[method-assign,assignment]
+    batch = batch_of(body("PAY9", "0712345678", dedupe="event"))
+    to_send = Claimer(ledger, claims, delays=RetryDelays(), check_after=None).claim(
+        batch, planned(batch)[0].deliveries, None
+    )
+    assert len(to_send) == 1 and looked == []

@@ -264,6 +264,10 @@ class Claims(Protocol):
 
     def claim(self, claims: Sequence[Claim], remaining_ms: int | None) -> list[Claimed]: ...
 
+    def look(self, claims: Sequence[Claim]) -> list[Claimed]:
+        """Where claims stand, without taking them: NEW for a free one (absent, released or expired)."""
+        ...
+
     def settle(self, results: Sequence[tuple[Claim, Settlement]]) -> None: ...
 
     def release(self, claims: Sequence[Claim], pins: Mapping[Claim, str] | None = None) -> None:

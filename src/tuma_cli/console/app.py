@@ -259,7 +259,7 @@ class Console:
         form = await request.form()
         key, masked = str(form.get("key", "")), str(form.get("masked", ""))
         scope = Scope(str(form["scope"])) if form.get("scope") in ("promotional", "all") else None
-        removed = self.backend.privacy().unsuppress(Person(key, masked, ""), scope)
+        removed = self.backend.privacy().unsuppress(Person(key, masked), scope)
         message = f"{masked} can be sent to again ({', '.join(removed) or 'nothing was stopped'})."
         return self.page(request, "done.html", title="Suppression list", message=message, back="/people")
 
@@ -279,7 +279,7 @@ class Console:
 
         form = await request.form()
         key, masked = str(form.get("key", "")), str(form.get("masked", ""))
-        withdrawn = self.backend.privacy().withdraw(Person(key, masked, ""))
+        withdrawn = self.backend.privacy().withdraw(Person(key, masked))
         message = f"{masked}: consent withdrawn." if withdrawn else f"{masked} had no consent on record."
         return self.page(request, "done.html", title="Consents", message=message, back="/people")
 

@@ -28,6 +28,7 @@ from tuma_cli.stack import Stack, Unconfigured
 
 if TYPE_CHECKING:
     from tuma.models.daraja import Registration
+    from tuma.security.number_keys import NumberKeys
     from tuma.services.finance import DayView
     from tuma.services.privacy import Privacy
 
@@ -86,6 +87,7 @@ class Backend:
             DynamoDBTemplates(stack.client("dynamodb"), stack.table("templates"), cache_seconds=0),
             max_parts=3,
         )
+        self._number_keys: NumberKeys | None = None
 
     # -- where the queues are --------------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class Backend:
     def search(self, query: str) -> tuple[list[LedgerEntry], str]:
         """By key (as typed, then upper-cased: receipt numbers), else by phone number. Answers what
         was found and how the query may be shown (a number masked)."""
-        from tuma.services.lookup import keys_for
+        from tuma.services.lookup import by_number, keys_for
 
         text = query.strip()
         for key in keys_for(text):
@@ -119,7 +121,7 @@ class Backend:
             recipient = parse_recipient(text)
         except InvalidNumber:
             return [], text[:64]
-        return self.ledger.by_recipient(recipient.ref), recipient.masked
+        return by_number(self.ledger.by_recipient, self.number_keys(), recipient), recipient.masked
 
     def story(self, key: str) -> Story:
         entries, records = self.ledger.everything(key)
@@ -207,6 +209,14 @@ class Backend:
         from tuma_cli.guards_cli import Switches
 
         return Switches(self.stack)
+
+    def number_keys(self) -> NumberKeys:
+        """The stack's keyed hash of numbers (the privacy key read at the first search by number)."""
+        if self._number_keys is None:
+            from tuma_cli.privacy_cli import number_keys_of
+
+            self._number_keys = number_keys_of(self.stack)
+        return self._number_keys
 
     def privacy(self) -> Privacy:
         """The suppression list and consents; a ConsoleError when this stack has none."""

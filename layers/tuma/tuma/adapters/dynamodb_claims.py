@@ -61,6 +61,49 @@ class DynamoDBClaims(Claims):
         remaining = DEFAULT_REMAINING_MS if remaining_ms is None else remaining_ms
         return self._concurrently(lambda claim: self._claim_one(claim, remaining), claims)
 
+    def look(self, claims: Sequence[Claim]) -> list[Claimed]:
+        ids = [claim_id(claim) for claim in claims]
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 100):  # BatchGetItem's most keys
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"id": {"S": i}} for i in dict.fromkeys(ids[start : start + 100])],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                answer = self._client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    found[item["id"]["S"]] = dict(item)
+                request = dict(answer.get("UnprocessedKeys") or {})
+        return [self._state(found.get(i)) for i in ids]
+
+    def _state(self, item: dict[str, Any] | None) -> Claimed:
+        """A stored claim as `claim` would find it: free (released, expired or abandoned), done, busy."""
+        now = self._clock()
+        status = (item or {}).get("status", {}).get("S")
+        if (
+            item is None
+            or status == RELEASED
+            or int(item.get("expiration", {}).get("N", "0")) < now
+            or (
+                status == INPROGRESS
+                and int(item.get("in_progress_expiration", {}).get("N", "0")) < now * 1000
+            )
+        ):
+            return Claimed(ClaimState.NEW)
+        if status != COMPLETED:
+            return Claimed(ClaimState.BUSY)
+        return self._done(item)
+
+    @staticmethod
+    def _done(item: dict[str, Any]) -> Claimed:
+        try:
+            data = json.loads(item["data"]["S"]) if "data" in item else None
+        except ValueError:
+            data = None
+        return Claimed(ClaimState.DONE, Settlement.read(data) if isinstance(data, dict) else None)
+
     def _claim_one(self, claim: Claim, remaining_ms: int) -> Claimed:
         now = self._clock()
         try:
@@ -94,11 +137,7 @@ class DynamoDBClaims(Claims):
             old: dict[str, Any] = dict(exc.response.get("Item") or {})  # type: ignore[call-overload]
             if old.get("status", {}).get("S") != COMPLETED:
                 return Claimed(ClaimState.BUSY)
-            try:
-                data = json.loads(old["data"]["S"]) if "data" in old else None
-            except ValueError:
-                data = None
-            return Claimed(ClaimState.DONE, Settlement.read(data) if isinstance(data, dict) else None)
+            return self._done(old)
         old_item: dict[str, Any] = dict(answer.get("Attributes") or {})
         pinned = (
             old_item.get("pinned", {}).get("S") if old_item.get("status", {}).get("S") == RELEASED else None

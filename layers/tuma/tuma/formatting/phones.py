@@ -48,12 +48,31 @@ class Recipient:
         return mask(self.value)
 
     @property
-    def ref(self) -> str:
-        """A stable key for this recipient that does not reveal the number."""
+    def digest(self) -> str:
+        """The first 96 bits of SHA-256 of the `254…` form (for a hash, of itself; for a masked number,
+        of the text): unkeyed, so never stored for a sendable number; `ref` keys it."""
         if self.kind is RecipientKind.HASHED:
-            return f"h:{self.value[:24]}"
-        digest = hashlib.sha256(self.value.encode()).hexdigest()[:24]
-        return f"{'m' if self.kind is RecipientKind.MASKED else 'n'}:{digest}"
+            return self.value[:24]
+        return hashlib.sha256(self.value.encode()).hexdigest()[:24]
+
+    @property
+    def ref(self) -> str:
+        """A stable key for this recipient that does not reveal the number: keyed with the stack's
+        privacy key for a sendable one (tuma.security.number_keys); a masked one reveals no more
+        than its text."""
+        if self.kind is RecipientKind.MASKED:
+            return f"m:{self.digest}"
+        from tuma.security.number_keys import in_use
+
+        return in_use().ref(self.digest, hashed=self.kind is RecipientKind.HASHED)
+
+    @property
+    def legacy_ref(self) -> str | None:
+        """The ref a sendable number had before 0.3.0 (the unkeyed digest): what claims and entries
+        made then are named by."""
+        if self.kind is RecipientKind.MASKED:
+            return None
+        return f"{'h' if self.kind is RecipientKind.HASHED else 'n'}:{self.digest}"
 
 
 def parse_recipient(raw: str | int, countries: frozenset[int] = KENYA_ONLY) -> Recipient:

@@ -10,8 +10,8 @@ from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, parse_recipient
 
 @dataclass(frozen=True)
 class Subject:
-    """A person as every store can recognise them, without the number itself being needed: the
-    digest behind their ledger refs (`n:` for the number, `h:` for Safaricom's hash of it)."""
+    """A person as every store can recognise them, without the number itself being needed: their
+    keyed hash and the digest it is taken over (tuma.security.number_keys)."""
 
     digest: str
     masked: str
@@ -21,8 +21,11 @@ class Subject:
     messages: tuple[tuple[str, str], ...] = ()
 
     @property
-    def refs(self) -> tuple[str, str]:
-        return (f"n:{self.digest}", f"h:{self.digest}")
+    def refs(self) -> tuple[str, ...]:
+        """Every ref their ledger entries may carry: keyed, and the unkeyed ones from before 0.3.0."""
+        from tuma.security.number_keys import person_refs
+
+        return person_refs(self.number_key, self.digest)
 
     def matches(self, value: object) -> bool:
         """Is `value` (a number in any form, or a hash) this person's number?"""
@@ -37,4 +40,4 @@ class Subject:
             recipient = parse_recipient(text, self.countries)
         except InvalidNumber:
             return False
-        return recipient.sendable and recipient.ref.partition(":")[2] == self.digest
+        return recipient.sendable and recipient.digest == self.digest

@@ -108,6 +108,8 @@ class Claimed:
     result: Settlement | None = None
     # NEW after an attempt that may have been accepted unseen: the provider it must go to again.
     pinned: str | None = None
+    # DONE or BUSY under a claim from before 0.3.0: the ref its attempt's ledger entry carries.
+    entry_ref: str | None = None
 
 
 class ProviderRoute(StrEnum):

@@ -349,11 +349,20 @@ def guards(
     )
 
 
+_number_keys: dict[str, NumberKeys] = {}
+
+
 def number_keys(settings: PrivacySettings) -> NumberKeys | None:
-    """Numbers' keyed hashes (the privacy key, read once per container); None without the secret."""
+    """Numbers' keyed hashes (the privacy key, read when first needed, once per container), also the
+    process's names for numbers in the ledger (`Recipient.ref`); None without the secret."""
     if not settings.PRIVACY_SECRET:
         return None
-    from tuma.adapters.secrets import SecretsManagerPrivacyKey
-    from tuma.security.number_keys import NumberKeys
+    from tuma.security import number_keys as names
 
-    return NumberKeys(SecretsManagerPrivacyKey(json_secret(settings.PRIVACY_SECRET, 10**9)))
+    keys = _number_keys.get(settings.PRIVACY_SECRET)
+    if keys is None:
+        from tuma.adapters.secrets import SecretsManagerPrivacyKey
+
+        keys = names.NumberKeys(SecretsManagerPrivacyKey(json_secret(settings.PRIVACY_SECRET, 10**9)))
+        _number_keys[settings.PRIVACY_SECRET] = keys
+    return names.use(keys)

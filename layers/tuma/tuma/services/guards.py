@@ -33,6 +33,7 @@ from tuma.security.number_keys import rate_ref
 from tuma.services.storms import OWN_FOR, AlertStorms, collapse_name, own_name, vouch_for
 
 if TYPE_CHECKING:
+    from tuma.formatting.phones import Recipient
     from tuma.models.sending import Delivery
     from tuma.ports import Agenda, GuardStore, OutboxQueue
     from tuma.security.number_keys import NumberKeys
@@ -164,12 +165,12 @@ class Guards:
         self._alert_recipients = tuple(alert_recipients)
         self._language = language
 
-    def _counted(self, ref: str) -> str:
+    def _counted(self, recipient: Recipient) -> str:
         """What a number's counter is named by: its keyed hash's first 96 bits (`k:`), or, without a
         key or for a masked number (never sent), the ref itself."""
-        if self._number_keys is None or not ref.startswith(("n:", "h:")):
-            return ref
-        return rate_ref(self._number_keys.of_ref(ref))
+        if self._number_keys is None or not recipient.sendable:
+            return recipient.ref
+        return rate_ref(self._number_keys.of_recipient(recipient))
 
     def _alert(self, key: str, title: str, details: str) -> None:
         if self._queue is None or not self._alert_recipients:
@@ -213,7 +214,7 @@ class Guards:
         day, month = day_of(now), month_of(now)
         names = [CAPS, PAUSE] + [usage_name(p, c) for p in (day, month) for c in ("receipt", "other")]
         for delivery in deliveries:
-            names.append(_rate_name(self._counted(delivery.recipient.ref), Category(delivery.category), now))
+            names.append(_rate_name(self._counted(delivery.recipient), Category(delivery.category), now))
             if delivery.source == OwnSource.GUARD:
                 names.append(own_name(delivery.idempotency_key))
             if delivery.collapse is not None:
@@ -281,7 +282,7 @@ class Guards:
         )
         if verdict is not None:
             return verdict
-        batch.added[_rate_name(self._counted(delivery.recipient.ref), category, now)] += 1
+        batch.added[_rate_name(self._counted(delivery.recipient), category, now)] += 1
         return Judged(delivery, Verdict.SEND)
 
     def _collapsed(
@@ -305,7 +306,7 @@ class Guards:
         self, delivery: Delivery, category: Category, batch: _Batch, limits: Limits, now: datetime
     ) -> Judged | None:
         limit = limits.hourly.get(category, 0)
-        if not limit or batch.count(_rate_name(self._counted(delivery.recipient.ref), category, now)) < limit:
+        if not limit or batch.count(_rate_name(self._counted(delivery.recipient), category, now)) < limit:
             return None
         what = {
             Category.RECEIPT: "receipts",
@@ -366,7 +367,7 @@ class Guards:
             category = Category(delivery.category)
             usage[usage_name(day_of(now), self._counter(category))] += delivery.text.parts
             usage[usage_name(month_of(now), self._counter(category))] += delivery.text.parts
-            rates[_rate_name(self._counted(delivery.recipient.ref), category, now)] += 1
+            rates[_rate_name(self._counted(delivery.recipient), category, now)] += 1
         expires = int((now + timedelta(days=40)).timestamp())
         self._store.add(usage, expires)
         self._store.put_counts(

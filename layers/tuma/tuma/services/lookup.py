@@ -3,11 +3,15 @@ stands and how that was learnt. Numbers are masked; the texts stay in the ledger
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuma.models.ledger import LedgerEntry
+
+if TYPE_CHECKING:
+    from tuma.formatting.phones import Recipient
+    from tuma.security.number_keys import NumberKeys
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -46,6 +50,19 @@ def keys_for(query: str) -> list[str]:
     if not text:
         return []
     return list(dict.fromkeys((text, text.upper(), f"stk:{text}")))
+
+
+def by_number(
+    by_recipient: Callable[[str], list[LedgerEntry]], keys: NumberKeys, recipient: Recipient
+) -> list[LedgerEntry]:
+    """Every entry to a number: sent to it or to Safaricom's hash of it, named by its keyed hash, or
+    by the unkeyed digest before 0.3.0."""
+    from tuma.security.number_keys import person_refs
+
+    if not recipient.sendable:
+        return by_recipient(recipient.ref)
+    refs = person_refs(keys.of_recipient(recipient), recipient.digest)
+    return [entry for ref in refs for entry in by_recipient(ref)]
 
 
 def story(entries: Sequence[LedgerEntry], *, with_text: bool = False) -> list[dict[str, Any]]:

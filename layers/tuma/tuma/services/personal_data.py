@@ -71,10 +71,7 @@ class PersonalData:
         """InvalidEntry (naming `field_name`) for anything that is not one person's number."""
         recipient = one_person(number, field_name, self._countries)
         subject = Subject(
-            recipient.ref.partition(":")[2],
-            recipient.masked,
-            self._keys.of_ref(recipient.ref),
-            self._countries,
+            recipient.digest, recipient.masked, self._keys.of_recipient(recipient), self._countries
         )
         return replace(subject, messages=tuple(self._ledger.messages_of(subject)))
 

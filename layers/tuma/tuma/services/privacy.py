@@ -69,7 +69,6 @@ class Person:
 
     key: str
     masked: str
-    ref: str
 
 
 class Privacy:
@@ -98,7 +97,7 @@ class Privacy:
         return self._pool.submit(self._read, deliveries)
 
     def _read(self, deliveries: Sequence[Delivery]) -> dict[str, PrivacyRecord]:
-        keys = {self._keys.of_ref(d.recipient.ref) for d in deliveries}
+        keys = {self._keys.of_recipient(d.recipient) for d in deliveries}
         return self._store.read(sorted(keys)) if keys else {}
 
     def screen(
@@ -111,7 +110,7 @@ class Privacy:
         go: list[Delivery] = []
         stopped: list[Screened] = []
         for delivery in deliveries:
-            verdict = self._verdict(delivery, records.get(self._keys.of_ref(delivery.recipient.ref)))
+            verdict = self._verdict(delivery, records.get(self._keys.of_recipient(delivery.recipient)))
             if verdict is None:
                 go.append(delivery)
             else:
@@ -158,7 +157,7 @@ class Privacy:
     def person(self, number: str, field: str = "number") -> Person:
         """A number in any Kenyan form, or Safaricom's hash of one; InvalidEntry otherwise."""
         recipient = one_person(number, field, self._countries)
-        return Person(self._keys.of_ref(recipient.ref), recipient.masked, recipient.ref)
+        return Person(self._keys.of_recipient(recipient), recipient.masked)
 
     def check(self, person: Person) -> PrivacyRecord:
         return self._store.read([person.key]).get(person.key) or PrivacyRecord(person.key, person.masked)

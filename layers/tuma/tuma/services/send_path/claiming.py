@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from tuma.formatting.clock import now_utc
 from tuma.models.ledger import PRIMARY, LedgerEntry, Status
-from tuma.models.sending import Claim, ClaimState, Delivery, Settlement
+from tuma.models.sending import Claim, Claimed, ClaimState, Delivery, Settlement
 from tuma.ports import Claims, Ledger
 from tuma.services.send_path.batch import Batch, RetryDelays
 
@@ -52,8 +52,9 @@ class Claimer:
         if not unique:
             return []
         states = self._claims.claim(list(unique), remaining_ms() if remaining_ms else None)
+        states = self._claimed_before_keyed_refs(unique, states)
         to_send: list[Delivery] = []
-        completed: list[tuple[Delivery, Settlement]] = []
+        completed: list[tuple[Delivery, Settlement, str | None]] = []
         for delivery, claimed in zip(unique.values(), states, strict=True):
             if claimed.state is ClaimState.NEW:
                 to_send.append(replace(delivery, pinned=claimed.pinned) if claimed.pinned else delivery)
@@ -61,7 +62,7 @@ class Claimer:
                 batch.tally.count("DuplicatesSkipped")
                 log.info("already sent %s to %s", delivery.idempotency_key, delivery.recipient.masked)
                 if claimed.result is not None:
-                    completed.append((delivery, claimed.result))
+                    completed.append((delivery, claimed.result, claimed.entry_ref))
             else:
                 batch.retry(
                     delivery.record_id, self._delays.busy_wait, "another invocation is sending this message"
@@ -69,12 +70,44 @@ class Claimer:
         batch.completed.extend(self._complete(batch, completed))
         return to_send
 
-    def _complete(self, batch: Batch, completed: list[tuple[Delivery, Settlement]]) -> list[LedgerEntry]:
+    def _claimed_before_keyed_refs(
+        self, unique: dict[Claim, Delivery], states: list[Claimed]
+    ) -> list[Claimed]:
+        """Before 0.3.0 a message to a number was claimed under the number's unkeyed ref (`n:`, `h:`):
+        a copy sent then, or being sent by a sender of the previous version during the deploy, is
+        found under that claim, and this one does not go: ours is settled as that one was (a later
+        copy stops at it) or released (busy). A receipt is claimed by its event, with no ref: nothing
+        to look for. Legacy claims expire with the others (IDEMPOTENCY_TTL_SECONDS)."""
+        older = _legacy_claims(unique, states)
+        if not older:
+            return states
+        earlier = {
+            claim: replace(old, entry_ref=older[claim][1])
+            for claim, old in zip(older, self._claims.look(list(older.values())), strict=True)
+            if old.state is not ClaimState.NEW
+        }
+        self._follow(earlier)
+        return [earlier.get(claim, claimed) for claim, claimed in zip(unique, states, strict=True)]
+
+    def _follow(self, earlier: dict[Claim, Claimed]) -> None:
+        """Our claims settle as the earlier ones did, or are let go while those are busy."""
+        if settled := [(claim, old.result) for claim, old in earlier.items() if old.result is not None]:
+            self._claims.settle(settled)
+        if freed := [claim for claim, old in earlier.items() if old.result is None]:
+            self._claims.release(freed)
+
+    def _complete(
+        self, batch: Batch, completed: list[tuple[Delivery, Settlement, str | None]]
+    ) -> list[LedgerEntry]:
         """Ledger entries an attempt left QUEUED, after settling their claims, completed from those
         claims; the SENT ones, whose delivery reports are then asked for too (at worst twice: reports
         only move an entry forward). Usually this finds nothing (a plain duplicate): the entry is
         already past QUEUED and the conditional write is refused."""
-        entries = [entry for d, settled in completed if (entry := self._completion(d, settled))]
+        entries = [
+            replace(entry, recipient_ref=ref) if ref else entry
+            for d, settled, ref in completed
+            if (entry := self._completion(d, settled))
+        ]
         written = self._ledger.complete_queued(entries) if entries else 0
         if not written:
             return []
@@ -104,3 +137,14 @@ class Claimer:
                 updated_at=now,
             )
         return None
+
+
+def _legacy_claims(unique: dict[Claim, Delivery], states: list[Claimed]) -> dict[Claim, Claim]:
+    """The claim each newly claimed message to a number had before 0.3.0, by its claim now."""
+    return {
+        claim: (delivery.idempotency_key, ref)
+        for (claim, delivery), claimed in zip(unique.items(), states, strict=True)
+        if claimed.state is ClaimState.NEW
+        and not delivery.per_event
+        and (ref := delivery.recipient.legacy_ref)
+    }

@@ -14,6 +14,7 @@ import ast
 import fnmatch
 import io
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -402,40 +403,112 @@ def test_the_workload_reaches_every_aws_call_the_functions_code_can_make(calls: 
     assert not unreached, f"no workload makes these calls, so their grants are unchecked: {sorted(unreached)}"
 
 
-def test_the_internet_facing_function_may_do_on_the_ledger_exactly_what_it_does_and_never_scan(
+TABLE_ARN = rf"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{{(\w+)}}(/index/.*)?"
+
+
+def _tables_granted(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(table, action) for each DynamoDB action a role allows on a table or its indexes."""
+    granted = set()
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        for resource in map(str, _as_list(statement["Resource"])):
+            table = re.fullmatch(TABLE_ARN, resource)
+            if table:
+                granted |= {(table[1], a) for a in _as_list(statement["Action"]) if a.startswith("dynamodb:")}
+    return granted
+
+
+def test_every_dynamodb_grant_of_every_function_is_used_by_a_call_it_makes(
     calls: list[dict[str, Any]], receiver: str
 ) -> None:
-    """The reverse of the grant check, for the webhooks function and the ledger: every action its
-    role allows there is one it was seen to call (issue 31), and Scan is not among them."""
-    transformed = sam_transform()
-    roles = _roles(transformed, PARAMETERS | {"StatusCallbackUrl": receiver})
-    ledger = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{{LedgerTable}}"
-    granted = {
-        action
-        for statement in roles["WebhooksFunction"]
-        if any(str(r).startswith(ledger) for r in _as_list(statement["Resource"]))
-        for action in _as_list(statement["Action"])
+    """The reverse of the grant check (issue 31): each DynamoDB action a function's role allows on a
+    table is one the function was seen to call there, or is named below with the code that needs it
+    on a path this workload does not take. No function may Scan a table it only needs by key, and
+    the internet-facing one may not Scan the ledger at all."""
+    from tuma_cli.local.template import load
+
+    roles = _roles(sam_transform(), PARAMETERS | {"StatusCallbackUrl": receiver, "Daraja": "Enabled"})
+    directories = {
+        name: spec["Properties"]["CodeUri"].strip("/").split("/")[-1]
+        for name, spec in load(ROOT / "template.yaml")["Resources"].items()
+        if spec["Type"] == "AWS::Serverless::Function"
     }
     used = {
-        action
+        (call["function"], named[1], action)
         for call in calls
-        if call["function"] == "webhooks"  # by its directory, as the topology records it
         for action, resource in requests_of(call)
-        if resource.startswith(ledger)
+        if (named := re.fullmatch(TABLE_ARN, resource))
     }
-    assert "dynamodb:Scan" not in granted
-    assert granted - used == set(BEYOND_THE_WORKLOAD), (
-        f"granted but never called: {granted - used - set(BEYOND_THE_WORKLOAD)}"
+    unused: dict[tuple[str, str, str], str | None] = {}
+    for function, statements in sorted(roles.items()):
+        for table, action in sorted(_tables_granted(statements)):
+            if (directories[function], table, action) not in used:
+                unused[(function, table, action)] = BEYOND_THE_WORKLOAD.get((function, table, action))
+    unexplained = sorted(grant for grant, why in unused.items() if why is None)
+    assert not unexplained, "granted, never called, and no reason given:\n" + "\n".join(map(str, unexplained))
+    stale = sorted(set(BEYOND_THE_WORKLOAD) - set(unused))
+    assert not stale, f"named below but called by the workload, or no longer granted: {stale}"
+    assert ("LedgerTable", "dynamodb:Scan") not in _tables_granted(roles["WebhooksFunction"])
+    functions = {v: k for k, v in directories.items()}
+    outside = _outside_leading_keys(roles, functions, calls)
+    assert not outside, f"calls outside their statement's dynamodb:LeadingKeys: {outside}"
+    # The pull job reading a guard's document: what IAM would refuse, and this check finds.
+    forged = {"TableName": f"{PREFIX}StateTable", "Leading": "guard#caps"}
+    assert _outside_leading_keys(
+        roles,
+        functions,
+        [{"function": "daraja_pull", "service": "dynamodb", "operation": "GetItem", "params": forged}],
+    ) == [("daraja_pull", "dynamodb:GetItem", "guard#caps")]
+    print(
+        f"\n{len(used)} (function, table, action) used; {len(unused)} granted for paths beyond the workload"
     )
-    assert used <= granted
 
 
-# Granted to the webhooks function on the ledger for paths this workload does not take (it runs
-# without ConfirmPaymentsFrom), each with the code that calls it.
-BEYOND_THE_WORKLOAD = {
-    "dynamodb:BatchWriteItem": "holding a large payment's receipt, and ending it REJECTED when M-Pesa says "
-    "another amount (DynamoDBPaymentRecords.hold_receipt, Confirmations: ledger.write)",
-    "dynamodb:BatchGetItem": "a Transaction Status answer for held receipts (Confirmations: held_receipts)",
+def _outside_leading_keys(
+    roles: dict[str, list[dict[str, Any]]], functions: dict[str, str], calls: list[dict[str, Any]]
+) -> list[tuple[str, str, str]]:
+    """Single-item calls that only a statement with a `dynamodb:LeadingKeys` condition allows, whose
+    partition key the condition does not admit: what IAM would refuse and moto lets through."""
+    outside = []
+    for call in calls:
+        leading = call["params"].get("Leading")
+        if leading is None or call["service"] != "dynamodb":
+            continue
+        statements = roles[functions[call["function"]]]
+        for action, resource in requests_of(call):
+            allowing = [s for s in statements if _allowed([s], action, resource)]
+            keyed = [_leading_patterns(s) for s in allowing]
+            conditioned = bool(allowing) and all(k is not None for k in keyed)
+            if conditioned and not any(fnmatch.fnmatchcase(leading, p) for k in keyed for p in k or ()):
+                outside.append((call["function"], action, leading))
+    return sorted(set(outside))
+
+
+def _leading_patterns(statement: dict[str, Any]) -> list[str] | None:
+    condition = statement.get("Condition", {}).get("ForAllValues:StringLike", {})
+    found = condition.get("dynamodb:LeadingKeys")
+    return None if found is None else _as_list(found)
+
+
+# DynamoDB grants for paths this workload does not take, each with the code that calls it.
+BEYOND_THE_WORKLOAD: dict[tuple[str, str, str], str] = {
+    ("WebhooksFunction", "LedgerTable", "dynamodb:BatchWriteItem"): "holding a large payment's receipt, "
+    "and ending it REJECTED when M-Pesa says another amount (DynamoDBPaymentRecords.hold_receipt, "
+    "Confirmations: ledger.write); the workload runs without ConfirmPaymentsFrom",
+    ("WebhooksFunction", "LedgerTable", "dynamodb:BatchGetItem"): "a Transaction Status answer for held "
+    "receipts (Confirmations: held_receipts)",
+    ("DarajaPullFunction", "LedgerTable", "dynamodb:PutItem"): "a pulled payment whose receipt cannot go "
+    "or is refused (Intake.record_unsendable, Intake.reject); the workload's payers all have numbers",
+    ("DarajaPullFunction", "LedgerTable", "dynamodb:BatchWriteItem"): "a held receipt ended REJECTED when "
+    "M-Pesa's record says another amount (Confirmations.confirm: ledger.write)",
+    ("PaymentStreamFunction", "LedgerTable", "dynamodb:PutItem"): "a payments-table row whose receipt "
+    "cannot go or is refused (Intake.record_unsendable, Intake.reject)",
+    **{
+        (function, "CustomersTable", "dynamodb:GetItem"): "the account's phone when M-Pesa masked the "
+        "payer's number (DynamoDBCustomers.phone_for, knows); the workload's payers are not masked"
+        for function in ("WebhooksFunction", "DarajaPullFunction", "PaymentStreamFunction")
+    },
 }
 
 

@@ -29,6 +29,24 @@ class InvocationError(RuntimeError):
 RESOURCE_PARAMS = ("TableName", "IndexName", "QueueUrl", "QueueName", "SecretId", "TopicArn", "StreamArn")
 
 
+# The partition keys of Tuma's tables, as an item names them (`dynamodb:LeadingKeys` conditions judge
+# these); the first attribute of a `Key`, as Tuma's code writes them, is the partition key too.
+PARTITION_KEYS = ("name", "idempotency_key", "id", "number_key")
+
+
+def _leading_key(params: dict[str, Any]) -> str | None:
+    """The partition key value a single-item DynamoDB call names."""
+    if isinstance(params.get("Key"), dict) and params["Key"]:
+        first = next(iter(params["Key"].values()))
+        return str(first.get("S")) if isinstance(first, dict) and "S" in first else None
+    item = params.get("Item")
+    if isinstance(item, dict):
+        for name in PARTITION_KEYS:
+            if isinstance(item.get(name), dict) and "S" in item[name]:
+                return str(item[name]["S"])
+    return None
+
+
 def record_aws_calls(path: str, function: str) -> None:
     """Append every AWS call this process makes (service, operation, the resources it names) to
     `path`, one JSON line each: tests/e2e/test_permissions.py holds them to the function's role."""
@@ -40,6 +58,9 @@ def record_aws_calls(path: str, function: str) -> None:
 
     def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         named: dict[str, Any] = {key: params[key] for key in RESOURCE_PARAMS if key in params}
+        leading = _leading_key(params)
+        if leading is not None:
+            named["Leading"] = leading
         if "RequestItems" in params:
             named["Tables"] = sorted(params["RequestItems"])
         if "TransactItems" in params:

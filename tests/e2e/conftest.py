@@ -130,7 +130,9 @@ def running_local(
     *parameters: str, ready_file: Path | None = None, options: tuple[str, ...] = ()
 ) -> Iterator[Local]:
     """`tuma local up` as a process of its own, with template parameters (NAME=VALUE)."""
-    command = [sys.executable, "-m", "tuma_cli.main", "local", "up", "--port", str(_free_port()), *options]
+    # Port 0: the front binds a free port itself and READY names it. A port found free here and
+    # bound later could be taken in between by another test's server (CI saw "Address in use").
+    command = [sys.executable, "-m", "tuma_cli.main", "local", "up", "--port", "0", *options]
     if ready_file is not None:
         command += ["--ready-file", str(ready_file)]
     for parameter in parameters:

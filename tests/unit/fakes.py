@@ -341,12 +341,12 @@ class MemoryClaims(Claims):
     def look(self, claims: Sequence[Claim]) -> list[Claimed]:
         found = [(key in self.records, self.records.get(key)) for key in claims]
         return [
-            Claimed(ClaimState.NEW)
+            Claimed(ClaimState.NEW, pinned=self.pins.get(key))
             if not taken
             else Claimed(ClaimState.DONE, result)
             if result is not None
             else Claimed(ClaimState.BUSY)
-            for taken, result in found
+            for key, (taken, result) in zip(claims, found, strict=True)
         ]
 
     def settle(self, results: Sequence[tuple[Claim, Settlement]]) -> None:

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from tuma.adapters.dynamodb_claims import DynamoDBClaims
 from tuma.models.ledger import Status
-from tuma.models.sending import Claim, ClaimState, Settlement
+from tuma.models.sending import Claim, Claimed, ClaimState, Settlement
 from tuma.services.balance import STATE, BalanceMonitor
 
 from tests.unit.fakes import FixedBalance, MemoryLowState, MemoryOutbox
@@ -149,3 +149,7 @@ def test_looking_at_claims_tells_what_taking_them_would_and_takes_none(table: Dy
     assert [c.state for c in looked[:4]] == [ClaimState.BUSY, ClaimState.DONE, ClaimState.NEW, ClaimState.NEW]
     assert looked[1].result == sent and {c.state for c in looked[4:]} == {ClaimState.NEW}
     assert states(claims, never[:2], 60_000) == [ClaimState.NEW] * 2  # looking took nothing
+    pinned = ("k", "n:pinned")
+    assert states(claims, [pinned], 60_000) == [ClaimState.NEW]
+    claims.release([pinned], {pinned: "secondary"})
+    assert claims.look([pinned])[0] == Claimed(ClaimState.NEW, pinned="secondary")

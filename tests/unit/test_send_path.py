@@ -296,3 +296,14 @@ def test_a_receipt_is_claimed_by_its_event_and_looks_for_no_older_claim() -> Non
         batch, planned(batch)[0].deliveries, None
     )
     assert len(to_send) == 1 and looked == []
+
+
+def test_a_message_the_previous_version_let_go_pinned_goes_again_to_the_same_provider() -> None:
+    """Released by the previous version after an attempt that may have reached the secondary
+    unseen: sent again, and only through the secondary, so that the provider drops a duplicate."""
+    ledger, claims = MemoryLedger(), MemoryClaims()
+    batch = batch_of(body("alert-10", "0712345678"))
+    (delivery,) = planned(batch)[0].deliveries
+    claims.pins[("alert-10", str(delivery.recipient.legacy_ref))] = "secondary"
+    [going] = Claimer(ledger, claims, delays=RetryDelays(), check_after=None).claim(batch, [delivery], None)
+    assert going.pinned == "secondary"

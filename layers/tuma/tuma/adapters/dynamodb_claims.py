@@ -82,9 +82,10 @@ class DynamoDBClaims(Claims):
         """A stored claim as `claim` would find it: free (released, expired or abandoned), done, busy."""
         now = self._clock()
         status = (item or {}).get("status", {}).get("S")
+        if item is not None and status == RELEASED:
+            return Claimed(ClaimState.NEW, pinned=item.get("pinned", {}).get("S"))
         if (
             item is None
-            or status == RELEASED
             or int(item.get("expiration", {}).get("N", "0")) < now
             or (
                 status == INPROGRESS

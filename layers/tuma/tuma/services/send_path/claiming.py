@@ -81,13 +81,21 @@ class Claimer:
         older = _legacy_claims(unique, states)
         if not older:
             return states
+        looked = dict(zip(older, self._claims.look(list(older.values())), strict=True))
         earlier = {
             claim: replace(old, entry_ref=older[claim][1])
-            for claim, old in zip(older, self._claims.look(list(older.values())), strict=True)
+            for claim, old in looked.items()
             if old.state is not ClaimState.NEW
         }
         self._follow(earlier)
-        return [earlier.get(claim, claimed) for claim, claimed in zip(unique, states, strict=True)]
+        # Released by the previous version after an attempt that may have been accepted unseen: it
+        # goes again, to the same provider.
+        pins = {claim: old.pinned for claim, old in looked.items() if old.pinned}
+        return [
+            earlier.get(claim)
+            or (replace(claimed, pinned=claimed.pinned or pins[claim]) if claim in pins else claimed)
+            for claim, claimed in zip(unique, states, strict=True)
+        ]
 
     def _follow(self, earlier: dict[Claim, Claimed]) -> None:
         """Our claims settle as the earlier ones did, or are let go while those are busy."""

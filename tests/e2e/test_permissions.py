@@ -454,7 +454,7 @@ def test_every_dynamodb_grant_of_every_function_is_used_by_a_call_it_makes(
     outside = _outside_leading_keys(roles, functions, calls)
     assert not outside, f"calls outside their statement's dynamodb:LeadingKeys: {outside}"
     # The pull job reading a guard's document: what IAM would refuse, and this check finds.
-    forged = {"TableName": f"{PREFIX}StateTable", "Leading": "guard#caps"}
+    forged = {"TableName": f"{PREFIX}StateTable", "Leading": {f"{PREFIX}StateTable": ["guard#caps"]}}
     assert _outside_leading_keys(
         roles,
         functions,
@@ -472,16 +472,22 @@ def _outside_leading_keys(
     partition key the condition does not admit: what IAM would refuse and moto lets through."""
     outside = []
     for call in calls:
-        leading = call["params"].get("Leading")
-        if leading is None or call["service"] != "dynamodb":
+        if call["service"] != "dynamodb" or not call["params"].get("Leading"):
             continue
         statements = roles[functions[call["function"]]]
-        for action, resource in requests_of(call):
+        for table, keys in call["params"]["Leading"].items():
+            resource = _arn("dynamodb", _logical(table))
+            action = f"dynamodb:{call['operation']}"
             allowing = [s for s in statements if _allowed([s], action, resource)]
             keyed = [_leading_patterns(s) for s in allowing]
-            conditioned = bool(allowing) and all(k is not None for k in keyed)
-            if conditioned and not any(fnmatch.fnmatchcase(leading, p) for k in keyed for p in k or ()):
-                outside.append((call["function"], action, leading))
+            if not allowing or any(k is None for k in keyed):
+                continue  # a statement without the condition allows any key
+            patterns = [p for k in keyed for p in k or ()]
+            outside += [
+                (call["function"], action, key)
+                for key in keys
+                if not any(fnmatch.fnmatchcase(key, p) for p in patterns)
+            ]
     return sorted(set(outside))
 
 

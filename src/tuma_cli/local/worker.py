@@ -30,21 +30,41 @@ RESOURCE_PARAMS = ("TableName", "IndexName", "QueueUrl", "QueueName", "SecretId"
 
 
 # The partition keys of Tuma's tables, as an item names them (`dynamodb:LeadingKeys` conditions judge
-# these); the first attribute of a `Key`, as Tuma's code writes them, is the partition key too.
-PARTITION_KEYS = ("name", "idempotency_key", "id", "number_key")
+# these).
+PARTITION_KEYS = ("idempotency_key", "number_key", "name", "id")
 
 
-def _leading_key(params: dict[str, Any]) -> str | None:
-    """The partition key value a single-item DynamoDB call names."""
-    if isinstance(params.get("Key"), dict) and params["Key"]:
-        first = next(iter(params["Key"].values()))
-        return str(first.get("S")) if isinstance(first, dict) and "S" in first else None
-    item = params.get("Item")
-    if isinstance(item, dict):
-        for name in PARTITION_KEYS:
-            if isinstance(item.get(name), dict) and "S" in item[name]:
-                return str(item[name]["S"])
-    return None
+def _leading(key: Any, *, item: bool = False) -> str | None:
+    """The partition key value of a `Key` (else its first attribute, as Tuma's code writes them) or
+    of an `Item` (only a known partition key attribute: an item's other attributes are its data)."""
+    if not isinstance(key, dict) or not key:
+        return None
+    named = [key[name] for name in PARTITION_KEYS if name in key]
+    found = named[0] if named else (None if item else next(iter(key.values())))
+    return str(found["S"]) if isinstance(found, dict) and "S" in found else None
+
+
+def _leading_keys(params: dict[str, Any]) -> dict[str, list[str]] | None:
+    """The partition keys a DynamoDB call names, by table (single-item calls and batches)."""
+    if "TableName" in params and ("Key" in params or "Item" in params):
+        leading = _leading(params["Key"]) if "Key" in params else _leading(params["Item"], item=True)
+        return {params["TableName"]: [leading]} if leading is not None else None
+    found = {table: _batch_keys(requests) for table, requests in (params.get("RequestItems") or {}).items()}
+    return found or None
+
+
+def _batch_keys(requests: Any) -> list[str]:
+    """A BatchGetItem's keys (a dict of `Keys`) or a BatchWriteItem's (a list of put and delete requests)."""
+    if isinstance(requests, dict):
+        keys = [_leading(key) for key in requests.get("Keys", [])]
+    else:
+        keys = [
+            _leading(r["PutRequest"]["Item"], item=True)
+            if "PutRequest" in r
+            else _leading(r["DeleteRequest"]["Key"])
+            for r in requests
+        ]
+    return [key for key in keys if key is not None]
 
 
 def record_aws_calls(path: str, function: str) -> None:
@@ -58,7 +78,7 @@ def record_aws_calls(path: str, function: str) -> None:
 
     def recording(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         named: dict[str, Any] = {key: params[key] for key in RESOURCE_PARAMS if key in params}
-        leading = _leading_key(params)
+        leading = _leading_keys(params)
         if leading is not None:
             named["Leading"] = leading
         if "RequestItems" in params:

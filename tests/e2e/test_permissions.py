@@ -468,27 +468,30 @@ def test_every_dynamodb_grant_of_every_function_is_used_by_a_call_it_makes(
 def _outside_leading_keys(
     roles: dict[str, list[dict[str, Any]]], functions: dict[str, str], calls: list[dict[str, Any]]
 ) -> list[tuple[str, str, str]]:
-    """Single-item calls that only a statement with a `dynamodb:LeadingKeys` condition allows, whose
-    partition key the condition does not admit: what IAM would refuse and moto lets through."""
-    outside = []
+    """Calls whose partition keys the `dynamodb:LeadingKeys` condition of every statement allowing
+    them does not admit: what IAM would refuse and moto lets through."""
+    outside = set()
     for call in calls:
-        if call["service"] != "dynamodb" or not call["params"].get("Leading"):
-            continue
-        statements = roles[functions[call["function"]]]
-        for table, keys in call["params"]["Leading"].items():
-            resource = _arn("dynamodb", _logical(table))
-            action = f"dynamodb:{call['operation']}"
-            allowing = [s for s in statements if _allowed([s], action, resource)]
-            keyed = [_leading_patterns(s) for s in allowing]
-            if not allowing or any(k is None for k in keyed):
-                continue  # a statement without the condition allows any key
-            patterns = [p for k in keyed for p in k or ()]
-            outside += [
-                (call["function"], action, key)
-                for key in keys
-                if not any(fnmatch.fnmatchcase(key, p) for p in patterns)
-            ]
-    return sorted(set(outside))
+        action = f"dynamodb:{call['operation']}"
+        for table, keys in (call["params"].get("Leading") or {}).items():
+            patterns = _admitted(
+                roles[functions[call["function"]]], action, _arn("dynamodb", _logical(table))
+            )
+            if patterns is not None:
+                outside |= {(call["function"], action, k) for k in keys if not _matches(k, patterns)}
+    return sorted(outside)
+
+
+def _admitted(statements: list[dict[str, Any]], action: str, resource: str) -> list[str] | None:
+    """The partition keys the statements allowing `action` admit; None when one of them admits any."""
+    keyed = [_leading_patterns(s) for s in statements if _allowed([s], action, resource)]
+    if not keyed or any(k is None for k in keyed):
+        return None
+    return [pattern for k in keyed for pattern in k or ()]
+
+
+def _matches(key: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(key, pattern) for pattern in patterns)
 
 
 def _leading_patterns(statement: dict[str, Any]) -> list[str] | None:

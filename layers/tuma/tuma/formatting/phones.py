@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from tuma.security.masking import HASHED_MSISDN, MASK_CHARS, mask
+from tuma.security.number_keys import in_use
 
 _SEPARATORS = re.compile(r"[\s\-.()/]")
 _KENYA = 254
@@ -62,8 +63,6 @@ class Recipient:
         than its text."""
         if self.kind is RecipientKind.MASKED:
             return f"m:{self.digest}"
-        from tuma.security.number_keys import in_use
-
         return in_use().ref(self.digest, hashed=self.kind is RecipientKind.HASHED)
 
     @property

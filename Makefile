@@ -29,7 +29,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 COVERAGE_FLOOR ?= 75
 
-.PHONY: install sam browser setup lint typecheck test unit integration e2e demo bench build clean
+.PHONY: install sam browser setup lint typecheck test unit integration e2e demo bench bench-first-day build clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -100,6 +100,10 @@ bench: install
 	$(BIN)/python bench/bytecode.py
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/signed_requests.py
+
+# A new engineer's first steps on a fresh clone, timed (docs/first-day.md): about two minutes.
+bench-first-day: install
+	$(BIN)/python bench/first_day.py
 
 build: sam
 	@test -f samconfig.toml || cp samconfig.example.toml samconfig.toml

@@ -71,12 +71,12 @@ class Usage:
     # StatusEventsQueue) even when idle: about 5 pollers x 3 empty receives a minute each.
     sqs_idle_requests: float = 3 * 5 * 3 * 60 * HOURS
     # DynamoDB write units: the event's claim (1) and payment entry (1 + 2 index copies), the
-    # message entry queued (1 + 2), sent (1 + 3) and delivered (1 + 3), the sender's claim (1), and
-    # the guards' counters (the day's and the month's parts, the number's hour: 3). Items are under
-    # 1 KB, so one unit each.
-    write_units: float = 2 + 3 + 3 + 4 + 4 + 1 + 3
-    # Read units: the template (cached per container, so rarely), the report's lookup by provider
-    # message id (0.5 + 0.5), the status event's entry (0.5), the reconciler's query each minute;
+    # message entry queued (1 + 2) with its recipients record (1), sent (1 + 2) with its `#sent`
+    # record (1), delivered (1 + 2), the sender's claim (1), and the guards' counters (the day's and
+    # the month's parts, the number's hour: 3). Items are under 1 KB, so one unit each.
+    write_units: float = 2 + 3 + 3 + 1 + 3 + 1 + 3 + 1 + 3
+    # Read units: the template (cached per container, so rarely), the report's `#sent` record
+    # (a consistent read: 1), the status event's entry (0.5), the reconciler's query each minute;
     # the guards' two batched reads of a receipt's fast-lane batch (about 17 small items at 0.5);
     # the suppression list's batched read of the recipient (0.5: absent items are billed too).
     read_units: float = 2 + 8.5 + 0.5

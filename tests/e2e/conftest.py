@@ -106,7 +106,10 @@ class Local:
 
     def ledger(self, key: str | None = None, with_payments: bool = False) -> list[dict[str, Any]]:
         deserialize = TypeDeserializer().deserialize
-        items = self.aws("dynamodb").scan(TableName=self.ready["tables"]["LedgerTable"])["Items"]
+        pages = (
+            self.aws("dynamodb").get_paginator("scan").paginate(TableName=self.ready["tables"]["LedgerTable"])
+        )
+        items = [item for page in pages for item in page["Items"]]
         entries = [{k: deserialize(v) for k, v in item.items()} for item in items]
         return [
             e

@@ -505,8 +505,6 @@ BEYOND_THE_WORKLOAD: dict[tuple[str, str, str], str] = {
     ("WebhooksFunction", "LedgerTable", "dynamodb:BatchWriteItem"): "holding a large payment's receipt, "
     "and ending it REJECTED when M-Pesa says another amount (DynamoDBPaymentRecords.hold_receipt, "
     "Confirmations: ledger.write); the workload runs without ConfirmPaymentsFrom",
-    ("WebhooksFunction", "LedgerTable", "dynamodb:BatchGetItem"): "a Transaction Status answer for held "
-    "receipts (Confirmations: held_receipts)",
     ("DarajaPullFunction", "LedgerTable", "dynamodb:PutItem"): "a pulled payment whose receipt cannot go "
     "or is refused (Intake.record_unsendable, Intake.reject); the workload's payers all have numbers",
     ("DarajaPullFunction", "LedgerTable", "dynamodb:BatchWriteItem"): "a held receipt ended REJECTED when "

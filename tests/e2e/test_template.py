@@ -1077,3 +1077,51 @@ def test_the_sender_reads_templates_by_kind_and_wishes_by_batch_and_can_scan_nei
                 if table in json.dumps(resource):
                     actions.setdefault(table, set()).update(granted)
     assert actions == {"TemplatesTable": {"dynamodb:Query"}, "PrivacyTable": {"dynamodb:BatchGetItem"}}
+
+
+def _ledger_grants(transformed: dict[str, Any]) -> dict[str, tuple[set[str], set[str]]]:
+    """Each role's DynamoDB actions on the ledger, and the ledger resources they name (table, indexes)."""
+    grants: dict[str, tuple[set[str], set[str]]] = {}
+    for role, statement in _statements(transformed):
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        on_ledger = {json.dumps(r) for r in resources if "LedgerTable" in json.dumps(r)}
+        if on_ledger:
+            granted, named = grants.setdefault(role, (set(), set()))
+            granted.update(a for a in actions if a.startswith("dynamodb:"))
+            named.update(on_ledger)
+    return grants
+
+
+def test_the_internet_facing_function_may_neither_scan_nor_query_the_ledger(
+    template: dict[str, Any], transformed: dict[str, Any]
+) -> None:
+    """Issue 31: the webhooks function reads the ledger by key only, on the table and no index; and a
+    function falls back to a Query for messages from before 0.3.0 only where its role allows one."""
+    import importlib
+
+    grants = _ledger_grants(transformed)
+    actions, resources = grants["WebhooksFunctionRole"]
+    assert not {"dynamodb:Query", "dynamodb:Scan", "dynamodb:*"} & actions
+    assert all("/index/" not in r for r in resources), resources
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    }
+    checked = set()
+    for logical_id, spec in template["Resources"].items():
+        if spec["Type"] != "AWS::Serverless::Function":
+            continue
+        name = spec["Properties"]["CodeUri"].strip("/").split("/")[-1]
+        model = getattr(importlib.import_module(f"tuma.runtime.settings.{name}"), SETTINGS_MODELS[name])
+        if "LEDGER_TABLE" in model.model_fields:
+            queries = "dynamodb:Query" in grants.get(f"{logical_id}Role", (set(), set()))[0]
+            assert model.LEDGER_QUERIES is queries, f"{logical_id}: LEDGER_QUERIES is {model.LEDGER_QUERIES}"
+            checked.add(logical_id)
+    assert {"WebhooksFunction", "ReconcilerFunction", "DarajaPullFunction", "OutboxSenderFunction"} <= checked

@@ -113,7 +113,10 @@ class Stack:
     def ledger(self, with_payments: bool = False) -> list[dict[str, Any]]:
         from boto3.dynamodb.types import TypeDeserializer
 
-        items = self.client("dynamodb").scan(TableName=self.topology.ref("LedgerTable"))["Items"]
+        pages = (
+            self.client("dynamodb").get_paginator("scan").paginate(TableName=self.topology.ref("LedgerTable"))
+        )
+        items = [item for page in pages for item in page["Items"]]
         entries = [{k: TypeDeserializer().deserialize(v) for k, v in item.items()} for item in items]
         return [e for e in entries if not e["recipient_ref"].startswith("#") or with_payments]
 

@@ -497,8 +497,8 @@ def test_the_simulator_reports_reach_the_ledger(
         event["multiValueQueryStringParameters"] = {"provider": [provider]}
         return hooks.send(event)
 
-    # Message ids are the provider's own: the secondary's report of this id is not about this message.
-    assert with_provider("secondary").body == {"result": "stale"}
+    # Message ids are the provider's own: the secondary never carried a message with this id.
+    assert with_provider("secondary").body == {"result": "unknown"}
     bogus = with_provider("tertiary")
     assert bogus.status == 422 and bogus.body["fields"][0]["field"] == "provider"
     assert stack.ledger()[0]["status"] == "SENT"

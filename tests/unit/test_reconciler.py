@@ -12,6 +12,7 @@ from tuma.models.ledger import CancelOutcome, DueCheck, ReportOutcome, Status
 from tuma.models.privacy import SendWindow
 from tuma.models.provider_answers import DeliveryReport, ProviderError
 from tuma.models.provider_codes import Disposition
+from tuma.ports import Migration
 from tuma.security.number_keys import NumberKeys
 from tuma.services.delivery_reports import update_for
 from tuma.services.privacy import Privacy
@@ -234,3 +235,32 @@ def test_a_promotion_released_as_its_window_closes_waits_for_the_next_opening_an
     rig.now = held.due_at + timedelta(seconds=5)
     rig.dispatcher.dispatch([Inbound("r", rig.outbox.messages[-1].to_json())])
     assert [text for _, text in rig.sender.sent] and rig.status("promo-late") is Status.SENT
+
+
+class CountdownMigration(Migration):
+    """A migration with `left` items to move, `per_run` at a time."""
+
+    def __init__(self, left: int, per_run: int) -> None:
+        self.left, self.per_run, self.runs = left, per_run, 0
+
+    def run(self) -> int:
+        self.runs += 1
+        moved = min(self.left, self.per_run)
+        self.left -= moved
+        return moved
+
+
+def test_what_an_upgrade_left_to_do_is_done_a_little_each_run_and_only_with_time_to_spare() -> None:
+    rig, migration, seconds = Rig(), CountdownMigration(left=25, per_run=10), [60.0]
+    reconciler = Reconciler(
+        rig.ledger,
+        rig.agenda,
+        {},
+        rig.outbox,
+        rig.metrics,
+        migrations=(migration,),
+        time_left=lambda: seconds[0],
+    )
+    assert [reconciler.run(NOON).migrated for _ in range(4)] == [10, 10, 5, 0]
+    seconds[0] = 10.0  # the due work took the run's time: the migration waits for the next one
+    assert reconciler.run(NOON).migrated == 0 and migration.runs == 4

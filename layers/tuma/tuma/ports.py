@@ -372,6 +372,14 @@ class AuditLog(Protocol):
     def entries(self) -> list[dict[str, Any]]: ...
 
 
+class Migration(Protocol):
+    """A one-off walk over what an earlier version stored, a little each run, until it is done."""
+
+    def run(self) -> int:
+        """Do some of it; how many items it moved (0 once it is done)."""
+        ...
+
+
 class RetentionStore(Protocol):
     """Where the retention sweep (tuma.services.retention) finds a day's personal data."""
 

@@ -54,6 +54,17 @@ def conditionally(write: Callable[..., object], **request: Any) -> bool:
     return True
 
 
+def conditionally_updated(update: Callable[..., Any], **request: Any) -> dict[str, Any] | None:
+    """`update(**request, ReturnValues="ALL_NEW")` guarded by a condition: the item as updated, or
+    None when the condition said no; any other failure is raised."""
+    try:
+        return dict(update(**request, ReturnValues="ALL_NEW").get("Attributes", {}))
+    except ClientError as exc:
+        if not is_conditional_failure(exc):
+            raise
+        return None
+
+
 # -- batches: what DynamoDB leaves unprocessed is tried again, with backoff ------------------------
 
 WRITE_BATCH = 25  # BatchWriteItem's limit
@@ -104,6 +115,7 @@ def batch_get(
     *,
     what: str,
     projection: str | None = None,
+    consistent: bool = False,
     pause: Callable[[float], None] = time.sleep,
 ) -> list[dict[str, Any]]:
     """The items of `keys` that exist, 100 keys a call; raises ConnectionError naming `what` when some
@@ -113,6 +125,8 @@ def batch_get(
         request: dict[str, Any] = {"Keys": list(chunk)}
         if projection:
             request["ProjectionExpression"] = projection
+        if consistent:
+            request["ConsistentRead"] = True
         pending: Any = {table: request}
         for attempt in range(_TRIES):
             answer = client.batch_get_item(RequestItems=pending)

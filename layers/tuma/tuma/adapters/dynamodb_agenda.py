@@ -115,6 +115,7 @@ class DynamoDBAgenda(OnLedgerTable, Agenda):
             if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
                 return False
             raise
+        self._table.note_recipients(entries)
         for entry in entries:
             conditionally(
                 self._client.put_item,
@@ -164,7 +165,7 @@ class DynamoDBAgenda(OnLedgerTable, Agenda):
             return CancelOutcome.CANCELLED if cancelled else CancelOutcome.ALREADY_GONE
         self._table.delete(DUE_SENDS, record["due_sk"]["S"])
         now = self._table.now().isoformat()
-        for entry in self._table.entries(idempotency_key):
+        for entry in self._table.entries_of(idempotency_key, query=self._may_query):
             if entry.status is not Status.SCHEDULED:
                 continue
             conditionally(

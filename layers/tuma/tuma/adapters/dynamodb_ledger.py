@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tuma.adapters.aws_errors import translates_aws_errors
-from tuma.adapters.dynamodb import conditionally
+from tuma.adapters.dynamodb import conditionally, conditionally_updated
 from tuma.adapters.dynamodb_payments import PaymentRecords
 from tuma.adapters.ledger_table import (
     ACCEPTED_RECORD,
     DUE_CHECKS,
-    MESSAGE_ID_INDEX,
     RECIPIENT_INDEX,
     check_sk,
     key,
+    sent_key,
 )
 from tuma.models.ledger import (
     PRIMARY,
@@ -38,11 +38,13 @@ class DynamoDBLedger(PaymentRecords, Ledger):
     `tuma.adapters.dynamodb_payments`'."""
 
     def write(self, entries: Sequence[LedgerEntry]) -> None:
-        self._table.put_all([self._table.entry_item(e) for e in entries])
+        self._table.note_recipients(entries)
+        self._table.put_all(self._table.entry_items(entries))
 
     def _put_if_status(self, entry: LedgerEntry, condition: str, statuses: dict[str, Status]) -> bool:
         """Write the entry if its current status fits `condition` (on `#s`); False if it did not."""
-        return conditionally(
+        self._table.note_recipients([entry])
+        written = conditionally(
             self._client.put_item,
             TableName=self._name,
             Item=self._table.entry_item(entry),
@@ -50,6 +52,11 @@ class DynamoDBLedger(PaymentRecords, Ledger):
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={name: {"S": status.value} for name, status in statuses.items()},
         )
+        if written and entry.provider_message_id:
+            self._client.put_item(
+                TableName=self._name, Item=self._table.sent_item(entry, entry.recipient_ref)
+            )
+        return written
 
     def record_unsendable(self, entries: Sequence[LedgerEntry]) -> None:
         for entry in entries:
@@ -63,7 +70,7 @@ class DynamoDBLedger(PaymentRecords, Ledger):
         return sum(self._put_if_status(entry, "#s = :q", {":q": Status.QUEUED}) for entry in entries)
 
     def get(self, idempotency_key: str) -> list[LedgerEntry]:
-        return self._table.entries(idempotency_key)
+        return self._table.entries_of(idempotency_key, query=self._may_query)
 
     def note_accepted(self, idempotency_key: str) -> None:
         now = self._table.now()
@@ -85,17 +92,16 @@ class DynamoDBLedger(PaymentRecords, Ledger):
 
     # -- delivery ----------------------------------------------------------------------------------
 
-    def _carrying(self, provider_message_id: str) -> list[dict[str, Any]]:
-        return self._client.query(
-            TableName=self._name,
-            IndexName=MESSAGE_ID_INDEX,
-            KeyConditionExpression="provider_message_id = :m",
-            ExpressionAttributeValues={":m": {"S": provider_message_id}},
-        ).get("Items", [])
+    def _carrying(self, provider: str, provider_message_id: str) -> dict[str, Any] | None:
+        """The key of the entry that carried the provider's message id (`#sent#…`), or None."""
+        item = self._client.get_item(
+            TableName=self._name, Key=sent_key(provider, provider_message_id), ConsistentRead=True
+        ).get("Item")
+        return key(item["key"]["S"], item["ref"]["S"]) if item else None
 
     def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
-        found = self._carrying(update.provider_message_id)
-        if not found:
+        found = self._carrying(update.provider, update.provider_message_id)
+        if found is None:
             return ReportOutcome.UNKNOWN
         values: dict[str, Any] = {
             ":status": {"S": update.status.value},
@@ -126,35 +132,29 @@ class DynamoDBLedger(PaymentRecords, Ledger):
             if update.provider == PRIMARY
             else "provider = :provider"
         )
-        outcome = ReportOutcome.STALE
-        for item in found:
-            if not conditionally(
-                self._client.update_item,
-                TableName=self._name,
-                Key={"idempotency_key": item["idempotency_key"], "recipient_ref": item["recipient_ref"]},
-                UpdateExpression=expression,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=values,
-            ):
-                continue
-            outcome = ReportOutcome.APPLIED
-            if update.final and "check_sk" in item:
-                self._table.delete(DUE_CHECKS, item["check_sk"]["S"])
-        return outcome
+        updated = conditionally_updated(
+            self._client.update_item,
+            TableName=self._name,
+            Key=found,
+            UpdateExpression=expression,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
+        if updated is None:
+            return ReportOutcome.STALE
+        if update.final and "check_sk" in updated:
+            self._table.delete(DUE_CHECKS, updated["check_sk"]["S"])
+        return ReportOutcome.APPLIED
 
     def recipients_of(self, provider_message_id: str, provider: str) -> list[tuple[str, str]]:
-        recipients = []
-        for keys in self._carrying(provider_message_id):
-            item = self._client.get_item(
-                TableName=self._name,
-                Key={"idempotency_key": keys["idempotency_key"], "recipient_ref": keys["recipient_ref"]},
-                ProjectionExpression="recipient_ref, recipient, provider",
-            ).get("Item")
-            if item is None or item.get("provider", {}).get("S", PRIMARY) != provider:
-                continue  # message ids are the provider's own: another provider's id may be the same
-            recipients.append((item["recipient_ref"]["S"], item.get("recipient", {}).get("S", "-")))
-        return recipients
+        found = self._carrying(provider, provider_message_id)
+        if found is None:
+            return []
+        item = self._client.get_item(
+            TableName=self._name, Key=found, ProjectionExpression="recipient_ref, recipient"
+        ).get("Item")
+        return [(item["recipient_ref"]["S"], item.get("recipient", {}).get("S", "-"))] if item else []
 
     def expire(self, check: DueCheck, reason: str) -> bool:
         try:

@@ -220,6 +220,7 @@ class PaymentRecords(OnLedgerTable):
             UpdateExpression="SET held_receipt = :message, held_amount = :amount",
             ExpressionAttributeValues={":message": {"S": held.message}, ":amount": {"S": held.amount}},
         )
+        self._table.note_recipients(entries)
         self._table.put_all([self._table.entry_item(e) for e in entries])
 
     def held_receipts(self, references: Sequence[str]) -> dict[str, HeldReceipt]:

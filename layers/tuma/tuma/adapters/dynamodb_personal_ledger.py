@@ -16,7 +16,7 @@ from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import every_item, python_item
 from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
 from tuma.adapters.dynamodb_personal import ERASED, ERASED_RANK, INTERNAL, plain
-from tuma.adapters.ledger_table import DUE_CHECKS, DUE_SENDS, PAYMENT_RECORD, RECIPIENT_INDEX
+from tuma.adapters.ledger_table import DUE_CHECKS, DUE_SENDS, PAYMENT_RECORD, RECIPIENT_INDEX, LedgerTable
 from tuma.adapters.ledger_table import key as ledger_key
 from tuma.ports import PersonalLedger
 
@@ -36,6 +36,7 @@ class LedgerPersonalRecords(PersonalLedger):
         self._client = client
         self._table = table
         self._agenda = DynamoDBAgenda(client, table)
+        self._ledger = LedgerTable(client, table)
 
     def messages_of(self, subject: Subject) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -206,6 +207,9 @@ class LedgerPersonalRecords(PersonalLedger):
                         }
                     },
                 ]
+        if "provider_message_id" in item:
+            # A late delivery report still finds the entry, under its new ref.
+            actions.append({"Put": {"TableName": self._table, "Item": self._ledger.sent_item(item, new_ref)}})
         actions += [
             {"Put": {"TableName": self._table, "Item": new_item}},
             {
@@ -215,4 +219,6 @@ class LedgerPersonalRecords(PersonalLedger):
                 }
             },
         ]
+        self._ledger.note_refs([(key, new_ref)])
         self._client.transact_write_items(TransactItems=actions)
+        self._ledger.forget_recipient(key, old_ref)

@@ -6,15 +6,22 @@ share.
 Key: (`idempotency_key`, `recipient_ref`). A recipient's entry has the recipient's ref; Tuma's own
 records have a ref starting with `#`. What is due later lives in two partitions of the same table,
 sorted by when it is due: `#due-dlr` (report checks) and `#due-send` (scheduled messages).
+
+Two records let the internet-facing function find entries by key alone, without a Query (which
+would also reach the indexes: every number, every day): a message's recipients (`#recipients#NN`,
+its refs spread over `RECIPIENT_SHARDS` records so that 10,000 recipients stay under DynamoDB's item
+size) and, per message the provider took, its id (`#sent#<provider>#<id>`, naming key and ref) for a
+delivery report.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tuma.adapters.dynamodb import attribute, batch_write, python_item
+from tuma.adapters.dynamodb import attribute, batch_get, batch_write, python_item
 from tuma.formatting.clock import EAT, now_utc
 from tuma.models.ledger import PRIMARY, DueCheck, LedgerEntry, Status
 
@@ -39,10 +46,27 @@ RESENT_PREFIX = "#resent#"
 RESEND_OF = "#resend-of"
 DUE_CHECKS = "#due-dlr"
 DUE_SENDS = "#due-send"
+# A message's recipients: each ref in one of these records (a string set), chosen by its hash.
+RECIPIENTS_PREFIX = "#recipients#"
+RECIPIENT_SHARDS = 16
+# The entry a provider's message id names: key `#sent#<provider>#<id>`, ref `#sent`.
+SENT_PREFIX = "#sent#"
+SENT_RECORD = "#sent"
+# How many (key, ref) pairs a container remembers having noted, so that a message's later writes
+# (SENT after QUEUED, then its report) cost no second update.
+NOTED_MEMORY = 20_000
 
 
 def key(idempotency_key: str, recipient_ref: str) -> dict[str, Any]:
     return {"idempotency_key": {"S": idempotency_key}, "recipient_ref": {"S": recipient_ref}}
+
+
+def recipients_sk(ref: str) -> str:
+    return f"{RECIPIENTS_PREFIX}{zlib.crc32(ref.encode()) % RECIPIENT_SHARDS:02d}"
+
+
+def sent_key(provider: str, message_id: str) -> dict[str, Any]:
+    return key(f"{SENT_PREFIX}{provider}#{message_id}", SENT_RECORD)
 
 
 def is_own_record(item: Mapping[str, Any]) -> bool:
@@ -137,6 +161,7 @@ class LedgerTable:
         self.name = table
         self.ttl_seconds = ttl_days * 86400
         self.now = clock
+        self._noted: set[tuple[str, str]] = set()
 
     def expires(self, at: datetime) -> int:
         return int(at.timestamp()) + self.ttl_seconds
@@ -176,6 +201,80 @@ class LedgerTable:
         # An index key cannot be NULL or empty; absent attributes simply leave the item out of the index.
         return {k: attribute(v) for k, v in raw.items() if v is not None and v != ""}
 
+    def entry_items(self, entries: Iterable[LedgerEntry]) -> list[dict[str, Any]]:
+        """The entries' items and, for each the provider took, the record its message id names."""
+        items = []
+        for entry in entries:
+            items.append(self.entry_item(entry))
+            if entry.provider_message_id:
+                items.append(self.sent_item(entry, entry.recipient_ref))
+        return items
+
+    def sent_item(self, entry: LedgerEntry | Mapping[str, Any], ref: str) -> dict[str, Any]:
+        """What a delivery report for the entry's message id looks up: its key and ref."""
+        if isinstance(entry, LedgerEntry):
+            provider, message_id = entry.provider or PRIMARY, str(entry.provider_message_id)
+            idempotency_key, updated = entry.idempotency_key, entry.updated_at
+        else:
+            provider = entry.get("provider", {}).get("S", PRIMARY)
+            message_id, idempotency_key = entry["provider_message_id"]["S"], entry["idempotency_key"]["S"]
+            updated = datetime.fromisoformat(entry["updated_at"]["S"])
+        return {
+            **sent_key(provider, message_id),
+            "key": {"S": idempotency_key},
+            "ref": {"S": ref},
+            "expires_at": {"N": str(self.expires(updated))},
+        }
+
+    def note_recipients(self, entries: Iterable[LedgerEntry]) -> None:
+        """Each entry's ref joins its message's recipients, before the entry is written: a ref whose
+        entry is missing is skipped by readers, an entry missing from its recipients would be lost
+        to them. ADD to a set commutes, so writers racing on one message lose nothing."""
+        self.note_refs((entry.idempotency_key, entry.recipient_ref) for entry in entries)
+
+    def note_refs(self, pairs: Iterable[tuple[str, str]]) -> None:
+        shards: dict[tuple[str, str], set[str]] = {}
+        for idempotency_key, ref in pairs:
+            if (idempotency_key, ref) not in self._noted:
+                shards.setdefault((idempotency_key, recipients_sk(ref)), set()).add(ref)
+        if len(self._noted) > NOTED_MEMORY:
+            self._noted.clear()
+        expires = {"N": str(self.expires(self.now()))}
+        for (idempotency_key, sk), refs in shards.items():
+            self.client.update_item(
+                TableName=self.name,
+                Key=key(idempotency_key, sk),
+                UpdateExpression="ADD refs :refs SET expires_at = :expires",
+                ExpressionAttributeValues={":refs": {"SS": sorted(refs)}, ":expires": expires},
+            )
+            self._noted.update((idempotency_key, ref) for ref in refs)
+
+    def forget_recipient(self, idempotency_key: str, ref: str) -> None:
+        self.client.update_item(
+            TableName=self.name,
+            Key=key(idempotency_key, recipients_sk(ref)),
+            UpdateExpression="DELETE refs :refs",
+            ExpressionAttributeValues={":refs": {"SS": [ref]}},
+        )
+        self._noted.discard((idempotency_key, ref))
+
+    def recipients(self, idempotency_key: str) -> list[str]:
+        shards = [key(idempotency_key, f"{RECIPIENTS_PREFIX}{n:02d}") for n in range(RECIPIENT_SHARDS)]
+        found = batch_get(self.client, self.name, shards, what="a message's recipients", consistent=True)
+        return sorted(ref for item in found for ref in item.get("refs", {}).get("SS", []))
+
+    def by_key(self, idempotency_key: str) -> list[LedgerEntry]:
+        """A message's entries from its recipients, by key alone (no Query)."""
+        refs = self.recipients(idempotency_key)
+        items = batch_get(
+            self.client,
+            self.name,
+            [key(idempotency_key, r) for r in refs],
+            what="a message's entries",
+            consistent=True,
+        )
+        return sorted((entry_of(item) for item in items), key=lambda e: e.recipient_ref)
+
     def check_item(self, check: DueCheck) -> dict[str, Any]:
         return {
             **key(DUE_CHECKS, check_sk(check)),
@@ -197,6 +296,11 @@ class LedgerTable:
     def get(self, idempotency_key: str, ref: str) -> dict[str, Any] | None:
         item = self.client.get_item(TableName=self.name, Key=key(idempotency_key, ref), ConsistentRead=True)
         return item.get("Item")
+
+    def entries_of(self, idempotency_key: str, *, query: bool) -> list[LedgerEntry]:
+        """A message's entries: by one Query where the role allows it (every entry, those written
+        before 0.3.0 too), otherwise by key alone."""
+        return self.entries(idempotency_key) if query else self.by_key(idempotency_key)
 
     def entries(self, idempotency_key: str) -> list[LedgerEntry]:
         answer = self.client.query(
@@ -227,7 +331,10 @@ class OnLedgerTable:
         table: str,
         ttl_days: int = 180,
         clock: Callable[[], datetime] = now_utc,
+        *,
+        may_query: bool = True,
     ) -> None:
         self._table = LedgerTable(client, table, ttl_days, clock)
         self._client = client
         self._name = table
+        self._may_query = may_query

@@ -71,14 +71,24 @@ def outbox(settings: OutboxSettings) -> SqsOutboxQueue:
 def ledger(settings: LedgerSettings, client: DynamoDBClient | None = None) -> DynamoDBLedger:
     from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 
-    return DynamoDBLedger(client or dynamodb(), settings.LEDGER_TABLE, settings.LEDGER_TTL_DAYS)
+    return DynamoDBLedger(
+        client or dynamodb(),
+        settings.LEDGER_TABLE,
+        settings.LEDGER_TTL_DAYS,
+        may_query=settings.LEDGER_QUERIES,
+    )
 
 
 def agenda(settings: LedgerSettings, client: DynamoDBClient | None = None) -> DynamoDBAgenda:
     """What is due later, in the ledger's table."""
     from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
 
-    return DynamoDBAgenda(client or dynamodb(), settings.LEDGER_TABLE, settings.LEDGER_TTL_DAYS)
+    return DynamoDBAgenda(
+        client or dynamodb(),
+        settings.LEDGER_TABLE,
+        settings.LEDGER_TTL_DAYS,
+        may_query=settings.LEDGER_QUERIES,
+    )
 
 
 def outbox_dispatcher(
@@ -273,6 +283,7 @@ def balance_monitors(settings: BalanceSettings) -> dict[str, BalanceMonitor]:
 def reconciler(
     settings: ReconcilerSettings, metrics: MetricsSink, time_left: Callable[[], float] | None = None
 ) -> Reconciler:
+    from tuma.adapters.dynamodb_recipients_backfill import RecipientsBackfill
     from tuma.services.reconciler import Reconciler
 
     ledger_client = dynamodb()
@@ -286,6 +297,7 @@ def reconciler(
         time_left=time_left,
         privacy=privacy(settings),
         retention=retention(settings, ledger_client),
+        migrations=(RecipientsBackfill(ledger_client, settings.LEDGER_TABLE, settings.LEDGER_TTL_DAYS),),
     )
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from tuma.models.ledger import DeliveryUpdate, DueCheck, ReportOutcome
 from tuma.models.outbox import OutboxMessage
 from tuma.models.provider_answers import DeliveryReport, ProviderError
-from tuma.ports import Agenda, Ledger, MetricsSink, OutboxQueue
+from tuma.ports import Agenda, Ledger, MetricsSink, Migration, OutboxQueue
 from tuma.services.delivery_reports import outcome_of
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ class RunReport:
     expired: int = 0
     errors: int = 0
     redacted: int = 0  # records whose personal data the retention schedule removed
+    migrated: int = 0  # entries an earlier version wrote, brought up to this one's layout
     seconds_to_final: list[float] = field(default_factory=list)
 
 
@@ -69,9 +70,12 @@ class Reconciler:
         time_left: Callable[[], float] | None = None,
         privacy: Privacy | None = None,
         retention: RetentionSweep | None = None,
+        migrations: tuple[Migration, ...] = (),
     ) -> None:
         """`privacy`: where a report that the number blocked the sender puts it (None: nowhere).
-        `retention`: the sweep that removes personal data past RetentionDays (None: keep it)."""
+        `retention`: the sweep that removes personal data past RetentionDays (None: keep it).
+        `migrations`: what an upgrade left to do on stored data, a little each run."""
+        self._migrations = migrations
         self._privacy = privacy
         self._retention = retention
         self._ledger = ledger
@@ -88,8 +92,11 @@ class Reconciler:
         self._release(now, report)
         self._check(now, report)
         # Last, and only with time to spare: sending and delivery truth come first.
-        if self._retention is not None and (self._time_left is None or self._time_left() > 15):
+        if self._retention is not None and self._time_to_spare():
             report.redacted = self._retention.run()
+        for migration in self._migrations:
+            if self._time_to_spare():
+                report.migrated += migration.run()
         for name, value in (
             ("MessagesReleased", report.released),
             ("DeliveryReportsByPolling", report.final_by_polling),
@@ -102,6 +109,9 @@ class Reconciler:
         for seconds in report.seconds_to_final:
             self._metrics.measure("SecondsToFinalStatus", seconds)
         return report
+
+    def _time_to_spare(self) -> bool:
+        return self._time_left is None or self._time_left() > 15
 
     def _release(self, now: datetime, report: RunReport) -> None:
         for message in self._agenda.due_messages(now, 100):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -147,6 +147,10 @@ class MessageSettings(Env):
 class LedgerSettings(Env):
     LEDGER_TABLE: str
     LEDGER_TTL_DAYS: int = Field(default=180, ge=1)
+    # Whether the function's role may Query the ledger (template.yaml); only then does a message
+    # written before 0.3.0 (no record of its recipients) fall back to a Query. Held to the template
+    # by tests/e2e/test_template.py.
+    LEDGER_QUERIES: ClassVar[bool] = False
 
 
 class DeliveryCheckSettings(Env):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -21,6 +22,8 @@ class PullSettings(
     DarajaSettings, OutboxSettings, LedgerSettings, CustomerSettings, PaymentSettings, MessageSettings
 ):
     """functions/daraja_pull"""
+
+    LEDGER_QUERIES: ClassVar[bool] = True
 
     STATE_TABLE: str  # the checkpoint of each short code (the OAuth token stays in memory)
     # Each run reads from its checkpoint minus this much, so rows Daraja lists late are still read.

@@ -42,11 +42,14 @@ ANSWERS = [
 ]
 
 
-def _timed(name: str, command: list[str], cwd: Path, stdin: str | None = None) -> dict[str, object]:
+def _timed(
+    name: str, command: list[str], cwd: Path, stdin: str | None = None, says: str = ""
+) -> dict[str, object]:
+    """Run a step; `says`: what the line to show contains (else its last line)."""
     start = time.monotonic()
     done = subprocess.run(command, cwd=cwd, input=stdin, capture_output=True, text=True, check=False)
     seconds = round(time.monotonic() - start, 1)
-    last = next((line for line in reversed(done.stdout.splitlines()) if line.strip()), "")
+    last = next((line for line in reversed(done.stdout.splitlines()) if line.strip() and says in line), "")
     return {
         "step": name,
         "seconds": seconds,
@@ -65,8 +68,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="tuma-first-day-"))
     clone = work / "tuma"
     steps = [_timed("git clone", ["git", "clone", "-q", str(ROOT), str(clone)], work)]
-    steps.append(_timed("make demo", ["make", "demo"], clone))
-    steps.append(_timed("make build", ["make", "build"], clone))
+    steps.append(_timed("make demo", ["make", "demo"], clone, says="outcomes from"))
+    steps.append(_timed("make build", ["make", "build"], clone, says="Build Succeeded"))
     guided = _timed(
         "tuma deploy --guided --no-execute",
         [
@@ -79,6 +82,7 @@ def main() -> int:
         ],
         clone,
         stdin="".join(f"{answer}\n" for answer in ANSWERS),
+        says="deploy with",
     )
     steps.append(guided)
     asked = str(guided.pop("out")).count("]: ")

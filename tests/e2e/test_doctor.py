@@ -164,3 +164,25 @@ def test_the_test_sms_proves_the_sender_id_and_a_wrong_one_is_a_cross_with_its_f
     assert "'TUMA': the provider answered 1001, Invalid sender id" in cross
     assert any("exactly as the provider assigned it (case-sensitive)" in line for line in lines)
     assert "722000333" not in wrong.stdout  # the operator's own number is masked like any other
+
+
+def test_a_stack_whose_alarms_nobody_hears_fails_the_doctor(tmp_path: Path) -> None:
+    """Issue 32: the template's defaults leave AlertRecipients and AlarmEmail empty; the doctor says so."""
+    ready_file = tmp_path / "ready.json"
+    with running_local(ready_file=ready_file):
+        answer = _tuma(ready_file, "doctor")
+    assert answer.returncode == 1, answer.stdout
+    lines = answer.stdout.splitlines()
+    assert (
+        "✗ alarm recipients: nobody hears the alarms: AlertRecipients and AlarmEmail are both empty" in lines
+    )
+    fix = lines[
+        lines.index(
+            "✗ alarm recipients: nobody hears the alarms: AlertRecipients and AlarmEmail are both empty"
+        )
+        + 1
+    ]
+    assert (
+        fix.strip()
+        == "fix: deploy with AlertRecipients=07XXXXXXXX,07YYYYYYYY and AlarmEmail=you@example.co.ke"
+    )

@@ -4,6 +4,7 @@ from its `#recipients` records, a delivery report's entry from its `#sent` recor
 from __future__ import annotations
 
 import hashlib
+import json
 import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -122,7 +123,7 @@ def test_the_recipients_records_expire_with_the_entries(stack: Stack) -> None:
 def test_messages_from_before_the_upgrade_are_found_by_key_once_the_reconciler_noted_them(
     stack: Stack,
 ) -> None:
-    from tuma.adapters.dynamodb_recipients_backfill import RecipientsBackfill
+    from tuma.adapters.dynamodb_ledger_walks import RecipientsBackfill
 
     client, table = stack.client("dynamodb"), stack.topology.ref("LedgerTable")
     layout = LedgerTable(client, table, clock=lambda: NOW)
@@ -152,3 +153,96 @@ def test_messages_from_before_the_upgrade_are_found_by_key_once_the_reconciler_n
     calls: list[str] = []
     client.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
     assert backfill.run() == 0 and calls == ["GetItem"]  # done: one read a run, nothing else
+
+
+def test_a_message_sent_before_the_upgrade_still_gets_its_polled_report(stack: Stack) -> None:
+    """No `#sent` record for it: the reconciler's report check names its entry, and that is enough."""
+    from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
+    from tuma.models.ledger import DueCheck
+    from tuma.models.provider_answers import DeliveryReport
+    from tuma.services.reconciler import Reconciler
+
+    from tests.unit.fakes import ListMetrics, MemoryOutbox
+
+    client, table = stack.client("dynamodb"), stack.topology.ref("LedgerTable")
+    layout = LedgerTable(client, table, clock=lambda: NOW)
+    sent = LedgerEntry(
+        "SFK1A2B3C4",
+        "n:" + "ab" * 12,
+        "2547*****678",
+        Status.SENT,
+        provider_message_id="8290842",
+        updated_at=NOW,
+        check_due_at=NOW + timedelta(minutes=2),
+    )
+    client.put_item(TableName=table, Item=layout.entry_item(sent))  # as 0.2.0 wrote it: no #sent
+    agenda = DynamoDBAgenda(client, table)
+    agenda.add_checks(
+        [DueCheck(sent.idempotency_key, sent.recipient_ref, "8290842", NOW, NOW + timedelta(minutes=2))]
+    )
+    ledger = DynamoDBLedger(client, table)
+    report = DeliveryReport.model_validate(
+        {
+            "response-code": 200,
+            "message-id": "8290842",
+            "delivery-status": 32,
+            "delivery-description": "DeliveredToTerminal",
+        }
+    )
+    reconciler = Reconciler(ledger, agenda, {"primary": lambda _: report}, MemoryOutbox(), ListMetrics())
+    assert reconciler.run(NOW + timedelta(minutes=3)).final_by_polling == 1
+    [entry] = ledger.get("SFK1A2B3C4")
+    assert (entry.status, entry.final_via) == (Status.DELIVERED, "polling")
+    assert agenda.due_checks(NOW + timedelta(days=1), 10) == []  # ended, not dropped unapplied
+
+    # A report for an entry that is gone writes nothing back.
+    gone = DeliveryUpdate(
+        "1", "DeliveredToTerminal", Status.DELIVERED, 4, kind="delivered", entry=("gone", "k:0")
+    )
+    assert ledger.apply_delivery(gone) is ReportOutcome.STALE
+    assert client.get_item(TableName=table, Key=key("gone", "k:0")).get("Item") is None
+
+
+def test_entries_named_by_an_unkeyed_digest_move_to_their_keyed_ref_once_final(stack: Stack) -> None:
+    from tuma.adapters.dynamodb_ledger_walks import LegacyRefsRekey, RecipientsBackfill
+    from tuma.security.number_keys import NumberKeys
+
+    client, table = stack.client("dynamodb"), stack.topology.ref("LedgerTable")
+    keys = NumberKeys(lambda: b"k" * 48)
+    digest = hashlib.sha256(b"254712345678").hexdigest()[:24]
+    clock = [NOW]
+    layout = LedgerTable(client, table, clock=lambda: clock[0])
+
+    def old(key_: str, ref: str, status: Status, days_ago: int) -> LedgerEntry:
+        at = NOW - timedelta(days=days_ago)
+        return LedgerEntry(key_, ref, "2547*****678", status, text="Asante Wanjiku", updated_at=at)
+
+    delivered, in_flight, hashed = (
+        old("R1", f"n:{digest}", Status.DELIVERED, 10),
+        old("R2", f"n:{digest}", Status.SENT, 1),
+        old("R3", f"h:{digest}", Status.FAILED, 100),
+    )
+    for entry in (delivered, in_flight, hashed):
+        client.put_item(TableName=table, Item=layout.entry_item(entry))
+    RecipientsBackfill(client, table, pages_per_run=200, clock=lambda: clock[0]).run()
+    rekey = LegacyRefsRekey(client, table, keys, pages_per_run=200, clock=lambda: clock[0])
+
+    assert rekey.run() == 2  # the final ones; the one in flight waits
+    by_key = DynamoDBLedger(client, table, may_query=False)
+    [r1] = by_key.get("R1")
+    assert r1.recipient_ref == f"k:{keys.of_digest(digest)}" and r1.text == "Asante Wanjiku"
+    assert [e.recipient_ref for e in by_key.get("R3")] == [f"kh:{keys.of_digest(digest)}"]
+    assert [e.recipient_ref for e in by_key.get("R2")] == [in_flight.recipient_ref]
+    assert rekey.run() == 0  # the next walk, for what waited, begins a day later
+
+    client.put_item(
+        TableName=table, Item=layout.entry_item(old("R2", in_flight.recipient_ref, Status.DELIVERED, 0))
+    )
+    clock[0] = NOW + timedelta(days=1, minutes=1)
+    assert rekey.run() == 1
+    assert rekey.run() == 0
+    pages = client.get_paginator("scan").paginate(TableName=table)
+    stored = json.dumps([item for page in pages for item in page["Items"]])
+    assert digest not in stored  # neither an entry nor a recipients record names it any more
+    checkpoint = client.get_item(TableName=table, Key=key("#legacy-refs-rekey", "#checkpoint"))["Item"]
+    assert "done_at" in checkpoint

@@ -259,7 +259,9 @@ class MemoryLedger(Ledger):
 
     def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
         carrying = [
-            key for key, e in self.entries.items() if e.provider_message_id == update.provider_message_id
+            key
+            for key, e in self.entries.items()
+            if e.provider_message_id == update.provider_message_id and update.entry in (None, key)
         ]
         if not carrying:
             return ReportOutcome.UNKNOWN
@@ -283,11 +285,15 @@ class MemoryLedger(Ledger):
                 self.agenda.drop_entry_checks(*key)
         return outcome
 
-    def recipients_of(self, provider_message_id: str, provider: str) -> list[tuple[str, str]]:
+    def recipients_of(
+        self, provider_message_id: str, provider: str, entry: tuple[str, str] | None = None
+    ) -> list[tuple[str, str]]:
         return [
             (e.recipient_ref, e.recipient)
-            for e in self.entries.values()
-            if e.provider_message_id == provider_message_id and (e.provider or PRIMARY) == provider
+            for key, e in self.entries.items()
+            if e.provider_message_id == provider_message_id
+            and (e.provider or PRIMARY) == provider
+            and entry in (None, key)
         ]
 
     def expire(self, check: DueCheck, reason: str) -> bool:

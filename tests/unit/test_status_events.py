@@ -64,6 +64,10 @@ def test_no_event_for_no_change_a_retry_a_backward_step_or_tumas_own_records() -
     assert event_from_change(None, ENTRY | {"recipient_ref": "#payment", "status": "QUEUED"}) is None
     assert event_from_change(None, {"idempotency_key": "#due-dlr", "recipient_ref": "#1#x"}) is None
     assert event_from_change(ENTRY | {"status": "SENT"}, None) is None  # a TTL deletion
+    # An entry moved to a new ref: by an erasure, or from its unkeyed ref after the upgrade to 0.3.0.
+    moved = {"status": "DELIVERED", "recipient_ref": "k:" + "0" * 64}
+    assert event_from_change(None, ENTRY | moved | {"erased_at": "2026-12-07T10:00:00+00:00"}) is None
+    assert event_from_change(None, ENTRY | moved | {"rekeyed_at": "2026-12-07T10:00:00+00:00"}) is None
 
 
 def test_the_same_change_seen_twice_has_the_same_event_id() -> None:

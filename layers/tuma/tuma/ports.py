@@ -156,8 +156,11 @@ class Ledger(Protocol):
         """A report moves an entry forward only; a final one ends its delivery-report checks."""
         ...
 
-    def recipients_of(self, provider_message_id: str, provider: str) -> list[tuple[str, str]]:
-        """The (recipient ref, masked number) of the entries that provider message carried."""
+    def recipients_of(
+        self, provider_message_id: str, provider: str, entry: tuple[str, str] | None = None
+    ) -> list[tuple[str, str]]:
+        """The (recipient ref, masked number) of the entries that provider message carried; `entry`:
+        its (key, ref) when the caller knows it."""
         ...
 
     def expire(self, check: DueCheck, reason: str) -> bool:

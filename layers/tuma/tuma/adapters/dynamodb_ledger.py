@@ -92,15 +92,19 @@ class DynamoDBLedger(PaymentRecords, Ledger):
 
     # -- delivery ----------------------------------------------------------------------------------
 
-    def _carrying(self, provider: str, provider_message_id: str) -> dict[str, Any] | None:
+    def _carrying(
+        self, provider: str, provider_message_id: str, entry: tuple[str, str] | None = None
+    ) -> dict[str, Any] | None:
         """The key of the entry that carried the provider's message id (`#sent#…`), or None."""
+        if entry is not None:
+            return key(*entry)
         item = self._client.get_item(
             TableName=self._name, Key=sent_key(provider, provider_message_id), ConsistentRead=True
         ).get("Item")
         return key(item["key"]["S"], item["ref"]["S"]) if item else None
 
     def apply_delivery(self, update: DeliveryUpdate) -> ReportOutcome:
-        found = self._carrying(update.provider, update.provider_message_id)
+        found = self._carrying(update.provider, update.provider_message_id, update.entry)
         if found is None:
             return ReportOutcome.UNKNOWN
         values: dict[str, Any] = {
@@ -127,7 +131,9 @@ class DynamoDBLedger(PaymentRecords, Ledger):
         # Reports only move forward: a duplicate or a late lesser report changes nothing. And only the
         # provider that carried a message reports on it (ids are theirs; entries from before failover
         # existed name no provider: the primary's).
-        condition = "(attribute_not_exists(delivery_rank) OR delivery_rank < :rank) AND " + (
+        # An entry that is gone (its ledger expiry) is not written back by its report.
+        condition = "attribute_exists(idempotency_key) AND "
+        condition += "(attribute_not_exists(delivery_rank) OR delivery_rank < :rank) AND " + (
             "(attribute_not_exists(provider) OR provider = :provider)"
             if update.provider == PRIMARY
             else "provider = :provider"
@@ -147,14 +153,18 @@ class DynamoDBLedger(PaymentRecords, Ledger):
             self._table.delete(DUE_CHECKS, updated["check_sk"]["S"])
         return ReportOutcome.APPLIED
 
-    def recipients_of(self, provider_message_id: str, provider: str) -> list[tuple[str, str]]:
-        found = self._carrying(provider, provider_message_id)
+    def recipients_of(
+        self, provider_message_id: str, provider: str, entry: tuple[str, str] | None = None
+    ) -> list[tuple[str, str]]:
+        found = self._carrying(provider, provider_message_id, entry)
         if found is None:
             return []
         item = self._client.get_item(
-            TableName=self._name, Key=found, ProjectionExpression="recipient_ref, recipient"
+            TableName=self._name, Key=found, ProjectionExpression="recipient_ref, recipient, provider"
         ).get("Item")
-        return [(item["recipient_ref"]["S"], item.get("recipient", {}).get("S", "-"))] if item else []
+        if item is None or item.get("provider", {}).get("S", PRIMARY) != provider:
+            return []  # message ids are each provider's own
+        return [(item["recipient_ref"]["S"], item.get("recipient", {}).get("S", "-"))]
 
     def expire(self, check: DueCheck, reason: str) -> bool:
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -142,11 +142,9 @@ class LedgerPersonalRecords(PersonalLedger):
                 Item={**item, "body": {"S": json.dumps({**body, "to": others}, separators=(",", ":"))}},
             )
             counts["scheduled sends edited"] += 1
-        for key, ref in subject.messages:
-            entry = self._get(key, ref)
-            if entry is not None:
-                self._anonymise(entry, now)
-                counts["messages"] += 1
+        counts["messages"] += self._anonymise_all(subject.messages, now)
+        # An entry the reconciler moved to its keyed ref meanwhile (dynamodb_ledger_walks) is found again.
+        counts["messages"] += self._anonymise_all(self.messages_of(subject), now)
         for key, _ in self._payments(subject):
             names = {"#account": "account"}
             self._client.update_item(
@@ -165,6 +163,15 @@ class LedgerPersonalRecords(PersonalLedger):
             )
             counts["payments"] += 1
         return counts
+
+    def _anonymise_all(self, messages: Iterable[tuple[str, str]], now: str) -> int:
+        count = 0
+        for key, ref in messages:
+            entry = self._get(key, ref)
+            if entry is not None:
+                self._anonymise(entry, now)
+                count += 1
+        return count
 
     def _anonymise(self, item: Mapping[str, Any], now: str) -> None:
         """The entry under a fresh ref that leads to no one, without its number or text; its pending

@@ -111,6 +111,9 @@ class DeliveryUpdate:
     via: str = "callback"  # or "polling": how the report reached Tuma
     provider: str = PRIMARY  # whose report it is: message ids are only unique per provider
     opted_out: bool = False  # the number blocked the sender (tuma.services.delivery_reports)
+    # (key, ref) of the entry, when the caller knows it (a report check): found without the message
+    # id's `#sent` record, which entries from before 0.3.0 lack.
+    entry: tuple[str, str] | None = None
 
     @property
     def final(self) -> bool:

@@ -168,10 +168,11 @@ class Reconciler:
             via="polling",
             provider=check.provider,
             opted_out=outcome.opted_out,
+            entry=(check.idempotency_key, check.recipient_ref),
         )
         applied = self._ledger.apply_delivery(update)
         if update.opted_out and applied is ReportOutcome.APPLIED and self._privacy is not None:
-            recipients = self._ledger.recipients_of(check.provider_message_id, check.provider)
+            recipients = self._ledger.recipients_of(check.provider_message_id, check.provider, update.entry)
             if self._privacy.opted_out(recipients, update.delivery_status):
                 self._metrics.count("NumbersOptedOut")
         if update.final:

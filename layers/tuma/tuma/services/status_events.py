@@ -60,10 +60,12 @@ def event_from_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | No
 
 
 def _about_a_message(new: Mapping[str, Any]) -> bool:
-    """A recipient's entry, not one of Tuma's own records, and not an erasure re-keying an entry
-    (tuma.services.personal_data): nothing happened to the message then."""
+    """A recipient's entry, not one of Tuma's own records, and not an erasure or the move of an entry
+    from its unkeyed ref (tuma.services.personal_data, tuma.adapters.dynamodb_ledger_walks): nothing
+    happened to the message then."""
     return not (
         new.get("erased_at")
+        or new.get("rekeyed_at")
         or str(new.get("recipient_ref", "#")).startswith("#")
         or str(new.get("idempotency_key", "#")).startswith("#")
     )

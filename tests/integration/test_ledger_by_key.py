@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tuma.adapters.dynamodb_agenda import DynamoDBAgenda
 from tuma.adapters.dynamodb_ledger import DynamoDBLedger
 from tuma.adapters.ledger_table import RECIPIENT_SHARDS, LedgerTable, key
-from tuma.models.ledger import DeliveryUpdate, LedgerEntry, ReportOutcome, Status
+from tuma.models.ledger import DeliveryUpdate, DueCheck, LedgerEntry, ReportOutcome, Status
 
 from tests.integration.conftest import Stack
 
@@ -56,10 +57,18 @@ def test_a_messages_entries_and_its_reports_are_found_by_key_alone(stack: Stack)
             provider_message_id=f"m{i}",
             provider="secondary" if i == 7 else None,
             updated_at=NOW,
+            check_due_at=NOW + timedelta(minutes=2),
         )
         for i, e in enumerate(queued)
     ]
     sender.write(sent)
+    agenda = DynamoDBAgenda(client, table)
+    agenda.add_checks(
+        [
+            DueCheck(e.idempotency_key, e.recipient_ref, f"m{i}", NOW, NOW + timedelta(minutes=2))
+            for i, e in enumerate(sent)
+        ]
+    )
 
     webhooks_client = stack.client("dynamodb")
     refused = _refuse_queries(webhooks_client)
@@ -70,6 +79,9 @@ def test_a_messages_entries_and_its_reports_are_found_by_key_alone(stack: Stack)
     delivered = DeliveryUpdate("m3", "DeliveredToTerminal", Status.DELIVERED, rank=4, kind="delivered")
     assert webhooks.apply_delivery(delivered) is ReportOutcome.APPLIED
     assert webhooks.apply_delivery(delivered) is ReportOutcome.STALE  # the same report again
+    # A final report ends the message's report check: the provider is not asked about it again.
+    waiting = {c.recipient_ref for c in agenda.due_checks(NOW + timedelta(days=1), 500)}
+    assert len(waiting) == 119 and queued[3].recipient_ref not in waiting
     # Message ids are each provider's own: m7 went by the secondary, m3 by the primary.
     assert webhooks.apply_delivery(DeliveryUpdate("m7", "x", Status.DELIVERED, 4)) is ReportOutcome.UNKNOWN
     secondary = DeliveryUpdate("m7", "DeliveredToTerminal", Status.DELIVERED, 4, provider="secondary")

@@ -28,7 +28,6 @@ from tuma.models.ledger import PRIMARY, DueCheck, LedgerEntry, Status
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-MESSAGE_ID_INDEX = "by-provider-message-id"
 RECIPIENT_INDEX = "by-recipient"
 DAY_INDEX = "by-day"
 # The payment's own record beside its recipients' entries: which sources saw it, its best payer number.
@@ -62,7 +61,11 @@ def key(idempotency_key: str, recipient_ref: str) -> dict[str, Any]:
 
 
 def recipients_sk(ref: str) -> str:
-    return f"{RECIPIENTS_PREFIX}{zlib.crc32(ref.encode()) % RECIPIENT_SHARDS:02d}"
+    return _shard_sk(zlib.crc32(ref.encode()) % RECIPIENT_SHARDS)
+
+
+def _shard_sk(shard: int) -> str:
+    return f"{RECIPIENTS_PREFIX}{shard:02d}"
 
 
 def sent_key(provider: str, message_id: str) -> dict[str, Any]:
@@ -237,6 +240,8 @@ class LedgerTable:
         for idempotency_key, ref in pairs:
             if (idempotency_key, ref) not in self._noted:
                 shards.setdefault((idempotency_key, recipients_sk(ref)), set()).add(ref)
+        if not shards:
+            return  # all noted before by this container: a message's later writes cost nothing
         if len(self._noted) > NOTED_MEMORY:
             self._noted.clear()
         expires = {"N": str(self.expires(self.now()))}
@@ -259,7 +264,7 @@ class LedgerTable:
         self._noted.discard((idempotency_key, ref))
 
     def recipients(self, idempotency_key: str) -> list[str]:
-        shards = [key(idempotency_key, f"{RECIPIENTS_PREFIX}{n:02d}") for n in range(RECIPIENT_SHARDS)]
+        shards = [key(idempotency_key, _shard_sk(n)) for n in range(RECIPIENT_SHARDS)]
         found = batch_get(self.client, self.name, shards, what="a message's recipients", consistent=True)
         return sorted(ref for item in found for ref in item.get("refs", {}).get("SS", []))
 

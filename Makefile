@@ -97,6 +97,8 @@ bench: install
 	$(BIN)/python bench/outbox_batch.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/cold_start.py
+	@sh scripts/install_valgrind.sh
+	$(BIN)/python bench/cold_start.py --instructions
 	$(BIN)/python bench/bytecode.py
 	$(BIN)/python bench/console.py
 	$(BIN)/python bench/signed_requests.py

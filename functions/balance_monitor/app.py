@@ -10,16 +10,18 @@ import gc
 # Back on at the end of the module, with init's objects frozen out of later collections.
 gc.disable()
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.formatting.clock import now_utc
 from tuma.runtime import wiring
 from tuma.runtime.observability import build_logger
 from tuma.runtime.settings import load
 from tuma.runtime.settings.balance_monitor import BalanceSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = build_logger()
 metrics = Metrics()

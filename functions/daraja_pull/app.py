@@ -15,7 +15,6 @@ gc.disable()
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.errors import ConfigurationError
 from tuma.runtime import api_clients, wiring
 from tuma.runtime.deadline import Deadline
@@ -24,6 +23,7 @@ from tuma.runtime.settings import load
 from tuma.runtime.settings.daraja_pull import PullSettings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from tuma.services.pull import PullReconciler
 
 logger = build_logger()

@@ -14,10 +14,9 @@ import gc
 # Back on at the end of the module, with init's objects frozen out of later collections.
 gc.disable()
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.runtime import wiring
 from tuma.runtime.batch import BatchResponse
 from tuma.runtime.deadline import Deadline
@@ -27,6 +26,9 @@ from tuma.runtime.redelivery import redeliver_later
 from tuma.runtime.settings import load
 from tuma.runtime.settings.outbox_sender import SenderSettings
 from tuma.services.send_path.batch import Inbound
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = build_logger()
 metrics = Metrics()

@@ -14,10 +14,9 @@ import gc
 # Back on at the end of the module, with init's objects frozen out of later collections.
 gc.disable()
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.models.payments import InvalidPayment, Payment
 from tuma.models.sources import PaymentSource
 from tuma.runtime import wiring
@@ -27,6 +26,9 @@ from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import load
 from tuma.runtime.settings.payment_stream import StreamSettings
 from tuma.services.payment_stream import completed_payment
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = build_logger()
 metrics = Metrics()

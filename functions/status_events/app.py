@@ -10,10 +10,9 @@ import gc
 # Back on at the end of the module, with init's objects frozen out of later collections.
 gc.disable()
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.runtime import wiring
 from tuma.runtime.batch import BatchResponse, item_failures
 from tuma.runtime.events import stream_records
@@ -21,6 +20,9 @@ from tuma.runtime.observability import CountingMetrics, build_logger
 from tuma.runtime.settings import load
 from tuma.runtime.settings.status_events import StatusEventSettings
 from tuma.services.status_events import Change
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = build_logger()
 metrics = Metrics()

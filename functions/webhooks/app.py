@@ -15,11 +15,10 @@ import gc
 # Back on at the end of the module, with init's objects frozen out of later collections.
 gc.disable()
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from tuma.errors import ConfigurationError, InvalidInput, Unavailable
 from tuma.runtime import wiring
 from tuma.runtime.observability import CountingMetrics, build_logger
@@ -30,6 +29,9 @@ from tuma.runtime.webhook_gate import WebhookGate
 from tuma.security.addresses import Addresses
 from tuma.webhooks import business, daraja, privacy, provider
 from tuma.webhooks.context import JSON, WebhookContext, reply
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = build_logger()
 metrics = Metrics()

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from tuma_cli import stack
 
 if TYPE_CHECKING:
-    from tuma.models.privacy import MessageCategory, PrivacyRecord
+    from tuma.models.privacy import MessageCategory
+    from tuma.models.privacy_records import PrivacyRecord
     from tuma.ports import AuditLog, PersonalRecords
     from tuma.security.number_keys import NumberKeys
     from tuma.services.personal_data import PersonalData

@@ -39,7 +39,8 @@ from tuma.models.ledger import (
     confirmation_of,
 )
 from tuma.models.outbox import OutboxMessage
-from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
+from tuma.models.privacy import Scope
+from tuma.models.privacy_records import Consent, PrivacyRecord, Suppression
 from tuma.models.provider_answers import Balance
 from tuma.models.provider_codes import Disposition
 from tuma.models.sending import BulkMessage, Claim, Claimed, ClaimState, SendResult, Settlement

@@ -13,7 +13,8 @@ from typing import Any
 from tuma.formatting.phones import parse_recipient
 from tuma.models.ledger import Status
 from tuma.models.outbox import OutboxMessage
-from tuma.models.privacy import Scope, SendWindow, Suppression, SuppressionSource
+from tuma.models.privacy import Scope, SendWindow, SuppressionSource
+from tuma.models.privacy_records import Suppression
 from tuma.models.provider_codes import Disposition
 from tuma.models.sending import Claim, Claimed, ClaimState, Delivery, SendResult, Settlement
 from tuma.models.templates import Catalog

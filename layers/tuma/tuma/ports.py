@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     )
     from tuma.models.outbox import OutboxMessage
     from tuma.models.personal import Subject
-    from tuma.models.privacy import Consent, PrivacyRecord, Scope, Suppression
+    from tuma.models.privacy import Scope
+    from tuma.models.privacy_records import Consent, PrivacyRecord, Suppression
     from tuma.models.provider_answers import Balance
     from tuma.models.provider_credentials import Credentials
     from tuma.models.sending import BulkMessage, Claim, Claimed, SendResult, Settlement

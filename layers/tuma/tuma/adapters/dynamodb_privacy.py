@@ -15,7 +15,8 @@ from botocore.exceptions import ClientError
 from tuma.adapters.aws_errors import translates_aws_errors
 from tuma.adapters.dynamodb import batch_get, is_conditional_failure
 from tuma.formatting.clock import parse_time
-from tuma.models.privacy import Consent, Erased, PrivacyRecord, Scope, Suppression, SuppressionSource
+from tuma.models.privacy import Scope, SuppressionSource
+from tuma.models.privacy_records import Consent, Erased, PrivacyRecord, Suppression
 from tuma.ports import PrivacyStore
 
 if TYPE_CHECKING:

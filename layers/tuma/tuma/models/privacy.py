@@ -1,12 +1,10 @@
-"""What Tuma keeps about a person's wishes: the suppression list and the consent record.
-
-Both are keyed by the number's keyed hash (tuma.security.number_keys), never by the number: the list
-itself reveals no number to whoever reads the table. A masked copy is kept for operators' eyes.
-"""
+"""The words of a person's wishes: what a message is (its category), what they asked to stop (a
+scope), who recorded it, and when promotions may go. The records the privacy table keeps are in
+tuma.models.privacy_records: a function that only reads these words (the webhooks, through every
+outbox message's category) does not build those at its cold start."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
@@ -44,14 +42,6 @@ class SuppressionSource(StrEnum):
     DELIVERY_REPORT = "delivery-report"  # the network said the number blocked the sender
 
 
-@dataclass(frozen=True)
-class Suppression:
-    scope: Scope
-    reason: str
-    source: SuppressionSource
-    at: datetime
-
-
 # What a suppression says once the person's data is erased: the objection stands, nothing else.
 KEPT_AFTER_ERASURE = (
     "objection kept after erasure: the person asked to be erased and had asked to stop these messages; "
@@ -69,48 +59,6 @@ def message_digest(idempotency_key: str) -> str:
     import hashlib
 
     return hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]
-
-
-@dataclass(frozen=True)
-class Erased:
-    """A person erased at `at`: their messages then known (`messages`, digests of their keys) must not
-    go out again from a queue or a redrive, nor write their number back into the ledger."""
-
-    at: datetime
-    messages: frozenset[str] = frozenset()
-
-    def covers(self, idempotency_key: str) -> bool:
-        return message_digest(idempotency_key) in self.messages
-
-
-@dataclass(frozen=True)
-class Consent:
-    source: str  # where the customer said yes: "web form", "shop counter", an app's name
-    wording: str  # what they agreed to, as they saw it
-    at: datetime
-
-
-@dataclass(frozen=True)
-class PrivacyRecord:
-    """Everything kept about one number's wishes."""
-
-    key: str  # the number's keyed hash
-    masked: str
-    suppressions: dict[Scope, Suppression] = field(default_factory=dict)
-    consent: Consent | None = None
-    erased: Erased | None = None
-
-    def suppression_for(self, category: MessageCategory) -> Suppression | None:
-        """The entry that stops a message of `category`, the widest first."""
-        for scope in (Scope.ALL, Scope.PROMOTIONAL):
-            found = self.suppressions.get(scope)
-            if found is not None and scope.covers(category):
-                return found
-        return None
-
-    @property
-    def empty(self) -> bool:
-        return not self.suppressions and self.consent is None
 
 
 DEFAULT_WINDOW = "08:00-18:00"

@@ -29,14 +29,8 @@ from typing import TYPE_CHECKING
 from tuma.errors import InvalidInput
 from tuma.formatting.clock import EAT, now_utc
 from tuma.formatting.phones import KENYA_ONLY, InvalidNumber, Recipient, parse_recipient
-from tuma.models.privacy import (
-    Consent,
-    MessageCategory,
-    PrivacyRecord,
-    Scope,
-    Suppression,
-    SuppressionSource,
-)
+from tuma.models.privacy import MessageCategory, Scope, SuppressionSource
+from tuma.models.privacy_records import Consent, PrivacyRecord, Suppression
 
 if TYPE_CHECKING:
     from tuma.models.sending import Delivery

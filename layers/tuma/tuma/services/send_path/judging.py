@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from tuma.formatting.clock import now_utc
 from tuma.models.ledger import LedgerEntry, Status
-from tuma.models.privacy import ERASED_RECIPIENT, MessageCategory, PrivacyRecord
+from tuma.models.privacy import ERASED_RECIPIENT, MessageCategory
+from tuma.models.privacy_records import PrivacyRecord
 from tuma.models.sending import Delivery, Settlement
 from tuma.ports import Claims, Ledger
 from tuma.services.send_path.batch import Batch

@@ -143,25 +143,30 @@ def local_functions() -> Iterator[tuple[dict[str, str], dict[str, tuple[Path, di
 
 # The probe without its clock, leaving before the interpreter's teardown (which the time leaves out too).
 COUNTED = "import os, sys\nsys.path.insert(0, sys.argv[1])\nimport {module}\nos._exit(0)\n"
+# The same, then one request: what a container does before its first answer.
+ANSWERED = """import json, os, sys, types
+sys.path.insert(0, sys.argv[1])
+import app
+context = types.SimpleNamespace(function_name="Webhooks", memory_limit_in_mb=512, aws_request_id="r",
+    invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:Webhooks")
+answer = app.lambda_handler(json.loads(sys.argv[2]), context)
+if answer["statusCode"] != 200:
+    raise SystemExit(str(answer))
+os._exit(0)
+"""
 
 
-def instructions(directory: Path, module: str, env: dict[str, str]) -> int:
-    """User-space instructions a fresh process executes importing `module`, by valgrind."""
+def instructions(directory: Path, module: str, env: dict[str, str], *request: str) -> int:
+    """User-space instructions a fresh process executes importing `module` (and answering `request`,
+    an API Gateway event, when one is given), by valgrind."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         raise SystemExit("--instructions needs valgrind: sh scripts/install_valgrind.sh (make bench does)")
     fresh_process(PROBE.format(module=module), [str(directory)], env)  # bytecode compiled first
+    code = ANSWERED if request else COUNTED.format(module=module)
+    command = ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable]
     answer = subprocess.run(
-        [
-            valgrind,
-            "--tool=cachegrind",
-            "--cache-sim=no",
-            "--cachegrind-out-file=/dev/null",
-            sys.executable,
-            "-c",
-            COUNTED.format(module=module),
-            str(directory),
-        ],
+        [valgrind, *command, "-c", code, str(directory), *request],
         env=env,
         capture_output=True,
         text=True,
@@ -174,7 +179,40 @@ def instructions(directory: Path, module: str, env: dict[str, str]) -> int:
     return int(found.group(1).replace(",", ""))
 
 
-def count_all(targets: dict[str, tuple[Path, str, dict[str, str]]], baseline: str) -> int:
+def first_callback(endpoint: str, env: dict[str, str]) -> str:
+    """A C2B confirmation as API Gateway hands it to the webhooks function: from Safaricom's address,
+    with Daraja's path token, a receipt number of its own."""
+    import uuid
+
+    from tuma_cli.local.events import rest_proxy_event
+    from tuma_cli.local.provision import client
+
+    secret = client("secretsmanager", endpoint).get_secret_value(SecretId=env["DARAJA_CALLBACK_SECRET"])
+    token = json.loads(secret["SecretString"])["token"]
+    body = {
+        "TransactionType": "Pay Bill",
+        "TransID": "B" + uuid.uuid4().hex[:9].upper(),
+        "TransTime": "20261207101010",
+        "TransAmount": "100.00",
+        "BusinessShortCode": "600638",
+        "BillRefNumber": "bench",
+        "MSISDN": "254708374149",
+        "FirstName": "Bench",
+    }
+    path = f"/payments/c2b/confirmation/{token}"
+    event = rest_proxy_event(
+        "POST",
+        path,
+        resource="/payments/c2b/confirmation/{token}",
+        path_parameters={"token": token},
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(body).encode(),
+        source_ip="196.201.214.200",  # one of Safaricom's (SafaricomCallbackIps)
+    )
+    return json.dumps(event)
+
+
+def count_all(targets: dict[str, tuple[Path, str, dict[str, str]]], baseline: str, endpoint: str) -> int:
     counts = {name: instructions(*target) for name, target in targets.items()}
     base = counts.pop(baseline)
     floor = counts.pop("(bare interpreter)")
@@ -185,6 +223,11 @@ def count_all(targets: dict[str, tuple[Path, str, dict[str, str]]], baseline: st
         print(f"  {name:<22} {counted / 1e6:9.0f} {counted / base:10.3f}")
     print(f"  {'(bare interpreter)':<22} {floor / 1e6:9.0f}")
     print(f"\nworst function: {max(counts.values()) / base:.3f}x the baseline's instructions (goal 0.70x)")
+    if "webhooks" in targets:
+        # What init leaves to the first request shows here: a receipt's callback in a new container.
+        path, _, env = targets["webhooks"]
+        answered = instructions(path, "app", env, first_callback(endpoint, env))
+        print(f"webhooks, init and its first C2B confirmation: {answered / 1e6:.0f} million")
     return 0
 
 
@@ -197,6 +240,7 @@ def main() -> int:
     args = parser.parse_args()
 
     with local_functions() as (common, functions):
+        endpoint = common["AWS_ENDPOINT_URL"]
         targets = {"plain Powertools": (ROOT / "bench", "baseline_function", common)}
         if args.profile:
             directory, env = functions[args.profile]
@@ -218,7 +262,7 @@ def main() -> int:
             targets[name] = (directory, "app", env)
         targets["(bare interpreter)"] = (ROOT / "bench", "json", common)
         if args.instructions:
-            return count_all(targets, baseline="plain Powertools")
+            return count_all(targets, baseline="plain Powertools", endpoint=endpoint)
         figures = measure_all(targets, args.runs, baseline="plain Powertools")
     baseline, floor = figures.pop("plain Powertools"), figures.pop("(bare interpreter)")
     rows = sorted(figures.items())

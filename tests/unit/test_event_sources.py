@@ -227,7 +227,20 @@ def test_a_route_cannot_be_declared_without_its_authentication() -> None:
         routes.add("post", "/results", auth=Auth.SIGNATURE, answers=OK)(lambda: {})
     with pytest.raises(ValueError, match="names its scope"):
         routes.add("post", "/r/<token>", auth=Auth.PROVIDER, scope=Scope.ALERTS, answers=OK)(lambda token: {})
+    with pytest.raises(ValueError, match="module:Model"):  # a body's model is named where it lives
+        routes.add("post", "/r/<token>", auth=Auth.PROVIDER, answers=OK, body="tuma.models.mpesa.PullNotice")
     assert routes.declared == ()
+
+
+def test_a_routes_model_is_imported_with_its_first_request_and_must_be_a_model() -> None:
+    from tuma.models.mpesa import PullNotice
+    from tuma.runtime.routes import model_of
+
+    assert model_of("tuma.models.mpesa:PullNotice") is PullNotice
+    with pytest.raises(TypeError, match="not a pydantic model"):
+        model_of("tuma.models.mpesa:CONFIRMED")
+    with pytest.raises(AttributeError):
+        model_of("tuma.models.mpesa:NoSuchModel")
 
 
 def test_a_daraja_callback_from_anywhere_but_safaricom_is_refused_whatever_its_token() -> None:

@@ -11,16 +11,23 @@ router only routes. Each route names its body model; the body is validated as Po
 parsed JSON body, pydantic's python mode) and errors keep Powertools' shape (`loc` starting with
 "body" or "query"). The OpenAPI document comes from the same typed handlers registered on a
 validating resolver, only when asked (scripts/openapi.py, a test).
+
+A route names its model by where it lives ("tuma.models.mpesa:C2BConfirmation"), imported with the
+route's first request: a cold start builds no route's model, and a container builds only those of
+the routes it is asked (the four callers' models were about 10 ms of the webhooks function's cold
+start: bench/cold_start.py --instructions).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -74,7 +81,7 @@ class Route:
     options: dict[str, Any] = field(default_factory=dict)
     # What the handler answers, by status: (when, the name of its model in tuma.models.answers).
     answers: dict[int, tuple[str, str]] = field(default_factory=dict)
-    body: bool = False
+    body: str | None = None  # where its body's model lives: "tuma.models.mpesa:C2BConfirmation"
     lenient: bool = False  # any JSON object is acknowledged (Daraja's callbacks)
     scope: Scope | None = None  # what an API key must hold to call a signed route
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
@@ -135,20 +142,20 @@ class Routes:
         path: str,
         *,
         auth: Auth,
-        body: type[BaseModel] | None = None,
+        body: str | None = None,
         query: Mapping[str, tuple[str, ...]] | None = None,
         answers: Mapping[int, tuple[str, str]] | None = None,
         lenient: bool = False,
         scope: Scope | None = None,
         **options: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Register `handler` for `path`, callable only as `auth` says; its body parameter gets `body`
-        validated, its query parameters (each with its allowed values) the query string's value when
+        """Register `handler` for `path`, callable only as `auth` says; its body parameter gets the body
+        validated by the model `body` names ("module:Model", imported with the first request), its query parameters (each with its allowed values) the query string's value when
         one is given. `answers`: what the handler itself answers, by status (the gate's answers, and
         the invalid-request 422, follow from `auth` and `body`). `lenient`: the handler reads any JSON
         object (`body` says what it looks for) and answers it as `answers` says, never 422.
         `scope`: for a signed route, what the caller's API key must hold."""
-        _check_declaration(f"{method.upper()} {path}", auth, scope, bool(answers))
+        _check_declaration(f"{method.upper()} {path}", auth, scope, bool(answers), body)
         allowed = dict(query or {})
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -161,7 +168,7 @@ class Routes:
 
             def run(**params: Any) -> Any:
                 if body is not None and body_name is not None:
-                    params[body_name] = self._body(body)
+                    params[body_name] = self._body(model_of(body))
                 for name, values in allowed.items():
                     value = self.app.current_event.get_query_string_value(name)
                     if value is None:
@@ -188,7 +195,7 @@ class Routes:
                     handler,
                     options,
                     dict(answers or {}),
-                    body is not None,
+                    body,
                     lenient,
                     scope,
                 )
@@ -225,6 +232,9 @@ class Routes:
         for route in self._routes:
             route.handler.__globals__.setdefault("Body", Body)
             route.handler.__globals__.setdefault("Query", Query)
+            if route.body:  # the handler's module imports its model for type checking only
+                model = model_of(route.body)
+                route.handler.__globals__.setdefault(model.__name__, model)
             getattr(documented, route.method.lower())(route.path, **route.options)(route.handler)
         document = json.loads(documented.get_openapi_json_schema(title=title, version=version))
         return json.dumps(self._complete(document))
@@ -253,7 +263,17 @@ class Routes:
         return document
 
 
-def _check_declaration(route: str, auth: Auth, scope: Scope | None, answers: bool) -> None:
+@cache
+def model_of(body: str) -> type[BaseModel]:
+    """The model a route's `body` names ("module:Model"), imported when first asked for."""
+    module, _, name = body.partition(":")
+    model = getattr(importlib.import_module(module), name)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"{body} is not a pydantic model")
+    return model
+
+
+def _check_declaration(route: str, auth: Auth, scope: Scope | None, answers: bool, body: str | None) -> None:
     if not isinstance(auth, Auth):
         raise TypeError(f"{route}: auth must be an Auth, not {auth!r}")
     if (auth is Auth.SIGNATURE) != (scope is not None):
@@ -262,6 +282,8 @@ def _check_declaration(route: str, auth: Auth, scope: Scope | None, answers: boo
         raise ValueError(f"{route}: a path-token route needs <token> in its path")
     if not answers:
         raise ValueError(f"{route}: declare what the route answers (answers=)")
+    if body is not None and not re.fullmatch(r"[\w.]+:\w+", body):
+        raise ValueError(f"{route}: body names its model as module:Model, not {body!r}")
 
 
 def _document_route(route: Route, operation: dict[str, Any]) -> None:

@@ -9,10 +9,8 @@ from urllib.parse import unquote
 # Response is read when the OpenAPI document evaluates the handlers' annotations (context loads it anyway).
 from aws_lambda_powertools.event_handler import Response
 
-from tuma.models.alerts import AlertRequest
 from tuma.models.api_keys import Scope
 from tuma.models.ledger import CancelOutcome
-from tuma.models.payments import PaymentRequest
 from tuma.runtime.routes import Auth, Routes
 from tuma.services.lookup import story
 from tuma.webhooks.context import reply
@@ -20,6 +18,8 @@ from tuma.webhooks.context import reply
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.params import Body
 
+    from tuma.models.alerts import AlertRequest
+    from tuma.models.payments import PaymentRequest
     from tuma.services.intake import Outcome
     from tuma.webhooks.context import WebhookContext
 
@@ -41,7 +41,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "/payments",
         auth=Auth.SIGNATURE,
         scope=Scope.PAYMENTS,
-        body=PaymentRequest,
+        body="tuma.models.payments:PaymentRequest",
         answers={202: ("queued for its receipt, or recorded as not sent with the reason", "Queued")},
         tags=["Signed"],
         summary="A payment from your own systems",
@@ -56,7 +56,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "/alerts",
         auth=Auth.SIGNATURE,
         scope=Scope.ALERTS,
-        body=AlertRequest,
+        body="tuma.models.alerts:AlertRequest",
         answers={202: ("queued for the alert recipients, or not sent with the reason", "Queued")},
         tags=["Signed"],
         summary="An alert from monitoring",

@@ -11,20 +11,19 @@ import logging
 from typing import TYPE_CHECKING, Annotated, Any
 
 from tuma.formatting.clock import now_utc
-from tuma.models.mpesa import (
-    CONFIRMED,
-    C2BConfirmation,
-    C2BValidation,
-    PullNotice,
-    StatusResultCallback,
-    StkCallback,
-)
 from tuma.runtime.routes import Auth, Routes
 
 if TYPE_CHECKING:
     # Read by the OpenAPI document only (tuma.runtime.routes.Routes.openapi_json), never at a cold start.
     from aws_lambda_powertools.event_handler.openapi.params import Body
 
+    from tuma.models.mpesa import (
+        C2BConfirmation,
+        C2BValidation,
+        PullNotice,
+        StatusResultCallback,
+        StkCallback,
+    )
     from tuma.services.intake import Outcome
     from tuma.webhooks.context import WebhookContext
 
@@ -32,15 +31,22 @@ log = logging.getLogger(__name__)
 ACKNOWLEDGED = {200: ("acknowledged, whatever the body: what cannot make a receipt is recorded", "DarajaAck")}
 
 
+def accepted() -> dict[str, Any]:
+    """Daraja's "Accepted", from tuma.models.mpesa: loaded with the routes' models, at the first callback."""
+    from tuma.models.mpesa import CONFIRMED
+
+    return CONFIRMED
+
+
 def declare(routes: Routes, context: WebhookContext) -> None:
     def acknowledge(outcome: Outcome) -> dict[str, Any]:
         context.counts.count(outcome.fate.value)
-        return CONFIRMED
+        return accepted()
 
     @routes.add(
         "post",
         "/payments/c2b/validation/<token>",
-        body=C2BValidation,
+        body="tuma.models.mpesa:C2BValidation",
         answers={200: ("accepted or rejected, in Daraja's words", "DarajaAck")},
         summary="C2B validation: accept or reject",
         auth=Auth.DARAJA,
@@ -53,7 +59,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
     @routes.add(
         "post",
         "/payments/c2b/confirmation/<token>",
-        body=C2BConfirmation,
+        body="tuma.models.mpesa:C2BConfirmation",
         answers=ACKNOWLEDGED,
         summary="C2B confirmation: queue the receipt",
         auth=Auth.DARAJA,
@@ -66,7 +72,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
     @routes.add(
         "post",
         "/payments/stk/<token>",
-        body=StkCallback,
+        body="tuma.models.mpesa:StkCallback",
         answers=ACKNOWLEDGED,
         summary="STK Push result: queue the receipt of a payment",
         auth=Auth.DARAJA,
@@ -79,7 +85,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
     @routes.add(
         "post",
         "/payments/status-results/<token>",
-        body=StatusResultCallback,
+        body="tuma.models.mpesa:StatusResultCallback",
         answers=ACKNOWLEDGED,
         summary="Transaction Status result: a payment Tuma never saw gets its receipt",
         auth=Auth.DARAJA,
@@ -93,7 +99,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
     @routes.add(
         "post",
         "/payments/pull/<token>",
-        body=PullNotice,
+        body="tuma.models.mpesa:PullNotice",
         answers={
             200: ("acknowledged: the pull job reads M-Pesa's list itself, on its schedule", "DarajaAck")
         },
@@ -106,4 +112,4 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         # Registered as Pull's CallBackURL (tuma daraja register), so that nothing Pull sends lands on
         # the C2B confirmation route. Which fields it carries is logged, never their values.
         log.info("Daraja Pull notice with fields %s", sorted(notice.model_extra or {}))
-        return CONFIRMED
+        return accepted()

@@ -12,18 +12,18 @@ from aws_lambda_powertools.event_handler import Response
 
 from tuma.models.api_keys import Scope
 from tuma.models.privacy import SuppressionSource
-from tuma.models.privacy_requests import (
-    ConsentRequest,
-    ConsentWithdrawal,
-    SuppressionRemoval,
-    SuppressionRequest,
-)
 from tuma.runtime.routes import Auth, Routes
 from tuma.webhooks.context import reply
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.params import Body
 
+    from tuma.models.privacy_requests import (
+        ConsentRequest,
+        ConsentWithdrawal,
+        SuppressionRemoval,
+        SuppressionRequest,
+    )
     from tuma.webhooks.context import WebhookContext
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "/suppressions",
         auth=Auth.SIGNATURE,
         scope=Scope.PRIVACY,
-        body=SuppressionRequest,
+        body="tuma.models.privacy_requests:SuppressionRequest",
         answers={201: ("added", "Suppressed"), 200: ("already suppressed for that scope", "Suppressed")},
         tags=["Privacy"],
         summary="Stop messages to a number: promotions only, or all",
@@ -55,7 +55,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "/suppressions/remove",
         auth=Auth.SIGNATURE,
         scope=Scope.PRIVACY,
-        body=SuppressionRemoval,
+        body="tuma.models.privacy_requests:SuppressionRemoval",
         answers={200: ("removed (`removed` is empty when the number was not suppressed)", "Unsuppressed")},
         tags=["Privacy"],
         summary="Send to a number again: one scope, or every scope",
@@ -71,7 +71,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "/consents",
         auth=Auth.SIGNATURE,
         scope=Scope.PRIVACY,
-        body=ConsentRequest,
+        body="tuma.models.privacy_requests:ConsentRequest",
         answers={201: ("recorded", "Consented")},
         tags=["Privacy"],
         summary="Record a customer's consent to promotional messages",
@@ -87,7 +87,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "/consents/withdraw",
         auth=Auth.SIGNATURE,
         scope=Scope.PRIVACY,
-        body=ConsentWithdrawal,
+        body="tuma.models.privacy_requests:ConsentWithdrawal",
         answers={200: ("withdrawn, or there was none", "Withdrawn")},
         tags=["Privacy"],
         summary="Withdraw a customer's consent to promotional messages",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from tuma.models.delivery_callback import DeliveryCallback
 from tuma.runtime.routes import Auth, Routes
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
+    from tuma.models.delivery_callback import DeliveryCallback
     from tuma.webhooks.context import WebhookContext
 
 
@@ -19,7 +19,7 @@ def declare(routes: Routes, context: WebhookContext) -> None:
         "post",
         "/delivery-reports/<token>",
         auth=Auth.PROVIDER,
-        body=DeliveryCallback,
+        body="tuma.models.delivery_callback:DeliveryCallback",
         query={"provider": ("primary", "secondary")},
         answers={200: ("recorded; `unknown` when no message carries its id (not retried)", "ReportResult")},
         tags=["Provider"],

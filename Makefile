@@ -78,7 +78,7 @@ e2e: install sam browser
 	PATH="$(SAM_PATH)" TUMA_SAM=$(abspath $(SAM)) $(BIN)/pytest -q tests/e2e
 
 browser:
-	@sh scripts/install_chromium.sh
+	@sh scripts/apt_install.sh chromium
 
 # The three venvs and the browser do not depend on one another: on a fresh machine (CI) they are
 # installed side by side, which saves minutes of waiting on one download at a time.
@@ -97,7 +97,7 @@ bench: install
 	$(BIN)/python bench/outbox_batch.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/cold_start.py
-	@sh scripts/install_valgrind.sh
+	@sh scripts/apt_install.sh valgrind
 	$(BIN)/python bench/cold_start.py --instructions
 	$(BIN)/python bench/bytecode.py
 	$(BIN)/python bench/console.py

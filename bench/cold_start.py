@@ -161,7 +161,9 @@ def instructions(directory: Path, module: str, env: dict[str, str], *request: st
     an API Gateway event, when one is given), by valgrind."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
-        raise SystemExit("--instructions needs valgrind: sh scripts/apt_install.sh valgrind (make bench does)")
+        raise SystemExit(
+            "--instructions needs valgrind: sh scripts/apt_install.sh valgrind (make bench does)"
+        )
     fresh_process(PROBE.format(module=module), [str(directory)], env)  # bytecode compiled first
     code = ANSWERED if request else COUNTED.format(module=module)
     command = ["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable]

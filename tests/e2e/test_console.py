@@ -36,7 +36,9 @@ def local(console_port: int) -> Iterator[Local]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if CHROMIUM is None:
-        pytest.fail("Debian's chromium is not installed: run `make browser` (scripts/apt_install.sh chromium)")
+        pytest.fail(
+            "Debian's chromium is not installed: run `make browser` (scripts/apt_install.sh chromium)"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -281,3 +281,22 @@ def test_a_numbers_hourly_counter_is_named_by_its_keyed_hash_not_a_digest_anyone
     # The limit still counts per number: the eleventh bulk message in the hour waits.
     rig.run(*[{"idempotency_key": f"b-{n}", "to": ["0722222222"], "text": f"news {n}"} for n in range(2, 12)])
     assert rig.status("b-11") == "RETRYING"
+
+
+def test_a_storm_that_outlasts_its_window_has_each_window_summarised_with_its_own_count() -> None:
+    rig = Rig(collapse_seconds=600)
+    rig.run(*(alert(n) for n in range(10)))  # the first goes, nine are counted
+    rig.now = START + timedelta(minutes=10, seconds=30)  # its window closed; its summary is not sent yet
+    rig.run(*(alert(100 + n) for n in range(4)))  # the next window: one goes, three are counted
+    assert [t for _, t in rig.sender.sent] == ["ALERT: Disk full on db-1"] * 2
+    rig.now = START + timedelta(minutes=11)
+    [due] = rig.agenda.due_messages(rig.now, 10)  # the first window's summary, sent late
+    assert rig.agenda.release(due)
+    rig.dispatcher.dispatch([Inbound("summary", due.body)])
+    assert "and 9 more since 12:00" in rig.sender.sent[-1][1]  # its own count, not the next window's
+    rig.now = START + timedelta(minutes=21)
+    [due] = rig.agenda.due_messages(rig.now, 10)
+    assert rig.agenda.release(due)
+    rig.dispatcher.dispatch([Inbound("summary", due.body)])
+    assert "and 3 more since 12:10" in rig.sender.sent[-1][1]
+    assert len(rig.sender.sent) == 4

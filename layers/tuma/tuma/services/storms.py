@@ -31,6 +31,26 @@ def summary_details(window: Mapping[str, Any]) -> str:
     return f"and {int(window.get('more', 0))} more since {since}"
 
 
+SUMMARY_PREFIX = "alert-summary:"
+
+
+def summary_key(name: str, since: str) -> str:
+    """A storm's summary is named by its window and the window's opening."""
+    return f"{SUMMARY_PREFIX}{name.removeprefix('collapse#')}:{since}"[:200]
+
+
+def summarised(window: Mapping[str, Any], summary: str) -> Mapping[str, Any] | None:
+    """What the summary keyed `summary` reports: its own window, also once a storm that outlasted it
+    has opened the next one (which keeps the closed window's count); None when neither is its."""
+    if not summary.startswith(SUMMARY_PREFIX):
+        return window  # not named by Tuma's storms: the window as it is
+    since = summary.removeprefix(SUMMARY_PREFIX).partition(":")[2]
+    if window.get("since") == since:
+        return window
+    closed = window.get("closed")
+    return closed if isinstance(closed, dict) and closed.get("since") == since else None
+
+
 # What a guard itself sends (its own alert, a storm's summary) passes every guard. `source: guard` in
 # the body proves nothing, since the business's producers write the outbox too: the guard that makes
 # such a message vouches for it first in the state table, which only Tuma's functions may write, and
@@ -82,7 +102,9 @@ class AlertStorms:
         window = opened.get(name) or dict(documents.get(name, {}))
         until = window.get("until")
         if until is None or parse_time(until) <= now:
-            opened[name] = _new_window(delivery, now, seconds)  # this message goes, and opens it
+            # This message goes, and opens the window; the one it replaces keeps its count for its
+            # summary, sent when it closed, maybe after this.
+            opened[name] = _new_window(delivery, now, seconds) | _closed(window)
             return None
         window = opened.setdefault(name, window)
         if _lets_through(window, delivery, state):
@@ -120,7 +142,7 @@ class AlertStorms:
         from tuma.models.ledger import LedgerEntry, ScheduledMessage, Status
         from tuma.models.outbox import OutboxMessage
 
-        key = f"alert-summary:{name.removeprefix('collapse#')}:{since}"[:200]
+        key = summary_key(name, since)
         message = OutboxMessage(
             idempotency_key=key,
             template="alert",
@@ -163,6 +185,12 @@ def _new_window(delivery: Delivery, now: datetime, seconds: int) -> Window:
         "collapsed": [],
         "more": 0,
     }
+
+
+def _closed(window: Window) -> Window:
+    if not int(window.get("more", 0)):
+        return {}  # nothing to summarise
+    return {"closed": {"since": window["since"], "more": int(window["more"])}}
 
 
 def _lets_through(window: Window, delivery: Delivery, state: str) -> bool:

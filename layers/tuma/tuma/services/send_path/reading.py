@@ -78,14 +78,15 @@ class Reader:
         """Alert-storm summaries, their count read now that their window has closed."""
         if not messages or self._windows is None:
             return {}
-        from tuma.services.storms import summary_details
+        from tuma.services.storms import summarised, summary_details
 
         windows = self._windows([m.summary_of for m in messages if m.summary_of])
         found = {}
         for message in messages:
             window = windows.get(message.summary_of or "")
-            if window and int(window.get("more", 0)):
-                data = {**message.data, "details": summary_details(window)}
+            counted = summarised(window, message.idempotency_key) if window else None
+            if counted and int(counted.get("more", 0)):
+                data = {**message.data, "details": summary_details(counted)}
                 found[message.idempotency_key] = message.model_copy(update={"data": data, "summary_of": None})
         return found
 

@@ -233,43 +233,25 @@ def count_all(targets: dict[str, tuple[Path, str, dict[str, str]]], baseline: st
     return 0
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--profile", metavar="FUNCTION", help="print FUNCTION's slowest imports instead")
-    parser.add_argument("--only", metavar="FUNCTION", action="append", help="measure only these (repeatable)")
-    parser.add_argument("--instructions", action="store_true", help="count instructions instead (valgrind)")
-    args = parser.parse_args()
+def profile(directory: Path, env: dict[str, str]) -> int:
+    """The function's slowest imports (python -X importtime), slowest first."""
+    answer = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", PROBE.format(module="app"), str(directory)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [line for line in answer.stderr.splitlines() if line.startswith("import time:")][1:]
+    print("\n".join(sorted(lines, key=lambda line: -int(line.split("|")[1]))[:40]))
+    print(answer.stdout)
+    return 0
 
-    with local_functions() as (common, functions):
-        endpoint = common["AWS_ENDPOINT_URL"]
-        targets = {"plain Powertools": (ROOT / "bench", "baseline_function", common)}
-        if args.profile:
-            directory, env = functions[args.profile]
-            answer = subprocess.run(
-                [sys.executable, "-X", "importtime", "-c", PROBE.format(module="app"), str(directory)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            lines = [line for line in answer.stderr.splitlines() if line.startswith("import time:")][1:]
-            rows_ = sorted(lines, key=lambda line: -int(line.split("|")[1]))
-            print("\n".join(rows_[:40]))
-            print(answer.stdout)
-            return 0
-        for name, (directory, env) in functions.items():
-            if args.only and name not in args.only:
-                continue
-            targets[name] = (directory, "app", env)
-        targets["(bare interpreter)"] = (ROOT / "bench", "json", common)
-        if args.instructions:
-            return count_all(targets, baseline="plain Powertools", endpoint=endpoint)
-        figures = measure_all(targets, args.runs, baseline="plain Powertools")
+
+def print_times(figures: dict[str, tuple[float, float, float, float, float]], runs: int) -> int:
     baseline, floor = figures.pop("plain Powertools"), figures.pop("(bare interpreter)")
     rows = sorted(figures.items())
-
-    print(f"\ncold initialisation, median of {args.runs} fresh processes (python {sys.version.split()[0]}):")
+    print(f"\ncold initialisation, median of {runs} fresh processes (python {sys.version.split()[0]}):")
     print(f"  {'function':<22} {'init ms':>8} {'x baseline':>10} {'x (CPU)':>8} {'RSS MB':>8} {'worst':>6}")
     print(
         f"  {'plain Powertools':<22} {baseline[0]:8.0f} {1:10.2f} {1:8.2f} {baseline[3]:8.1f} {baseline[4]:6.1f}"
@@ -285,6 +267,28 @@ def main() -> int:
         f"{largest:.1f} MB peak (goal 0.70x, 60 MB)"
     )
     return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--profile", metavar="FUNCTION", help="print FUNCTION's slowest imports instead")
+    parser.add_argument("--only", metavar="FUNCTION", action="append", help="measure only these (repeatable)")
+    parser.add_argument("--instructions", action="store_true", help="count instructions instead (valgrind)")
+    args = parser.parse_args()
+
+    with local_functions() as (common, functions):
+        if args.profile:
+            return profile(*functions[args.profile])
+        targets = {"plain Powertools": (ROOT / "bench", "baseline_function", common)}
+        for name, (directory, env) in functions.items():
+            if not args.only or name in args.only:
+                targets[name] = (directory, "app", env)
+        targets["(bare interpreter)"] = (ROOT / "bench", "json", common)
+        if args.instructions:
+            return count_all(targets, baseline="plain Powertools", endpoint=common["AWS_ENDPOINT_URL"])
+        figures = measure_all(targets, args.runs, baseline="plain Powertools")
+    return print_times(figures, args.runs)
 
 
 if __name__ == "__main__":

@@ -150,8 +150,8 @@ class Routes:
         **options: Any,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register `handler` for `path`, callable only as `auth` says; its body parameter gets the body
-        validated by the model `body` names ("module:Model", imported with the first request), its query parameters (each with its allowed values) the query string's value when
-        one is given. `answers`: what the handler itself answers, by status (the gate's answers, and
+        validated by the model `body` names ("module:Model", imported with the first request), its
+        query parameters (each with its allowed values) the query string's value when one is given. `answers`: what the handler itself answers, by status (the gate's answers, and
         the invalid-request 422, follow from `auth` and `body`). `lenient`: the handler reads any JSON
         object (`body` says what it looks for) and answers it as `answers` says, never 422.
         `scope`: for a signed route, what the caller's API key must hold."""
